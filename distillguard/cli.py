@@ -7,9 +7,13 @@ Exit codes, the same for every detecting command: 0 = ran, not detected; 1 = det
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import warnings
+from pathlib import Path
+from typing import Any
 
-from distillguard.errors import EXIT_ERROR, DistillguardError
+from distillguard.errors import EXIT_DETECTED, EXIT_ERROR, EXIT_NOT_DETECTED, DistillguardError
 
 _SUBCOMMAND_MODULES = [
     "distillguard.detect.api_logs.cli",
@@ -31,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    _add_keygen(sub)
+    _add_generate(sub)
+    _add_score_text(sub)
+    _add_demo(sub)
     import importlib
 
     for name in _SUBCOMMAND_MODULES:
@@ -53,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.showwarning = _one_line_warning
     try:
         return int(args.func(args) or 0)
     except DistillguardError as exc:
@@ -61,6 +70,253 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("distillguard: interrupted", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001
+    if issubclass(category, UserWarning) and "distillguard" in str(filename):
+        print(f"distillguard: warning: {message}", file=sys.stderr)
+
+
+# -- shared helpers ---------------------------------------------------------------------------------------
+_EPILOG_EXIT = "exit codes: 0 = ran, not detected; 1 = detected at the threshold; 2 = bad input or failure"
+
+
+def _fmt(parser_help: str) -> dict[str, Any]:
+    return {"formatter_class": argparse.RawDescriptionHelpFormatter, "description": parser_help}
+
+
+def _add_key_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--key",
+        metavar="FILE",
+        help="key file made by `distillguard keygen` (default: the DISTILLGUARD_KEY environment variable)",
+    )
+
+
+def _load_key(args: argparse.Namespace):
+    from distillguard.keys import WatermarkKey
+
+    key = WatermarkKey.load(args.key) if args.key else WatermarkKey.from_env()
+    if getattr(args, "account", None):
+        key = key.for_account(args.account)
+    return key
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+# -- keygen -------------------------------------------------------------------------------------------------
+def _add_keygen(sub) -> None:
+    p = sub.add_parser(
+        "keygen",
+        help="create a secret watermark key file (mode 0600)",
+        epilog="example:\n  distillguard keygen --out teacher.key --delta 2.0\n"
+        "  distillguard keygen --out k.json --vocab-size 50257 --context-width 4 --seeding min",
+        **_fmt("Create a 256-bit watermark key and record the watermark spec with it. The secret is written "
+               "only to the key file (created with mode 0600) and never printed."),
+    )
+    p.add_argument("--out", required=True, metavar="FILE", help="where to write the key file")
+    p.add_argument("--model", default=None, help="tokenizer the watermark is for (default: the SmolLM2 teacher)")
+    p.add_argument("--vocab-size", type=int, help="cover this many token ids instead of reading a tokenizer")
+    p.add_argument("--gamma", type=float, default=0.25, help="green-list fraction (default 0.25)")
+    p.add_argument("--delta", type=float, default=2.0, help="logit bias of green tokens (default 2.0)")
+    p.add_argument("--context-width", type=int, default=1, help="h, previous tokens that seed a list (default 1)")
+    p.add_argument("--seeding", choices=["left", "min"], default="left", help="left hash or min/self-hash")
+    p.add_argument("--force", action="store_true", help="overwrite an existing key file")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_cmd_keygen)
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
+
+    if args.vocab_size is not None:
+        vocab, tid = args.vocab_size, None
+    else:
+        from distillguard.models import load_tokenizer
+
+        tok = load_tokenizer(args.model)
+        vocab, tid = len(tok), tokenizer_id(tok)
+    spec = WatermarkSpec(
+        vocab_size=vocab, gamma=args.gamma, delta=args.delta, context_width=args.context_width,
+        seeding=args.seeding, tokenizer_id=tid,
+    )
+    key = WatermarkKey.generate(spec)
+    path = key.save(args.out, overwrite=args.force)
+    out = {"key_file": str(path), "fingerprint": key.fingerprint, "spec": spec.to_dict()}
+    if args.json:
+        _print_json(out)
+    else:
+        print(f"wrote {path} (mode 0600), key {key.fingerprint}, vocab {vocab}, gamma {args.gamma}, "
+              f"delta {args.delta}, h {args.context_width}, seeding {args.seeding}")
+    return 0
+
+
+# -- generate -----------------------------------------------------------------------------------------------
+def _add_generate(sub) -> None:
+    p = sub.add_parser(
+        "generate",
+        help="generate watermarked answers for a prompt file into JSONL (resumable)",
+        epilog="examples:\n  distillguard generate --key teacher.key --prompts prompts.txt --out answers.jsonl\n"
+        "  distillguard generate --key teacher.key --sharegpt 64 --out answers.jsonl --max-new-tokens 200\n"
+        "Rerunning the same command continues where it stopped. JSONL prompts may carry an account_id:\n"
+        "each row is then marked with that account's sub-key.",
+        **_fmt("Batched watermarked generation with the teacher (chat template applied for chat models)."),
+    )
+    _add_key_arg(p)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--prompts", metavar="FILE", help="text file (one prompt per line) or JSONL with 'prompt'")
+    src.add_argument("--sharegpt", type=int, metavar="N", help="use N real human prompts from ShareGPT")
+    p.add_argument("--out", required=True, metavar="JSONL", help="output file (appended to on resume)")
+    p.add_argument("--model", default=None, help="teacher model: name, HF directory or .gguf (default SmolLM2)")
+    p.add_argument("--account", help="mark every answer with this account's sub-key")
+    p.add_argument("--no-watermark", action="store_true", help="generate without the watermark (controls)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--greedy", action="store_true", help="greedy decoding instead of sampling")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=_cmd_generate)
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from distillguard.models import load_model
+    from distillguard.watermark.generate import generate_jsonl, read_prompts
+
+    key = None if args.no_watermark else _load_key(args)
+    if args.prompts:
+        records = read_prompts(args.prompts)
+    else:
+        from distillguard.data import sharegpt_prompts
+
+        records = [{"id": f"sharegpt-{i}", "prompt": p}
+                   for i, p in enumerate(sharegpt_prompts(args.sharegpt, seed=args.seed, max_chars=1000))]
+    if args.batch_size < 1 or args.max_new_tokens < 1:
+        raise DistillguardError("--batch-size and --max-new-tokens must be >= 1")
+    loaded = load_model(args.model, device=args.device)
+    stats = generate_jsonl(
+        loaded, records, args.out, key, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
+        do_sample=not args.greedy, temperature=args.temperature, seed=args.seed,
+    )
+    stats["out"] = args.out
+    stats["key_fingerprint"] = None if key is None else key.fingerprint
+    if args.json:
+        _print_json(stats)
+    else:
+        print(f"{stats['generated']} generated, {stats['skipped']} already done -> {args.out}")
+    return 0
+
+
+# -- score-text ---------------------------------------------------------------------------------------------
+def _add_score_text(sub) -> None:
+    p = sub.add_parser(
+        "score-text",
+        help="test whether text carries the watermark (exact binomial p-value)",
+        epilog="examples:\n  distillguard score-text --key teacher.key answer.txt\n"
+        "  echo 'some text' | distillguard score-text --key teacher.key -\n"
+        "  distillguard score-text --key teacher.key --jsonl answers.jsonl --json\n" + _EPILOG_EXIT,
+        **_fmt("Count green tokens once per distinct (context, token) coin and test against gamma with an "
+               "exact binomial tail. A text is 'detected' when p <= --alpha."),
+    )
+    _add_key_arg(p)
+    p.add_argument("inputs", nargs="*", metavar="FILE", help="text files to score ('-' = stdin)")
+    p.add_argument("--text", help="score this string")
+    p.add_argument("--jsonl", metavar="FILE", help="score the --field of every record of a JSONL file")
+    p.add_argument("--field", default="response", help="JSONL field holding the text (default: response)")
+    p.add_argument("--model", default=None, help="tokenizer to use (default: the SmolLM2 teacher)")
+    p.add_argument("--account", help="test with this account's sub-key")
+    p.add_argument("--alpha", type=float, default=None, help="detection threshold on the p-value (default 1e-5)")
+    p.add_argument("--json", action="store_true", help="print results as JSON")
+    p.set_defaults(func=_cmd_score_text)
+
+
+def _cmd_score_text(args: argparse.Namespace) -> int:
+    from distillguard.detect.text import DEFAULT_ALPHA, check_tokenizer, score_batch
+    from distillguard.models import load_tokenizer
+
+    alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
+    if not 0 < alpha < 1:
+        raise DistillguardError("--alpha must be in (0, 1)")
+    texts: list[tuple[str, str]] = []
+    if args.text is not None:
+        texts.append(("--text", args.text))
+    for name in args.inputs:
+        if name == "-":
+            texts.append(("stdin", sys.stdin.read()))
+        else:
+            try:
+                texts.append((name, Path(name).read_text(encoding="utf-8")))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise DistillguardError(f"cannot read {name}: {exc.__class__.__name__}") from None
+    if args.jsonl:
+        try:
+            lines = Path(args.jsonl).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DistillguardError(f"cannot read {args.jsonl}: {exc.__class__.__name__}") from None
+        for i, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                raise DistillguardError(f"{args.jsonl}:{i}: not valid JSON") from None
+            if not isinstance(rec, dict) or not isinstance(rec.get(args.field), str):
+                raise DistillguardError(f"{args.jsonl}:{i}: no string field '{args.field}'")
+            texts.append((f"{args.jsonl}:{rec.get('id', i)}", rec[args.field]))
+    if not texts:
+        raise DistillguardError("nothing to score: give FILE, -, --text or --jsonl")
+    for name, text in texts:
+        if not text.strip():
+            raise DistillguardError(f"{name}: empty text, nothing to score")
+    key = _load_key(args)
+    spec = key.require_spec()
+    tok = load_tokenizer(args.model)
+    check_tokenizer(tok, spec)
+    results = score_batch([tok.encode(t, add_special_tokens=False) for _, t in texts], key, alpha=alpha)
+    detected = any(r.detected for r in results)
+    if args.json:
+        _print_json({"alpha": alpha, "key_fingerprint": key.fingerprint, "detected": detected,
+                     "results": [{"source": n, **r.to_dict()} for (n, _), r in zip(texts, results)]})
+    else:
+        print(f"{'source':<32} {'tokens':>7} {'scored':>7} {'green':>7} {'z':>7} {'log10 p':>9}  verdict")
+        for (n, _), r in zip(texts, results):
+            verdict = "WATERMARKED" if r.detected else "not detected"
+            print(f"{n[-32:]:<32} {r.tokens:>7} {r.scored:>7} {r.green_fraction:>7.3f} {r.z:>7.2f} "
+                  f"{r.log10_p:>9.2f}  {verdict}{'  (' + r.note + ')' if r.note else ''}")
+        print(f"threshold: p <= {alpha:g}; key {key.fingerprint}")
+    return EXIT_DETECTED if detected else EXIT_NOT_DETECTED
+
+
+# -- demo ---------------------------------------------------------------------------------------------------
+def _add_demo(sub) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="the main job on the embedded default: watermarked SmolLM2 answers, then detection",
+        epilog="example:\n  distillguard demo --n-prompts 16 --out runs/demo",
+        **_fmt("Creates a key, lets the SmolLM2 teacher answer real ShareGPT prompts with and without the "
+               "watermark, and tests every answer (from its text, re-tokenised) against the key, another "
+               "key and an account sub-key. Writes a JSON summary."),
+    )
+    p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
+    p.add_argument("--n-prompts", type=int, default=16)
+    p.add_argument("--max-new-tokens", type=int, default=160)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from distillguard.demo import run_demo
+
+    summary = run_demo(out_dir=args.out, n_prompts=args.n_prompts, max_new_tokens=args.max_new_tokens,
+                       batch_size=args.batch_size, device=args.device)
+    if args.json:
+        _print_json(summary)
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
