@@ -123,7 +123,7 @@ def _vocabulary_orders(vocab_secret: bytes, vocab_size: int, num_permutations: i
 
 
 _MATERIAL_CACHE: dict[tuple[bytes, WatermarkSpec], KeyMaterial] = {}
-_MATERIAL_CACHE_SIZE = 256
+_MATERIAL_CACHE_SIZE = 64
 
 
 def key_material(key: WatermarkKey, spec: WatermarkSpec | None = None) -> KeyMaterial:
