@@ -1,0 +1,119 @@
+"""``distillguard logs simulate`` and ``distillguard logs score``: thin wrappers over the library.
+
+Exit codes: ``score`` returns 1 when at least one account is flagged, 0 otherwise, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError
+
+__all__ = ["register", "write_table"]
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table as CSV, Parquet or JSONL according to the suffix of ``path``.
+
+    Example:
+        >>> import pandas as pd, tempfile, os
+        >>> from distillguard.detect.api_logs.cli import write_table
+        >>> p = write_table(pd.DataFrame({"a": [1]}), os.path.join(tempfile.mkdtemp(), "t.jsonl"))
+        >>> p.read_text().strip()
+        '{"a":1}'
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        df.to_parquet(path, index=False)
+    elif suffix in (".jsonl", ".ndjson"):
+        df.to_json(path, orient="records", lines=True, date_format="iso")
+    elif suffix == ".csv":
+        df.to_csv(path, index=False)
+    else:
+        raise DistillguardError(f"{path}: unknown output format (use .csv, .parquet or .jsonl)")
+    return path
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from distillguard.detect.api_logs.simulate import simulate_logs
+
+    logs, accounts = simulate_logs(args.benign, args.per_attack, hydra_campaigns=args.hydra_campaigns,
+                                   hydra_size=args.hydra_size, days=args.days, seed=args.seed, progress=True)
+    write_table(logs, args.out)
+    if args.accounts:
+        write_table(accounts, args.accounts)
+    print(f"wrote {len(logs)} requests of {len(accounts)} accounts "
+          f"({int(accounts['label'].sum())} attackers) to {args.out}")
+    return EXIT_NOT_DETECTED
+
+
+def _score(args: argparse.Namespace) -> int:
+    from distillguard.detect.api_logs.detectors import AccountScorer
+    from distillguard.detect.api_logs.schema import load_logs
+
+    inputs = [Path(args.logs).resolve()] + ([Path(args.reference).resolve()] if args.reference else [])
+    for out in (args.out, args.html):
+        if out and Path(out).resolve() in inputs:
+            raise DistillguardError(f"{out}: refusing to overwrite an input file")
+    logs = load_logs(args.logs)
+    ref = load_logs(args.reference) if args.reference else logs
+    labels = None
+    if args.labels_column:
+        if args.labels_column not in ref.columns:
+            raise DistillguardError(f"{args.reference or args.logs}: no column {args.labels_column!r} for labels")
+        labels = ref.groupby("account_id")[args.labels_column].max().astype(int)
+    elif args.reference is None:
+        print("note: no --reference given; fitting on the scored logs themselves (assumes most accounts are "
+              "benign)", file=sys.stderr)
+    scorer = AccountScorer(target_fpr=args.target_fpr, progress=True)
+    scorer.fit(ref, labels)
+    scores = scorer.score_logs(logs)
+    write_table(scores, args.out)
+    n_flag = int(scores["flag"].sum())
+    if args.html:
+        from distillguard.detect.api_logs.report import write_html_report
+
+        write_html_report(scores, logs, args.html, threshold=scorer.threshold_,
+                          command="distillguard " + shlex.join(sys.argv[1:]))
+    print(f"scored {len(scores)} accounts; {n_flag} flagged at target FPR {args.target_fpr:g} "
+          f"(threshold {scorer.threshold_:.4g}); scores in {args.out}")
+    return EXIT_DETECTED if n_flag else EXIT_NOT_DETECTED
+
+
+def register(subparsers) -> None:
+    """Add the ``logs`` command (``simulate``, ``score``) to the ``distillguard`` parser.
+
+    Example:
+        >>> import argparse
+        >>> from distillguard.detect.api_logs.cli import register
+        >>> p = argparse.ArgumentParser(); register(p.add_subparsers())
+        >>> p.parse_args(["logs", "score", "x.csv", "--out", "s.csv"]).target_fpr
+        0.001
+    """
+    logs = subparsers.add_parser("logs", help="API-log harvesting detectors (simulate, score)")
+    sub = logs.add_subparsers(dest="logs_command", metavar="ACTION")
+    sub.required = True
+    sim = sub.add_parser("simulate", help="write simulated, labelled API logs")
+    sim.add_argument("--out", required=True, help="output file (.csv, .parquet or .jsonl)")
+    sim.add_argument("--accounts", help="also write the per-account ground truth here")
+    sim.add_argument("--benign", type=int, default=2000, help="benign accounts (default 2000)")
+    sim.add_argument("--per-attack", type=int, default=10, help="accounts per attacker family (default 10)")
+    sim.add_argument("--hydra-campaigns", type=int, default=1)
+    sim.add_argument("--hydra-size", type=int, default=100, help="accounts per hydra campaign (default 100)")
+    sim.add_argument("--days", type=int, default=14)
+    sim.add_argument("--seed", type=int, default=0)
+    sim.set_defaults(func=_simulate)
+    sc = sub.add_parser("score", help="score the accounts of a log file")
+    sc.add_argument("logs", help="log file (.csv, .parquet or .jsonl) in the canonical schema")
+    sc.add_argument("--out", required=True, help="scores output (.csv, .parquet or .jsonl)")
+    sc.add_argument("--reference", help="benign reference logs to fit on (default: the scored logs)")
+    sc.add_argument("--labels-column", help="train the supervised detector on this 0/1 column of the reference")
+    sc.add_argument("--target-fpr", type=float, default=1e-3, help="account-level false-positive rate")
+    sc.add_argument("--html", help="also write an HTML report with plots")
+    sc.set_defaults(func=_score)

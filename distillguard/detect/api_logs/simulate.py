@@ -1,0 +1,296 @@
+"""A labelled API-traffic simulator: benign families (with hard look-alikes) and harvesting attacker families.
+
+Benign families: ``human`` (heavy-tailed volumes, sessions, diurnal/weekly rhythm in the user's own time
+zone; some accounts sit behind a shared corporate NAT), ``power_user``, and the hard look-alikes
+``eval_harness`` (templated benchmark prompts in fast bursts, half of them chain-of-thought evals),
+``batch_enterprise`` (nightly templated jobs, thousands of requests), ``tutoring`` (step-by-step heavy, human
+timing) and ``reseller`` (one key shared by many end users: many IPs and user agents, high volume).
+
+Attacker families: ``heavy_harvester``, ``cot_rubric`` (reasoning / rubric-grading elicitation),
+``topic_sweep`` (systematic coverage of a topic taxonomy), ``hydra`` (campaigns of many small accounts
+sharing a proxy pool and templates, each under 1,000 exchanges), ``slow_low`` (human-like timing, modest
+volume, long answers) and ``dist_matched`` (lightly paraphrased real prompts).
+
+Prompts are real human prompts from ShareGPT (:func:`distillguard.data.sharegpt_prompts`); benign and attacker
+accounts draw from disjoint halves of the pool.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ATTACK_FAMILIES", "BENIGN_FAMILIES", "family_prompts", "simulate_logs"]
+
+BENIGN_FAMILIES = ("human", "power_user", "eval_harness", "batch_enterprise", "tutoring", "reseller")
+ATTACK_FAMILIES = ("heavy_harvester", "cot_rubric", "topic_sweep", "hydra", "slow_low", "dist_matched")
+_BENIGN_MIX = {"human": 0.855, "power_user": 0.05, "tutoring": 0.04, "eval_harness": 0.02,
+               "batch_enterprise": 0.02, "reseller": 0.015}
+_BROWSERS = [f"Mozilla/5.0 ({os_}) AppleWebKit/537.36 Chrome/{v}.0 Safari/537.36"
+             for os_ in ("Windows NT 10.0; Win64; x64", "Macintosh; Intel Mac OS X 10_15_7", "X11; Linux x86_64")
+             for v in range(118, 126)]
+_SDKS = [f"openai-python/1.{v}.0" for v in range(10, 40, 3)] + ["node-fetch/3.3", "curl/8.5.0"]
+_SUBJECTS = ["abstract algebra", "anatomy", "astronomy", "college chemistry", "econometrics", "virology",
+             "world religions", "high school physics", "jurisprudence", "marketing", "philosophy", "nutrition"]
+_TOPICS = ["organic chemistry", "linear algebra", "contract law", "cardiology", "compilers", "macroeconomics",
+           "medieval history", "quantum mechanics", "machine learning", "genetics", "tax accounting",
+           "operating systems", "pharmacology", "number theory", "structural engineering", "epidemiology"]
+_ASPECTS = ["core definitions", "key theorems", "common misconceptions", "worked examples", "edge cases",
+            "historical development", "open problems", "practical applications", "exam questions",
+            "step-by-step derivations", "comparisons with related ideas", "advanced techniques"]
+_COT_WRAP = ["{q}\n\nThink step by step and show all of your reasoning before the final answer.",
+             "Solve the following carefully. Explain your reasoning at each step.\n\n{q}",
+             "{q}\n\nLet's think step by step. Write out your full chain of thought."]
+_RUBRIC_WRAP = ["Here is a question and a candidate answer. Grade the answer on a scale of 1 to 10 using a "
+                "rubric for correctness, completeness and clarity, then justify each score.\n\nQuestion: {q}",
+                "Evaluate the answer to the question below. Which response is better, A or B? Use a rubric "
+                "and explain.\n\n{q}"]
+_PARA = [("Can you", "Could you"), ("can you", "could you"), ("Please", "Kindly"), ("please", "kindly"),
+         ("write", "draft"), ("Write", "Draft"), ("explain", "describe"), ("Explain", "Describe"),
+         ("help me", "assist me"), ("I want", "I would like"), ("give me", "provide"), ("make", "create")]
+
+
+def _ip(rng: np.random.Generator, n: int = 1) -> list[str]:
+    a = rng.integers(1, 255, size=(n, 4))
+    return [f"{x[0]}.{x[1]}.{x[2]}.{x[3]}" for x in a]
+
+
+def _paraphrase(p: str, rng: np.random.Generator) -> str:
+    for a, b in _PARA:
+        if a in p and rng.random() < 0.7:
+            p = p.replace(a, b, 1)
+    return p if rng.random() < 0.5 else p.rstrip("?.!") + ("?" if p.endswith("?") else ".")
+
+
+def family_prompts(family: str, n: int, rng: np.random.Generator, pool: list[str]) -> list[str]:
+    """Draw ``n`` prompts in the style of ``family`` from a pool of real prompts.
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.detect.api_logs.simulate import family_prompts
+        >>> ps = family_prompts("cot_rubric", 2, np.random.default_rng(0), ["What is 2+2?"])
+        >>> len(ps)
+        2
+    """
+    pick = [pool[i] for i in rng.integers(0, len(pool), size=n)]
+    if family in ("human", "power_user", "reseller", "heavy_harvester"):
+        return pick
+    if family == "dist_matched":
+        return [_paraphrase(p, rng) for p in pick]
+    if family in ("tutoring", "slow_low"):
+        share = 0.6 if family == "tutoring" else 0.5
+        wraps = ["Can you explain this step by step? {q}", "{q}\nPlease show your work step by step.",
+                 "I'm studying for an exam. {q} Walk me through it."] if family == "tutoring" else _COT_WRAP
+        return [wraps[int(rng.integers(len(wraps)))].format(q=p) if rng.random() < share else p for p in pick]
+    if family == "cot_rubric":
+        return [(_COT_WRAP if rng.random() < 0.6 else _RUBRIC_WRAP)[int(rng.integers(2))].format(q=p)
+                for p in pick]
+    if family == "topic_sweep":
+        i0 = int(rng.integers(0, 10_000))
+        return [f"Write a detailed, expert-level explanation of the {_ASPECTS[i % len(_ASPECTS)]} of "
+                f"{_TOPICS[(i // len(_ASPECTS)) % len(_TOPICS)]} (part {i // 192 + 1}). Include examples."
+                for i in range(i0, i0 + n)]
+    if family == "hydra":
+        return [_COT_WRAP[0].format(q=p) if rng.random() < 0.5 else
+                f"As an expert in {_TOPICS[int(rng.integers(len(_TOPICS)))]}, answer thoroughly: {p}" for p in pick]
+    if family == "eval_harness":
+        if rng.random() < 0.5:
+            return [f"The following are multiple choice questions (with answers) about "
+                    f"{_SUBJECTS[int(rng.integers(len(_SUBJECTS)))]}.\n\n{p[:300]}\nA. yes\nB. no\nC. maybe\n"
+                    f"D. none of the above\nAnswer:" for p in pick]
+        return [f"Question: {p[:400]}\nLet's think step by step. At the end, write 'The answer is X'." for p in pick]
+    if family == "batch_enterprise":
+        task = ["Summarize the following customer support ticket in one sentence",
+                "Extract the product names and the customer's main complaint from this message",
+                "Translate this message into formal English and classify its urgency",
+                "Classify the sentiment (positive, neutral, negative) of the review below"][int(rng.integers(4))]
+        org = f"[{int(rng.integers(1e4)):04d}]"
+        return [f"{org} {task}.\n\nRecord {int(rng.integers(1e6))}: {p[:500]}" for p in pick]
+    raise ValueError(f"unknown family {family!r}")
+
+
+def _human_times(rng: np.random.Generator, n: int, days: int, session_mean: float = 5.0) -> np.ndarray:
+    tz = int(rng.integers(-8, 10))
+    n_sess = max(1, int(np.ceil(n / session_mean)))
+    day_w = np.array([1.0 if ((d + 0) % 7) < 5 else 0.45 for d in range(days)])  # day 0 is a Monday
+    sess_day = rng.choice(days, size=n_sess, p=day_w / day_w.sum())
+    local_h = np.clip(rng.normal(15.0, 3.5, size=n_sess), 7, 24)
+    start = sess_day * 86400 + (local_h - tz) * 3600 + rng.uniform(0, 3600, size=n_sess)
+    lens = rng.multinomial(n - n_sess, np.ones(n_sess) / n_sess) + 1
+    gaps = rng.lognormal(np.log(50.0), 1.0, size=n)
+    sid = np.repeat(np.arange(n_sess), lens)
+    first = np.r_[0, np.cumsum(lens)[:-1]]
+    gaps[first] = 0.0
+    within = np.cumsum(gaps) - np.repeat(np.cumsum(gaps)[first], lens)
+    return np.sort(start[sid] + within)
+
+
+def _bot_times(rng: np.random.Generator, n: int, span_s: float, start_s: float, shape: float = 3.0) -> np.ndarray:
+    gaps = rng.gamma(shape, (span_s / max(n, 1)) / shape, size=n)
+    return start_s + np.cumsum(gaps)
+
+
+def _burst_times(rng: np.random.Generator, n: int, days: int, runs: int, gap_s: float,
+                 hour: float | None = None) -> np.ndarray:
+    per = rng.multinomial(n, np.ones(runs) / runs)
+    out = []
+    for r, k in enumerate(per):
+        d = int(rng.integers(days)) if hour is None else r % days
+        h = rng.uniform(0, 24) if hour is None else hour + rng.uniform(0, 0.5)
+        out.append(d * 86400 + h * 3600 + np.cumsum(rng.gamma(8.0, gap_s / 8.0, size=k)))
+    return np.sort(np.concatenate(out))
+
+
+def _account(rng, fam, n, days, pool, attack_pool) -> dict:
+    """Times (seconds from start), prompts, token counts and request metadata of one account."""
+    span = days * 86400.0
+    src = attack_pool if fam in ATTACK_FAMILIES else pool
+    if fam in ("human", "power_user", "tutoring"):
+        t = _human_times(rng, n, days)
+    elif fam == "slow_low":
+        t = _human_times(rng, n, days, session_mean=8.0)
+    elif fam == "reseller":
+        t = np.sort(np.concatenate([_human_times(rng, k, days) for k in
+                                    rng.multinomial(n, np.ones(40) / 40) if k > 0]))
+    elif fam == "eval_harness":
+        t = _burst_times(rng, n, days, runs=int(rng.integers(1, 4)), gap_s=float(rng.uniform(0.3, 2.0)))
+    elif fam == "batch_enterprise":
+        t = _burst_times(rng, n, days, runs=days, gap_s=float(rng.uniform(0.5, 3.0)), hour=1.0)
+    elif fam == "hydra":
+        active = min(float(rng.uniform(1.0, 4.0)) * 86400, span)
+        t = _bot_times(rng, n, active, float(rng.uniform(0, span - active)), shape=2.0)
+    else:
+        t = _bot_times(rng, n, span * float(rng.uniform(0.5, 1.0)), float(rng.uniform(0, span * 0.2)),
+                       shape=float(rng.uniform(1.5, 4.0)))
+    prompts = family_prompts(fam, n, rng, src)
+    pt = np.array([max(1, len(p) // 4) for p in prompts]) + rng.integers(0, 5, size=n)
+    max_tokens = np.full(n, np.nan)
+    if fam == "eval_harness":
+        ct = rng.integers(1, 6, size=n) if "multiple choice" in prompts[0] else rng.integers(60, 400, size=n)
+        max_tokens[:] = 8 if "multiple choice" in prompts[0] else 512
+    elif fam == "batch_enterprise":
+        ct = rng.integers(15, 60, size=n)
+        max_tokens[:] = 128
+    elif fam in ("heavy_harvester", "cot_rubric", "topic_sweep", "hydra", "slow_low"):
+        ct = np.minimum(rng.lognormal(np.log(650), 0.6, size=n), 4096).astype(int)
+        max_tokens[:] = 4096 if rng.random() < 0.7 else np.nan
+    else:
+        ct = np.minimum(rng.lognormal(np.log(260 if fam != "tutoring" else 380), 0.8, size=n), 4096).astype(int)
+        max_tokens[:] = rng.choice([np.nan, 1024, 4096], p=[0.5, 0.3, 0.2])
+    if fam in ("reseller",):
+        ips, uas = _ip(rng, 300), list(rng.choice(_BROWSERS + _SDKS, size=25))
+    elif fam in ("human", "power_user", "tutoring", "slow_low"):
+        ips, uas = _ip(rng, int(rng.integers(1, 4))), [str(rng.choice(_BROWSERS + _SDKS))]
+    else:
+        ips, uas = _ip(rng, int(rng.integers(1, 3))), [str(rng.choice(_SDKS[-4:] + ["python-requests/2.31.0",
+                                                                                   "httpx/0.27.0"]))]
+    err = rng.random(n) < 0.015
+    return {"t": t[:n], "prompt": prompts, "pt": pt, "ct": ct, "max_tokens": max_tokens,
+            "ip": [ips[i] for i in rng.integers(0, len(ips), size=n)],
+            "ua": [uas[i] for i in rng.integers(0, len(uas), size=n)],
+            "status": np.where(err, "429", "200")}
+
+
+def _volume(rng: np.random.Generator, fam: str) -> int:
+    ranges = {"eval_harness": (500, 4000), "batch_enterprise": (1500, 15000), "reseller": (2000, 12000),
+              "power_user": (300, 2500), "heavy_harvester": (3000, 20000), "cot_rubric": (1000, 6000),
+              "topic_sweep": (1000, 5000), "hydra": (150, 900), "slow_low": (200, 800),
+              "dist_matched": (2000, 8000)}
+    if fam in ("human", "tutoring"):
+        return int(min(3000, max(1, np.ceil(rng.lognormal(np.log(14 if fam == "human" else 40), 1.2)))))
+    lo, hi = ranges[fam]
+    return int(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def simulate_logs(
+    n_benign: int = 2000,
+    n_per_attack: int = 10,
+    *,
+    hydra_campaigns: int = 1,
+    hydra_size: int = 100,
+    days: int = 14,
+    seed: int = 0,
+    start: str = "2025-03-03",
+    prompts: list[str] | None = None,
+    families: tuple[str, ...] = ATTACK_FAMILIES,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Simulate labelled API logs; return ``(logs, accounts)``.
+
+    ``logs`` has the canonical columns plus ``ip``, ``user_agent``, ``model``, ``request_id``, ``org_id``,
+    ``status``, ``max_tokens`` and the ground truth ``label`` (1 = attacker) and ``family``. ``accounts``
+    has one row per account: ``account_id``, ``label``, ``family``, ``campaign_id``, ``n_requests``, ``seed``.
+
+    Args:
+        n_benign: benign accounts (families mixed as in the module docstring).
+        n_per_attack: accounts per attacker family other than hydra.
+        hydra_campaigns, hydra_size: number and size (accounts) of hydra campaigns.
+        days: length of the log; day 0 is a Monday; a new model is released on day ``days // 2``.
+        seed: everything is reproducible from it.
+        prompts: pool of real prompts (default: ShareGPT human turns up to 2,000 characters).
+        families: attacker families to include.
+
+    Example:
+        >>> from distillguard.detect.api_logs.simulate import simulate_logs
+        >>> logs, acc = simulate_logs(20, 1, hydra_size=3, days=3, prompts=["hello world"] * 10)
+        >>> sorted(acc["label"].unique().tolist()), bool((logs["prompt_tokens"] > 0).all())
+        ([0, 1], True)
+    """
+    rng = np.random.default_rng(seed)
+    if prompts is None:
+        from distillguard.data import sharegpt_prompts
+
+        prompts = sharegpt_prompts(None, seed=seed, min_chars=5, max_chars=2000)
+    half = max(1, len(prompts) // 2)
+    pool, attack_pool = list(prompts[:half]), list(prompts[half:]) or list(prompts)
+    fams = rng.choice(list(_BENIGN_MIX), size=n_benign, p=np.array(list(_BENIGN_MIX.values())))
+    plan = [(f"b{i:06d}", str(f), "") for i, f in enumerate(fams)]
+    for fam in families:
+        if fam == "hydra":
+            plan += [(f"h{c}-{j:05d}", "hydra", f"hydra-{c}") for c in range(hydra_campaigns)
+                     for j in range(hydra_size)]
+        else:
+            plan += [(f"x-{fam}-{j:04d}", fam, "") for j in range(n_per_attack)]
+    # corporate NATs: a fifth of the humans sit behind shared office IPs
+    humans = [i for i, (_, f, _) in enumerate(plan) if f == "human"]
+    org_of = {}
+    for i in humans:
+        if rng.random() < 0.2:
+            org_of[i] = int(rng.integers(0, max(1, len(humans) // 25)))
+    org_ips = {o: _ip(rng, 2) for o in set(org_of.values())}
+    campaign_ips = {c: _ip(rng, 40) for c in {p[2] for p in plan if p[2]}}
+    campaign_uas = {c: list(rng.choice(_BROWSERS, size=3)) for c in campaign_ips}
+    t0 = pd.Timestamp(start, tz="UTC")
+    release = days // 2 * 86400
+    parts, acc_rows = [], []
+    it = enumerate(plan)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, total=len(plan), desc="simulating accounts", unit="acct")
+    for i, (aid, fam, camp) in it:
+        n = _volume(rng, fam)
+        a = _account(rng, fam, n, days, pool, attack_pool)
+        if i in org_of:
+            a["ip"] = [org_ips[org_of[i]][k] for k in rng.integers(0, 2, size=n)]
+        if camp:
+            a["ip"] = [campaign_ips[camp][k] for k in rng.integers(0, 40, size=n)]
+            a["ua"] = [campaign_uas[camp][k] for k in rng.integers(0, 3, size=n)]
+        t = np.clip(a["t"], 0, days * 86400 - 1)
+        label = int(fam in ATTACK_FAMILIES)
+        newmodel = t >= release if label else (t >= release) & (rng.random(n) < 0.3)
+        parts.append(pd.DataFrame({
+            "timestamp": t, "account_id": aid, "prompt": a["prompt"], "prompt_tokens": a["pt"].astype(np.int64),
+            "completion_tokens": np.asarray(a["ct"], dtype=np.int64), "ip": a["ip"], "user_agent": a["ua"],
+            "model": np.where(newmodel, "teacher-v2", "teacher-v1"), "org_id": f"org-{org_of[i]}" if i in org_of
+            else "", "status": a["status"], "max_tokens": a["max_tokens"], "label": label, "family": fam,
+        }))
+        acc_rows.append((aid, label, fam, camp, n, seed))
+    logs = pd.concat(parts, ignore_index=True)
+    logs["timestamp"] = t0 + pd.to_timedelta(np.round(logs["timestamp"].to_numpy() * 1000), unit="ms")
+    logs = logs.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    logs.insert(0, "request_id", [f"req-{seed}-{k:09d}" for k in range(len(logs))])
+    cols = ["timestamp", "account_id", "prompt", "prompt_tokens", "completion_tokens", "ip", "user_agent",
+            "model", "request_id", "org_id", "status", "max_tokens", "label", "family"]
+    accounts = pd.DataFrame(acc_rows, columns=["account_id", "label", "family", "campaign_id", "n_requests", "seed"])
+    return logs[cols], accounts
