@@ -1,0 +1,234 @@
+"""How much does the watermark cost? Processor time per decoding step, detection throughput, generation overhead.
+
+Everything is measured side by side in one process, interleaved, and reported as ratios against the
+baseline of the same run (absolute times on shared machines are noisy):
+
+* per-step processor cost at B in {1, 16, 64}, V = 49,152: the floor (an in-place ``[B, V]`` add),
+  distillguard (left h=1, left h=4, min/self-hash h=4, one account key per row), transformers'
+  ``WatermarkLogitsProcessor`` (lefthash h=1, selfhash h=4) and ``SynthIDTextWatermarkLogitsProcessor``;
+* detection throughput (tokens/s, one process) beside transformers' ``WatermarkDetector``;
+* end-to-end generation overhead at B = 16 with the real SmolLM2 teacher (CPU) -- on CUDA, with a
+  random-weight model of SmolLM2-135M's architecture, because the 98 MB GGUF cannot travel to the GPU machine.
+
+Usage::
+
+    python benchmarks/processor_speed.py            # full CPU run, writes results/processor_speed.json/.md
+    python benchmarks/processor_speed.py --quick    # CI smoke (small, writes to a temp dir unless --out)
+    python benchmarks/processor_speed.py --device cuda --out benchmarks/results/processor_speed_gpu.json
+"""
+
+# ruff: noqa: B023  (the timed lambdas run inside the loop iteration that defines them)
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from distillguard.detect import score_batch
+from distillguard.keys import WatermarkKey, WatermarkSpec
+from distillguard.watermark import WatermarkLogitsProcessor
+
+V = 49152
+RESULTS = Path(__file__).parent / "results"
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def _time_interleaved(fns: dict[str, Callable[[], object]], device: str, reps: int, rounds: int) -> dict[str, float]:
+    """Median over ``rounds`` of the mean ms per call over ``reps`` calls; candidates interleaved per round."""
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for f in fns.values():  # warm-up (table uploads, allocator)
+        for _ in range(3):
+            f()
+    _sync(device)
+    for _ in range(rounds):
+        for name, f in fns.items():
+            _sync(device)
+            t = time.perf_counter()
+            for _ in range(reps):
+                f()
+            _sync(device)
+            samples[name].append((time.perf_counter() - t) / reps * 1e3)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def processor_step_costs(device: str, batches: list[int], reps: int, rounds: int, with_slow: bool) -> list[dict]:
+    from transformers import SynthIDTextWatermarkLogitsProcessor
+    from transformers import WatermarkLogitsProcessor as HFWatermark
+
+    key = WatermarkKey.generate(WatermarkSpec(vocab_size=V))
+    rows = []
+    for B in batches:
+        g = torch.Generator().manual_seed(B)
+        ids = torch.randint(0, V, (B, 64), generator=g).to(device)
+        scores = torch.randn(B, V, device=device)
+        bias = torch.randn(B, V, device=device)
+        ours = {
+            "distillguard left h=1": WatermarkLogitsProcessor(key),
+            "distillguard left h=4": WatermarkLogitsProcessor(key, context_width=4),
+            "distillguard min h=4": WatermarkLogitsProcessor(key, context_width=4, seeding="min"),
+            "distillguard left h=1, key per row": WatermarkLogitsProcessor(
+                [key.for_account(f"acct-{i}") for i in range(B)]
+            ),
+        }
+        fns: dict[str, Callable[[], object]] = {"floor: in-place [B,V] add": lambda: scores.add_(bias)}
+        for name, proc in ours.items():
+            fns[name] = lambda proc=proc: proc(ids, scores)
+        hf_left = HFWatermark(vocab_size=V, device=device, context_width=1, seeding_scheme="lefthash")
+        fns["transformers lefthash h=1"] = lambda: hf_left(ids, scores.clone())
+        timed = _time_interleaved(fns, device, reps, rounds)
+        if with_slow:  # seconds per call at B=64: time them with fewer repetitions
+            hf_self = HFWatermark(vocab_size=V, device=device, context_width=4, seeding_scheme="selfhash")
+            synthid = SynthIDTextWatermarkLogitsProcessor(
+                ngram_len=5, keys=list(range(654, 654 + 30)), sampling_table_size=2**16,
+                sampling_table_seed=0, context_history_size=1024, device=torch.device(device),
+            )
+            timed.update(_time_interleaved(
+                {"transformers selfhash h=4": lambda: hf_self(ids, scores.clone()),
+                 "transformers SynthID": lambda: synthid(ids, scores.clone())},
+                device, reps=1, rounds=3,
+            ))
+        floor = timed["floor: in-place [B,V] add"]
+        for name, ms in timed.items():
+            rows.append({"batch": B, "method": name, "ms_per_step": ms, "x_floor": ms / floor})
+    return rows
+
+
+def detection_throughput(n_tokens: int, hf_tokens: int, device: str) -> dict:
+    from transformers import LlamaConfig, WatermarkDetector, WatermarkingConfig
+
+    key = WatermarkKey.generate(WatermarkSpec(vocab_size=V))
+    rng = np.random.default_rng(0)
+    texts = [rng.integers(0, V, 500) for _ in range(n_tokens // 500)]
+    score_batch(texts[:2], key)  # tables
+    t = time.perf_counter()
+    score_batch(texts, key)
+    ours = sum(map(len, texts)) / (time.perf_counter() - t)
+    cfg = LlamaConfig(vocab_size=V, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    det = WatermarkDetector(cfg, device="cpu", watermarking_config=WatermarkingConfig())
+    batch = torch.from_numpy(np.stack(texts[: max(1, hf_tokens // 500)])).long()
+    t = time.perf_counter()
+    det(batch)
+    hf = batch.numel() / (time.perf_counter() - t)
+    return {"distillguard_tokens_per_s": ours, "distillguard_tokens": sum(map(len, texts)),
+            "transformers_tokens_per_s": hf, "transformers_tokens": int(batch.numel()), "speedup": ours / hf}
+
+
+def generation_overhead(device: str, batch: int, new_tokens: int, rounds: int) -> dict:
+    if device == "cpu":
+        from distillguard.models import load_model
+
+        lm = load_model()
+        model, tok, what = lm.model, lm.tokenizer, lm.identity
+        enc = tok([f"Tell me about topic {i}." for i in range(batch)], return_tensors="pt", padding=True)
+        ids, mask = enc["input_ids"], enc["attention_mask"]
+    else:
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        cfg = LlamaConfig(vocab_size=V, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
+                          num_attention_heads=9, num_key_value_heads=3, tie_word_embeddings=True,
+                          max_position_embeddings=2048, pad_token_id=2, eos_token_id=2, bos_token_id=1)
+        model = LlamaForCausalLM(cfg).to(device).eval()
+        what = "SmolLM2-135M architecture, random weights (GGUF too large to carry to the GPU machine)"
+        ids = torch.randint(3, V, (batch, 24), device=device)
+        mask = torch.ones_like(ids)
+    key = WatermarkKey.generate(WatermarkSpec(vocab_size=V))
+    proc = WatermarkLogitsProcessor(key)
+    kw = dict(input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=new_tokens,
+              min_new_tokens=new_tokens, do_sample=True, pad_token_id=2)
+
+    def run(with_wm: bool) -> float:
+        _sync(device)
+        t = time.perf_counter()
+        with torch.inference_mode():
+            model.generate(**kw, logits_processor=[proc] if with_wm else None)
+        _sync(device)
+        return time.perf_counter() - t
+
+    run(True), run(False)
+    plain, marked = [], []
+    for _ in range(rounds):
+        plain.append(run(False))
+        marked.append(run(True))
+    p, m = statistics.median(plain), statistics.median(marked)
+    return {"model": what, "batch": batch, "new_tokens": new_tokens, "rounds": rounds,
+            "plain_s": p, "watermarked_s": m, "overhead_pct": 100 * (m - p) / p}
+
+
+def _markdown(res: dict) -> str:
+    lines = [f"### Processor cost per decoding step ({res['device_name']}, V = {V})", "",
+             "| B | method | ms / step | × floor |", "|---|---|---:|---:|"]
+    for r in res["step_costs"]:
+        lines.append(f"| {r['batch']} | {r['method']} | {r['ms_per_step']:.3f} | {r['x_floor']:.1f} |")
+    d = res.get("detection")
+    if d:
+        lines += ["", "### Detection throughput (one process)", "",
+                  "| detector | tokens / s |", "|---|---:|",
+                  f"| distillguard `score_batch` | {d['distillguard_tokens_per_s']:,.0f} |",
+                  f"| transformers `WatermarkDetector` | {d['transformers_tokens_per_s']:,.0f} |",
+                  f"| speed-up | {d['speedup']:,.0f}× |"]
+    g = res.get("generation")
+    if g:
+        lines += ["", f"### End-to-end generation overhead (B = {g['batch']}, {g['new_tokens']} new tokens)", "",
+                  f"model: {g['model']}", "",
+                  "| unwatermarked s | watermarked s | overhead |", "|---:|---:|---:|",
+                  f"| {g['plain_s']:.2f} | {g['watermarked_s']:.2f} | {g['overhead_pct']:+.1f}% |"]
+    lines += ["", f"command: `{res['command']}` — {res['date']}"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--quick", action="store_true", help="small sizes for a CI smoke run")
+    ap.add_argument("--out", help="JSON output path (default results/processor_speed[_gpu].json; quick: none)")
+    args = ap.parse_args(argv)
+    if args.device == "cpu":
+        torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    quick = args.quick
+    res: dict = {
+        "question": "processor cost per step, detection throughput and generation overhead",
+        "device": args.device,
+        "device_name": torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}",
+        "machine": platform.platform(),
+        "torch": torch.__version__,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+    }
+    batches = [1, 16] if quick else [1, 16, 64]
+    res["step_costs"] = processor_step_costs(args.device, batches, reps=5 if quick else 50,
+                                             rounds=3 if quick else 9, with_slow=not quick)
+    if args.device == "cuda":
+        key = WatermarkKey.generate(WatermarkSpec(vocab_size=V, context_width=3))
+        proc = WatermarkLogitsProcessor(key)
+        ids = torch.randint(0, V, (64, 8))
+        res["cuda_equals_cpu"] = bool(torch.equal(
+            proc(ids.cuda(), torch.zeros(64, V, device="cuda")).cpu(), proc(ids, torch.zeros(64, V))))
+    res["detection"] = detection_throughput(20_000 if quick else 2_000_000, 1000 if quick else 4000, args.device)
+    res["generation"] = generation_overhead(args.device, batch=16, new_tokens=8 if quick else 64,
+                                            rounds=1 if quick else 5)
+    md = _markdown(res)
+    print(md)
+    out = args.out or (None if quick else str(RESULTS / ("processor_speed_gpu.json" if args.device == "cuda"
+                                                          else "processor_speed.json")))
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(res, indent=2) + "\n")
+        Path(out).with_suffix(".md").write_text(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
