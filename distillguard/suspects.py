@@ -1,0 +1,313 @@
+"""A model we can ask: one small interface for local checkpoints and OpenAI-compatible HTTP endpoints.
+
+Every suspect can :meth:`~Suspect.generate` answers to prompts. A local suspect whose weights we hold also
+gives next-token predictions (reading mode of the radioactivity test) and log-probabilities of given
+continuations (fingerprint likelihood scoring). An HTTP suspect gives log-probabilities when the server
+supports ``/v1/completions`` with ``echo`` and ``logprobs`` (ours does), otherwise only text.
+
+Example:
+    >>> from distillguard.suspects import open_suspect
+    >>> s = open_suspect("http://127.0.0.1:9/v1")  # doctest: +SKIP
+    >>> s.generate(["Who are you?"], max_new_tokens=20)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import torch
+
+from distillguard.errors import DistillguardError
+from distillguard.models import LoadedModel, load_model
+
+__all__ = ["Suspect", "LocalSuspect", "HTTPSuspect", "open_suspect"]
+
+
+class Suspect:
+    """Interface of a model under test. Subclasses implement :meth:`generate`; the rest is optional.
+
+    Attributes:
+        identity: public description for reports (path + content hash, or URL + model name).
+        tokenizer: the suspect's tokenizer when known locally, else ``None``.
+    """
+
+    identity: str = "suspect"
+    tokenizer: Any = None
+    queries: int = 0  # how many prompts/continuations were sent (query budget accounting)
+
+    def generate(
+        self, prompts: Sequence[str], *, max_new_tokens: int = 128, temperature: float = 0.7, seed: int = 0
+    ) -> list[str]:
+        """Answer each prompt (chat format where the model has one)."""
+        raise NotImplementedError
+
+    @property
+    def can_read(self) -> bool:
+        """Whether :meth:`next_token_predictions` is available (local weights)."""
+        return False
+
+    @property
+    def can_score(self) -> bool:
+        """Whether :meth:`continuation_logprobs` is available."""
+        return False
+
+    def next_token_predictions(self, sequences: Sequence[Sequence[int]], *, batch_size: int = 8) -> list[np.ndarray]:
+        """Top-1 prediction after every prefix: ``out[i][t]`` = argmax p(x | sequences[i][: t + 1])."""
+        raise DistillguardError(f"{self.identity}: next-token predictions need local weights")
+
+    def continuation_logprobs(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[float]:
+        """Mean log-probability per token of each continuation given its prompt (chat-formatted)."""
+        raise DistillguardError(f"{self.identity}: this suspect gives no log-probabilities")
+
+
+class LocalSuspect(Suspect):
+    """A suspect whose weights are local (HF directory with safetensors, or GGUF). Never modified.
+
+    Example:
+        >>> from distillguard.suspects import LocalSuspect
+        >>> s = LocalSuspect.load("smollm2-135m-instruct")  # doctest: +SKIP
+        >>> s.can_read
+        True
+    """
+
+    def __init__(self, loaded: LoadedModel):
+        self.loaded = loaded
+        self.tokenizer = loaded.tokenizer
+        self.identity = loaded.identity
+        self.queries = 0
+
+    @classmethod
+    def load(cls, source: str | os.PathLike | None, *, device: str = "cpu") -> LocalSuspect:
+        """Load a local suspect (see :func:`distillguard.models.load_model`)."""
+        return cls(load_model(source, device=device))
+
+    @property
+    def can_read(self) -> bool:
+        return True
+
+    @property
+    def can_score(self) -> bool:
+        return True
+
+    def generate(self, prompts, *, max_new_tokens=128, temperature=0.7, seed=0, batch_size: int = 16):
+        from distillguard.watermark.generate import generate_records
+
+        recs = [{"id": str(i), "prompt": p} for i, p in enumerate(prompts)]
+        self.queries += len(recs)
+        out = generate_records(
+            self.loaded, recs, None, batch_size=batch_size, max_new_tokens=max_new_tokens,
+            do_sample=temperature > 0, temperature=max(temperature, 1e-5), seed=seed, progress=False,
+        )
+        return [r["response"] for r in out]
+
+    def _forward_batches(self, sequences: Sequence[Sequence[int]], batch_size: int):
+        model = self.loaded.model
+        device = next(model.parameters()).device
+        pad = self.tokenizer.pad_token_id or 0
+        order = np.argsort([len(s) for s in sequences])  # similar lengths together: less padding
+        for b0 in range(0, len(order), batch_size):
+            idx = order[b0 : b0 + batch_size]
+            L = max(len(sequences[i]) for i in idx)
+            ids = torch.full((len(idx), L), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), L), dtype=torch.long)
+            for r, i in enumerate(idx):  # building a padded batch, not per-row model work
+                s = torch.as_tensor(list(sequences[i]), dtype=torch.long)
+                ids[r, : len(s)], mask[r, : len(s)] = s, 1
+            with torch.inference_mode():
+                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+            yield idx, logits, mask
+
+    def next_token_predictions(self, sequences, *, batch_size=8):
+        if any(len(s) == 0 for s in sequences):
+            raise DistillguardError("empty token sequence given to next_token_predictions")
+        out: list[np.ndarray | None] = [None] * len(sequences)
+        for idx, logits, _ in self._forward_batches(sequences, batch_size):
+            top1 = logits.argmax(dim=-1).cpu().numpy()
+            for r, i in enumerate(idx):
+                out[i] = top1[r, : len(sequences[i])]
+        self.queries += len(sequences)
+        return out  # type: ignore[return-value]
+
+    def continuation_logprobs(self, prompts, continuations):
+        from distillguard.watermark.generate import encode_prompts
+
+        tok = self.tokenizer
+        seqs, starts = [], []
+        for p, c in zip(prompts, continuations):
+            head = encode_prompts(self.loaded, [p])["input_ids"][0].tolist()
+            tail = tok.encode(c, add_special_tokens=False)
+            if not tail:
+                raise DistillguardError("empty continuation: nothing to score")
+            seqs.append(head + tail)
+            starts.append(len(head))
+        scores = [0.0] * len(seqs)
+        for idx, logits, _ in self._forward_batches(seqs, 8):
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            for r, i in enumerate(idx):
+                s, n = starts[i], len(seqs[i])
+                target = torch.as_tensor(seqs[i][s:n], device=logp.device)
+                scores[i] = float(logp[r, s - 1 : n - 1].gather(1, target[:, None]).mean())
+        self.queries += len(seqs)
+        return scores
+
+
+class HTTPSuspect(Suspect):
+    """An OpenAI-compatible endpoint (``/v1/chat/completions``; ``/v1/completions`` for log-probs).
+
+    Timeouts, retries with exponential back-off and jitter (429 and 5xx, honouring ``Retry-After``), a
+    concurrency limit, and one-line errors for 4xx, unreachable hosts and malformed JSON.
+
+    Args:
+        base_url: e.g. ``http://127.0.0.1:8000/v1``.
+        model: the model name sent in requests (default: the first one ``/v1/models`` lists).
+        api_key_env: environment variable holding the bearer token (never printed).
+        timeout: seconds per request. retries: attempts after the first. concurrency: parallel requests.
+
+    Example:
+        >>> from distillguard.suspects import HTTPSuspect
+        >>> HTTPSuspect("http://127.0.0.1:9/v1", model="m").identity
+        'http://127.0.0.1:9/v1#m'
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        model: str | None = None,
+        api_key_env: str | None = "DISTILLGUARD_SUSPECT_API_KEY",
+        timeout: float = 60.0,
+        retries: int = 4,
+        concurrency: int = 4,
+        chat: bool = True,
+    ):
+        if not base_url.startswith(("http://", "https://")):
+            raise DistillguardError(f"not an http(s) URL: {base_url}")
+        self.base_url = base_url.rstrip("/")
+        self._api_key = os.environ.get(api_key_env) if api_key_env else None
+        self.timeout, self.retries, self.concurrency, self.chat = timeout, retries, max(1, concurrency), chat
+        self._model = model
+        self.queries = 0
+        self._logprobs_ok: bool | None = None
+
+    @property
+    def model(self) -> str:
+        if self._model is None:
+            data = self._request("GET", "/models")
+            try:
+                self._model = str(data["data"][0]["id"])
+            except (KeyError, IndexError, TypeError):
+                raise DistillguardError(f"{self.base_url}/models: no model listed; pass --suspect-model") from None
+        return self._model
+
+    @property
+    def identity(self) -> str:  # type: ignore[override]
+        return f"{self.base_url}#{self._model or '?'}"
+
+    def _request(self, method: str, path: str, body: dict | None = None) -> dict:
+        url = self.base_url + path
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        delay = 0.5
+        for attempt in range(self.retries + 1):
+            req = urllib.request.Request(url, data=data, headers=headers, method=method)
+            retry_after = None
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    raw = resp.read()
+                try:
+                    return json.loads(raw)
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    raise DistillguardError(f"{url}: the server answered with malformed JSON") from None
+            except urllib.error.HTTPError as exc:
+                if exc.code != 429 and exc.code < 500:
+                    detail = exc.read()[:200].decode("utf-8", "replace").replace("\n", " ")
+                    raise DistillguardError(f"{url}: HTTP {exc.code} {exc.reason}: {detail}") from None
+                retry_after = exc.headers.get("Retry-After") if exc.headers else None
+                last = f"HTTP {exc.code} {exc.reason}"
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                last = f"unreachable ({reason})"
+            if attempt < self.retries:
+                wait = float(retry_after) if retry_after and str(retry_after).replace(".", "").isdigit() else delay
+                time.sleep(min(wait, 30.0) * (1 + 0.25 * random.random()))
+                delay *= 2
+        raise DistillguardError(f"{url}: {last} after {self.retries + 1} attempts")
+
+    def _chat_one(self, prompt: str, max_new_tokens: int, temperature: float, seed: int) -> str:
+        if self.chat:
+            body = {"model": self.model, "messages": [{"role": "user", "content": prompt}],
+                    "max_tokens": max_new_tokens, "temperature": temperature, "seed": seed}
+            data = self._request("POST", "/chat/completions", body)
+            try:
+                return str(data["choices"][0]["message"]["content"])
+            except (KeyError, IndexError, TypeError):
+                raise DistillguardError(f"{self.base_url}/chat/completions: unexpected response shape") from None
+        body = {"model": self.model, "prompt": prompt, "max_tokens": max_new_tokens,
+                "temperature": temperature, "seed": seed}
+        data = self._request("POST", "/completions", body)
+        try:
+            return str(data["choices"][0]["text"])
+        except (KeyError, IndexError, TypeError):
+            raise DistillguardError(f"{self.base_url}/completions: unexpected response shape") from None
+
+    def generate(self, prompts, *, max_new_tokens=128, temperature=0.7, seed=0):
+        _ = self.model  # resolve once before fanning out
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            out = list(pool.map(lambda ip: self._chat_one(ip[1], max_new_tokens, temperature, seed + ip[0]),
+                                enumerate(prompts)))
+        self.queries += len(prompts)
+        return out
+
+    @property
+    def can_score(self) -> bool:
+        if self._logprobs_ok is None:
+            try:
+                self._completion_logprob("a", "b")
+                self._logprobs_ok = True
+            except DistillguardError:
+                self._logprobs_ok = False
+        return self._logprobs_ok
+
+    def _completion_logprob(self, prompt: str, continuation: str) -> float:
+        """Standard OpenAI echo scoring: send prompt + continuation, keep tokens that start after the prompt."""
+        body = {"model": self.model, "prompt": prompt + continuation, "echo": True, "logprobs": 0, "max_tokens": 0}
+        data = self._request("POST", "/completions", body)
+        try:
+            lp = data["choices"][0]["logprobs"]
+            pairs = [(o, v) for o, v in zip(lp["text_offset"], lp["token_logprobs"]) if v is not None]
+            values = [v for o, v in pairs if o >= len(prompt)]
+        except (KeyError, IndexError, TypeError):
+            raise DistillguardError(f"{self.base_url}/completions: no echo log-probs in the answer") from None
+        if not values:
+            raise DistillguardError(f"{self.base_url}/completions: continuation produced no scored tokens")
+        return float(np.mean(values))
+
+    def continuation_logprobs(self, prompts, continuations):
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            out = list(pool.map(lambda pc: self._completion_logprob(*pc), zip(prompts, continuations)))
+        self.queries += len(out)
+        return out
+
+
+def open_suspect(source: str | os.PathLike | None, *, device: str = "cpu", **http_kwargs: Any) -> Suspect:
+    """Open a suspect from a URL (HTTP endpoint) or a local path/name (weights).
+
+    Example:
+        >>> from distillguard.suspects import open_suspect
+        >>> type(open_suspect("http://127.0.0.1:9/v1", model="m")).__name__
+        'HTTPSuspect'
+    """
+    if isinstance(source, str) and source.startswith(("http://", "https://")):
+        return HTTPSuspect(source, **http_kwargs)
+    return LocalSuspect.load(source, device=device)
