@@ -190,7 +190,10 @@ class SupervisedDetector(ClassifierMixin, _Base):
         self.model_.fit(M[~cal], y[~cal])
         self.classes_ = self.model_.classes_
         self.n_features_in_ = M.shape[1]
-        self.threshold_ = threshold_for_fpr(self.model_.decision_function(M[cal]), self.target_fpr)
+        # with calibration_fraction=0 the threshold comes from the (optimistic) training benign scores;
+        # recalibrate on held-out benign data with threshold_for_fpr in that case
+        ref = M[cal] if cal.any() else M[y == 0]
+        self.threshold_ = threshold_for_fpr(self.model_.decision_function(ref), self.target_fpr)
         return self
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:

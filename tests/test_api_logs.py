@@ -1,0 +1,262 @@
+"""API-log loaders, features, coordination, detectors and CLI on small hand-built and simulated logs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from distillguard.cli import main
+from distillguard.detect.api_logs import (
+    FEATURE_COLUMNS,
+    AccountFeatures,
+    AccountScorer,
+    SupervisedDetector,
+    UnsupervisedDetector,
+    account_features,
+    iter_log_chunks,
+    link_accounts,
+    load_logs,
+    simulate_logs,
+    threshold_for_fpr,
+    validate_logs,
+)
+from distillguard.errors import DistillguardError
+
+HEADER = "timestamp,account_id,prompt,prompt_tokens,completion_tokens,request_id\n"
+_WORDS = ("how why what explain write list compare summarize translate describe the a my our python tax law bread "
+          "music rain cats dogs salt sun code poem story recipe history physics garden travel budget email "
+          "letter essay song joke plan diet sleep run chess guitar paint movie book stock market").split()
+_R = np.random.default_rng(7)
+POOL = [" ".join(_R.choice(_WORDS, size=int(_R.integers(6, 14)))) + "?" for _ in range(400)]
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write(tmp_path, body: bytes | str, name="logs.csv"):
+    p = tmp_path / name
+    p.write_bytes(body if isinstance(body, bytes) else body.encode())
+    return p
+
+
+# ---------------------------------------------------------------- loading and validation
+
+@pytest.mark.parametrize("body, fragment", [
+    ("timestamp,prompt,prompt_tokens,completion_tokens\n2025-01-01T00:00:00Z,x,1,2\n", "'account_id'"),
+    (HEADER + "2025-01-01T00:00:00Z,a,x,1,2,r1\n2025-13-45T00:00:00Z,a,x,1,2,r2\n", "row 2: cannot parse '2025-13-45T00:00:00Z'"),
+    (HEADER + "2025-01-01T00:00:00Z,a,x,-1,2,r1\n", "'prompt_tokens', row 1: negative"),
+    (HEADER + "2025-01-01T00:00:00Z,a,x,1,2,r1\n2025-01-01T00:00:01Z,b,y,1,2,r1\n", "rows 1 and 2"),
+    ("", "empty file"),
+    (HEADER, "no rows"),
+    (HEADER + "2025-01-01T00:00:00Z,a,x,1,2,r1\n2025-01-01 01:00:00,a,x,1,2,r2\n", "mixes time zones"),
+    (HEADER + "2025-01-01T00:00:00Z,,x,1,2,r1\n", "'account_id', row 1: missing"),
+    (HEADER + "2025-01-01T00:00:00Z,a,x,lots,2,r1\n", "'lots' is not a number"),
+])
+def test_bad_input_is_one_clear_line(tmp_path, body, fragment):
+    p = _write(tmp_path, body)
+    before = _sha(p)
+    with pytest.raises(DistillguardError) as err:
+        load_logs(p)
+    msg = str(err.value)
+    assert fragment in msg and "\n" not in msg and "logs.csv" in msg
+    assert _sha(p) == before
+
+
+def test_non_utf8_names_the_line_or_is_replaced_on_request(tmp_path):
+    p = _write(tmp_path, HEADER.encode() + b"2025-01-01T00:00:00Z,a,ok,1,2,r1\n2025-01-01T00:00:01Z,a,caf\xe9,1,2,r2\n")
+    with pytest.raises(DistillguardError, match="line 3 is not valid UTF-8"):
+        load_logs(p)
+    assert load_logs(p, encoding_errors="replace")["prompt"].iloc[1] == "caf\ufffd"
+
+
+def test_offsets_are_converted_to_utc_and_formats_agree(tmp_path):
+    raw = pd.DataFrame({"timestamp": ["2025-01-01T10:00:00+02:00", "2025-01-01T07:30:00-01:00"],
+                        "account_id": ["a", "b"], "prompt": ["x", "héllo ✓"], "prompt_tokens": [1, 2],
+                        "completion_tokens": [3, 4], "request_id": ["r1", "r2"], "label": [0, 1]})
+    raw.to_csv(tmp_path / "l.csv", index=False)
+    raw.to_json(tmp_path / "l.jsonl", orient="records", lines=True)
+    raw.to_parquet(tmp_path / "l.parquet", index=False)
+    outs = [load_logs(tmp_path / f"l.{ext}") for ext in ("csv", "jsonl", "parquet")]
+    assert outs[0]["timestamp"].dt.hour.tolist() == [8, 8]
+    for o in outs[1:]:
+        pd.testing.assert_frame_equal(o[["timestamp", "account_id", "prompt", "prompt_tokens"]],
+                                      outs[0][["timestamp", "account_id", "prompt", "prompt_tokens"]])
+    assert "label" in outs[0].columns  # extra columns pass through
+
+
+def test_chunks_check_duplicates_across_chunks_and_count_rows_from_file_start(tmp_path):
+    rows = "".join(f"2025-01-01T00:00:{i:02d}Z,a,x,1,2,r{i % 5}\n" for i in range(8))
+    p = _write(tmp_path, HEADER + rows)
+    it = iter_log_chunks(p, chunksize=3)
+    assert len(next(it)) == 3
+    with pytest.raises(DistillguardError, match=r"row 6: duplicate request_id 'r0' \(also in an earlier chunk\)"):
+        list(it)
+
+
+def test_validate_does_not_modify_its_input():
+    raw = pd.DataFrame({"timestamp": ["2025-01-01T00:00:00Z"], "account_id": [" a "], "prompt": [None],
+                        "prompt_tokens": ["3"], "completion_tokens": [4.0]})
+    copy = raw.copy()
+    out = validate_logs(raw)
+    pd.testing.assert_frame_equal(raw, copy)
+    assert out.loc[0, "account_id"] == "a" and out.loc[0, "prompt"] == ""
+
+
+# ---------------------------------------------------------------- features
+
+def _tiny() -> pd.DataFrame:
+    ts = ["2025-01-06T10:00:00Z", "2025-01-06T10:00:10Z", "2025-01-06T10:00:40Z",  # a Monday
+          "2025-01-11T23:00:00Z", "2025-01-11T23:30:00Z"]  # a Saturday
+    return validate_logs(pd.DataFrame({
+        "timestamp": ts, "account_id": ["a", "a", "a", "b", "b"],
+        "prompt": ["Solve 2+2. Think step by step.", "Grade this answer using a rubric", "hello there",
+                   "Привет как дела", "Привет как дела"],
+        "prompt_tokens": [10, 20, 30, 5, 5], "completion_tokens": [100, 0, 50, 1000, 3000],
+        "ip": ["1.1.1.1", "1.1.1.1", "2.2.2.2", "3.3.3.3", "3.3.3.3"], "status": ["200", "429", "ok", "200", "500"],
+        "max_tokens": [np.nan, 4096, np.nan, 100, np.nan]}))
+
+
+def test_features_match_hand_computed_values():
+    f = account_features(_tiny()).set_index("account_id")
+    a, b = f.loc["a"], f.loc["b"]
+    assert a["n_requests"] == 3 and a["active_days"] == 1
+    assert a["gap_median_s"] == 20.0  # gaps 10 s and 30 s
+    assert a["gap_cv"] == pytest.approx(10.0 / 20.0)
+    assert a["burstiness"] == pytest.approx((10 - 20) / (10 + 20))
+    assert a["completion_prompt_ratio"] == pytest.approx(150 / 60)
+    assert a["cot_frac"] == pytest.approx(1 / 3) and a["rubric_frac"] == pytest.approx(1 / 3)
+    assert a["error_rate"] == pytest.approx(1 / 3) and a["n_ips"] == 2
+    assert a["maxtok_frac"] == pytest.approx(1 / 3) and a["weekend_frac"] == 0.0
+    assert b["weekend_frac"] == 1.0 and b["non_latin_frac"] == 1.0
+    assert b["template_prefix_share"] == 1.0 and b["near_dup_rate"] == 1.0
+    assert b["maxtok_frac"] == 0.5  # 1000 completion tokens >= max_tokens 100; the other has no max_tokens
+    assert b["long_completion_frac"] == 1.0 and b["completion_tokens_p90"] == pytest.approx(2800.0)
+    assert b["semantic_diversity"] == pytest.approx(0.0, abs=1e-9)  # identical prompts
+    assert list(f.columns) == FEATURE_COLUMNS
+
+
+def test_features_do_not_depend_on_row_order_and_windows_split_days():
+    logs = _tiny()
+    f1 = account_features(logs)
+    f2 = account_features(logs.sample(frac=1.0, random_state=3).reset_index(drop=True))
+    pd.testing.assert_frame_equal(f1, f2)
+    w = account_features(logs, window="1D")
+    assert w[["account_id", "n_requests"]].values.tolist() == [["a", 3.0], ["b", 2.0]]
+    assert str(w.loc[1, "window_start"]) == "2025-01-11 00:00:00+00:00"
+
+
+def test_transformer_is_sklearn_style_with_pandas_output():
+    tr = AccountFeatures().set_output(transform="pandas")
+    out = tr.fit_transform(_tiny())
+    assert isinstance(out, pd.DataFrame) and out.index.tolist() == ["a", "b"]
+    assert list(tr.get_feature_names_out()) == FEATURE_COLUMNS and tr.get_params() == {"window": None}
+
+
+def test_huge_single_account_is_handled():
+    n = 60_000
+    logs = pd.DataFrame({"timestamp": pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(np.arange(n), "s"),
+                         "account_id": "whale", "prompt": [POOL[i % len(POOL)] for i in range(n)],
+                         "prompt_tokens": 10, "completion_tokens": 500})
+    f = account_features(logs)
+    assert f.loc[0, "n_requests"] == n and f.loc[0, "gap_median_s"] == 1.0
+
+
+# ---------------------------------------------------------------- detectors
+
+@pytest.fixture(scope="module")
+def sim():
+    logs, acc = simulate_logs(400, 3, hydra_size=12, days=7, seed=3, prompts=POOL)
+    return logs, acc, account_features(logs)
+
+
+def test_simulator_is_seeded_and_labelled(sim):
+    logs, acc, _ = sim
+    again, acc2 = simulate_logs(400, 3, hydra_size=12, days=7, seed=3, prompts=POOL)
+    pd.testing.assert_frame_equal(logs, again)
+    assert set(acc["family"]) >= {"hydra", "heavy_harvester", "batch_enterprise"}
+    assert (acc.loc[acc["family"] == "hydra", "n_requests"] < 1000).all()
+    assert logs.groupby("account_id")["label"].nunique().max() == 1
+    validate_logs(logs)  # the simulator writes valid canonical logs
+
+
+def test_threshold_respects_target_fpr():
+    rng = np.random.default_rng(0)
+    for fpr in (0.1, 0.01, 0.001):
+        cal, test = rng.normal(size=20_000), rng.normal(size=200_000)
+        thr = threshold_for_fpr(cal, fpr)
+        assert np.mean(cal > thr) <= fpr
+        assert np.mean(test > thr) == pytest.approx(fpr, rel=0.35)
+
+
+def test_unsupervised_flags_planted_harvester_not_heavy_batch_user(sim):
+    logs, acc, feats = sim
+    benign = acc.loc[acc["label"] == 0, "account_id"]
+    det = UnsupervisedDetector(target_fpr=0.01, n_estimators=100).fit(feats[feats["account_id"].isin(benign)])
+    out = det.score_accounts(feats).merge(acc, on="account_id")
+    assert {"account_id", "score", "flag", "reasons"} <= set(out.columns)
+    harvest = out[out["family"] == "heavy_harvester"]
+    batch = out[out["family"] == "batch_enterprise"]
+    human = out[out["family"] == "human"]
+    assert harvest["score"].min() > human["score"].quantile(0.9) and harvest["flag"].any()
+    assert not batch["flag"].any()  # heavy but benign: in the benign training traffic
+    assert human["flag"].mean() <= 0.05
+    assert det.get_params()["target_fpr"] == 0.01
+
+
+def test_supervised_detector_and_reasons(sim):
+    logs, acc, feats = sim
+    y = feats["account_id"].map(acc.set_index("account_id")["label"]).to_numpy()
+    det = SupervisedDetector(target_fpr=0.01, max_iter=100).fit(feats, y)
+    pred = det.predict(feats)
+    assert pred[y == 1].mean() >= 0.8 and pred[y == 0].mean() <= 0.05
+    top = det.score_accounts(feats).iloc[0]
+    assert "z=" in top["reasons"]
+
+
+def test_hydra_accounts_are_linked_into_one_cluster(sim):
+    logs, acc, _ = sim
+    cl = link_accounts(logs).merge(acc, on="account_id")
+    hyd = cl[cl["family"] == "hydra"]
+    assert hyd["cluster_id"].nunique() == 1 and hyd["cluster_size"].iloc[0] >= 12
+    assert "ip" in hyd["link_evidence"].iloc[0]
+    humans = cl[cl["family"] == "human"]
+    assert (humans["cluster_id"].isin(hyd["cluster_id"])).sum() == 0
+
+
+def test_account_scorer_end_to_end(sim):
+    logs, acc, _ = sim
+    scorer = AccountScorer(target_fpr=0.01, n_estimators=100).fit(logs[logs["label"] == 0])
+    out = scorer.score_logs(logs).merge(acc, on="account_id")
+    hydra = out[out["family"] == "hydra"]
+    assert (hydra["cluster_score"] >= hydra["own_score"]).all()  # the campaign scores as one pseudo-account
+    assert hydra["score"].median() > out.loc[out["label"] == 0, "score"].quantile(0.9)
+    assert out.loc[out["label"] == 0, "flag"].mean() <= 0.03
+
+
+# ---------------------------------------------------------------- CLI
+
+def test_cli_simulate_and_score(tmp_path, capsys):
+    logs_p, ref_p = tmp_path / "logs.parquet", tmp_path / "ref.csv"
+    logs, _ = simulate_logs(250, 2, hydra_size=8, days=5, seed=5, prompts=POOL)
+    logs.to_parquet(logs_p, index=False)
+    logs[logs["label"] == 0].to_csv(ref_p, index=False)
+    before = _sha(logs_p)
+    rc = main(["logs", "score", str(logs_p), "--reference", str(ref_p), "--target-fpr", "0.01",
+               "--out", str(tmp_path / "scores.csv"), "--html", str(tmp_path / "r.html")])
+    assert rc == 1 and _sha(logs_p) == before
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert scores["flag"].sum() > 0 and "data:image/png;base64" in (tmp_path / "r.html").read_text()
+    assert main(["logs", "score", str(logs_p), "--out", str(logs_p)]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    bad = _write(tmp_path, "timestamp,account_id\n", "bad.csv")
+    assert main(["logs", "score", str(bad), "--out", str(tmp_path / "s.csv")]) == 2
+    rc = main(["logs", "simulate", "--out", str(tmp_path / "s.jsonl"), "--benign", "20", "--per-attack", "1",
+               "--hydra-size", "3", "--days", "2"])
+    assert rc == 0
+    first = json.loads((tmp_path / "s.jsonl").read_text().splitlines()[0])
+    assert {"timestamp", "account_id", "label", "family"} <= set(first)
