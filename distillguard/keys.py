@@ -133,7 +133,7 @@ def tokenizer_id(tokenizer: Any) -> str:
         >>> class Tok:
         ...     def get_vocab(self): return {"a": 0, "b": 1}
         >>> tokenizer_id(Tok())
-        'vocab-2-7fd8a6a2a9f00a1b'
+        'vocab-2-4b4543fe55612726'
     """
     vocab = tokenizer.get_vocab()
     items = sorted(vocab.items(), key=lambda kv: (kv[1], kv[0]))

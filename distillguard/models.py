@@ -184,7 +184,8 @@ def load_model(
 
     Example:
         >>> from distillguard.models import load_model
-        >>> teacher = load_model()  # doctest: +SKIP  (30 s the first time, then cached)
+        >>> teacher = load_model()  # doctest: +SKIP
+        >>> # ~20 s the first time (GGUF dequantisation), then cached
     """
     path = resolve_model_path(source)
     _check_no_pickle(path)

@@ -75,7 +75,7 @@ class LocalSuspect(Suspect):
     Example:
         >>> from distillguard.suspects import LocalSuspect
         >>> s = LocalSuspect.load("smollm2-135m-instruct")  # doctest: +SKIP
-        >>> s.can_read
+        >>> s.can_read  # doctest: +SKIP
         True
     """
 
