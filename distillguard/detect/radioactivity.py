@@ -1,0 +1,465 @@
+"""Radioactivity: was a suspect model trained on our watermarked outputs, and from which account's?
+
+Two modes, one exact test (DESIGN.md contracts 3-5):
+
+* **reading** (open weights, the teacher's tokenizer): the suspect reads text; its top-1 prediction after
+  every prefix is scored against the green list of that prefix's own context window. Predictions are
+  deduplicated on their green *coin* ``(arc, predicted token)`` -- the exact form of the
+  (context window, prediction) dedup -- and the number of green coins is tested with an exact binomial
+  tail against gamma. Predictions do not depend on the key: :func:`read_predictions` runs the model once
+  and :func:`score_predictions` scores any number of keys (calibration, attribution) in milliseconds.
+* **generation** (black box, any tokenizer, local or HTTP): the suspect answers real prompts; the answers
+  are re-tokenised with the teacher's tokenizer and scored with dedup across all answers.
+
+**The text read must not depend on the key under test** (contract 4). A model that reads our watermarked
+text predicts the actual next token, which is green-biased: a clean teacher reading its own watermarked
+output is flagged by naive scoring. The default reading text is therefore held-out real text
+(ShareGPT answers, written by another model), and :func:`reading_test` refuses text that itself tests
+positive for a key under test (``allow_keyed_text=True`` lifts the guard for experiments).
+
+Null hypothesis of every p-value: the suspect's predictions (or answers) are independent of the key. Then
+distinct coins are independent Bernoulli(gamma) draws (negatively associated within one arc), so the
+binomial tail is valid; the test suite checks this on thousands of random keys. Several accounts are
+tested at once with Holm's family-wise correction.
+
+Example:
+    >>> import numpy as np
+    >>> from distillguard.keys import WatermarkKey, WatermarkSpec
+    >>> from distillguard.detect.radioactivity import Predictions, score_predictions
+    >>> rng = np.random.default_rng(0)
+    >>> ids = rng.integers(0, 500, 2000)
+    >>> preds = Predictions(ids, np.zeros(2000, np.int64), rng.integers(0, 500, 2000), "random")
+    >>> key = WatermarkKey(b"\\x01" * 32, WatermarkSpec(vocab_size=500))
+    >>> r = score_predictions(preds, [key])[0]
+    >>> r.scored > 1900, r.p_value > 1e-3
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from distillguard.detect.stats import binom_test, holm
+from distillguard.errors import DistillguardError
+from distillguard.keys import WatermarkKey, WatermarkSpec
+from distillguard.watermark.prf import context_seeds_np, is_green_np, key_material, seed_to_arc_np
+
+__all__ = [
+    "DEFAULT_ALPHA",
+    "Predictions",
+    "KeyScore",
+    "RadioactivityReport",
+    "read_predictions",
+    "score_predictions",
+    "score_generated",
+    "reading_test",
+    "generation_test",
+    "account_keys",
+    "versions",
+]
+
+#: Default detection threshold, applied to Holm-adjusted p-values.
+DEFAULT_ALPHA = 1e-3
+#: A reading text that itself tests positive at this level for a key under test is refused.
+KEYED_TEXT_ALPHA = 1e-2
+
+
+@dataclass
+class Predictions:
+    """Texts read by a suspect and its top-1 predictions, all texts concatenated.
+
+    Attributes:
+        ids: ``[T]`` token ids of the texts read. segments: ``[T]`` text index of each token.
+        preds: ``[T]`` ``preds[t]`` = the suspect's top-1 next token after ``ids[: t + 1]`` of its text.
+        source: public identity of the suspect that predicted.
+    """
+
+    ids: np.ndarray
+    segments: np.ndarray
+    preds: np.ndarray
+    source: str = "suspect"
+
+    @property
+    def n_texts(self) -> int:
+        """Number of texts read."""
+        return int(self.segments.max()) + 1 if len(self.segments) else 0
+
+
+@dataclass
+class KeyScore:
+    """The exact test of one key (or account sub-key) against one suspect."""
+
+    key_fingerprint: str
+    account: str | None
+    scored: int
+    green: int
+    gamma: float
+    green_fraction: float
+    z: float
+    p_value: float
+    log10_p: float
+    p_holm: float = math.nan
+    log10_p_holm: float = math.nan
+    detected: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass
+class RadioactivityReport:
+    """Verdict of a radioactivity test: every figure DESIGN.md contract 7 asks for.
+
+    ``detected`` is true when at least one key's Holm-adjusted p-value is at most ``alpha``;
+    ``attributed`` lists the accounts (or key fingerprints) flagged, most significant first.
+    """
+
+    mode: str
+    suspect: str
+    alpha: float
+    results: list[KeyScore]
+    units: dict[str, Any]
+    spec: dict[str, Any]
+    test: str = "one-sided exact binomial test of green coins vs gamma, Holm-adjusted over keys"
+    notes: list[str] = field(default_factory=list)
+    command: str = ""
+    seconds: float = 0.0
+
+    @property
+    def detected(self) -> bool:
+        """Whether any key is flagged at ``alpha`` after Holm's correction."""
+        return any(r.detected for r in self.results)
+
+    @property
+    def attributed(self) -> list[str]:
+        """Flagged accounts (or fingerprints for keys without account), most significant first."""
+        flagged = sorted((r for r in self.results if r.detected), key=lambda r: r.log10_p)
+        return [r.account or r.key_fingerprint for r in flagged]
+
+    @property
+    def best(self) -> KeyScore:
+        """The key with the smallest p-value."""
+        return min(self.results, key=lambda r: r.log10_p)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready report (no secret: keys appear only by public fingerprint)."""
+        b = self.best
+        return {
+            "verdict": "detected" if self.detected else "not detected",
+            "detected": self.detected,
+            "attributed_to": self.attributed,
+            "mode": self.mode,
+            "test": self.test,
+            "statistic": {"green": b.green, "scored": b.scored, "green_fraction": b.green_fraction, "z": b.z},
+            "p_value": b.p_value,
+            "log10_p": b.log10_p,
+            "p_holm": b.p_holm,
+            "log10_p_holm": b.log10_p_holm,
+            "threshold": {"alpha": self.alpha, "applied_to": "Holm-adjusted p-value", "keys_tested": len(self.results)},
+            "key_fingerprint": b.key_fingerprint,
+            "suspect": self.suspect,
+            "units": self.units,
+            "spec": self.spec,
+            "results": [r.to_dict() for r in self.results],
+            "notes": self.notes,
+            "versions": versions(),
+            "command": self.command,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def versions() -> dict[str, str]:
+    """Versions of the software that produced a verdict (for reports).
+
+    Example:
+        >>> from distillguard.detect.radioactivity import versions
+        >>> "distillguard" in versions()
+        True
+    """
+    import scipy
+
+    import distillguard
+
+    out = {"distillguard": distillguard.__version__, "python": platform.python_version(),
+           "numpy": np.__version__, "scipy": scipy.__version__}
+    for mod in ("torch", "transformers"):
+        if mod in sys.modules:
+            out[mod] = sys.modules[mod].__version__
+    return out
+
+
+def account_keys(key: WatermarkKey, accounts: Sequence[str] | None) -> list[WatermarkKey]:
+    """The keys to test: the account sub-keys of ``key``'s master, or ``[key]`` when no account is given.
+
+    Example:
+        >>> from distillguard.keys import WatermarkKey
+        >>> [k.account for k in account_keys(WatermarkKey(b"\\x01" * 32), ["a", "b"])]
+        ['a', 'b']
+    """
+    if not accounts:
+        return [key]
+    names = [str(a).strip() for a in accounts]
+    if any(not a for a in names):
+        raise DistillguardError("empty account id in the account list")
+    if len(set(names)) != len(names):
+        raise DistillguardError("duplicate account ids in the account list")
+    master = key.master()
+    return [master.for_account(a) for a in names]
+
+
+# -- reading mode ---------------------------------------------------------------------------------------------
+def read_predictions(suspect: Any, sequences: Sequence[Sequence[int]], *, batch_size: int = 8) -> Predictions:
+    """Run the suspect once over token sequences and keep its top-1 predictions (key-independent).
+
+    Example:
+        >>> from distillguard.detect.radioactivity import read_predictions  # doctest: +SKIP
+        >>> preds = read_predictions(LocalSuspect.load(None), [[1, 2, 3]])  # doctest: +SKIP
+    """
+    seqs = [list(map(int, s)) for s in sequences if len(s) > 0]
+    if not seqs:
+        raise DistillguardError("nothing to read: every text is empty")
+    out = suspect.next_token_predictions(seqs, batch_size=batch_size)
+    ids = np.concatenate([np.asarray(s, dtype=np.int64) for s in seqs])
+    segments = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
+    preds = np.concatenate([np.asarray(p, dtype=np.int64) for p in out])
+    return Predictions(ids, segments, preds, getattr(suspect, "identity", "suspect"))
+
+
+def _reading_tuples(preds: Predictions, spec: WatermarkSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (context window, predicted token) tuples: ``windows [n, h]`` and ``tokens [n]``.
+
+    The window of the prediction made after position t is ``ids[t], ids[t-1], ..., ids[t-h+1]`` (column 0
+    = the most recent token), the same context the processor would have seeded the next token's list from.
+    """
+    h, V = spec.context_width, spec.vocab_size
+    ids, seg, tok = preds.ids, preds.segments, preds.preds
+    n = len(ids)
+    pos = np.arange(n)
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(seg)) + 1]) if n else np.zeros(0, np.int64)
+    seg_start = starts[np.searchsorted(starts, pos, side="right") - 1] if n else pos
+    ok = (pos - seg_start >= h - 1) & (tok >= 0) & (tok < V)
+    t = pos[ok]
+    windows = np.stack([ids[t - i] for i in range(h)], axis=1) if h else np.zeros((len(t), 0), np.int64)
+    tokens = tok[t]
+    rows = np.concatenate([windows, tokens[:, None]], axis=1)
+    if len(rows):
+        rows = np.unique(rows, axis=0)
+    return rows[:, :h], rows[:, h]
+
+
+def _count_coins(windows: np.ndarray, tokens: np.ndarray, key: WatermarkKey, spec: WatermarkSpec) -> tuple[int, int]:
+    """(distinct coins, green coins) of the (window, token) tuples under one key."""
+    if len(tokens) == 0:
+        return 0, 0
+    material = key_material(key, spec)
+    V = spec.vocab_size
+    seeds = context_seeds_np(material, windows, tokens)
+    p, o = seed_to_arc_np(seeds, spec)
+    green = is_green_np(p, o, tokens, material.positions, spec)
+    coin = (p * V + o) * V + tokens
+    _, first = np.unique(coin, return_index=True)
+    return len(first), int(green[first].sum())
+
+
+def _finish(keys: Sequence[WatermarkKey], counts: list[tuple[int, int]], spec: WatermarkSpec,
+            alpha: float) -> list[KeyScore]:
+    gamma = spec.effective_gamma
+    out = []
+    for k, (scored, green) in zip(keys, counts):
+        p, lp, z = binom_test(green, scored, gamma)
+        out.append(KeyScore(k.fingerprint, k.account, scored, green, gamma,
+                            green / scored if scored else math.nan, z, p, lp))
+    m = len(out)
+    adj = holm([r.p_value for r in out])
+    # log10 of the Holm-adjusted value, exact in the deep tail: holm = min(1, max_{j<=i} (m-j+1) p_(j))
+    order = np.argsort([r.log10_p for r in out], kind="stable")
+    running = -math.inf
+    for rank, i in enumerate(order):
+        running = max(running, math.log10(m - rank) + out[i].log10_p)
+        out[i].log10_p_holm = min(0.0, running)
+        out[i].p_holm = float(adj[i])
+        out[i].detected = bool(out[i].scored > 0 and out[i].log10_p_holm <= math.log10(alpha))
+    return out
+
+
+def score_predictions(
+    preds: Predictions, keys: Sequence[WatermarkKey], *, spec: WatermarkSpec | None = None,
+    alpha: float = DEFAULT_ALPHA,
+) -> list[KeyScore]:
+    """Score fixed predictions against many keys (exact binomial tests, Holm-adjusted over ``keys``).
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.keys import WatermarkKey, WatermarkSpec
+        >>> from distillguard.detect.radioactivity import Predictions, score_predictions
+        >>> key = WatermarkKey(b"\\x02" * 32, WatermarkSpec(vocab_size=100))
+        >>> p = Predictions(np.array([1, 2, 1, 2]), np.zeros(4, np.int64), np.array([5, 6, 5, 6]))
+        >>> score_predictions(p, [key])[0].scored  # (1 -> 5) and (2 -> 6): two distinct coins
+        2
+    """
+    if not keys:
+        raise DistillguardError("no key to test")
+    spec = spec or keys[0].require_spec()
+    windows, tokens = _reading_tuples(preds, spec)
+    counts = [_count_coins(windows, tokens, k, spec) for k in keys]
+    return _finish(keys, counts, spec, alpha)
+
+
+def _check_reading_tokenizer(suspect: Any, spec: WatermarkSpec) -> None:
+    from distillguard.detect.text import check_tokenizer
+
+    tok = getattr(suspect, "tokenizer", None)
+    if tok is None or not getattr(suspect, "can_read", False):
+        raise DistillguardError(
+            f"{suspect.identity}: reading mode needs local weights; use --mode generation for this suspect")
+    try:
+        check_tokenizer(tok, spec)
+    except DistillguardError as exc:
+        raise DistillguardError(
+            f"{exc}; reading mode needs the teacher's tokenizer: use --mode generation for this suspect") from None
+
+
+def reading_test(
+    suspect: Any,
+    keys: Sequence[WatermarkKey],
+    texts: Sequence[str] | None = None,
+    *,
+    n_texts: int = 200,
+    max_tokens: int = 256,
+    alpha: float = DEFAULT_ALPHA,
+    batch_size: int = 8,
+    allow_keyed_text: bool = False,
+    predictions: Predictions | None = None,
+) -> RadioactivityReport:
+    """Reading-mode radioactivity test of a local suspect that shares the teacher's tokenizer.
+
+    ``texts`` default to ``n_texts`` held-out ShareGPT answers (independent of every key). Texts that
+    themselves test positive (p <= 0.01) for a key under test are refused unless ``allow_keyed_text``:
+    reading them is biased (DESIGN.md contract 4). Pass ``predictions`` to reuse a previous reading.
+
+    Example:
+        >>> from distillguard.detect.radioactivity import reading_test  # doctest: +SKIP
+        >>> reading_test(LocalSuspect.load("student/"), [key], n_texts=100).detected  # doctest: +SKIP
+    """
+    t0 = time.perf_counter()
+    if not keys:
+        raise DistillguardError("no key to test")
+    spec = keys[0].require_spec()
+    notes = []
+    if predictions is None:
+        _check_reading_tokenizer(suspect, spec)
+        if texts is None:
+            from distillguard.distill.harvest import real_texts
+
+            texts = real_texts("read", n_texts)
+            notes.append(f"read {len(texts)} held-out ShareGPT answers (written by another model: key-independent)")
+        texts = [t for t in texts if isinstance(t, str) and t.strip()]
+        if not texts:
+            raise DistillguardError("no text to read: the text list is empty")
+        seqs = [suspect.tokenizer.encode(t, add_special_tokens=False)[:max_tokens] for t in texts]
+        predictions = read_predictions(suspect, seqs, batch_size=batch_size)
+    _guard_keyed_text(predictions, keys, spec, allow_keyed_text, notes)
+    results = score_predictions(predictions, keys, spec=spec, alpha=alpha)
+    units = {"texts_read": predictions.n_texts, "tokens_read": int(len(predictions.ids)),
+             "scored_unit": "distinct green coin of (context window, top-1 prediction)"}
+    return RadioactivityReport("reading", predictions.source, alpha, results, units, spec.to_dict(), notes=notes,
+                               seconds=time.perf_counter() - t0)
+
+
+def _guard_keyed_text(preds: Predictions, keys: Sequence[WatermarkKey], spec: WatermarkSpec,
+                      allow: bool, notes: list[str]) -> None:
+    from distillguard.detect.text import green_coins
+
+    worst = 0.0
+    worst_fp = ""
+    for k in keys:
+        _, coin, green = green_coins(preds.ids, preds.segments, k, spec)
+        _, first = np.unique(coin, return_index=True)
+        _, lp, _ = binom_test(int(green[first].sum()), len(first), spec.effective_gamma)
+        if lp < worst:
+            worst, worst_fp = lp, k.fingerprint
+    if worst <= math.log10(KEYED_TEXT_ALPHA):
+        msg = (f"the text read carries the watermark of key {worst_fp} (log10 p = {worst:.1f}): reading mode is "
+               "biased on key-dependent text (a clean model predicts its green next tokens); read clean text "
+               "(the default) or use generation mode")
+        if not allow:
+            raise DistillguardError(msg)
+        notes.append("WARNING: " + msg)
+
+
+# -- generation mode ------------------------------------------------------------------------------------------
+def score_generated(
+    answers: Sequence[str], tokenizer: Any, keys: Sequence[WatermarkKey], *, alpha: float = DEFAULT_ALPHA
+) -> tuple[list[KeyScore], int]:
+    """Re-tokenise answers with the teacher's tokenizer and score them, deduplicating coins across answers.
+
+    Returns ``(scores per key, tokens)``.
+
+    Example:
+        >>> from distillguard.detect.radioactivity import score_generated  # doctest: +SKIP
+        >>> scores, n = score_generated(["some answer"], teacher_tokenizer, [key])  # doctest: +SKIP
+    """
+    from distillguard.detect.text import check_tokenizer, green_coins
+
+    if not keys:
+        raise DistillguardError("no key to test")
+    spec = keys[0].require_spec()
+    check_tokenizer(tokenizer, spec)
+    seqs = [tokenizer.encode(a, add_special_tokens=False) for a in answers]
+    seqs = [s for s in seqs if len(s)]
+    ids = np.concatenate([np.asarray(s, dtype=np.int64) for s in seqs]) if seqs else np.zeros(0, np.int64)
+    segments = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs]) if seqs else np.zeros(0, np.int64)
+    counts = []
+    for k in keys:
+        _, coin, green = green_coins(ids, segments, k, spec)
+        _, first = np.unique(coin, return_index=True)  # dedup across all answers, not per answer
+        counts.append((len(first), int(green[first].sum())))
+    return _finish(keys, counts, spec, alpha), int(len(ids))
+
+
+def generation_test(
+    suspect: Any,
+    keys: Sequence[WatermarkKey],
+    teacher_tokenizer: Any,
+    prompts: Sequence[str] | None = None,
+    *,
+    n_prompts: int = 200,
+    max_new_tokens: int = 128,
+    temperature: float = 0.7,
+    alpha: float = DEFAULT_ALPHA,
+    seed: int = 0,
+) -> RadioactivityReport:
+    """Generation-mode test: prompt the suspect (any tokenizer, local or HTTP) and score its answers.
+
+    ``prompts`` default to ``n_prompts`` real human prompts from ShareGPT.
+
+    Example:
+        >>> from distillguard.detect.radioactivity import generation_test  # doctest: +SKIP
+        >>> generation_test(open_suspect("http://127.0.0.1:8000/v1"), [key], load_tokenizer()).detected  # doctest: +SKIP
+    """
+    t0 = time.perf_counter()
+    notes = []
+    if prompts is None:
+        from distillguard.data import sharegpt_prompts
+
+        prompts = sharegpt_prompts(n_prompts, seed=seed + 17, max_chars=600)
+        notes.append(f"prompted with {len(prompts)} real ShareGPT prompts")
+    prompts = [p for p in prompts if isinstance(p, str) and p.strip()]
+    if not prompts:
+        raise DistillguardError("no prompt to send: the prompt list is empty")
+    answers = suspect.generate(list(prompts), max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    results, n_tokens = score_generated(answers, teacher_tokenizer, keys, alpha=alpha)
+    spec = keys[0].require_spec()
+    units = {"queries": len(prompts), "answer_tokens": n_tokens,
+             "scored_unit": "distinct green coin of (context window, token) across all answers"}
+    return RadioactivityReport("generation", suspect.identity, alpha, results, units, spec.to_dict(), notes=notes,
+                               seconds=time.perf_counter() - t0)

@@ -1,0 +1,193 @@
+"""``distillguard detect`` (radioactivity test of a suspect) and ``distillguard simulate`` (distillation simulator).
+
+Exit codes of ``detect``: 0 = not detected, 1 = detected (some key's Holm-adjusted p <= --alpha, default
+1e-3), 2 = bad input (one line on stderr): unreachable endpoint, suspect that cannot be loaded, vocabulary
+mismatch in reading mode, empty prompt/text file, key without spec.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError
+
+__all__ = ["register", "read_lines"]
+
+_EXIT = "exit codes: 0 = not detected; 1 = detected at --alpha (after Holm); 2 = bad input or failure"
+
+
+def read_lines(path: str | Path, what: str) -> list[str]:
+    """Non-empty lines of a text file, or the ``text``/``prompt``/``response`` field of each JSONL record.
+
+    Example:
+        >>> import tempfile, os
+        >>> from distillguard.detect.radioactivity_cli import read_lines
+        >>> p = os.path.join(tempfile.mkdtemp(), "t.txt"); _ = open(p, "w").write("a\\n\\nb\\n")
+        >>> read_lines(p, "text")
+        ['a', 'b']
+    """
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DistillguardError(f"{what} file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DistillguardError(f"{what} file {path} cannot be read: {exc.__class__.__name__}") from None
+    out: list[str] = []
+    for i, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if path.suffix.lower() in (".jsonl", ".json"):
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                raise DistillguardError(f"{path}:{i}: not valid JSON") from None
+            value = next((rec.get(f) for f in ("text", "prompt", "response") if isinstance(rec, dict)
+                          and isinstance(rec.get(f), str)), None)
+            if value is None:
+                raise DistillguardError(f"{path}:{i}: needs a 'text', 'prompt' or 'response' string")
+            line = value
+        out.append(line.replace("\\n", "\n"))
+    if not out:
+        raise DistillguardError(f"{what} file {path} is empty")
+    return out
+
+
+def _accounts(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    if "," not in value and Path(value).is_file():
+        return read_lines(value, "account")
+    return [a.strip() for a in value.split(",")]
+
+
+def _detect(args: argparse.Namespace) -> int:
+    from distillguard.cli import _load_key
+    from distillguard.detect.radioactivity import account_keys, generation_test, reading_test
+
+    if not 0 < args.alpha < 1:
+        raise DistillguardError("--alpha must be in (0, 1)")
+    key = _load_key(args)
+    spec = key.require_spec()
+    keys = account_keys(key, _accounts(args.accounts))
+    texts = read_lines(args.texts, "text") if args.texts else None
+    prompts = read_lines(args.prompts, "prompt") if args.prompts else None
+    from distillguard.suspects import open_suspect
+
+    src = args.suspect
+    is_url = src.startswith(("http://", "https://"))
+    if not is_url and not Path(src).expanduser().exists() and src not in ("smollm2-135m-instruct", "gemma3-270m"):
+        raise DistillguardError(f"suspect {src}: no such file, directory or URL")
+    http_kw = {"model": args.suspect_model, "timeout": args.timeout, "retries": args.retries} if is_url else {}
+    suspect = open_suspect(src, **http_kw)
+    mode = args.mode
+    if mode == "auto":
+        mode = "reading" if suspect.can_read and _same_vocab(suspect, spec) else "generation"
+    if mode == "reading":
+        report = reading_test(suspect, keys, texts, n_texts=args.n_texts, alpha=args.alpha,
+                              allow_keyed_text=args.allow_keyed_text)
+    else:
+        from distillguard.models import load_tokenizer
+
+        teacher_tok = load_tokenizer(args.teacher)
+        report = generation_test(suspect, keys, teacher_tok, prompts, n_prompts=args.n_prompts,
+                                 max_new_tokens=args.max_new_tokens, alpha=args.alpha)
+    report.command = " ".join(shlex.quote(a) for a in ["distillguard", *sys.argv[1:]])
+    doc = report.to_dict()
+    if args.report:
+        Path(args.report).write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(doc, indent=2, default=str))
+    else:
+        b = report.best
+        who = f" -> learned from account(s): {', '.join(report.attributed)}" if report.attributed and any(
+            r.account for r in report.results) else ""
+        print(f"{'RADIOACTIVE' if report.detected else 'not detected'} ({mode} mode): green {b.green}/{b.scored} "
+              f"= {b.green_fraction:.3f} vs gamma {b.gamma:.3f}, log10 p = {b.log10_p:.2f}, "
+              f"Holm log10 p = {b.log10_p_holm:.2f} over {len(report.results)} key(s); threshold p <= "
+              f"{args.alpha:g}; key {key.master_fingerprint}{who}")
+    return EXIT_DETECTED if report.detected else EXIT_NOT_DETECTED
+
+
+def _same_vocab(suspect: Any, spec: Any) -> bool:
+    from distillguard.detect.text import check_tokenizer
+
+    try:
+        check_tokenizer(suspect.tokenizer, spec)
+        return True
+    except DistillguardError:
+        return False
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from distillguard.distill.simulate import run_simulation
+
+    summary = run_simulation(out_dir=args.out, fractions=[float(f) for f in args.fractions.split(",")],
+                             n_train=args.n_train, n_read=args.n_read, epochs=args.epochs, quick=args.quick,
+                             delta=args.delta, key_path=args.key)
+    print(json.dumps(summary, indent=2, default=str))
+    return EXIT_NOT_DETECTED
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``detect`` and ``simulate`` subcommands to the ``distillguard`` parser.
+
+    Example:
+        >>> import argparse
+        >>> from distillguard.detect.radioactivity_cli import register
+        >>> sub = argparse.ArgumentParser().add_subparsers()
+        >>> register(sub)
+    """
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = subparsers.add_parser(
+        "detect", formatter_class=fmt,
+        help="radioactivity: was a suspect model trained on our watermarked outputs (and whose)?",
+        description="Test a suspect model for our watermark. reading mode (local weights, teacher tokenizer): "
+        "score its top-1 predictions on held-out clean text; generation mode (any model, HTTP too): score "
+        "its answers to real prompts. Exact binomial tests on distinct green coins, Holm over accounts.",
+        epilog="examples:\n  distillguard detect --key teacher.key --suspect runs/student --mode reading\n"
+        "  distillguard detect --key teacher.key --suspect http://127.0.0.1:8000/v1 --mode generation\n"
+        "  distillguard detect --key teacher.key --suspect runs/student --accounts acct-1,acct-2 --report r.json\n"
+        + _EXIT)
+    p.add_argument("--key", metavar="FILE", help="key file (default: the DISTILLGUARD_KEY environment variable)")
+    p.add_argument("--suspect", required=True, metavar="PATH_OR_URL", help="HF dir / .gguf / model name, or URL")
+    p.add_argument("--mode", choices=["auto", "reading", "generation"], default="auto",
+                   help="auto = reading when the suspect has local weights and the teacher's tokenizer")
+    p.add_argument("--accounts", metavar="IDS_OR_FILE", help="comma-separated account ids or a file of them")
+    p.add_argument("--texts", metavar="FILE", help="reading mode: clean text to read (default: ShareGPT answers)")
+    p.add_argument("--prompts", metavar="FILE", help="generation mode: prompts (default: ShareGPT prompts)")
+    p.add_argument("--n-texts", type=int, default=200, help="reading mode: default texts to read (200)")
+    p.add_argument("--n-prompts", type=int, default=200, help="generation mode: default prompts (200)")
+    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--teacher", default=None, help="teacher tokenizer for generation mode (default SmolLM2)")
+    p.add_argument("--suspect-model", default=None, help="model name sent to an HTTP suspect")
+    p.add_argument("--timeout", type=float, default=60.0, help="HTTP timeout per request (s)")
+    p.add_argument("--retries", type=int, default=3, help="HTTP retries after the first attempt")
+    p.add_argument("--alpha", type=float, default=1e-3, help="threshold on Holm-adjusted p-values (1e-3)")
+    p.add_argument("--allow-keyed-text", action="store_true",
+                   help="read text that itself carries a tested watermark (biased: experiments only)")
+    p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    p.add_argument("--report", metavar="OUT.json", help="write the JSON report here")
+    p.set_defaults(func=_detect)
+
+    s = subparsers.add_parser(
+        "simulate", formatter_class=fmt,
+        help="distillation simulator: harvest, watermark, mix, train students, test them",
+        description="Teacher-forced top-k harvest of the SmolLM2 teacher on real text (resumable, cached), "
+        "watermark applied with a key, mixed with clean top-k at given fractions, small students trained by "
+        "logit distillation, each tested in reading mode against the key, another key and controls.",
+        epilog="example:\n  distillguard simulate --out runs/sim --fractions 1,0.25,0.05 --n-train 600\n")
+    s.add_argument("--out", default="runs/simulate", help="work directory (harvest cache, students, summary)")
+    s.add_argument("--key", metavar="FILE", help="key file (default: a fresh key saved in --out)")
+    s.add_argument("--fractions", default="1,0.25,0.05", help="watermarked fractions of the harvest")
+    s.add_argument("--n-train", type=int, default=600, help="real texts harvested for training")
+    s.add_argument("--n-read", type=int, default=400, help="held-out texts read by the detector")
+    s.add_argument("--epochs", type=int, default=2)
+    s.add_argument("--delta", type=float, default=3.0)
+    s.add_argument("--quick", action="store_true", help="tiny configuration for CI smoke runs")
+    s.set_defaults(func=_simulate)

@@ -1,0 +1,160 @@
+"""The distillation simulator: harvest -> watermark -> mix -> train students -> radioactivity test.
+
+Every stage is cached under ``out_dir`` so an interrupted run resumes: the top-k harvest (shards), the
+trained students (HF directories), the suspects' predictions on the held-out reading text (npz).
+Students learn by **logit distillation** from the teacher's top-k log-probs on real text (teacher-forced):
+the path that fits CPU hours. Results name their harvest kind explicitly.
+
+Example:
+    >>> from distillguard.distill.simulate import run_simulation  # doctest: +SKIP
+    >>> run_simulation("runs/sim", fractions=[1.0, 0.25])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from distillguard.detect.radioactivity import Predictions, read_predictions, score_predictions
+from distillguard.distill.harvest import TopkHarvest, harvest_topk, load_topk, real_texts, watermark_topk
+from distillguard.distill.student import make_student, save_student, train_student
+from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
+
+__all__ = ["make_key", "mixed_targets", "cached_predictions", "train_logit_student", "run_simulation"]
+
+
+def make_key(path: Path, tokenizer: Any, *, delta: float = 3.0, context_width: int = 1) -> WatermarkKey:
+    """Load the key at ``path`` or create it there (mode 0600) for the teacher's tokenizer.
+
+    Example:
+        >>> from distillguard.distill.simulate import make_key  # doctest: +SKIP
+    """
+    if path.exists():
+        return WatermarkKey.load(path)
+    spec = WatermarkSpec(vocab_size=len(tokenizer), gamma=0.25, delta=delta, context_width=context_width,
+                         tokenizer_id=tokenizer_id(tokenizer))
+    key = WatermarkKey.generate(spec)
+    key.save(path)
+    return key
+
+
+def mixed_targets(harvest: TopkHarvest, key: WatermarkKey | None, fraction: float, *, k: int = 20,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Top-k targets where a ``fraction`` of the texts (chosen at random) carry ``key``'s watermark.
+
+    Example:
+        >>> from distillguard.distill.simulate import mixed_targets  # doctest: +SKIP
+    """
+    clean_ids, clean_lp, _ = watermark_topk(harvest, None, k=k)
+    if key is None or fraction <= 0:
+        return clean_ids, clean_lp, {"watermarked_texts": 0, "watermarked_positions": 0, "inexact_share": 0.0}
+    wm_ids, wm_lp, inexact = watermark_topk(harvest, key, k=k)
+    n = len(harvest.lengths)
+    chosen = np.random.default_rng(seed).permutation(n)[: int(round(fraction * n))]
+    is_wm = np.zeros(n, bool)
+    is_wm[chosen] = True
+    rows = np.repeat(is_wm, harvest.lengths)
+    ids = np.where(rows[:, None], wm_ids, clean_ids)
+    lp = np.where(rows[:, None], wm_lp, clean_lp)
+    return ids, lp, {"watermarked_texts": int(is_wm.sum()), "watermarked_positions": int(rows.sum()),
+                     "inexact_share": inexact}
+
+
+def cached_predictions(suspect: Any, seqs: list[list[int]], path: Path) -> Predictions:
+    """Predictions of ``suspect`` on ``seqs``, cached in ``path`` (npz): they do not depend on any key.
+
+    Example:
+        >>> from distillguard.distill.simulate import cached_predictions  # doctest: +SKIP
+    """
+    if path.exists():
+        z = np.load(path)
+        return Predictions(z["ids"], z["segments"], z["preds"], str(z["source"]))
+    preds = read_predictions(suspect, seqs, batch_size=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, ids=preds.ids, segments=preds.segments, preds=preds.preds, source=preds.source)
+    return preds
+
+
+def train_logit_student(harvest: TopkHarvest, tgt_ids: np.ndarray, tgt_lp: np.ndarray, tokenizer: Any,
+                        out: Path, *, epochs: int, layers: int = 4, hidden: int = 256, desc: str = "student") -> dict:
+    """Train (or reuse, when ``out`` exists) a from-scratch student by top-k logit distillation.
+
+    Example:
+        >>> from distillguard.distill.simulate import train_logit_student  # doctest: +SKIP
+    """
+    done = out / "train.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    t0 = time.perf_counter()
+    model = make_student(len(tokenizer), layers=layers, hidden=hidden)
+    loss = train_student(model, harvest.ids, harvest.lengths, tgt_ids, tgt_lp, epochs=epochs, desc=desc)
+    save_student(model, tokenizer, out)
+    info = {"final_loss": loss, "epochs": epochs, "layers": layers, "hidden": hidden,
+            "positions": int(len(harvest.ids)), "train_seconds": round(time.perf_counter() - t0, 1)}
+    done.write_text(json.dumps(info, indent=2))
+    return info
+
+
+def run_simulation(
+    out_dir: str | Path = "runs/simulate",
+    *,
+    fractions: list[float] | None = None,
+    n_train: int = 600,
+    n_read: int = 400,
+    epochs: int = 2,
+    quick: bool = False,
+    delta: float = 3.0,
+    key_path: str | None = None,
+    n_accounts: int = 1000,
+) -> dict[str, Any]:
+    """Run the whole simulator with the SmolLM2 teacher and return a summary (also written to ``out_dir``).
+
+    The key under test is the sub-key of account ``harvester``; attribution searches it among
+    ``n_accounts`` account sub-keys; the other-key control uses a fresh master key.
+
+    Example:
+        >>> from distillguard.distill.simulate import run_simulation  # doctest: +SKIP
+    """
+    from distillguard.models import load_model
+    from distillguard.suspects import LocalSuspect
+
+    fractions = fractions or [1.0, 0.25, 0.05]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if quick:
+        n_train, n_read, epochs = min(n_train, 48), min(n_read, 24), 1
+    teacher = load_model(None)
+    tok = teacher.tokenizer
+    master = make_key(Path(key_path) if key_path else out / "teacher.key", tok, delta=delta)
+    key = master.for_account("harvester")
+    other = WatermarkKey.generate(master.require_spec())
+    harvest_dir = out / f"topk_train_{n_train}"
+    harvest_topk(teacher, real_texts("train", n_train), harvest_dir, k=64, max_len=256, shard_size=50)
+    harvest = load_topk(harvest_dir)
+    read_seqs = [tok.encode(t, add_special_tokens=False)[:256] for t in real_texts("read", n_read)]
+    accounts = ["harvester"] + [f"acct-{i:04d}" for i in range(n_accounts - 1)]
+    acct_keys = [master.for_account(a) for a in accounts]
+    rows = []
+    configs = [(f"wm{int(round(f * 100))}", key, f) for f in fractions]
+    configs.insert(min(1, len(configs)), ("clean", None, 0.0))  # most informative students first
+    for name, k, frac in tqdm(configs, desc="students"):
+        ids, lp, mix = mixed_targets(harvest, k, frac)
+        info = train_logit_student(harvest, ids, lp, tok, out / "students" / name, epochs=epochs, desc=name)
+        suspect = LocalSuspect.load(out / "students" / name)
+        preds = cached_predictions(suspect, read_seqs, out / "preds" / f"{name}.npz")
+        own, oth = score_predictions(preds, [key])[0], score_predictions(preds, [other])[0]
+        attr = score_predictions(preds, acct_keys)
+        flagged = [accounts[i] for i, r in enumerate(attr) if r.detected]
+        rows.append({"student": f"from-scratch {info['layers']}L d={info['hidden']}", "name": name,
+                     "harvest": "teacher-forced top-20 log-probs (logit distillation)", "fraction": frac,
+                     **mix, "train": info, "key": own.to_dict(), "other_key": oth.to_dict(),
+                     "attribution": {"accounts": len(accounts), "flagged": flagged}})
+    summary = {"out_dir": str(out), "positions": int(len(harvest.ids)), "texts_read": len(read_seqs),
+               "key_fingerprint": key.fingerprint, "rows": rows}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary

@@ -1,0 +1,149 @@
+"""Students for the distillation simulator: trained on (soft) top-k targets or on sampled text.
+
+One training loop covers both kinds of harvest: a target is a set of candidate next tokens with
+log-probabilities (top-k of the teacher's API, renormalised) -- sampled text is the special case of one
+candidate with log-prob 0 (plain next-token cross-entropy).
+
+Example:
+    >>> import numpy as np
+    >>> from distillguard.distill.student import make_student, train_student
+    >>> m = make_student(50, layers=1, hidden=32)
+    >>> ids = np.arange(40) % 50
+    >>> tgt = np.roll(ids, -1)[:, None]
+    >>> loss = train_student(m, ids, np.array([40]), tgt, np.zeros((40, 1), np.float32), epochs=1, progress=False)
+    >>> loss > 0
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+__all__ = ["make_student", "train_student", "save_student", "text_targets"]
+
+
+def make_student(vocab_size: int, *, layers: int = 4, hidden: int = 256, heads: int = 4, seed: int = 0) -> Any:
+    """A small Llama-shaped causal LM initialised at random (another shape than the teacher).
+
+    Example:
+        >>> from distillguard.distill.student import make_student
+        >>> make_student(100, layers=1, hidden=32).config.num_hidden_layers
+        1
+    """
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=int(2.5 * hidden),
+                      num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
+                      max_position_embeddings=1024, tie_word_embeddings=True,
+                      pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    return LlamaForCausalLM(cfg)
+
+
+def text_targets(ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hard next-token targets of sampled text: ``(targets [T, 1], logprobs [T, 1])``; -1 = no target.
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.distill.student import text_targets
+        >>> text_targets(np.array([5, 6, 7]), np.array([3]))[0].ravel().tolist()
+        [6, 7, -1]
+    """
+    tgt = np.roll(np.asarray(ids, dtype=np.int64), -1)
+    ends = np.cumsum(lengths) - 1
+    tgt[ends] = -1
+    return tgt[:, None], np.zeros((len(tgt), 1), np.float32)
+
+
+def train_student(
+    model: Any,
+    ids: np.ndarray,
+    lengths: np.ndarray,
+    target_ids: np.ndarray,
+    target_logprobs: np.ndarray,
+    *,
+    epochs: int = 2,
+    batch_size: int = 8,
+    lr: float = 2e-3,
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "training",
+) -> float:
+    """Train ``model`` to match top-k targets (cross-entropy with the renormalised soft targets).
+
+    ``ids``/``lengths`` are the texts (concatenated), ``target_ids[t]``/``target_logprobs[t]`` the
+    candidates for the token after position ``t`` (id -1 = ignore). AdamW, linear warm-up, cosine decay.
+    Returns the mean loss of the last epoch.
+
+    Example:
+        >>> from distillguard.distill.student import train_student  # doctest: +SKIP
+    """
+    model.train()
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    n = len(lengths)
+    steps = epochs * math.ceil(n / batch_size)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
+    warm = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
+    rng = np.random.default_rng(seed)
+    bar = tqdm(total=steps, desc=desc, unit="step", disable=not progress)
+    last = []
+    for ep in range(epochs):
+        order = rng.permutation(n)
+        # group similar lengths (less padding) but keep the batch order random
+        order = order[np.argsort(lengths[order], kind="stable")]
+        batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+        rng.shuffle(batches)
+        last = []
+        for b in batches:
+            L = int(lengths[b].max())
+            K = target_ids.shape[1]
+            x = torch.zeros((len(b), L), dtype=torch.long)
+            mask = torch.zeros((len(b), L), dtype=torch.long)
+            tid = torch.full((len(b), L, K), -1, dtype=torch.long)
+            tlp = torch.full((len(b), L, K), -math.inf)
+            for r, i in enumerate(b):  # assembling a padded batch
+                s, m = offsets[i], lengths[i]
+                x[r, :m] = torch.from_numpy(ids[s : s + m])
+                mask[r, :m] = 1
+                tid[r, :m] = torch.from_numpy(target_ids[s : s + m])
+                tlp[r, :m] = torch.from_numpy(target_logprobs[s : s + m])
+            valid = tid >= 0
+            w = torch.where(valid, tlp, torch.full_like(tlp, -math.inf)).softmax(-1).nan_to_num(0.0)
+            logq = model(input_ids=x, attention_mask=mask).logits.float().log_softmax(-1)
+            picked = logq.gather(-1, tid.clamp(min=0)) * valid
+            per_pos = -(w * picked).sum(-1)
+            has = valid.any(-1) & (mask > 0)
+            loss = per_pos[has].mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            last.append(float(loss.detach()))
+            bar.set_postfix(epoch=ep + 1, loss=f"{np.mean(last[-20:]):.3f}")
+            bar.update(1)
+    bar.close()
+    model.eval()
+    return float(np.mean(last)) if last else math.nan
+
+
+def save_student(model: Any, tokenizer: Any, out_dir: str | os.PathLike) -> Path:
+    """Save a student as a Hugging Face directory (safetensors + the teacher's tokenizer): a local suspect.
+
+    Example:
+        >>> from distillguard.distill.student import save_student  # doctest: +SKIP
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    return out

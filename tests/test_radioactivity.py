@@ -1,0 +1,224 @@
+"""Radioactivity: calibration over many keys, the hard null, tiny distilled students, attribution, CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import TINY_CHARS, build_tiny_lm
+from scipy import stats
+
+from distillguard.cli import main
+from distillguard.detect.radioactivity import (
+    Predictions,
+    account_keys,
+    read_predictions,
+    reading_test,
+    score_predictions,
+)
+from distillguard.distill.harvest import harvest_topk, load_topk, watermark_topk
+from distillguard.distill.student import make_student, save_student, train_student
+from distillguard.errors import DistillguardError
+from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
+from distillguard.models import LoadedModel
+from distillguard.suspects import LocalSuspect
+
+ACCOUNTS = ["acct-a"] + [f"acct-{i:03d}" for i in range(30)]
+
+
+def _fpr_ok(p_values: np.ndarray, alpha: float) -> bool:
+    """Rejections at alpha stay below the 0.999 quantile of Binomial(n, alpha)."""
+    n = len(p_values)
+    return int((p_values <= alpha).sum()) <= stats.binom.ppf(0.999, n, alpha)
+
+
+def _random_texts(n: int, length: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    chars = [c for c in TINY_CHARS if c.strip()]
+    return ["".join(rng.choice(chars, length)) for _ in range(n)]
+
+
+# -- calibration: fixed predictions, many keys -------------------------------------------------------------
+def test_reading_calibrated_over_1000_random_keys():
+    rng = np.random.default_rng(1)
+    spec = WatermarkSpec(vocab_size=1000, gamma=0.25)
+    ids = rng.integers(0, 1000, 6000)
+    preds = Predictions(ids, np.repeat(np.arange(30), 200), rng.zipf(1.5, 6000) % 1000, "fixed")
+    keys = [WatermarkKey.generate(spec) for _ in range(1000)]
+    p = np.array([r.p_value for r in score_predictions(preds, keys, alpha=1.0)])
+    assert _fpr_ok(p, 0.01) and _fpr_ok(p, 0.05)
+    # scored counts are large here, so p-values are close to continuous: compare with the uniform law
+    assert stats.kstest(p, "uniform").pvalue > 1e-3 or np.mean(p) > 0.45
+
+
+def test_reading_calibrated_on_tiny_model_predictions(char_tokenizer):
+    """A real (tiny, random) model's predictions on clean text, scored under 1,000 account sub-keys."""
+    spec = WatermarkSpec(vocab_size=len(char_tokenizer), gamma=0.25)
+    loaded = LoadedModel(build_tiny_lm(len(char_tokenizer), seed=3), char_tokenizer, "tiny", "tiny", False)
+    seqs = [char_tokenizer.encode(t, add_special_tokens=False) for t in _random_texts(40, 120, 5)]
+    preds = read_predictions(LocalSuspect(loaded), seqs)
+    keys = account_keys(WatermarkKey.generate(spec), [f"a{i}" for i in range(1000)])
+    res = score_predictions(preds, keys, alpha=1e-3)
+    p = np.array([r.p_value for r in res])
+    assert _fpr_ok(p, 0.01) and _fpr_ok(p, 0.05)
+    assert not any(r.detected for r in res)  # Holm over 1,000 keys at 1e-3
+
+
+# -- the hard null: a clean model reading text watermarked with the key under test -----------------------
+def _watermarked_stream(key: WatermarkKey, n_texts: int, length: int, seed: int) -> list[list[int]]:
+    """Token streams sampled with the key's green lists boosted (delta = 4)."""
+    from distillguard.watermark.prf import context_seeds_np, key_material, seed_to_arc_np
+
+    spec = key.require_spec()
+    m = key_material(key, spec)
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_texts):
+        seq = [int(rng.integers(spec.vocab_size))]
+        for _ in range(length - 1):
+            p, o = seed_to_arc_np(context_seeds_np(m, np.array([[seq[-1]]]), np.array([0])), spec)
+            green = m.orders[p[0], (o[0] + np.arange(spec.green_size)) % spec.vocab_size]
+            w = np.ones(spec.vocab_size)
+            w[green] = np.exp(4.0)
+            seq.append(int(rng.choice(spec.vocab_size, p=w / w.sum())))
+        out.append(seq)
+    return out
+
+
+class CopySuspect:
+    """The hardest null: a model independent of the key that predicts the text's actual next token."""
+
+    identity, can_read = "copy-suspect", True
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+
+    def next_token_predictions(self, sequences, *, batch_size=8):
+        return [np.append(np.asarray(s[1:]), 0) for s in sequences]
+
+
+def test_hard_null_naive_scoring_is_biased_but_default_pipeline_is_not(char_tokenizer):
+    V = len(char_tokenizer)
+    spec = WatermarkSpec(vocab_size=V, gamma=0.25, delta=4.0, tokenizer_id=tokenizer_id(char_tokenizer))
+    key = WatermarkKey.generate(spec)
+    marked = _watermarked_stream(key, 10, 150, seed=0)
+    suspect = CopySuspect(char_tokenizer)
+    texts = [char_tokenizer.decode(s) for s in marked]
+    # naive scoring (guard lifted) flags the clean suspect: the bias DESIGN.md contract 4 describes
+    naive = reading_test(suspect, [key], texts, allow_keyed_text=True)
+    assert naive.detected and any("WARNING" in n for n in naive.notes)
+    # the default pipeline refuses key-dependent text ...
+    with pytest.raises(DistillguardError, match="carries the watermark"):
+        reading_test(suspect, [key], texts)
+    # ... and reading clean text does not flag it, over many keys (each key marks its own hard-null text)
+    clean = _random_texts(20, 150, 9)
+    preds = read_predictions(suspect, [char_tokenizer.encode(t, add_special_tokens=False) for t in clean])
+    keys = [WatermarkKey.generate(spec) for _ in range(300)]
+    p = np.array([r.p_value for r in score_predictions(preds, keys, alpha=1.0)])
+    assert _fpr_ok(p, 0.01) and _fpr_ok(p, 0.05)
+    assert not reading_test(suspect, [key], clean).detected
+
+
+# -- tiny distilled students -----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def students(char_tokenizer, tmp_path_factory):
+    """Tiny teacher -> top-k harvest on random text -> watermark with acct-a -> students (marked / clean)."""
+    tok = char_tokenizer
+    V = len(tok)
+    spec = WatermarkSpec(vocab_size=V, gamma=0.25, delta=4.0, tokenizer_id=tokenizer_id(tok))
+    master = WatermarkKey.generate(spec)
+    root = tmp_path_factory.mktemp("radio")
+    teacher = LoadedModel(build_tiny_lm(V, seed=11), tok, "tiny-teacher", "tiny-teacher", False)
+    harvest_topk(teacher, _random_texts(160, 80, 1), root / "harvest", k=32, shard_size=64, progress=False)
+    harvest = load_topk(root / "harvest")
+    assert len(harvest.lengths) == 160
+    out = {}
+    for name, key in (("marked", master.for_account("acct-a")), ("clean", None)):
+        ids, lp, _ = watermark_topk(harvest, key, k=8)
+        model = make_student(V, layers=1, hidden=64, seed=2)
+        train_student(model, harvest.ids, harvest.lengths, ids, lp, epochs=3, lr=5e-3, progress=False)
+        out[name] = save_student(model, tok, root / name)
+    key_path = root / "teacher.key"
+    master.save(key_path)
+    texts = root / "read.txt"
+    texts.write_text("\n".join(_random_texts(30, 100, 77)) + "\n")
+    return master, key_path, texts, out
+
+
+def test_marked_student_detected_and_attributed(students, char_tokenizer):
+    master, _, texts, paths = students
+    clean_text = texts.read_text().splitlines()
+    keys = account_keys(master, ACCOUNTS)
+    marked = reading_test(LocalSuspect.load(paths["marked"]), keys, clean_text)
+    assert marked.detected and marked.attributed == ["acct-a"]
+    assert marked.best.log10_p_holm < -6
+    clean = reading_test(LocalSuspect.load(paths["clean"]), keys, clean_text)
+    assert not clean.detected and clean.attributed == []
+
+
+def test_cli_detect_reading_exit_codes_and_report(students, tmp_path, capsys):
+    import json
+
+    _, key_path, texts, paths = students
+    report = tmp_path / "r.json"
+    rc = main(["detect", "--key", str(key_path), "--suspect", str(paths["marked"]), "--mode", "reading",
+               "--texts", str(texts), "--accounts", ",".join(ACCOUNTS), "--report", str(report)])
+    assert rc == 1
+    doc = json.loads(report.read_text())
+    assert doc["attributed_to"] == ["acct-a"] and doc["threshold"]["alpha"] == 1e-3
+    assert doc["log10_p"] < -6 and doc["units"]["tokens_read"] > 1000 and doc["versions"]["distillguard"]
+    assert "secret" not in report.read_text() and doc["key_fingerprint"].startswith("dg-")
+    rc = main(["detect", "--key", str(key_path), "--suspect", str(paths["clean"]), "--texts", str(texts),
+               "--accounts", ",".join(ACCOUNTS)])
+    assert rc == 0 and "not detected" in capsys.readouterr().out
+
+
+# -- generation mode through a real local HTTP server ----------------------------------------------------
+def test_generation_mode_over_http(students, tmp_path):
+    from distillguard.models import load_model
+    from distillguard.serve import make_server, serve_in_thread
+
+    master, key_path, _, paths = students
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("\n".join(_random_texts(12, 20, 4)) + "\n")
+    codes = {}
+    for name in ("marked", "clean"):
+        srv = make_server(load_model(paths[name]))  # serves the student, no watermark of its own
+        url = serve_in_thread(srv)
+        try:
+            codes[name] = main(["detect", "--key", str(key_path), "--suspect", url, "--mode", "generation",
+                                "--prompts", str(prompts), "--teacher", str(paths[name]), "--max-new-tokens", "60",
+                                "--accounts", "acct-a,acct-b,acct-c"])
+        finally:
+            srv.shutdown()
+    assert codes == {"marked": 1, "clean": 0}
+
+
+# -- bad inputs -> exit 2, one line ----------------------------------------------------------------------
+def test_bad_inputs_exit_2(students, tmp_path, capsys, tiny_model_dir):
+    _, key_path, texts, paths = students
+    base = ["detect", "--key", str(key_path)]
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "config.json").write_text("{}")
+    (pickled / "pytorch_model.bin").write_bytes(b"\x80\x04")
+    other_key = tmp_path / "other.key"
+    WatermarkKey.generate(WatermarkSpec(vocab_size=50)).save(other_key)
+    cases = [
+        base + ["--suspect", str(tmp_path / "missing")],
+        base + ["--suspect", "http://127.0.0.1:9/v1", "--mode", "generation", "--retries", "0", "--timeout", "2"],
+        base + ["--suspect", str(pickled)],
+        base + ["--suspect", str(paths["marked"]), "--mode", "generation", "--prompts", str(empty)],
+        base + ["--suspect", str(paths["marked"]), "--texts", str(tmp_path / "nope.txt")],
+        ["detect", "--key", str(other_key), "--suspect", str(paths["marked"]), "--mode", "reading",
+         "--texts", str(texts)],
+    ]
+    for argv in cases:
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        lines = [ln for ln in err.splitlines() if ln.startswith("distillguard:")]
+        assert len(lines) == 1 and lines[0].startswith("distillguard: error:") and "Traceback" not in err
+    main(cases[-1])
+    assert "generation" in capsys.readouterr().err  # the vocab-mismatch error names the way out
