@@ -1,15 +1,27 @@
 """Detectors of harvesting accounts, scikit-learn style, with thresholds set from a target FPR on benign data.
 
-* :class:`UnsupervisedDetector` -- IsolationForest (or robust z) fitted on traffic assumed benign;
+* :class:`UnsupervisedDetector` -- fitted on traffic assumed benign. The default ``method="harvest"`` scores
+  *directional* evidence: for each feature, the one-sided benign tail probability in the direction that
+  harvesting pushes it (more volume, longer outputs, more reasoning/rubric prompts, round-the-clock and steady
+  pacing, template reuse); features are shrunk towards the benign median by account size (a fraction from 5
+  requests is weak evidence); evidence is grouped (max within a group, so correlated features count once), and
+  the score is the sum over groups of the excess of ``-log10 p`` over a margin, capped by the distance to the
+  ``novelty_k``-th nearest benign training account in that evidence space (an account whose profile matches
+  known benign heavy users -- batch jobs, eval harnesses, resellers -- is not novel). ``"robust_z"`` (largest
+  two-sided robust z) and ``"iforest"`` (IsolationForest) are kept as baselines.
 * :class:`SupervisedDetector` -- HistGradientBoosting on labelled accounts;
 * :class:`MMDWindowDetector` -- the window-level two-sample test (MMD, RBF kernel) of a client's prompt
-  representations against benign traffic, the published baseline (1,500-query windows);
+  representations against benign traffic, the published baseline (1,500-query windows), with its threshold
+  from a calibrated null of benign windows;
 * :class:`AccountScorer` -- the end-to-end pipeline: features, coordinated clusters scored as pseudo-accounts,
-  an account's score = max(own score, its cluster's score), one FPR-calibrated threshold.
+  an account's score = max(own score, its cluster's score) (cluster evidence never lowers a score), one
+  threshold calibrated on held-out benign accounts.
 
 ``decision_function`` returns higher-is-more-suspicious scores, ``predict`` 0/1 flags (score > ``threshold_``),
-and ``score_accounts`` a DataFrame with ``account_id``, ``score``, ``flag`` and the top reasons (the features
-furthest from benign, in robust z units).
+and ``score_accounts`` a DataFrame with ``account_id``, ``score``, ``flag`` and the top reasons.
+
+Thresholds (:func:`threshold_for_fpr`) are finite-sample (conformal) quantiles of held-out benign scores: for a
+new benign account exchangeable with the calibration accounts, P(flag) <= target FPR.
 """
 
 from __future__ import annotations
@@ -19,41 +31,66 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, OutlierMixin
 
 from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+from distillguard.errors import DistillguardError
 
-__all__ = ["AccountScorer", "MMDWindowDetector", "SupervisedDetector", "UnsupervisedDetector",
-           "threshold_for_fpr"]
+__all__ = ["HARVEST_EVIDENCE", "AccountScorer", "MMDWindowDetector", "SupervisedDetector",
+           "UnsupervisedDetector", "threshold_for_fpr"]
 
 _LOG_COLS = {"n_requests", "active_days", "span_days", "req_per_active_day", "max_req_per_hour", "gap_median_s",
              "prompt_tokens_mean", "completion_tokens_mean", "completion_tokens_p90", "completion_prompt_ratio",
              "n_ips", "n_user_agents"}
 
+#: Evidence groups of the ``harvest`` method: feature -> direction (+1: high is suspicious, -1: low is).
+#: Chosen from what harvesting needs (many long completions, elicited reasoning, automated pacing, templated
+#: sweeps), not fitted on attacker data. Prompt diversity is deliberately absent: humans are as diverse.
+HARVEST_EVIDENCE: dict[str, dict[str, int]] = {
+    "volume": {"n_requests": 1, "req_per_active_day": 1, "total_completion_tokens": 1},
+    "long_outputs": {"completion_tokens_mean": 1, "completion_tokens_p90": 1, "completion_prompt_ratio": 1,
+                     "long_completion_frac": 1, "maxtok_frac": 1},
+    "reasoning": {"cot_frac": 1, "rubric_frac": 1},
+    "round_the_clock": {"active_hours_frac": 1, "hour_entropy": 1},
+    "steady_pacing": {"burstiness": -1, "gap_cv": -1},
+    "templates": {"template_prefix_share": 1, "template_suffix_share": 1, "near_dup_rate": 1},
+}
+_VOLUME = {"n_requests", "req_per_active_day", "total_completion_tokens"}
+
 
 def threshold_for_fpr(benign_scores: np.ndarray, target_fpr: float) -> float:
-    """The smallest threshold whose false-positive rate on ``benign_scores`` is at most ``target_fpr``.
+    """Finite-sample threshold: flags are ``score > threshold`` with expected benign FPR <= ``target_fpr``.
 
-    Flags are ``score > threshold``. With ``n`` benign scores the achievable FPR resolution is ``1/n``;
-    ``target_fpr < 1/n`` gives the maximum benign score.
+    The threshold is the ``ceil((n + 1) * (1 - target_fpr))``-th smallest of the ``n`` held-out benign
+    scores (the conformal quantile): for a new benign account exchangeable with them, P(flag) <= target_fpr.
+    When ``n + 1 < 1 / target_fpr`` no finite-sample guarantee is possible and the maximum benign score is
+    returned (its guarantee is ``1 / (n + 1)``).
 
     Example:
         >>> import numpy as np
         >>> from distillguard.detect.api_logs.detectors import threshold_for_fpr
         >>> threshold_for_fpr(np.arange(1000.0), 0.01)
-        989.0
+        990.0
+        >>> threshold_for_fpr(np.arange(50.0), 0.001)
+        49.0
     """
-    s = np.sort(np.asarray(benign_scores, dtype=float))[::-1]
+    s = np.sort(np.asarray(benign_scores, dtype=float))
+    s = s[~np.isnan(s)]
     if len(s) == 0:
-        raise ValueError("no benign scores to calibrate on")
-    k = int(np.floor(target_fpr * len(s)))
-    return float(s[min(k, len(s) - 1)])
+        raise DistillguardError("no benign scores to calibrate the threshold on")
+    if not 0.0 < target_fpr < 1.0:
+        raise DistillguardError(f"target FPR must be in (0, 1), got {target_fpr}")
+    k = int(np.ceil((len(s) + 1) * (1.0 - target_fpr)))
+    return float(s[min(k, len(s)) - 1])
+
+
+def _with_derived(X: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in FEATURE_COLUMNS if c not in X.columns]
+    if missing:
+        raise DistillguardError(f"feature table lacks column {missing[0]!r}")
+    D = X[FEATURE_COLUMNS].astype(np.float64)
+    return D.assign(total_completion_tokens=D["n_requests"] * D["completion_tokens_mean"])
 
 
 def _matrix(X: pd.DataFrame) -> np.ndarray:
-    missing = [c for c in FEATURE_COLUMNS if c not in X.columns]
-    if missing:
-        from distillguard.errors import DistillguardError
-
-        raise DistillguardError(f"feature table lacks column {missing[0]!r}")
-    M = X[FEATURE_COLUMNS].to_numpy(dtype=np.float64, copy=True)
+    M = _with_derived(X)[FEATURE_COLUMNS].to_numpy(dtype=np.float64, copy=True)
     for j, c in enumerate(FEATURE_COLUMNS):
         if c in _LOG_COLS:
             M[:, j] = np.log1p(np.maximum(M[:, j], 0))
@@ -74,7 +111,7 @@ class _RobustScale:
         self.scale = np.maximum(self.scale, 0.02 * np.maximum(np.abs(self.med), 1e-3))
 
     def z(self, M: np.ndarray) -> np.ndarray:
-        return (M - self.med) / self.scale
+        return np.clip((M - self.med) / self.scale, -50, 50)
 
 
 def _reasons(z: np.ndarray, raw: np.ndarray, top: int) -> list[str]:
@@ -87,69 +124,171 @@ class _Base(BaseEstimator):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.decision_function(X) > self.threshold_).astype(np.int64)
 
-    def score_accounts(self, X: pd.DataFrame, top: int = 3) -> pd.DataFrame:
-        """Scores, flags and the ``top`` most unusual features per account, most suspicious first."""
-        s = self.decision_function(X)
+    def _explain(self, X: pd.DataFrame, top: int) -> list[str]:
         raw = X[FEATURE_COLUMNS].to_numpy(dtype=np.float64)
+        return _reasons(self.scale_.z(_matrix(X)), raw, top)
+
+    def score_accounts(self, X: pd.DataFrame, top: int = 3) -> pd.DataFrame:
+        """Scores, flags and the ``top`` reasons per account, most suspicious first."""
+        s = self.decision_function(X)
         return pd.DataFrame({"account_id": _ids(X), "score": s, "flag": s > self.threshold_,
-                             "reasons": _reasons(self.scale_.z(_matrix(X)), raw, top)}
+                             "reasons": self._explain(X, top)}
                             ).sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
 
 
-class UnsupervisedDetector(OutlierMixin, _Base):
-    """Anomaly detector fitted on per-account features of traffic assumed benign.
+def _split(n: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask of the calibration rows (empty when ``fraction`` is 0)."""
+    if fraction <= 0:
+        return np.zeros(n, dtype=bool)
+    cal = rng.random(n) < fraction
+    if cal.sum() < 10 or (~cal).sum() < 10:
+        cal = np.zeros(n, dtype=bool)
+        cal[::2] = True
+    return cal
 
-    ``method="iforest"`` (IsolationForest on robust-scaled, log-compressed features) or ``"robust_z"`` (mean
-    of the three largest |z|). A random ``calibration_fraction`` of the benign accounts is held out of the
-    fit and sets ``threshold_`` at ``target_fpr``.
+
+class UnsupervisedDetector(OutlierMixin, _Base):
+    """Detector fitted on per-account features of traffic assumed benign (no attacker labels).
+
+    ``method="harvest"`` (default, see the module docstring and :data:`HARVEST_EVIDENCE`): directional
+    benign-tail evidence per group, ``shrinkage`` pseudo-requests pull small accounts' features towards the
+    benign median, the score is ``sum_g max(0, -log10 p_g - margin)`` capped by the Euclidean distance of the
+    account's group-evidence vector to its ``novelty_k``-th nearest benign training account (``None``: no cap).
+    ``"robust_z"``: mean of the three largest two-sided robust z; ``"iforest"``: IsolationForest on robust z.
+
+    A random ``calibration_fraction`` of the benign accounts is held out of the fit and sets ``threshold_``
+    at ``target_fpr`` (:func:`threshold_for_fpr`); with 0 the threshold comes from the training accounts
+    (optimistic; recalibrate on held-out benign scores). The reference must be benign: harvesters in it
+    become neighbours of harvesters.
 
     Example:
         >>> import numpy as np, pandas as pd
         >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
         >>> from distillguard.detect.api_logs.detectors import UnsupervisedDetector
         >>> rng = np.random.default_rng(0)
-        >>> X = pd.DataFrame(rng.normal(size=(400, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
-        >>> det = UnsupervisedDetector(target_fpr=0.05, n_estimators=50).fit(X)
-        >>> X.iloc[:1] = 25.0
-        >>> int(det.predict(X)[0])
-        1
+        >>> X = pd.DataFrame(rng.random(size=(400, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+        >>> X["n_requests"] = rng.integers(1, 100, size=400).astype(float)
+        >>> det = UnsupervisedDetector(target_fpr=0.01).fit(X)
+        >>> x = X.iloc[:1].copy()
+        >>> x[["n_requests", "completion_tokens_mean", "cot_frac", "active_hours_frac"]] = [5000, 9, 9, 9]
+        >>> int(det.predict(x)[0]), int(det.predict(X.iloc[1:]).sum()) <= 8
+        (1, True)
     """
 
-    def __init__(self, method: str = "iforest", target_fpr: float = 1e-3, n_estimators: int = 300,
+    def __init__(self, method: str = "harvest", target_fpr: float = 1e-3, shrinkage: float = 30.0,
+                 margin: float = 1.0, novelty_k: int | None = 2, n_estimators: int = 300,
                  calibration_fraction: float = 0.3, random_state: int = 0):
         self.method = method
         self.target_fpr = target_fpr
+        self.shrinkage = shrinkage
+        self.margin = margin
+        self.novelty_k = novelty_k
         self.n_estimators = n_estimators
         self.calibration_fraction = calibration_fraction
         self.random_state = random_state
 
     def fit(self, X: pd.DataFrame, y=None) -> UnsupervisedDetector:
+        if self.method not in ("harvest", "robust_z", "iforest"):
+            raise DistillguardError(f"unknown method {self.method!r} (use harvest, robust_z or iforest)")
+        if len(X) < 20:
+            raise DistillguardError(f"need at least 20 benign accounts to fit, got {len(X)}")
         M = _matrix(X)
-        rng = np.random.default_rng(self.random_state)
-        cal = rng.random(len(M)) < self.calibration_fraction
-        if cal.sum() < 10 or (~cal).sum() < 10:
-            cal = np.zeros(len(M), dtype=bool)
-            cal[::2] = True
-        self.scale_ = _RobustScale(M[~cal])
-        if self.method == "iforest":
+        cal = _split(len(M), self.calibration_fraction, np.random.default_rng(self.random_state))
+        fit_rows = ~cal
+        self.scale_ = _RobustScale(M[fit_rows])
+        self.n_features_in_ = M.shape[1]
+        if self.method == "harvest":
+            D = _with_derived(X.iloc[np.flatnonzero(fit_rows)])
+            n = D["n_requests"].to_numpy()
+            self.medians_, self.reference_ = {}, {}
+            for feats in HARVEST_EVIDENCE.values():
+                for c, sign in feats.items():
+                    v = D[c].to_numpy()
+                    self.medians_[c] = float(np.median(v))
+                    self.reference_[c] = np.sort(sign * self._shrink(c, v, n))
+            E = self._evidence(X.iloc[np.flatnonzero(fit_rows)])
+            if self.novelty_k:
+                from sklearn.neighbors import NearestNeighbors
+
+                self.knn_ = NearestNeighbors(n_neighbors=min(self.novelty_k, len(E))).fit(E)
+        elif self.method == "iforest":
             from sklearn.ensemble import IsolationForest
 
             self.model_ = IsolationForest(n_estimators=self.n_estimators, random_state=self.random_state,
-                                          n_jobs=1).fit(self.scale_.z(M[~cal]))
-        elif self.method != "robust_z":
-            raise ValueError(f"unknown method {self.method!r}")
-        self.n_features_in_ = M.shape[1]
-        self.threshold_ = threshold_for_fpr(self._score(M[cal]), self.target_fpr)
+                                          n_jobs=1).fit(self.scale_.z(M[fit_rows]))
+        ref = X.iloc[np.flatnonzero(cal if cal.any() else fit_rows)]
+        self.threshold_ = threshold_for_fpr(self.decision_function(ref), self.target_fpr)
         return self
 
-    def _score(self, M: np.ndarray) -> np.ndarray:
-        z = self.scale_.z(M)
+    def _shrink(self, c: str, v: np.ndarray, n: np.ndarray) -> np.ndarray:
+        if c in _VOLUME:
+            return np.log1p(np.maximum(v, 0))
+        w = n / (n + self.shrinkage)
+        return self.medians_[c] + (v - self.medians_[c]) * w
+
+    def _feature_logp(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        D = _with_derived(X)
+        n = D["n_requests"].to_numpy()
+        out = {}
+        for feats in HARVEST_EVIDENCE.values():
+            for c, sign in feats.items():
+                ref = self.reference_[c]
+                x = np.nan_to_num(sign * self._shrink(c, D[c].to_numpy(), n), nan=-np.inf)
+                ge = len(ref) - np.searchsorted(ref, x, side="left")
+                out[c] = -np.log10((1.0 + ge) / (len(ref) + 1.0))
+        return out
+
+    def _evidence(self, X: pd.DataFrame) -> np.ndarray:
+        lp = self._feature_logp(X)
+        cols = [np.max(np.vstack([lp[c] for c in feats]), axis=0) for feats in HARVEST_EVIDENCE.values()]
+        return np.maximum(np.vstack(cols).T - self.margin, 0.0)
+
+    def evidence(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per-group evidence (``-log10`` benign tail probability beyond the margin) of the harvest method.
+
+        Example:
+            >>> from distillguard.detect.api_logs.detectors import HARVEST_EVIDENCE
+            >>> list(HARVEST_EVIDENCE)[:2]
+            ['volume', 'long_outputs']
+        """
+        return pd.DataFrame(self._evidence(X), columns=list(HARVEST_EVIDENCE), index=_ids(X))
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        if self.method == "harvest":
+            E = self._evidence(X)
+            s = E.sum(axis=1)
+            if self.novelty_k:
+                s = np.minimum(s, self.knn_.kneighbors(E)[0][:, -1])
+            return s
+        z = self.scale_.z(_matrix(X))
         if self.method == "iforest":
             return -self.model_.score_samples(z)
         return np.sort(np.abs(z), axis=1)[:, -3:].mean(axis=1)
 
-    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        return self._score(_matrix(X))
+    def _explain(self, X: pd.DataFrame, top: int) -> list[str]:
+        if self.method != "harvest":
+            return super()._explain(X, top)
+        lp = self._feature_logp(X)
+        D = _with_derived(X)
+        groups = list(HARVEST_EVIDENCE)
+        best = []
+        for feats in HARVEST_EVIDENCE.values():
+            names = list(feats)
+            stack = np.vstack([lp[c] for c in names])
+            j = stack.argmax(axis=0)
+            best.append((np.array(names)[j], stack.max(axis=0)))
+        G = np.vstack([b[1] for b in best]).T
+        order = np.argsort(-G, axis=1)[:, :top]
+        out = []
+        for i, row in enumerate(order):
+            parts = []
+            for g in row:
+                if G[i, g] <= self.margin:
+                    break
+                c = best[g][0][i]
+                parts.append(f"{groups[g]}: {c}={D[c].iat[i]:.3g} (p={10 ** -G[i, g]:.1g})")
+            out.append("; ".join(parts) or "nothing beyond benign range")
+        return out
 
 
 class SupervisedDetector(ClassifierMixin, _Base):
@@ -207,19 +346,21 @@ def _sqdist(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 class MMDWindowDetector(BaseEstimator):
     """Two-sample MMD test of a window of a client's prompt vectors against benign reference traffic.
 
-    The published baseline scores 1,500-query windows; the statistic is the unbiased MMD² with an RBF
-    kernel (median-heuristic bandwidth on the reference). ``fit`` takes benign windows: the first
-    ``n_reference`` vectors of a random permutation form the reference, and the remaining windows set
-    ``threshold_`` at ``target_fpr``.
+    The published baseline scores 1,500-query windows; the statistic is the unbiased MMD² with an RBF kernel
+    (median-heuristic bandwidth on the reference). ``fit(benign_windows, reference=...)`` takes the benign
+    reference vectors and a calibrated null: benign windows disjoint from the reference, whose statistics
+    (``null_scores_``) set ``threshold_`` at ``target_fpr`` (:func:`threshold_for_fpr`; FPR 0.3% needs at
+    least 333 null windows for a finite-sample guarantee) and give each window an empirical p-value
+    (:meth:`p_values`). Without ``reference``, the first quarter of the windows forms it.
 
     Example:
         >>> import numpy as np
         >>> from distillguard.detect.api_logs.detectors import MMDWindowDetector
         >>> rng = np.random.default_rng(0)
         >>> benign = [rng.normal(size=(100, 8)) for _ in range(40)]
-        >>> det = MMDWindowDetector(n_reference=300, target_fpr=0.05).fit(benign)
-        >>> bool(det.predict([rng.normal(size=(100, 8)) + 1.0])[0])
-        True
+        >>> det = MMDWindowDetector(window=100, target_fpr=0.05).fit(benign, reference=rng.normal(size=(300, 8)))
+        >>> bool(det.predict([rng.normal(size=(100, 8)) + 1.0])[0]), len(det.null_scores_)
+        (True, 40)
     """
 
     def __init__(self, window: int = 1500, n_reference: int = 1000, target_fpr: float = 0.003,
@@ -229,28 +370,44 @@ class MMDWindowDetector(BaseEstimator):
         self.target_fpr = target_fpr
         self.random_state = random_state
 
-    def fit(self, benign_windows: list[np.ndarray], y=None) -> MMDWindowDetector:
+    def fit(self, benign_windows: list[np.ndarray], y=None, reference: np.ndarray | None = None
+            ) -> MMDWindowDetector:
         rng = np.random.default_rng(self.random_state)
-        n_ref_windows = max(1, len(benign_windows) // 4)
-        ref = np.concatenate(benign_windows[:n_ref_windows])
+        windows = list(benign_windows)
+        if reference is None:
+            n_ref = max(1, len(windows) // 4)
+            reference, windows = np.concatenate(windows[:n_ref]), windows[n_ref:]
+        if not windows:
+            raise DistillguardError("MMD calibration needs benign windows besides the reference")
+        ref = np.asarray(reference, dtype=np.float32)
         self.reference_ = ref[rng.permutation(len(ref))[: self.n_reference]]
-        d = _sqdist(self.reference_[:500], self.reference_[:500])
-        self.gamma_ = 1.0 / max(np.median(d[np.triu_indices(len(d), 1)]), 1e-12)
+        sub = self.reference_[:500]
+        d = _sqdist(sub, sub)
+        self.gamma_ = 1.0 / max(float(np.median(d[np.triu_indices(len(d), 1)])), 1e-12)
         k = np.exp(-self.gamma_ * _sqdist(self.reference_, self.reference_))
         m = len(k)
-        self._kyy = (k.sum() - np.trace(k)) / (m * (m - 1))
-        self.threshold_ = threshold_for_fpr(self.decision_function(benign_windows[n_ref_windows:]),
-                                            self.target_fpr)
+        self.kyy_ = float((k.sum() - np.trace(k)) / (m * (m - 1)))
+        self.null_scores_ = self.decision_function(windows)
+        self.threshold_ = threshold_for_fpr(self.null_scores_, self.target_fpr)
         return self
 
     def _mmd2(self, X: np.ndarray) -> float:
         n = len(X)
+        if n < 2:
+            raise DistillguardError("an MMD window needs at least 2 vectors")
         kxx = np.exp(-self.gamma_ * _sqdist(X, X))
         kxy = np.exp(-self.gamma_ * _sqdist(X, self.reference_))
-        return float((kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + self._kyy - 2 * kxy.mean())
+        return float((kxx.sum(dtype=np.float64) - np.trace(kxx)) / (n * (n - 1)) + self.kyy_
+                     - 2 * kxy.mean(dtype=np.float64))
 
     def decision_function(self, windows: list[np.ndarray]) -> np.ndarray:
-        return np.array([self._mmd2(np.asarray(w, dtype=np.float64)) for w in windows])
+        return np.array([self._mmd2(np.asarray(w, dtype=np.float32)) for w in windows])
+
+    def p_values(self, windows: list[np.ndarray]) -> np.ndarray:
+        """Empirical p-values against the calibrated null: ``(1 + #null >= s) / (n_null + 1)``."""
+        s = self.decision_function(windows)
+        ref = np.sort(self.null_scores_)
+        return (1.0 + len(ref) - np.searchsorted(ref, s, side="left")) / (len(ref) + 1.0)
 
     def predict(self, windows: list[np.ndarray]) -> np.ndarray:
         return (self.decision_function(windows) > self.threshold_).astype(np.int64)
@@ -260,24 +417,29 @@ class AccountScorer(BaseEstimator):
     """End-to-end scorer on raw logs: features, coordinated clusters, one FPR-calibrated threshold.
 
     ``fit(logs)`` treats ``logs`` as benign reference traffic (or, with ``labels`` -- a Series of 0/1
-    indexed by account_id -- trains the supervised detector). An account's score is the maximum of its own
-    score and the score of its coordinated cluster (members' logs pooled as one pseudo-account), and the
-    threshold is set on benign held-out accounts' final scores.
+    indexed by account_id -- trains the supervised detector). A random ``calibration_fraction`` of the benign
+    accounts is held out of the detector's fit; an account's score is the maximum of its own score and the
+    score of its coordinated cluster (members' logs pooled as one pseudo-account), so cluster evidence never
+    lowers a score, and ``threshold_`` is the :func:`threshold_for_fpr` quantile of the held-out benign
+    accounts' final scores.
 
     Example:
         >>> from distillguard.detect.api_logs import simulate_logs, AccountScorer
         >>> logs, acc = simulate_logs(300, 2, hydra_size=5, days=3, seed=1, prompts=[f"q {i}" for i in range(99)])
-        >>> scorer = AccountScorer(target_fpr=0.01, n_estimators=50).fit(logs[logs["label"] == 0])
+        >>> scorer = AccountScorer(target_fpr=0.01).fit(logs[logs["label"] == 0])
         >>> out = scorer.score_logs(logs)
         >>> list(out.columns)[:4]
         ['account_id', 'score', 'flag', 'reasons']
+        >>> bool((out["score"] >= out["own_score"]).all())
+        True
     """
 
-    def __init__(self, target_fpr: float = 1e-3, n_estimators: int = 300, min_cluster_size: int = 3,
-                 random_state: int = 0, progress: bool = False):
+    def __init__(self, target_fpr: float = 1e-3, method: str = "harvest", min_cluster_size: int = 3,
+                 calibration_fraction: float = 0.3, random_state: int = 0, progress: bool = False):
         self.target_fpr = target_fpr
-        self.n_estimators = n_estimators
+        self.method = method
         self.min_cluster_size = min_cluster_size
+        self.calibration_fraction = calibration_fraction
         self.random_state = random_state
         self.progress = progress
 
@@ -293,17 +455,24 @@ class AccountScorer(BaseEstimator):
 
     def fit(self, logs: pd.DataFrame, labels: pd.Series | None = None) -> AccountScorer:
         feats, clusters, cfeats = self._features(logs)
+        rng = np.random.default_rng(self.random_state)
         if labels is None:
-            self.detector_ = UnsupervisedDetector(target_fpr=self.target_fpr, n_estimators=self.n_estimators,
-                                                  random_state=self.random_state).fit(feats)
-            benign = np.ones(len(feats), dtype=bool)
+            y = np.zeros(len(feats), dtype=int)
         else:
             y = labels.reindex(feats["account_id"]).fillna(0).to_numpy().astype(int)
-            self.detector_ = SupervisedDetector(target_fpr=self.target_fpr,
-                                                random_state=self.random_state).fit(feats, y)
-            benign = y == 0
-        final = self._combine(feats, clusters, cfeats)
-        self.threshold_ = threshold_for_fpr(final["score"].to_numpy()[benign], self.target_fpr)
+        cal = (y == 0) & _split(len(feats), self.calibration_fraction, rng)
+        train = feats.iloc[np.flatnonzero(~cal)]
+        if labels is None:
+            self.detector_ = UnsupervisedDetector(method=self.method, target_fpr=self.target_fpr,
+                                                  calibration_fraction=0.0,
+                                                  random_state=self.random_state).fit(train)
+        else:
+            self.detector_ = SupervisedDetector(target_fpr=self.target_fpr, calibration_fraction=0.0,
+                                                random_state=self.random_state).fit(train, y[~cal])
+        final = self._combine(feats, clusters, cfeats).set_index("account_id")["score"]
+        ref = feats["account_id"].to_numpy()[cal if cal.any() else y == 0]
+        self.threshold_ = threshold_for_fpr(final.reindex(ref).to_numpy(), self.target_fpr)
+        self.n_calibration_ = int(len(ref))
         return self
 
     def _combine(self, feats, clusters, cfeats) -> pd.DataFrame:
