@@ -30,9 +30,6 @@ def plot_score_distribution(scores: pd.DataFrame, threshold: float | None = None
         >>> from distillguard.detect.api_logs.report import plot_score_distribution
         >>> ax = plot_score_distribution(pd.DataFrame({"score": [0.1, 0.2, 0.9], "flag": [False, False, True]}))
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     if ax is None:
