@@ -45,6 +45,7 @@ from distillguard.detect.api_logs import (  # noqa: E402
     threshold_for_fpr,
 )
 from distillguard.detect.api_logs.coordination import cluster_logs  # noqa: E402
+from distillguard.detect.api_logs.detectors import HARVEST_EVIDENCE  # noqa: E402
 from distillguard.detect.api_logs.features import FEATURE_COLUMNS, embed_prompts  # noqa: E402
 
 FPRS = (1e-2, 1e-3)
@@ -92,15 +93,24 @@ def queries_to_detection(det, thr: float, logs: pd.DataFrame, ids: list[str], ke
 
 
 def mmd_comparison(logs, benign_ids, attack_ids, det_unsup, det_sup, quick: bool, rng) -> dict:
-    n_pool_b, n_pool_a = (600, 300) if quick else (4000, 2000)
-    n_cal, n_test = (40, 20) if quick else (300, 200)
+    """Windows of benign prompts with a fraction of attacker prompts; MMD (calibrated null) vs our detectors.
+
+    The benign prompts are split: ``n_reference`` form the MMD reference, the rest is the pool the windows
+    (null and test) are drawn from, so no window shares prompts with the reference. Every detector's
+    threshold is the finite-sample FPR-0.3% quantile of its scores on the same null windows.
+    """
+    n_ref = 200 if quick else 1000
+    n_pool_b, n_pool_a = (600, 300) if quick else (2000, 1000)
+    n_cal, n_test = (60, 20) if quick else (400, 100)
     window = 300 if quick else 1500
-    b_rows = logs[logs["account_id"].isin(benign_ids)].sample(n_pool_b, random_state=1)
+    b_all = logs[logs["account_id"].isin(benign_ids)].sample(n_ref + n_pool_b, random_state=1)
+    b_ref, b_rows = b_all.iloc[:n_ref], b_all.iloc[n_ref:]
     a_rows = logs[logs["account_id"].isin(attack_ids)].sample(n_pool_a, random_state=2)
     t0 = time.perf_counter()
     import torch
 
     torch.set_num_threads(2)
+    emb_ref = embed_prompts(b_ref["prompt"].tolist(), progress=True)
     emb_b = embed_prompts(b_rows["prompt"].tolist(), progress=True)
     emb_a = embed_prompts(a_rows["prompt"].tolist(), progress=True)
     emb_time = time.perf_counter() - t0
@@ -115,30 +125,34 @@ def mmd_comparison(logs, benign_ids, attack_ids, det_unsup, det_sup, quick: bool
             frames.append(pd.concat([b_rows.iloc[ib], a_rows.iloc[ia]]).assign(account_id=f"w{frac}-{k}-{w}"))
         return wins, pd.concat(frames, ignore_index=True)
 
+    t0 = time.perf_counter()
     cal_w, cal_l = make(0.0, n_cal)
-    mmd = MMDWindowDetector(window=window, n_reference=1000 if not quick else 200, target_fpr=0.003).fit(cal_w)
+    mmd = MMDWindowDetector(window=window, n_reference=n_ref, target_fpr=0.003).fit(cal_w, reference=emb_ref)
     ours_cal = account_features(cal_l)
-    res = {"window": window, "pool_benign_prompts": n_pool_b, "pool_attack_prompts": n_pool_a,
-           "calibration_windows": n_cal, "test_windows_per_fraction": n_test, "embedding_seconds": emb_time}
-    thr = {name: threshold_for_fpr(d.decision_function(ours_cal), 0.003) for name, d in
-           (("unsupervised", det_unsup), ("supervised", det_sup))}
+    res = {"window": window, "reference_prompts": n_ref, "pool_benign_prompts": n_pool_b,
+           "pool_attack_prompts": n_pool_a, "null_windows": n_cal, "test_windows_per_fraction": n_test,
+           "target_fpr": 0.003, "embedding_seconds": emb_time,
+           "note": "windows resample prompts (with replacement) from benign accounts of human-like families and "
+                   "from all attacker families; 'ours' score each window's rows as one pseudo-account"}
+    dets = (("unsupervised", det_unsup), ("supervised_all_families", det_sup))
+    thr = {name: threshold_for_fpr(d.decision_function(ours_cal), 0.003) for name, d in dets}
     neg_w, neg_l = make(0.0, n_test)
     neg_f = account_features(neg_l)
     res["realised_fpr"] = {"mmd": float(mmd.predict(neg_w).mean()),
-                           **{k: float(np.mean(d.decision_function(neg_f) > thr[k]))
-                              for k, d in (("unsupervised", det_unsup), ("supervised", det_sup))}}
+                           **{k: float(np.mean(d.decision_function(neg_f) > thr[k])) for k, d in dets}}
     for frac in (0.05, 0.10):
         w, lg = make(frac, n_test)
         f = account_features(lg)
-        res[f"tpr@frac{frac:g}"] = {
-            "mmd": float(mmd.predict(w).mean()),
-            **{k: float(np.mean(d.decision_function(f) > thr[k]))
-               for k, d in (("unsupervised", det_unsup), ("supervised", det_sup))}}
+        res[f"tpr@frac{frac:g}"] = {"mmd": float(mmd.predict(w).mean()),
+                                    **{k: float(np.mean(d.decision_function(f) > thr[k])) for k, d in dets}}
+        res[f"mmd_median_p@frac{frac:g}"] = float(np.median(mmd.p_values(w)))
+    res["window_seconds"] = time.perf_counter() - t0
     return res
 
 
 def throughput(logs: pd.DataFrame, quick: bool) -> dict:
     n = min(len(logs), 60_000 if quick else 400_000)
+    n_spark = min(n, 60_000 if quick else 200_000)
     sub = logs.iloc[:n].drop(columns=["label", "family"])
     t0 = time.perf_counter()
     pdf = account_features(sub)
@@ -158,7 +172,11 @@ def throughput(logs: pd.DataFrame, quick: bool) -> dict:
 
         t0 = time.perf_counter()
         spark = local_session(2)
-        sdf = spark.createDataFrame(sub.astype({"max_tokens": float}))
+        ssub = sub.iloc[:n_spark]
+        t0p = time.perf_counter()
+        pdf = account_features(ssub)
+        t_pd_s = time.perf_counter() - t0p
+        sdf = spark.createDataFrame(ssub.astype({"max_tokens": float}))
         sdf = sdf.cache()
         sdf.count()
         out["spark_session_and_load_seconds"] = time.perf_counter() - t0
@@ -167,8 +185,8 @@ def throughput(logs: pd.DataFrame, quick: bool) -> dict:
         t_sp = time.perf_counter() - t0
         sp = sp.sort_values("account_id").reset_index(drop=True)
         diff = np.abs(sp[FEATURE_COLUMNS].to_numpy() - pdf[FEATURE_COLUMNS].to_numpy())
-        out.update({"spark_local2_seconds": t_sp, "spark_rows_per_min": n / t_sp * 60,
-                    "spark_over_pandas_speed": t_pd / t_sp,
+        out.update({"spark_rows": n_spark, "spark_local2_seconds": t_sp, "spark_rows_per_min": n_spark / t_sp * 60,
+                    "pandas_seconds_same_rows": t_pd_s, "spark_over_pandas_speed": t_pd_s / t_sp,
                     "spark_same_accounts": bool((sp["account_id"].to_numpy() == pdf["account_id"].to_numpy()).all()),
                     "spark_max_abs_feature_diff": float(diff.max())})
         spark.stop()
@@ -213,8 +231,11 @@ def main() -> None:
 
     # 1a. unsupervised, fitted on the benign training accounts
     log("unsupervised detector")
-    uns = UnsupervisedDetector(target_fpr=1e-3, random_state=0).fit(fidx.loc[b_train].reset_index(drop=True))
+    uns = UnsupervisedDetector(target_fpr=1e-3, calibration_fraction=0.0, random_state=0).fit(
+        fidx.loc[b_train].reset_index(drop=True))
     s_uns = final_scores(uns, feats, clusters, cfeats)
+    results["unsupervised_config"] = {k: v for k, v in uns.get_params().items()}
+    results["unsupervised_evidence_groups"] = HARVEST_EVIDENCE
     thr_uns = {f: threshold_for_fpr(s_uns.reindex(b_cal).to_numpy(), f) for f in FPRS}
     per = {}
     for fam in ATTACK_FAMILIES:
@@ -226,6 +247,13 @@ def main() -> None:
         per[f"benign:{fam}"] = {"n": len(ids), **{f"flagged@fpr{f:g}": float(np.mean(s_uns.reindex(ids) > t))
                                                  for f, t in thr_uns.items()}}
     results["unsupervised"] = per
+    # baseline: the previous IsolationForest detector on the same split (overall only)
+    ifo = UnsupervisedDetector(method="iforest", target_fpr=1e-3, calibration_fraction=0.0, random_state=0).fit(
+        fidx.loc[b_train].reset_index(drop=True))
+    s_if = final_scores(ifo, feats, clusters, cfeats)
+    results["unsupervised_iforest_baseline_overall"] = metrics(
+        s_if, acc.index[acc["label"] == 1].tolist(), list(b_test),
+        {f: threshold_for_fpr(s_if.reindex(b_cal).to_numpy(), f) for f in FPRS})
 
     # 1b. supervised, leave one attacker family out
     log("supervised leave-one-family-out")
@@ -280,6 +308,7 @@ def main() -> None:
 
     # 3. the anchor: MMD window detector vs ours on the same windows
     log("MMD window comparison")
+    # trained on every family (not leave-one-out): the windows mix prompts of all attacker families
     sup_all = SupervisedDetector(target_fpr=1e-3, calibration_fraction=0.0, random_state=0).fit(
         fidx.loc[list(b_train) + acc.index[acc["label"] == 1].tolist()].reset_index(drop=True),
         np.r_[np.zeros(len(b_train)), np.ones(int(acc["label"].sum()))])
@@ -312,7 +341,7 @@ def to_markdown(r: dict) -> str:
     lines = [f"# API-log detectors ({'quick' if r['config']['n_benign'] < 1000 else 'full'} run)", "",
              f"`{r['command']}` on {r['machine']['platform']}, {r['machine']['cpus']} CPUs, {r['date']}; "
              f"{r['rows']} requests, {r['accounts']} accounts; benign split {r['benign_split']}.", ""]
-    for name, key in (("Unsupervised (IsolationForest on benign)", "unsupervised"),
+    for name, key in (("Unsupervised ('harvest' evidence fitted on benign accounts only)", "unsupervised"),
                       ("Supervised (HistGradientBoosting, leave-one-family-out)", "supervised_lofo")):
         lines += [f"## {name}", "", "| family | AUROC | AUPRC | TPR@FPR 1e-2 | TPR@FPR 1e-3 | realised FPR 1e-3 |",
                   "|---|---|---|---|---|---|"]
@@ -322,6 +351,11 @@ def to_markdown(r: dict) -> str:
             lines.append(f"| {fam} | {_f(m['auroc'])} | {_f(m['auprc'])} | {_f(m['tpr@fpr0.01'])} | "
                          f"{_f(m['tpr@fpr0.001'])} | {_f(m['realised_fpr@0.001'])} |")
         lines.append("")
+        if key == "unsupervised":
+            m = r["unsupervised_iforest_baseline_overall"]
+            lines += [f"Baseline IsolationForest (previous default), overall: AUROC {_f(m['auroc'])}, "
+                      f"AUPRC {_f(m['auprc'])}, TPR@1e-2 {_f(m['tpr@fpr0.01'])}, TPR@1e-3 {_f(m['tpr@fpr0.001'])}.",
+                      ""]
     lines += ["Benign look-alikes flagged (unsupervised): " + ", ".join(
         f"{k[7:]} {_f(v['flagged@fpr0.001'])} of {v['n']}" for k, v in r["unsupervised"].items()
         if k.startswith("benign:")) + " at FPR 1e-3.", "", "## Hydra campaigns", "",
@@ -336,11 +370,11 @@ def to_markdown(r: dict) -> str:
         lines.append(f"| {fam} | {q['unit']} | {q['n']} | {q['never_flagged']} | "
                      f"{_f(q['median_exchanges_to_flag'])} | {_f(q['max_exchanges_to_flag'])} |")
     m = r["mmd_comparison"]
-    lines += ["", f"## Window detector comparison ({m['window']}-query windows, threshold at FPR 0.3% on "
-              f"{m['calibration_windows']} benign windows)", "",
+    lines += ["", f"## Window detector comparison ({m['window']}-query windows, threshold at FPR 0.3% from "
+              f"{m['null_windows']} benign null windows, {m['test_windows_per_fraction']} test windows each)", "",
               "| detector | TPR @5% attacker | TPR @10% attacker | realised FPR |", "|---|---|---|---|",
               "| published MMD (paper) | 0.590 | 0.937 | 0.003 |"]
-    for d in ("mmd", "unsupervised", "supervised"):
+    for d in ("mmd", "unsupervised", "supervised_all_families"):
         lines.append(f"| {d} (this run) | {_f(m['tpr@frac0.05'][d])} | {_f(m['tpr@frac0.1'][d])} | "
                      f"{_f(m['realised_fpr'][d])} |")
     t = r["throughput"]

@@ -5,7 +5,8 @@ Pieces, each in its own small module:
 * :mod:`.schema` -- load CSV / Parquet / JSONL logs, validate and normalise them to the canonical schema;
 * :mod:`.features` -- one pandas function computes every per-account (or per account-window) feature;
 * :mod:`.coordination` -- link accounts through shared IPs / user agents / templates / timing into clusters;
-* :mod:`.detectors` -- unsupervised, supervised and window (MMD) detectors with FPR-calibrated thresholds;
+* :mod:`.detectors` -- unsupervised (directional benign-tail evidence), supervised and window (MMD) detectors
+  with finite-sample FPR-calibrated thresholds;
 * :mod:`.simulate` -- a labelled traffic simulator (benign families, hard look-alikes, attacker families);
 * :mod:`.spark` -- the same feature function on PySpark via ``groupBy("account_id").applyInPandas``;
 * :mod:`.report` -- an HTML report with embedded plots; :mod:`.cli` -- ``distillguard logs ...``.
@@ -20,6 +21,7 @@ Example:
 
 from distillguard.detect.api_logs.coordination import link_accounts
 from distillguard.detect.api_logs.detectors import (
+    HARVEST_EVIDENCE,
     AccountScorer,
     MMDWindowDetector,
     SupervisedDetector,
@@ -35,6 +37,7 @@ __all__ = [
     "BENIGN_FAMILIES",
     "CANONICAL_COLUMNS",
     "FEATURE_COLUMNS",
+    "HARVEST_EVIDENCE",
     "AccountFeatures",
     "AccountScorer",
     "MMDWindowDetector",
