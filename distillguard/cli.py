@@ -18,6 +18,7 @@ from distillguard.errors import EXIT_DETECTED, EXIT_ERROR, EXIT_NOT_DETECTED, Di
 _SUBCOMMAND_MODULES = [
     "distillguard.detect.api_logs.cli",
     "distillguard.detect.radioactivity_cli",
+    "distillguard.fingerprint.cli",
 ]
 
 

@@ -1,0 +1,97 @@
+"""``distillguard fingerprint build`` and ``distillguard fingerprint probe``.
+
+Example:
+    >>> import argparse
+    >>> from distillguard.fingerprint.cli import register
+    >>> sub = argparse.ArgumentParser().add_subparsers()
+    >>> register(sub)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError
+
+__all__ = ["register"]
+
+
+def _build(args: argparse.Namespace) -> int:
+    from distillguard.fingerprint.api import build_probes
+    from distillguard.fingerprint.candidates import candidate_pool
+    from distillguard.suspects import open_suspect
+
+    if not args.reference:
+        raise DistillguardError("give at least one --reference model")
+    teacher = open_suspect(args.teacher)
+    refs = [open_suspect(r) for r in args.reference]
+    calib = {c: open_suspect(c) for c in args.calibrate}
+    cands = candidate_pool(args.real)
+    if args.prompts:
+        from distillguard.watermark.generate import read_prompts
+
+        cands += [{"id": r["id"], "family": r.get("family", "custom"), "prompt": r["prompt"]}
+                  for r in read_prompts(args.prompts)]
+    ps = build_probes(teacher, refs, cands, n_probes=args.n_probes, teacher_samples=args.teacher_samples,
+                      max_new_tokens=args.max_new_tokens, cache_dir=args.cache, calibration=calib,
+                      calibration_modes=args.modes.split(","), progress=True)
+    ps.save(args.out)
+    print(f"wrote {len(ps.probes)} probes (from {len(cands)} candidates) to {args.out}; "
+          f"calibration: {', '.join(f'{m}={len(v)}' for m, v in ps.calibration.items()) or 'none'}")
+    return 0
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from distillguard.fingerprint.api import probe_suspect
+    from distillguard.fingerprint.probeset import ProbeSet
+    from distillguard.fingerprint.report import write_report
+    from distillguard.suspects import open_suspect
+
+    ps = ProbeSet.load(args.probes, teacher=args.teacher)
+    kw: dict[str, Any] = {"model": args.suspect_model} if args.suspect.startswith(("http://", "https://")) else {}
+    suspect = open_suspect(args.suspect, **kw)
+    res = probe_suspect(ps, suspect, mode=args.mode, budget=args.budget, alpha=args.alpha)
+    if args.report:
+        write_report(res, args.report)
+    if args.json:
+        print(json.dumps({k: v for k, v in res.items() if k != "probes"}, indent=2))
+    else:
+        part = f" (partial: {res['n_probes']}/{res['probes_total']} probes within budget)" if res["partial"] else ""
+        print(f"{'DETECTED' if res['detected'] else 'not detected'}: T={res['statistic']:.4f} "
+              f"p={res['p_value']:.3g} (log10 {res['log10_p']:.2f}; rank p {res['p_rank']:.3g} >= "
+              f"{res['min_p_rank']:.3g}) mode={res['mode']} probes={res['n_probes']} "
+              f"queries={res['queries_used']}{part}")
+    return EXIT_DETECTED if res["detected"] else EXIT_NOT_DETECTED
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``fingerprint`` command with ``build`` and ``probe`` sub-commands."""
+    fp = subparsers.add_parser("fingerprint", help="black-box probes: does a suspect answer like our teacher?")
+    sub = fp.add_subparsers(dest="fingerprint_command", metavar="ACTION")
+    sub.required = True
+    b = sub.add_parser("build", help="select distinctive probes and calibrate them on independent models")
+    b.add_argument("--teacher", default=None, help="teacher model (default: the embedded SmolLM2)")
+    b.add_argument("--reference", action="append", default=[], help="reference model (repeatable)")
+    b.add_argument("--calibrate", action="append", default=[], help="independent null model (repeatable, >= 2)")
+    b.add_argument("--real", type=int, default=32, help="real ShareGPT prompts added to the designed families")
+    b.add_argument("--prompts", default=None, help="extra candidate prompts (text or JSONL)")
+    b.add_argument("--n-probes", type=int, default=64)
+    b.add_argument("--teacher-samples", type=int, default=2)
+    b.add_argument("--max-new-tokens", type=int, default=40)
+    b.add_argument("--modes", default="logprob,text", help="calibration modes, comma-separated")
+    b.add_argument("--cache", default=None, help="directory caching sampled answers (resumable)")
+    b.add_argument("--out", required=True)
+    b.set_defaults(func=_build)
+    p = sub.add_parser("probe", help="query a suspect with a probe set; exit 1 if detected")
+    p.add_argument("--probes", required=True)
+    p.add_argument("--suspect", required=True, help="local model path/name or http(s)://host/v1")
+    p.add_argument("--suspect-model", default=None, help="model name sent to an HTTP suspect")
+    p.add_argument("--teacher", default=None, help="refuse a probe file built for another teacher identity")
+    p.add_argument("--mode", default="auto", choices=["auto", "logprob", "text"])
+    p.add_argument("--budget", type=int, default=None, help="maximum number of requests to the suspect")
+    p.add_argument("--alpha", type=float, default=0.01)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--report", default=None, help="write out.json or out.html")
+    p.set_defaults(func=_probe)

@@ -1,0 +1,91 @@
+"""JSON and HTML reports of a fingerprint verdict (plots embedded as base64 PNG).
+
+Example:
+    >>> import os, tempfile
+    >>> from distillguard.fingerprint.report import write_report
+    >>> res = {"statistic": 1.0, "null_statistics": [0.0, 0.1], "p_value": 0.001, "log10_p": -3.0,
+    ...        "detected": True, "probes": [{"id": "p", "family": "real", "prompt": "q", "score": 1.0, "z": 3.0,
+    ...        "matched": True, "teacher_answer": "a", "reference_answer": "b", "suspect_answer": None}]}
+    >>> path = write_report(res, os.path.join(tempfile.mkdtemp(), "r.html"))
+    >>> "data:image/png;base64" in open(path).read()
+    True
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["write_report", "plot_png"]
+
+
+def plot_png(res: dict[str, Any]) -> str:
+    """Base64 PNG: the suspect's statistic against the calibration models', and the per-probe z-scores.
+
+    Example:
+        >>> from distillguard.fingerprint.report import plot_png
+        >>> plot_png({"statistic": 1.0, "null_statistics": [0.0], "probes": [{"z": 1.0}]})[:4]
+        'iVBO'
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3))
+    null = res.get("null_statistics", [])
+    ax[0].scatter(null, [0] * len(null), label="calibration models (H0)", color="grey")
+    ax[0].axvline(res["statistic"], color="red", label="suspect")
+    ax[0].set_yticks([])
+    ax[0].set_xlabel("T = mean probe contrast")
+    ax[0].legend(fontsize=7)
+    z = [p["z"] for p in res.get("probes", [])]
+    ax[1].bar(range(len(z)), z, color=["red" if v > 2 else "grey" for v in z])
+    ax[1].axhline(2.0, ls="--", color="k", lw=0.8)
+    ax[1].set_xlabel("probe (best first)")
+    ax[1].set_ylabel("z vs calibration")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _html(res: dict[str, Any]) -> str:
+    e = html.escape
+    verdict = "DETECTED" if res.get("detected") else "not detected"
+    rows = "".join(
+        f"<tr class='{'m' if p['matched'] else ''}'><td>{e(p['family'])}</td><td>{e(p['prompt'])}</td>"
+        f"<td>{e(p['teacher_answer'])}</td><td>{e(p['suspect_answer'] or '(log-prob scoring: no answer)')}</td>"
+        f"<td>{e(p['reference_answer'])}</td><td>{p['score']:.3f}</td><td>{p['z']:.2f}</td></tr>"
+        for p in res.get("probes", []))
+    head = "".join(f"<li><b>{e(k)}</b>: {e(str(res.get(k)))}</li>" for k in (
+        "test", "null", "mode", "statistic", "p_value", "log10_p", "p_rank", "min_p_rank", "calibration_models",
+        "n_probes", "queries_used", "partial", "alpha", "suspect", "teacher", "references", "command") if k in res)
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>distillguard fingerprint</title><style>"
+            "body{font-family:sans-serif;max-width:1200px;margin:auto}td{vertical-align:top;border-top:1px solid #ccc;"
+            "font-size:12px}tr.m{background:#fee}</style></head><body>"
+            f"<h1>Fingerprint: {verdict}</h1><ul>{head}</ul><img src='data:image/png;base64,{plot_png(res)}'>"
+            "<h2>Probes (matched = z &gt; 2, highlighted)</h2><table><tr><th>family</th><th>prompt</th>"
+            f"<th>teacher</th><th>suspect</th><th>reference</th><th>score</th><th>z</th></tr>{rows}</table>"
+            "</body></html>")
+
+
+def write_report(res: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Write ``res`` as JSON (``.json``) or a self-contained HTML page (``.html``/``.htm``).
+
+    Example:
+        >>> from distillguard.fingerprint.report import write_report  # doctest: +SKIP
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in (".html", ".htm"):
+        path.write_text(_html(res), encoding="utf-8")
+    else:
+        path.write_text(json.dumps(res, indent=2, ensure_ascii=False), encoding="utf-8")
+    return path

@@ -1,0 +1,112 @@
+"""Per-probe scores of a suspect: how much closer it is to the teacher than to the reference models.
+
+* ``logprob`` mode: ``d_i = mean_j logp_S(teacher answer j | prompt i) - mean_k logp_S(reference answer k |
+  prompt i)`` (mean log-prob per token, both under the suspect's own tokenizer, so the tokenizer cancels).
+* ``text`` mode: the suspect answers the prompt; ``d_i = mean_j sim(answer, teacher answer j) - mean_k
+  sim(answer, reference answer k)`` with character n-gram cosine (any tokenizer, any API).
+
+Example:
+    >>> from distillguard.fingerprint.score import text_scores
+    >>> from distillguard.fingerprint.probeset import Probe
+    >>> p = Probe("p", "real", "Who?", ["I am SmolLM."], ["The answer is 42."])
+    >>> bool(text_scores([p], ["I am SmolLM!"])[0] > 0.5)
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from distillguard.errors import DistillguardError
+from distillguard.fingerprint.probeset import Probe
+from distillguard.fingerprint.similarity import char_ngram_cosine
+
+__all__ = ["MODES", "queries_per_probe", "logprob_scores", "text_scores", "suspect_answers", "score_suspect"]
+
+MODES = ("logprob", "text")
+
+
+def queries_per_probe(probe: Probe, mode: str) -> int:
+    """Requests one probe costs: one per scored answer (log-prob mode) or one generation (text mode).
+
+    Example:
+        >>> from distillguard.fingerprint.probeset import Probe
+        >>> from distillguard.fingerprint.score import queries_per_probe
+        >>> queries_per_probe(Probe("p", "real", "q", ["a", "b"], ["c"]), "logprob")
+        3
+    """
+    return len(probe.teacher_answers) + len(probe.reference_answers) if mode == "logprob" else 1
+
+
+def _nonempty(text: str) -> str:
+    return text if text.strip() else " ."
+
+
+def logprob_scores(suspect: Any, probes: Sequence[Probe]) -> np.ndarray:
+    """Log-prob contrast ``d_i`` per probe (see module docstring); one scoring request per answer.
+
+    Example:
+        >>> from distillguard.fingerprint.score import logprob_scores  # doctest: +SKIP
+    """
+    prompts, conts, owner, sign = [], [], [], []
+    for i, p in enumerate(probes):
+        for a in p.teacher_answers:
+            prompts.append(p.prompt), conts.append(_nonempty(a)), owner.append(i), sign.append(1.0 / len(p.teacher_answers))
+        for a in p.reference_answers:
+            prompts.append(p.prompt), conts.append(_nonempty(a)), owner.append(i), sign.append(-1.0 / len(p.reference_answers))
+    lp = np.asarray(suspect.continuation_logprobs(prompts, conts), dtype=float)
+    if lp.shape != (len(conts),) or not np.all(np.isfinite(lp)):
+        raise DistillguardError(f"{suspect.identity}: log-probs missing or not finite")
+    out = np.zeros(len(probes))
+    np.add.at(out, np.asarray(owner), lp * np.asarray(sign))
+    return out
+
+
+def text_scores(probes: Sequence[Probe], answers: Sequence[str]) -> np.ndarray:
+    """Similarity contrast ``d_i`` per probe from the suspect's answers (one answer per probe).
+
+    Example:
+        >>> from distillguard.fingerprint.probeset import Probe
+        >>> from distillguard.fingerprint.score import text_scores
+        >>> text_scores([Probe("p", "real", "q", ["abc def"], ["xyz uvw"])], ["xyz uvw"]).round(2).tolist()
+        [-1.0]
+    """
+    out = np.zeros(len(probes))
+    for i, (p, a) in enumerate(zip(probes, answers)):
+        st = np.mean([char_ngram_cosine(a, t) for t in p.teacher_answers])
+        sr = np.mean([char_ngram_cosine(a, r) for r in p.reference_answers])
+        out[i] = st - sr
+    return out
+
+
+def suspect_answers(suspect: Any, probes: Sequence[Probe], *, max_new_tokens: int = 40, temperature: float = 0.7,
+                    seed: int = 0) -> list[str]:
+    """The suspect's answers to the probe prompts; refuses a suspect that answers nothing at all.
+
+    Example:
+        >>> from distillguard.fingerprint.score import suspect_answers  # doctest: +SKIP
+    """
+    answers = list(suspect.generate([p.prompt for p in probes], max_new_tokens=max_new_tokens,
+                                    temperature=temperature, seed=seed))
+    if len(answers) != len(probes):
+        raise DistillguardError(f"{suspect.identity}: got {len(answers)} answers for {len(probes)} prompts")
+    if probes and not any(a.strip() for a in answers):
+        raise DistillguardError(f"{suspect.identity}: the suspect returned only empty answers; nothing to score")
+    return answers
+
+
+def score_suspect(suspect: Any, probes: Sequence[Probe], mode: str, **gen: Any) -> tuple[np.ndarray, list[str] | None]:
+    """Per-probe scores in ``mode`` and (text mode) the suspect's answers.
+
+    Example:
+        >>> from distillguard.fingerprint.score import score_suspect  # doctest: +SKIP
+    """
+    if mode == "logprob":
+        return logprob_scores(suspect, probes), None
+    if mode == "text":
+        answers = suspect_answers(suspect, probes, **gen)
+        return text_scores(probes, answers), answers
+    raise DistillguardError(f"unknown scoring mode {mode!r}: choose one of {', '.join(MODES)}")
