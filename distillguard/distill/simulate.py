@@ -111,11 +111,14 @@ def run_simulation(
     delta: float = 3.0,
     key_path: str | None = None,
     n_accounts: int = 1000,
+    train_missing: bool = True,
 ) -> dict[str, Any]:
     """Run the whole simulator with the SmolLM2 teacher and return a summary (also written to ``out_dir``).
 
     The key under test is the sub-key of account ``harvester``; attribution searches it among
-    ``n_accounts`` account sub-keys; the other-key control uses a fresh master key.
+    ``n_accounts`` account sub-keys; the other-key control uses a fresh master key. With
+    ``train_missing=False`` only students already trained in ``out_dir`` are tested (the others are listed
+    under ``not_trained``).
 
     Example:
         >>> from distillguard.distill.simulate import run_simulation  # doctest: +SKIP
@@ -142,7 +145,11 @@ def run_simulation(
     rows = []
     configs = [(f"wm{int(round(f * 100))}", key, f) for f in fractions]
     configs.insert(min(1, len(configs)), ("clean", None, 0.0))  # most informative students first
+    not_trained = []
     for name, k, frac in tqdm(configs, desc="students"):
+        if not train_missing and not (out / "students" / name / "train.json").exists():
+            not_trained.append(name)
+            continue
         ids, lp, mix = mixed_targets(harvest, k, frac)
         info = train_logit_student(harvest, ids, lp, tok, out / "students" / name, epochs=epochs, desc=name)
         suspect = LocalSuspect.load(out / "students" / name)
@@ -155,6 +162,7 @@ def run_simulation(
                      **mix, "train": info, "key": own.to_dict(), "other_key": oth.to_dict(),
                      "attribution": {"accounts": len(accounts), "flagged": flagged}})
     summary = {"out_dir": str(out), "positions": int(len(harvest.ids)), "texts_read": len(read_seqs),
-               "key_fingerprint": key.fingerprint, "rows": rows}
+               "key_fingerprint": key.fingerprint, "rows": rows,
+               "not_trained": not_trained}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
