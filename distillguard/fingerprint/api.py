@@ -107,8 +107,9 @@ def calibrate(ps: ProbeSet, name: str, model: Any, modes: Sequence[str] = MODES)
 def build_probes(teacher: Any, references: Sequence[Any], candidates: Sequence[dict[str, Any]], *,
                  n_probes: int = 64, teacher_samples: int = 2, reference_samples: int = 1,
                  max_new_tokens: int = 40, temperature: float = 0.7, strategy: str = "distinctive",
-                 cache_dir: str | os.PathLike | None = None, calibration: dict[str, Any] | None = None,
-                 calibration_modes: Sequence[str] = MODES, seed: int = 0, progress: bool = False) -> ProbeSet:
+                 min_consistency: float = 0.1, cache_dir: str | os.PathLike | None = None,
+                 calibration: dict[str, Any] | None = None, calibration_modes: Sequence[str] = MODES,
+                 seed: int = 0, progress: bool = False) -> ProbeSet:
     """Sample teacher and reference answers to the candidates, select distinctive probes, calibrate.
 
     ``references`` answer every candidate (``reference_samples`` each); ``calibration`` maps names to
@@ -129,7 +130,8 @@ def build_probes(teacher: Any, references: Sequence[Any], candidates: Sequence[d
                            cache=cache / f"reference{k}.jsonl" if cache else None, **kw)
         for c in candidates:
             r_ans[c["id"]].extend(a[c["id"]])
-    probes = select_probes(make_probes(candidates, t_ans, r_ans), n_probes, strategy=strategy, seed=seed)
+    probes = select_probes(make_probes(candidates, t_ans, r_ans), n_probes, strategy=strategy, seed=seed,
+                           min_consistency=min_consistency)
     if len(probes) < 2:
         raise DistillguardError(f"only {len(probes)} candidate(s) passed the selection; give more candidates")
     ps = ProbeSet(teacher=str(teacher.identity), references=[str(r.identity) for r in references], probes=probes,
