@@ -59,7 +59,8 @@ def train_zoo(names: list[str], *, n_texts: int = 200, epochs: int = 2, layers: 
         save_student(model, tok, out)
         info = {"name": name, "kind": kind, "seed": seed, "texts": int(n_texts), "positions": int(sub.lengths.sum()),
                 "epochs": epochs, "layers": layers, "hidden": hidden, "final_loss": loss,
-                "train_seconds": round(time.time() - t0, 1), "harvest": str(harvest_dir(0) if False else "top-k")}
+                "train_seconds": round(time.time() - t0, 1),
+                "targets": "teacher top-20 log-probs" if kind == "distil" else "ShareGPT text tokens"}
         (out / "train.json").write_text(json.dumps(info, indent=2))
         print(json.dumps(info), flush=True)
 
