@@ -68,8 +68,9 @@ def test_detector_finds_planted_green_tokens_and_other_keys_do_not():
     a = WatermarkKey(b"\x02" * 32, spec)
     rng = np.random.default_rng(0)
     ids = [int(rng.integers(V))]
-    from distillguard.watermark import WatermarkLogitsProcessor
     import torch
+
+    from distillguard.watermark import WatermarkLogitsProcessor
 
     proc = WatermarkLogitsProcessor(a)
     for _ in range(199):
