@@ -206,8 +206,8 @@ def load_model(
                 warnings.simplefilter("ignore")
                 tok = AutoTokenizer.from_pretrained(load_dir, trust_remote_code=False, **kw)
                 model = AutoModelForCausalLM.from_pretrained(
-                    load_dir, trust_remote_code=False, dtype=dtype or torch.float32, **kw
-                )
+                    load_dir, trust_remote_code=False, dtype=torch.float32, **kw
+                )  # the cache always holds float32; the requested dtype is applied below
             if use_cache and kw:
                 tmp = cached.with_name(cached.name + f".tmp{os.getpid()}")
                 _save_dequantised(model, tok, tmp)
@@ -232,6 +232,8 @@ def load_model(
         raise DistillguardError(f"cannot load model {label}: {msg[:200]}") from None
     model.eval()
     model.to(device)
+    if dtype is not None:
+        model.to(dtype)
     tok = _finish_tokenizer(tok)
     return LoadedModel(
         model=model,
