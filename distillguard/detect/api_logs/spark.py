@@ -28,8 +28,15 @@ def local_session(cores: int = 2, app: str = "distillguard-api-logs"):
         >>> from distillguard.detect.api_logs.spark import local_session
         >>> spark = local_session()  # doctest: +SKIP
     """
+    import os
+    import sys
+
     from pyspark.sql import SparkSession
 
+    # Python workers must run the interpreter that has distillguard and torch installed (a venv), not
+    # whatever `python3` is first on PATH; a user's explicit PYSPARK_PYTHON wins.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     return (SparkSession.builder.master(f"local[{cores}]").appName(app)
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
