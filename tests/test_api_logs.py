@@ -14,6 +14,7 @@ from distillguard.detect.api_logs import (
     FEATURE_COLUMNS,
     AccountFeatures,
     AccountScorer,
+    HarvestWindowDetector,
     MMDWindowDetector,
     SupervisedDetector,
     UnsupervisedDetector,
@@ -259,6 +260,44 @@ def test_mmd_window_detector_calibrated_null():
         MMDWindowDetector().fit([], reference=ref)
 
 
+def test_harvest_evidence_extrapolates_past_the_largest_benign_value(sim, unsup):
+    _, acc, feats = sim
+    benign = feats[feats["account_id"].isin(acc.loc[acc["label"] == 0, "account_id"])].reset_index(drop=True)
+    top = benign["completion_tokens_mean"].max()
+    probe = benign.iloc[[0, 0]].copy()
+    probe["n_requests"] = 500.0
+    probe["completion_tokens_mean"] = [top * 1.5, top * 3.0]
+    lp = unsup._feature_logp(probe)["completion_tokens_mean"]
+    assert lp[1] > lp[0] > np.log10(len(unsup.reference_["completion_tokens_mean"]) + 1) - 1e-9
+    flat = UnsupervisedDetector(target_fpr=0.01, tail_fraction=0.0).fit(benign)
+    assert np.ptp(flat._feature_logp(probe)["completion_tokens_mean"]) == 0  # empirical p saturates
+    assert (unsup._feature_logp(probe)["completion_tokens_mean"] <= unsup.max_evidence).all()
+
+
+def _window(rng, n=300, n_cot=0, long_ct=False):
+    p = [f"{POOL[int(i)]} #{int(j)}" for i, j in zip(rng.integers(0, len(POOL), n), rng.integers(0, 10**6, n))]
+    ct = rng.integers(20, 600, size=n)
+    for i in range(n_cot):
+        p[i] = f"Solve carefully and think step by step: case {rng.integers(10**6)}"
+        if long_ct:
+            ct[i] = 2000
+    return pd.DataFrame({"prompt": p, "completion_tokens": ct})
+
+
+def test_harvest_window_detector_flags_planted_fraction_and_respects_fpr():
+    rng = np.random.default_rng(4)
+    det = HarvestWindowDetector(target_fpr=0.01).fit([_window(rng) for _ in range(80)],
+                                                     calibration_windows=[_window(rng) for _ in range(199)])
+    assert len(det.null_scores_) == 199
+    assert det.predict([_window(rng) for _ in range(200)]).mean() <= 0.04
+    planted = [_window(rng, n_cot=30, long_ct=True) for _ in range(20)]  # 10 % harvesting queries
+    assert det.predict(planted).mean() >= 0.9 and det.p_values(planted).max() <= 0.01
+    stats = det.window_statistics(planted[:1])
+    assert stats.loc[0, "cot_frac"] == pytest.approx(0.1) and stats.loc[0, "long_completion_frac"] >= 0.1
+    with pytest.raises(DistillguardError, match="at least 20 benign windows"):
+        HarvestWindowDetector().fit([_window(rng) for _ in range(5)])
+
+
 def test_supervised_detector_and_reasons(sim):
     logs, acc, feats = sim
     y = feats["account_id"].map(acc.set_index("account_id")["label"]).to_numpy()
@@ -279,6 +318,18 @@ def test_hydra_accounts_are_linked_into_one_cluster(sim):
     assert (humans["cluster_id"].isin(hyd["cluster_id"])).sum() == 0
 
 
+def test_template_only_links_are_optional():
+    # two independent eval-harness users share a public template but no infrastructure
+    prompts = [f"The following are multiple choice questions about x. Q{i}" for i in range(10)]
+    logs = pd.DataFrame({"timestamp": pd.to_datetime(["2025-01-01T00:00:00Z"] * 20),
+                         "account_id": ["a"] * 10 + ["b"] * 10, "prompt": prompts * 2,
+                         "ip": ["1.1.1.1"] * 10 + ["2.2.2.2"] * 10})
+    assert link_accounts(logs)["cluster_size"].tolist() == [2, 2]
+    assert link_accounts(logs, links=("ip", "user_agent"))["cluster_size"].tolist() == [1, 1]
+    with pytest.raises(DistillguardError, match="unknown link type 'timing'"):
+        link_accounts(logs, links=("timing",))
+
+
 def test_account_scorer_end_to_end(sim):
     logs, acc, _ = sim
     scorer = AccountScorer(target_fpr=0.01).fit(logs[logs["label"] == 0])
@@ -291,6 +342,8 @@ def test_account_scorer_end_to_end(sim):
     assert hydra["flag"].all() and out.loc[out["family"] == "heavy_harvester", "flag"].all()
     assert not out.loc[out["family"] == "batch_enterprise", "flag"].any()
     assert out.loc[out["label"] == 0, "flag"].mean() <= 0.03
+    # eval harnesses share templates but not infrastructure: not scored as one pooled cluster
+    assert (out.loc[out["family"] == "eval_harness", "cluster_size"] < 3).all()
 
 
 # ---------------------------------------------------------------- CLI

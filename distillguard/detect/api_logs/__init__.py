@@ -23,6 +23,7 @@ from distillguard.detect.api_logs.coordination import link_accounts
 from distillguard.detect.api_logs.detectors import (
     HARVEST_EVIDENCE,
     AccountScorer,
+    HarvestWindowDetector,
     MMDWindowDetector,
     SupervisedDetector,
     UnsupervisedDetector,
@@ -40,6 +41,7 @@ __all__ = [
     "HARVEST_EVIDENCE",
     "AccountFeatures",
     "AccountScorer",
+    "HarvestWindowDetector",
     "MMDWindowDetector",
     "SupervisedDetector",
     "UnsupervisedDetector",

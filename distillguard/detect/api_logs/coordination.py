@@ -38,13 +38,17 @@ def link_accounts(
     min_shared_ips: int = 2,
     min_ip_jaccard: float = 0.2,
     template_min_share: float = 0.3,
+    links: tuple[str, ...] = ("ip", "user_agent", "template"),
 ) -> pd.DataFrame:
     """Cluster accounts linked by shared IPs, rare user agents or a shared dominant prompt template.
 
     Two accounts are linked when they share at least ``min_shared_ips`` IPs with IP-set Jaccard
     ``>= min_ip_jaccard``; or share a rare user agent and at least one IP; or have the same dominant prompt
     prefix/suffix template (a key covering ``>= template_min_share`` of each account's prompts). Values used
-    by more than ``max_accounts_per_value`` accounts (carrier NATs, popular browsers) are ignored.
+    by more than ``max_accounts_per_value`` accounts (carrier NATs, popular browsers) are ignored. ``links``
+    selects the evidence types that create links (:class:`.detectors.AccountScorer` scores clusters built from
+    shared infrastructure only: a shared template alone also links independent customers of the same public
+    eval harness or SDK boilerplate).
 
     Returns one row per account: ``account_id``, ``cluster_id`` (``c<k>``; singletons get their own),
     ``cluster_size``, ``link_evidence`` (e.g. ``"ip,template"``) and ``co_activity`` (mean Jaccard of
@@ -64,7 +68,12 @@ def link_accounts(
     n = len(uniq)
     adj = sparse.csr_matrix((n, n))
     evidence: dict[str, sparse.csr_matrix] = {}
-    if "ip" in logs.columns:
+    unknown = set(links) - {"ip", "user_agent", "template"}
+    if unknown:
+        from distillguard.errors import DistillguardError
+
+        raise DistillguardError(f"unknown link type {sorted(unknown)[0]!r} (use ip, user_agent, template)")
+    if "ip" in logs.columns and ("ip" in links or "user_agent" in links):
         b = _incidence(codes, logs["ip"].astype(str), n, max_accounts_per_value)
         shared = (b @ b.T).tocoo()
         sizes = np.asarray(b.sum(axis=1)).ravel()
@@ -72,15 +81,16 @@ def link_accounts(
         r, c, s = shared.row[m], shared.col[m], shared.data[m]
         jac = s / np.maximum(sizes[r] + sizes[c] - s, 1)
         keep = (s >= min_shared_ips) & (jac >= min_ip_jaccard)
-        evidence["ip"] = sparse.csr_matrix((np.ones(keep.sum()), (r[keep], c[keep])), shape=(n, n))
-        if "user_agent" in logs.columns:
+        if "ip" in links:
+            evidence["ip"] = sparse.csr_matrix((np.ones(keep.sum()), (r[keep], c[keep])), shape=(n, n))
+        if "user_agent" in logs.columns and "user_agent" in links:
             u = _incidence(codes, logs["user_agent"].astype(str), n, max_accounts_per_value)
             both = (u @ u.T).multiply((b @ b.T) > 0).tocsr()
             both.setdiag(0)
             both.eliminate_zeros()
             evidence["user_agent"] = (both > 0).astype(np.float64)
-    rowf = prompt_row_features(logs["prompt"].astype(str).tolist())
-    for key in ("prefix_key", "suffix_key"):
+    rowf = prompt_row_features(logs["prompt"].astype(str).tolist()) if "template" in links else None
+    for key in ("prefix_key", "suffix_key") if rowf is not None else ():
         kf = pd.DataFrame({"a": codes, "k": rowf[key].to_numpy()})
         cnt = kf.value_counts().rename("c").reset_index()
         tot = kf.groupby("a").size()

@@ -3,8 +3,9 @@
 * :class:`UnsupervisedDetector` -- fitted on traffic assumed benign. The default ``method="harvest"`` scores
   *directional* evidence: for each feature, the one-sided benign tail probability in the direction that
   harvesting pushes it (more volume, longer outputs, more reasoning/rubric prompts, round-the-clock and steady
-  pacing, template reuse); features are shrunk towards the benign median by account size (a fraction from 5
-  requests is weak evidence); evidence is grouped (max within a group, so correlated features count once), and
+  pacing, template reuse), with an exponential (peaks-over-threshold) fit to the top ``tail_fraction`` of
+  the benign reference so that evidence keeps growing past the largest benign value; features are shrunk
+  towards the benign median by account size (a fraction from 5 requests is weak evidence); evidence is grouped (max within a group, so correlated features count once), and
   the score is the sum over groups of the excess of ``-log10 p`` over a margin, capped by the distance to the
   ``novelty_k``-th nearest benign training account in that evidence space (an account whose profile matches
   known benign heavy users -- batch jobs, eval harnesses, resellers -- is not novel). ``"robust_z"`` (largest
@@ -13,6 +14,9 @@
 * :class:`MMDWindowDetector` -- the window-level two-sample test (MMD, RBF kernel) of a client's prompt
   representations against benign traffic, the published baseline (1,500-query windows), with its threshold
   from a calibrated null of benign windows;
+* :class:`HarvestWindowDetector` -- our window test on the same windows without embeddings: directional
+  excess of reasoning/rubric prompts, long and max-token completions, repeated templates and near-duplicates
+  over benign windows;
 * :class:`AccountScorer` -- the end-to-end pipeline: features, coordinated clusters scored as pseudo-accounts,
   an account's score = max(own score, its cluster's score) (cluster evidence never lowers a score), one
   threshold calibrated on held-out benign accounts.
@@ -33,8 +37,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, OutlierMixin
 from distillguard.detect.api_logs.features import FEATURE_COLUMNS
 from distillguard.errors import DistillguardError
 
-__all__ = ["HARVEST_EVIDENCE", "AccountScorer", "MMDWindowDetector", "SupervisedDetector",
-           "UnsupervisedDetector", "threshold_for_fpr"]
+__all__ = ["HARVEST_EVIDENCE", "WINDOW_STATISTICS", "AccountScorer", "HarvestWindowDetector", "MMDWindowDetector",
+           "SupervisedDetector", "UnsupervisedDetector", "threshold_for_fpr"]
 
 _LOG_COLS = {"n_requests", "active_days", "span_days", "req_per_active_day", "max_req_per_hour", "gap_median_s",
              "prompt_tokens_mean", "completion_tokens_mean", "completion_tokens_p90", "completion_prompt_ratio",
@@ -52,6 +56,9 @@ HARVEST_EVIDENCE: dict[str, dict[str, int]] = {
     "steady_pacing": {"burstiness": -1, "gap_cv": -1},
     "templates": {"template_prefix_share": 1, "template_suffix_share": 1, "near_dup_rate": 1},
 }
+#: Window statistics of :class:`HarvestWindowDetector` (all oriented so that high is harvest-like).
+WINDOW_STATISTICS: tuple[str, ...] = ("cot_frac", "rubric_frac", "long_completion_frac", "completion_log_mean",
+                                      "maxtok_frac", "template_repeat_frac", "near_dup_rate")
 _VOLUME = {"n_requests", "req_per_active_day", "total_completion_tokens"}
 
 
@@ -79,6 +86,26 @@ def threshold_for_fpr(benign_scores: np.ndarray, target_fpr: float) -> float:
         raise DistillguardError(f"target FPR must be in (0, 1), got {target_fpr}")
     k = int(np.ceil((len(s) + 1) * (1.0 - target_fpr)))
     return float(s[min(k, len(s)) - 1])
+
+
+def _exp_tail(ref: np.ndarray, fraction: float) -> tuple[float, float, float] | None:
+    """Exponential tail of a sorted benign reference: ``(u, beta, -log10 p(u))`` or ``None``.
+
+    Beyond ``u`` (the value with a ``fraction`` of the reference above it, at least 10 values) the tail
+    probability is modelled as ``p(u) * exp(-(x - u) / beta)`` with ``beta`` the mean excess over ``u`` (the
+    maximum-likelihood exponential fit, peaks-over-threshold), so evidence keeps growing past the largest
+    benign value instead of saturating at ``log10(n + 1)``. ``None`` when the tail is degenerate (ties).
+    """
+    n = len(ref)
+    k = max(10, int(np.ceil(fraction * n)))
+    if fraction <= 0 or n < 2 * k:
+        return None
+    u = float(ref[n - k - 1])
+    beta = float(np.mean(ref[n - k:] - u))
+    if not np.isfinite(beta) or beta <= 1e-9 * max(1.0, abs(u)):
+        return None
+    ge = n - np.searchsorted(ref, u, side="left")
+    return u, beta, float(-np.log10((1.0 + ge) / (n + 1.0)))
 
 
 def _with_derived(X: pd.DataFrame) -> pd.DataFrame:
@@ -152,7 +179,9 @@ class UnsupervisedDetector(OutlierMixin, _Base):
 
     ``method="harvest"`` (default, see the module docstring and :data:`HARVEST_EVIDENCE`): directional
     benign-tail evidence per group, ``shrinkage`` pseudo-requests pull small accounts' features towards the
-    benign median, the score is ``sum_g max(0, -log10 p_g - margin)`` capped by the Euclidean distance of the
+    benign median, beyond the top ``tail_fraction`` of the reference ``-log10 p`` follows an exponential tail
+    fit (capped at ``max_evidence`` per feature; ``tail_fraction=0``: purely empirical p-values, which
+    saturate at ``log10(n + 1)``), the score is ``sum_g max(0, -log10 p_g - margin)`` capped by the Euclidean distance of the
     account's group-evidence vector to its ``novelty_k``-th nearest benign training account (``None``: no cap).
     ``"robust_z"``: mean of the three largest two-sided robust z; ``"iforest"``: IsolationForest on robust z.
 
@@ -177,9 +206,12 @@ class UnsupervisedDetector(OutlierMixin, _Base):
 
     def __init__(self, method: str = "harvest", target_fpr: float = 1e-3, shrinkage: float = 30.0,
                  margin: float = 1.0, novelty_k: int | None = 2, n_estimators: int = 300,
-                 calibration_fraction: float = 0.3, random_state: int = 0):
+                 calibration_fraction: float = 0.3, random_state: int = 0, tail_fraction: float = 0.02,
+                 max_evidence: float = 12.0):
         self.method = method
         self.target_fpr = target_fpr
+        self.tail_fraction = tail_fraction
+        self.max_evidence = max_evidence
         self.shrinkage = shrinkage
         self.margin = margin
         self.novelty_k = novelty_k
@@ -201,11 +233,13 @@ class UnsupervisedDetector(OutlierMixin, _Base):
             D = _with_derived(X.iloc[np.flatnonzero(fit_rows)])
             n = D["n_requests"].to_numpy()
             self.medians_, self.reference_ = {}, {}
+            self.tails_ = {}
             for feats in HARVEST_EVIDENCE.values():
                 for c, sign in feats.items():
                     v = D[c].to_numpy()
                     self.medians_[c] = float(np.median(v))
-                    self.reference_[c] = np.sort(sign * self._shrink(c, v, n))
+                    self.reference_[c] = ref = np.sort(sign * self._shrink(c, v, n))
+                    self.tails_[c] = _exp_tail(ref, self.tail_fraction)
             E = self._evidence(X.iloc[np.flatnonzero(fit_rows)])
             if self.novelty_k:
                 from sklearn.neighbors import NearestNeighbors
@@ -235,7 +269,13 @@ class UnsupervisedDetector(OutlierMixin, _Base):
                 ref = self.reference_[c]
                 x = np.nan_to_num(sign * self._shrink(c, D[c].to_numpy(), n), nan=-np.inf)
                 ge = len(ref) - np.searchsorted(ref, x, side="left")
-                out[c] = -np.log10((1.0 + ge) / (len(ref) + 1.0))
+                lp = -np.log10((1.0 + ge) / (len(ref) + 1.0))
+                tail = self.tails_.get(c) if self.tail_fraction else None
+                if tail is not None:
+                    u, beta, lp_u = tail
+                    ext = lp_u + (x - u) / (beta * np.log(10.0))
+                    lp = np.where(x > u, np.minimum(np.maximum(lp, ext), self.max_evidence), lp)
+                out[c] = lp
         return out
 
     def _evidence(self, X: pd.DataFrame) -> np.ndarray:
@@ -413,6 +453,113 @@ class MMDWindowDetector(BaseEstimator):
         return (self.decision_function(windows) > self.threshold_).astype(np.int64)
 
 
+class HarvestWindowDetector(BaseEstimator):
+    """Window-level directional test on per-request features (no embeddings): our answer to the MMD baseline.
+
+    A window is a slice of one client's traffic (the published detector uses 1,500 queries). Instead of asking
+    "is this window's prompt distribution different?" (MMD), it asks "does this window hold more of what
+    harvesting needs than benign windows do?": the window fractions of chain-of-thought and rubric prompts,
+    of completions of at least 1,000 tokens, of max-token requests, the mean log completion length, the
+    fraction of requests whose prompt template (first four words, digits masked) repeats at least
+    ``min_repeat`` times in the window, and the MinHash near-duplicate rate (:data:`WINDOW_STATISTICS`).
+    Each statistic is standardised on benign fit windows and the score is ``sum_j max(0, z_j)^2`` (only
+    excesses in the harvesting direction count). ``threshold_`` and the p-values come from separate benign
+    calibration windows (:func:`threshold_for_fpr`). Windows are log tables (``prompt``,
+    ``completion_tokens``, optional ``max_tokens``) or the output of :meth:`request_features`.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from distillguard.detect.api_logs.detectors import HarvestWindowDetector
+        >>> rng = np.random.default_rng(0)
+        >>> def win(k_cot):
+        ...     p = [f"question {i} about topic {rng.integers(1e6)}" for i in range(200)]
+        ...     p[:k_cot] = [f"Think step by step: item {i}" for i in range(k_cot)]
+        ...     return pd.DataFrame({"prompt": p, "completion_tokens": rng.integers(50, 400, 200)})
+        >>> det = HarvestWindowDetector(target_fpr=0.05).fit([win(int(rng.integers(0, 4))) for _ in range(80)])
+        >>> bool(det.predict([win(40)])[0]), bool(det.predict([win(1)])[0])
+        (True, False)
+    """
+
+    def __init__(self, target_fpr: float = 0.003, min_repeat: int = 5, fit_fraction: float = 0.35,
+                 random_state: int = 0):
+        self.target_fpr = target_fpr
+        self.min_repeat = min_repeat
+        self.fit_fraction = fit_fraction
+        self.random_state = random_state
+
+    @staticmethod
+    def request_features(logs: pd.DataFrame) -> pd.DataFrame:
+        """Per-request inputs of the window statistics (CoT/rubric markers, lengths, template keys)."""
+        from distillguard.detect.api_logs.features import prompt_row_features
+
+        rowf = prompt_row_features(logs["prompt"].astype(str).tolist())
+        ct = logs["completion_tokens"].to_numpy(dtype=np.float64)
+        maxtok = np.zeros(len(logs), dtype=bool)
+        if "max_tokens" in logs.columns:
+            mx = pd.to_numeric(logs["max_tokens"], errors="coerce").to_numpy(dtype=np.float64)
+            maxtok = (mx >= 4000) | (ct >= np.where(np.isnan(mx), np.inf, mx))
+        mh = rowf[[f"mh{k}" for k in range(4)]].to_numpy()
+        return pd.DataFrame({"cot": rowf["cot"].to_numpy(), "rubric": rowf["rubric"].to_numpy(),
+                             "long": ct >= 1000, "log_ct": np.log1p(np.maximum(ct, 0)), "maxtok": maxtok,
+                             "prefix_key": rowf["prefix_key"].to_numpy(),
+                             "band0": mh[:, 0] * np.int64(1 << 32) + mh[:, 1],
+                             "band1": mh[:, 2] * np.int64(1 << 32) + mh[:, 3]})
+
+    def window_statistics(self, windows: list[pd.DataFrame]) -> pd.DataFrame:
+        """One row per window, the columns of :data:`WINDOW_STATISTICS`."""
+        rows = []
+        for w in windows:
+            r = w if "log_ct" in w.columns else self.request_features(w)
+            if len(r) < 2:
+                raise DistillguardError("a window needs at least 2 requests")
+            _, inv, cnt = np.unique(r["prefix_key"].to_numpy(), return_inverse=True, return_counts=True)
+            dup = np.zeros(len(r), dtype=bool)
+            for b in ("band0", "band1"):
+                dup |= pd.Series(r[b].to_numpy()).duplicated(keep=False).to_numpy()
+            rows.append([float(r["cot"].mean()), float(r["rubric"].mean()), float(r["long"].mean()),
+                         float(r["log_ct"].mean()), float(r["maxtok"].mean()),
+                         float(np.mean(cnt[inv] >= self.min_repeat)), float(dup.mean())])
+        return pd.DataFrame(rows, columns=list(WINDOW_STATISTICS))
+
+    def fit(self, benign_windows: list[pd.DataFrame], y=None,
+            calibration_windows: list[pd.DataFrame] | None = None) -> HarvestWindowDetector:
+        S = self.window_statistics(benign_windows).to_numpy()
+        if calibration_windows is None:
+            if len(S) < 20:
+                raise DistillguardError(f"need at least 20 benign windows, got {len(S)}")
+            order = np.random.default_rng(self.random_state).permutation(len(S))
+            k = max(2, int(round(self.fit_fraction * len(S))))
+            fit_rows, cal_rows = order[:k], order[k:]
+            C = S[cal_rows]
+            S = S[fit_rows]
+        else:
+            C = self.window_statistics(calibration_windows).to_numpy()
+        if len(S) < 2 or len(C) < 1:
+            raise DistillguardError("need benign fit and calibration windows")
+        self.mean_ = S.mean(axis=0)
+        sd = S.std(axis=0, ddof=1)
+        self.scale_ = np.where(sd > 1e-9, sd, 1e-3 + 1e-3 * np.abs(self.mean_))
+        self.null_scores_ = self._score(C)
+        self.threshold_ = threshold_for_fpr(self.null_scores_, self.target_fpr)
+        return self
+
+    def _score(self, S: np.ndarray) -> np.ndarray:
+        z = np.clip((S - self.mean_) / self.scale_, 0.0, 1e3)
+        return (z * z).sum(axis=1)
+
+    def decision_function(self, windows: list[pd.DataFrame]) -> np.ndarray:
+        return self._score(self.window_statistics(windows).to_numpy())
+
+    def p_values(self, windows: list[pd.DataFrame]) -> np.ndarray:
+        """Empirical p-values against the calibration null: ``(1 + #null >= s) / (n_null + 1)``."""
+        s = self.decision_function(windows)
+        ref = np.sort(self.null_scores_)
+        return (1.0 + len(ref) - np.searchsorted(ref, s, side="left")) / (len(ref) + 1.0)
+
+    def predict(self, windows: list[pd.DataFrame]) -> np.ndarray:
+        return (self.decision_function(windows) > self.threshold_).astype(np.int64)
+
+
 class AccountScorer(BaseEstimator):
     """End-to-end scorer on raw logs: features, coordinated clusters, one FPR-calibrated threshold.
 
@@ -420,7 +567,9 @@ class AccountScorer(BaseEstimator):
     indexed by account_id -- trains the supervised detector). A random ``calibration_fraction`` of the benign
     accounts is held out of the detector's fit; an account's score is the maximum of its own score and the
     score of its coordinated cluster (members' logs pooled as one pseudo-account), so cluster evidence never
-    lowers a score, and ``threshold_`` is the :func:`threshold_for_fpr` quantile of the held-out benign
+    lowers a score. Clusters are built from ``cluster_links`` (default: shared IPs and rare user agents; a
+    shared prompt template alone also links independent users of one public eval harness, whose pooled
+    traffic then looks like one huge templated harvester), and ``threshold_`` is the :func:`threshold_for_fpr` quantile of the held-out benign
     accounts' final scores.
 
     Example:
@@ -435,7 +584,9 @@ class AccountScorer(BaseEstimator):
     """
 
     def __init__(self, target_fpr: float = 1e-3, method: str = "harvest", min_cluster_size: int = 3,
-                 calibration_fraction: float = 0.3, random_state: int = 0, progress: bool = False):
+                 calibration_fraction: float = 0.3, random_state: int = 0, progress: bool = False,
+                 cluster_links: tuple[str, ...] = ("ip", "user_agent")):
+        self.cluster_links = cluster_links
         self.target_fpr = target_fpr
         self.method = method
         self.min_cluster_size = min_cluster_size
@@ -448,7 +599,7 @@ class AccountScorer(BaseEstimator):
         from distillguard.detect.api_logs.features import account_features
 
         feats = account_features(logs, progress=self.progress)
-        clusters = link_accounts(logs)
+        clusters = link_accounts(logs, links=tuple(self.cluster_links))
         cl = cluster_logs(logs, clusters, min_size=self.min_cluster_size)
         cfeats = account_features(cl, progress=self.progress) if len(cl) else feats.iloc[:0]
         return feats, clusters, cfeats
