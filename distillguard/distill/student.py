@@ -75,12 +75,19 @@ def train_student(
     seed: int = 0,
     progress: bool = True,
     desc: str = "training",
+    restrict_vocab: bool = False,
 ) -> float:
     """Train ``model`` to match top-k targets (cross-entropy with the renormalised soft targets).
 
     ``ids``/``lengths`` are the texts (concatenated), ``target_ids[t]``/``target_logprobs[t]`` the
     candidates for the token after position ``t`` (id -1 = ignore). AdamW, linear warm-up, cosine decay.
     Returns the mean loss of the last epoch.
+
+    ``restrict_vocab=True`` (with a 49k vocabulary and a small harvest, most of the cost of a step is the
+    full output projection): the output rows of ids that never occur in the data are set to zero and kept
+    there, so each of them has logit 0 and the full softmax is exactly
+    ``logsumexp(seen logits, log(#unseen))`` -- computed without projecting onto the unseen rows. The saved
+    model keeps its full vocabulary and its softmax is the one that was trained.
 
     Example:
         >>> from distillguard.distill.student import train_student  # doctest: +SKIP
@@ -94,6 +101,18 @@ def train_student(
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
     rng = np.random.default_rng(seed)
+    subset = lookup = None
+    if restrict_vocab:
+        seen = np.unique(np.concatenate([np.asarray(target_ids).ravel(), np.asarray(ids).ravel()]))
+        subset = torch.from_numpy(seen[seen >= 0].astype(np.int64))
+        out_w = model.get_output_embeddings().weight
+        unseen = torch.ones(out_w.shape[0], dtype=torch.bool)
+        unseen[subset] = False
+        with torch.no_grad():
+            out_w[unseen] = 0.0  # never an input or a target: no gradient reaches these rows, they stay 0
+        log_unseen = math.log(int(unseen.sum())) if unseen.any() else -math.inf
+        lookup = torch.full((out_w.shape[0],), -1, dtype=torch.long)
+        lookup[subset] = torch.arange(len(subset))
     bar = tqdm(total=steps, desc=desc, unit="step", disable=not progress)
     last = []
     for ep in range(epochs):
@@ -118,7 +137,14 @@ def train_student(
                 tlp[r, :m] = torch.from_numpy(target_logprobs[s : s + m])
             valid = tid >= 0
             w = torch.where(valid, tlp, torch.full_like(tlp, -math.inf)).softmax(-1).nan_to_num(0.0)
-            logq = model(input_ids=x, attention_mask=mask).logits.float().log_softmax(-1)
+            if subset is None:
+                logq = model(input_ids=x, attention_mask=mask).logits.float().log_softmax(-1)
+            else:  # logits over the seen ids only; targets re-indexed into that subset
+                h = model.get_decoder()(input_ids=x, attention_mask=mask).last_hidden_state
+                z = torch.nn.functional.linear(h, model.get_output_embeddings().weight[subset]).float()
+                rest = torch.full_like(z[..., :1], log_unseen)  # the unseen ids' total: n * exp(0)
+                logq = z - torch.logsumexp(torch.cat([z, rest], -1), -1, keepdim=True)
+                tid = torch.where(valid, lookup[tid.clamp(min=0)], tid)
             picked = logq.gather(-1, tid.clamp(min=0)) * valid
             per_pos = -(w * picked).sum(-1)
             has = valid.any(-1) & (mask > 0)

@@ -64,6 +64,21 @@ def read_prompts(path: str | os.PathLike) -> list[dict[str, Any]]:
     return records
 
 
+def encode_prompt_text(tok: Any, prompt: str) -> str:
+    """The text a chat model is fed for one user prompt (its chat template), or the prompt itself.
+
+    Example:
+        >>> from distillguard.watermark.generate import encode_prompt_text
+        >>> class Plain: chat_template = None
+        >>> encode_prompt_text(Plain(), "hi")
+        'hi'
+    """
+    if getattr(tok, "chat_template", None):
+        return tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                       tokenize=False)
+    return prompt
+
+
 def encode_prompts(loaded: LoadedModel, prompts: Sequence[str]) -> dict[str, torch.Tensor]:
     """Tokenise a batch of prompts (chat template for chat models), left-padded.
 
@@ -72,10 +87,7 @@ def encode_prompts(loaded: LoadedModel, prompts: Sequence[str]) -> dict[str, tor
     """
     tok = loaded.tokenizer
     if loaded.is_chat:
-        texts = [
-            tok.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False)
-            for p in prompts
-        ]
+        texts = [encode_prompt_text(tok, p) for p in prompts]
         return tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
     return tok(list(prompts), return_tensors="pt", padding=True)
 
