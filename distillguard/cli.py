@@ -19,6 +19,7 @@ _SUBCOMMAND_MODULES = [
     "distillguard.detect.api_logs.cli",
     "distillguard.detect.radioactivity_cli",
     "distillguard.fingerprint.cli",
+    "distillguard.investigate_cli",
 ]
 
 
@@ -296,29 +297,36 @@ def _cmd_score_text(args: argparse.Namespace) -> int:
 def _add_demo(sub) -> None:
     p = sub.add_parser(
         "demo",
-        help="the main job on the embedded default: watermarked SmolLM2 answers, then detection",
-        epilog="example:\n  distillguard demo --n-prompts 16 --out runs/demo",
-        **_fmt("Creates a key, lets the SmolLM2 teacher answer real ShareGPT prompts with and without the "
-               "watermark, and tests every answer (from its text, re-tokenised) against the key, another "
-               "key and an account sub-key. Writes a JSON summary."),
+        help="the main job: a whole investigation on the embedded default (SmolLM2 teacher, Gemma control)",
+        epilog="examples:\n  distillguard demo                      # quick profile, <= 20 min on 2 CPU cores\n"
+        "  distillguard demo --profile full --out runs/demo-full\n"
+        "  distillguard demo --profile smoke --teacher tiny/ --reference tiny2/   # seconds, tiny models\n\n"
+        "Steps are cached in --out: rerunning after an interruption resumes. " + _EPILOG_EXIT,
+        **_fmt("Simulates API traffic in which one hidden account harvests the watermarked SmolLM2 teacher, "
+               "trains a student on that account's answers, then investigates: finds the harvesting accounts "
+               "in the logs, tests the student and Gemma-3-270M (the clean control) for radioactivity (with "
+               "attribution to the account) and for the teacher's fingerprint, and writes one HTML report "
+               "(report.html + report.json) and a summary table."),
     )
-    p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
-    p.add_argument("--n-prompts", type=int, default=16)
-    p.add_argument("--max-new-tokens", type=int, default=160)
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--out", default="runs/demo", help="work and report directory (default runs/demo)")
+    p.add_argument("--profile", default="quick", choices=["smoke", "quick", "full"],
+                   help="quick (default, <= 20 min on 2 cores), full (larger), smoke (tiny; for tests)")
+    p.add_argument("--teacher", default=None, help="teacher model (default: the embedded SmolLM2-135M-Instruct)")
+    p.add_argument("--reference", default="gemma3-270m", help="independent model: fingerprint reference and "
+                   "clean control (default gemma3-270m)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--json", action="store_true", help="print the report JSON")
     p.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from distillguard.demo import run_demo
 
-    summary = run_demo(out_dir=args.out, n_prompts=args.n_prompts, max_new_tokens=args.max_new_tokens,
-                       batch_size=args.batch_size, device=args.device)
+    doc = run_demo(out_dir=args.out, profile=args.profile, teacher=args.teacher, reference=args.reference,
+                   device=args.device)
     if args.json:
-        _print_json(summary)
-    return 0
+        _print_json({k: v for k, v in doc.items() if not k.startswith("_")})
+    return EXIT_DETECTED if any(s["verdict"]["distilled"] for s in doc["suspects"].values()) else EXIT_NOT_DETECTED
 
 
 if __name__ == "__main__":  # pragma: no cover

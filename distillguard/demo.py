@@ -1,136 +1,322 @@
-"""``distillguard demo``: the main job on the embedded default (SmolLM2 teacher, real ShareGPT prompts).
+"""``distillguard demo``: a whole investigation on the embedded default, from traffic to verdict.
 
-1. make (or reuse) a key whose spec records the teacher's tokenizer;
-2. let the teacher answer real prompts twice: marked with one API account's sub-key, and unmarked;
-3. re-tokenise every answer from its text and test it against the right account key, another account's
-   key, the master key and an unrelated key; pool all answers of each set into one test as well;
-4. print a table and write ``summary.json``. Generation steps resume from their JSONL files.
+The world (simulated, with ground truth kept aside):
+
+1. a key for the SmolLM2 teacher (its spec records the tokenizer);
+2. API traffic: many benign accounts (six families, hard look-alikes included), one hydra campaign and one
+   hidden heavy harvester; prompts are real ShareGPT human turns; the log is written to ``api_logs.csv``;
+3. the teacher answers the harvester's first requests with the watermark of *that account's* sub-key
+   (``harvest.jsonl``, resumable) -- the data the harvester walks away with;
+4. the harvester trains a student from scratch on those answers (the teacher's tokenizer, another shape);
+5. the investigator's side: independent calibration students trained with the same recipe on another
+   teacher's answers (ShareGPT/ChatGPT), and a probe set built from the teacher and the reference model.
+
+Then :func:`distillguard.investigate.investigate` runs the three lines of evidence -- API logs, radioactivity
+with attribution over every account in the log, fingerprint -- on the student and on Gemma-3-270M (the
+independent control), and writes ``report.html`` + ``report.json``. Every step is cached in ``out_dir`` (a
+marker file is written when a step finishes), so an interrupted demo resumes where it stopped.
+
+Profiles: ``quick`` (the README's command, <= 20 min on 2 CPU cores), ``full`` (larger harvest and log),
+``smoke`` (seconds; the fast test suite runs it on tiny random models).
+
+Example:
+    >>> from distillguard.demo import PROFILES
+    >>> PROFILES["quick"].harvest_prompts > PROFILES["smoke"].harvest_prompts
+    True
 """
 
 from __future__ import annotations
 
 import json
-import platform
-import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from distillguard.data import sharegpt_prompts
 from distillguard.detect.stats import binom_test
-from distillguard.detect.text import DEFAULT_ALPHA, green_coins, score_batch
+from distillguard.detect.text import green_coins
+from distillguard.errors import DistillguardError
 from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
-from distillguard.models import load_model
-from distillguard.watermark.generate import generate_jsonl
 
-__all__ = ["run_demo", "pooled_score"]
+__all__ = ["Profile", "PROFILES", "run_demo", "pooled_score"]
 
-HARVEST_ACCOUNT = "acct-0042"
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes of one demo run (see :data:`PROFILES`)."""
+
+    name: str
+    benign: int  # benign accounts in the log
+    reference_benign: int  # accounts of the earlier, vetted traffic the log detector is fitted on
+    target_fpr: float  # account-level false-positive rate of the log detector (needs reference_benign >= 1/fpr)
+    hydra_size: int  # accounts in the hydra campaign
+    days: int  # length of the log
+    harvest_prompts: int  # requests of the hidden harvester answered by the teacher
+    harvest_tokens: int  # max new tokens per answer
+    student_layers: int
+    student_hidden: int
+    epochs: int
+    null_students: int  # independent calibration students (fingerprint null)
+    real_candidates: int  # real prompts among the fingerprint candidates (designed ones are added)
+    n_probes: int
+    probe_tokens: int
+    gen_prompts: int  # generation-mode prompts per suspect
+    gen_tokens: int
+    read_texts: int  # reading-mode texts
+    min_consistency: float = 0.1  # fingerprint probe selection (random tiny models are never self-consistent)
+    seed: int = 0
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile("smoke", benign=60, reference_benign=120, target_fpr=0.01, hydra_size=6, days=3,
+                     harvest_prompts=96, harvest_tokens=64, student_layers=1, student_hidden=64, epochs=10,
+                     null_students=3, real_candidates=6, n_probes=8, probe_tokens=12, gen_prompts=32,
+                     gen_tokens=64, read_texts=12, min_consistency=0.0),
+    "quick": Profile("quick", benign=400, reference_benign=1200, target_fpr=1e-3, hydra_size=40, days=7,
+                     harvest_prompts=192, harvest_tokens=128, student_layers=2, student_hidden=256, epochs=6,
+                     null_students=3, real_candidates=24, n_probes=32, probe_tokens=40, gen_prompts=256,
+                     gen_tokens=128, read_texts=100),
+    "full": Profile("full", benign=2000, reference_benign=3000, target_fpr=1e-3, hydra_size=100, days=14,
+                    harvest_prompts=768, harvest_tokens=192, student_layers=4, student_hidden=256, epochs=4,
+                    null_students=4, real_candidates=32, n_probes=48, probe_tokens=40, gen_prompts=200,
+                    gen_tokens=128, read_texts=200),
+}
 
 
 def pooled_score(sequences: list[list[int]], key: WatermarkKey) -> dict[str, float]:
-    """One exact test over many texts: coins deduplicated across all of them (not a sum of p-values).
+    """One exact test over many texts: green coins deduplicated across all of them.
 
     Example:
-        >>> from distillguard.keys import WatermarkKey, WatermarkSpec
         >>> from distillguard.demo import pooled_score
-        >>> key = WatermarkKey(b"\\x09" * 32, WatermarkSpec(vocab_size=100))
-        >>> pooled_score([[1, 2, 3], [1, 2, 4]], key)["scored"]  # (1->2) counted once
+        >>> from distillguard.keys import WatermarkKey, WatermarkSpec
+        >>> k = WatermarkKey(b"\\x02" * 32, WatermarkSpec(vocab_size=100))
+        >>> pooled_score([[1, 2, 3, 4]], k)["scored"]
         3
     """
     spec = key.require_spec()
-    ids = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences]) if sequences else np.zeros(0, np.int64)
-    segments = np.repeat(np.arange(len(sequences)), [len(s) for s in sequences])
-    _, coin, green = green_coins(ids, segments, key, spec)
+    seqs = [s for s in sequences if len(s)]
+    ids = np.concatenate([np.asarray(s, np.int64) for s in seqs]) if seqs else np.zeros(0, np.int64)
+    segs = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs]) if seqs else np.zeros(0, np.int64)
+    _, coin, green = green_coins(ids, segs, key, spec)
     _, first = np.unique(coin, return_index=True)
-    g, n = int(green[first].sum()), len(first)
-    p, log10_p, z = binom_test(g, n, spec.effective_gamma)
-    return {"scored": n, "green": g, "green_fraction": g / n if n else float("nan"), "z": z,
-            "p_value": p, "log10_p": log10_p}
+    n, g = len(first), int(green[first].sum())
+    p, lp, z = binom_test(g, n, spec.effective_gamma)
+    return {"scored": n, "green": g, "p_value": p, "log10_p": lp, "z": z}
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+# -- cached steps ---------------------------------------------------------------------------------------------
+def _done(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _mark(path: Path, info: dict[str, Any]) -> dict[str, Any]:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=2, default=str) + "\n")
+    tmp.replace(path)  # the marker appears only when the step is complete
+    return info
+
+
+def _key(out: Path, tok: Any) -> WatermarkKey:
+    path = out / "teacher.key"
+    if path.exists():
+        return WatermarkKey.load(path)
+    spec = WatermarkSpec(vocab_size=len(tok), gamma=0.25, delta=2.0, context_width=1, tokenizer_id=tokenizer_id(tok))
+    key = WatermarkKey.generate(spec)
+    key.save(path)
+    return key
+
+
+def _traffic(out: Path, prof: Profile, pool: list[str]) -> dict[str, Any]:
+    """Simulated API log with one hidden heavy harvester and one hydra campaign (ground truth kept apart)."""
+    from distillguard.detect.api_logs import simulate_logs
+
+    marker = out / "steps" / "traffic.json"
+    if (info := _done(marker)) is not None:
+        return info
+    logs, accounts = simulate_logs(prof.benign, 1, hydra_campaigns=1, hydra_size=prof.hydra_size, days=prof.days,
+                                   seed=prof.seed, prompts=pool, families=("heavy_harvester", "hydra"))
+    harvester = str(accounts.loc[accounts["family"] == "heavy_harvester", "account_id"].iloc[0])
+    truth = accounts[["account_id", "label", "family", "campaign_id", "n_requests"]]
+    truth.to_csv(out / "ground_truth_accounts.csv", index=False)
+    logs.drop(columns=["label", "family"]).to_csv(out / "api_logs.csv", index=False)
+    # an earlier period of vetted traffic (benign accounts only) to fit the detector and set its threshold
+    ref, _ = simulate_logs(prof.reference_benign, 0, hydra_campaigns=0, days=prof.days, seed=prof.seed + 1000,
+                           prompts=pool, families=())
+    ref.drop(columns=["label", "family"]).to_csv(out / "reference_logs.csv", index=False)
+    mine = logs[logs["account_id"] == harvester].sort_values("timestamp")
+    prompts = list(dict.fromkeys(mine["prompt"].astype(str)))[: prof.harvest_prompts]
+    (out / "harvester_requests.json").write_text(json.dumps(prompts, ensure_ascii=False))
+    return _mark(marker, {"harvester": harvester, "requests": int(len(logs)), "accounts": int(len(accounts)),
+                          "hydra_accounts": int((accounts["family"] == "hydra").sum()),
+                          "harvester_requests": int(len(mine)), "answered": len(prompts)})
+
+
+def _harvest(out: Path, prof: Profile, teacher: Any, key: WatermarkKey, harvester: str) -> dict[str, Any]:
+    """The teacher serves the harvester: answers watermarked with the harvester's account sub-key."""
+    from distillguard.watermark.generate import generate_jsonl
+
+    marker = out / "steps" / "harvest.json"
+    if (info := _done(marker)) is not None:
+        return info
+    prompts = json.loads((out / "harvester_requests.json").read_text())
+    recs = [{"id": f"r{i:05d}", "prompt": p, "account_id": harvester} for i, p in enumerate(prompts)]
+    t0 = time.time()
+    generate_jsonl(teacher, recs, out / "harvest.jsonl", key, batch_size=32, max_new_tokens=prof.harvest_tokens,
+                   do_sample=True, temperature=0.7, seed=prof.seed + 1)
+    rows = _jsonl(out / "harvest.jsonl")
+    served = pooled_score([r["response_ids"] for r in rows], key.for_account(harvester))
+    return _mark(marker, {"answers": len(rows), "tokens": int(sum(len(r["response_ids"]) for r in rows)),
+                          "served_text_test": served, "seconds": round(time.time() - t0, 1)})
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _chat_sequences(tok: Any, pairs: list[tuple[str, str]], max_prompt: int, max_answer: int) -> list[list[int]]:
+    """Token ids of ``prompt (chat template) + answer + eos``: what a student trained on chat data sees."""
+    from distillguard.watermark.generate import encode_prompt_text
+
+    seqs = []
+    for prompt, answer in pairs:
+        p = tok.encode(encode_prompt_text(tok, prompt), add_special_tokens=False)[-max_prompt:]
+        a = tok.encode(answer, add_special_tokens=False)[:max_answer]
+        if a:
+            seqs.append(p + a + ([tok.eos_token_id] if tok.eos_token_id is not None else []))
+    return seqs
+
+
+def _train(out_dir: Path, prof: Profile, tok: Any, seqs: list[list[int]], seed: int, desc: str) -> dict[str, Any]:
+    """Train one from-scratch student on token sequences and save it (safetensors + tokenizer)."""
+    from distillguard.distill.student import make_student, save_student, text_targets, train_student
+
+    marker = out_dir / "train.json"
+    if (info := _done(marker)) is not None:
+        return info
+    ids = np.concatenate([np.asarray(s, np.int64) for s in seqs])
+    lengths = np.array([len(s) for s in seqs])
+    tgt, lp = text_targets(ids, lengths)
+    model = make_student(len(tok), layers=prof.student_layers, hidden=prof.student_hidden, seed=seed)
+    t0 = time.time()
+    loss = train_student(model, ids, lengths, tgt, lp, epochs=prof.epochs, batch_size=8, lr=3e-3, seed=seed,
+                         desc=desc, restrict_vocab=True)
+    save_student(model, tok, out_dir)
+    return _mark(marker, {"layers": prof.student_layers, "hidden": prof.student_hidden, "epochs": prof.epochs,
+                          "texts": len(seqs), "tokens": int(len(ids)), "final_loss": round(loss, 4),
+                          "seconds": round(time.time() - t0, 1)})
+
+
+def _students(out: Path, prof: Profile, tok: Any) -> dict[str, Any]:
+    """The harvester's student, and the investigator's independent calibration students (same recipe)."""
+    from distillguard.data import sharegpt_pairs
+
+    rows = _jsonl(out / "harvest.jsonl")
+    mt = prof.harvest_tokens
+    info = {"student": _train(out / "student", prof, tok,
+                              _chat_sequences(tok, [(r["prompt"], r["response"]) for r in rows], 128, mt),
+                              seed=prof.seed, desc="student (harvest)")}
+    # same number of answers, drawn from ChatGPT's ShareGPT answers: students distilled from another teacher
+    pairs = sharegpt_pairs(len(rows) * prof.null_students, seed=prof.seed + 5, max_chars=2000)
+    for i in range(prof.null_students):
+        chunk = pairs[i * len(rows) : (i + 1) * len(rows)]
+        info[f"null-{i}"] = _train(out / "null-students" / f"s{i}", prof, tok, _chat_sequences(tok, chunk, 128, mt),
+                                   seed=prof.seed + 100 + i, desc=f"calibration student {i + 1}")
+    return info
+
+
+def _probes(out: Path, prof: Profile, teacher: Any, reference: Any) -> Path:
+    """Fingerprint probe set: teacher and reference answers, selection, null from the calibration students."""
+    from distillguard.fingerprint.api import build_probes
+    from distillguard.fingerprint.candidates import candidate_pool
+    from distillguard.suspects import LocalSuspect
+
+    path = out / "probes.json"
+    if path.exists():
+        return path
+    calib = {f"null-student-{i}": LocalSuspect.load(out / "null-students" / f"s{i}")
+             for i in range(prof.null_students)}
+    ps = build_probes(LocalSuspect(teacher), [reference], candidate_pool(prof.real_candidates),
+                      n_probes=prof.n_probes, max_new_tokens=prof.probe_tokens, cache_dir=out / "probe-cache",
+                      calibration=calib, calibration_modes=("logprob",), min_consistency=prof.min_consistency,
+                      progress=True)
+    tmp = path.with_suffix(".tmp")
+    ps.save(tmp)
+    tmp.replace(path)
+    return path
 
 
 def run_demo(
     out_dir: str | Path = "runs/demo",
+    profile: str = "quick",
     *,
-    n_prompts: int = 16,
-    max_new_tokens: int = 160,
-    batch_size: int = 16,
+    teacher: str | None = None,
+    reference: str | None = "gemma3-270m",
     device: str = "cpu",
-    model: str | None = None,
     print_table: bool = True,
 ) -> dict[str, Any]:
-    """Run the demo end to end and return its summary (also written to ``out_dir/summary.json``).
+    """Build the demo world (cached), investigate it, write ``report.html``/``report.json``; return the report.
+
+    ``teacher``/``reference`` default to the embedded SmolLM2 teacher and Gemma-3-270M; any model source that
+    :func:`distillguard.models.load_model` accepts works (the tests use tiny random models).
 
     Example:
         >>> from distillguard.demo import run_demo
-        >>> summary = run_demo("runs/demo", n_prompts=4)  # doctest: +SKIP
+        >>> doc = run_demo("runs/demo", "quick")  # doctest: +SKIP
+        >>> all(doc["checks"].values())  # doctest: +SKIP
+        True
     """
+    from distillguard.data import sharegpt_prompts
+    from distillguard.detect.api_logs import load_logs
+    from distillguard.investigate import investigate, summary_table, write_report
+    from distillguard.models import load_model
+    from distillguard.suspects import LocalSuspect, open_suspect
+
+    if profile not in PROFILES:
+        raise DistillguardError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+    prof = PROFILES[profile]
     t0 = time.time()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    loaded = load_model(model, device=device)
-    tok = loaded.tokenizer
-    key_path = out / "teacher.key"
-    if key_path.exists():
-        master = WatermarkKey.load(key_path)
-    else:
-        spec = WatermarkSpec(vocab_size=len(tok), gamma=0.25, delta=2.0, context_width=1,
-                             tokenizer_id=tokenizer_id(tok))
-        master = WatermarkKey.generate(spec)
-        master.save(key_path)
-    prompts = sharegpt_prompts(n_prompts, seed=7, min_chars=20, max_chars=500)
-    records = [{"id": f"q{i}", "prompt": p, "account_id": HARVEST_ACCOUNT} for i, p in enumerate(prompts)]
-    gen = dict(batch_size=batch_size, max_new_tokens=max_new_tokens, do_sample=True, temperature=0.7)
-    generate_jsonl(loaded, records, out / "watermarked.jsonl", master, seed=1, **gen)
-    generate_jsonl(loaded, records, out / "clean.jsonl", None, seed=1, **gen)
+    (out / "steps").mkdir(parents=True, exist_ok=True)
+    settings = {"profile": asdict(prof), "teacher": teacher, "reference": reference}
+    prev = _done(out / "steps" / "settings.json")
+    if prev is not None and prev != json.loads(json.dumps(settings)):
+        raise DistillguardError(f"{out} holds a demo run with other settings; use another --out or delete it")
+    _mark(out / "steps" / "settings.json", settings)
 
-    keys = {
-        f"account {HARVEST_ACCOUNT} (the right key)": master.for_account(HARVEST_ACCOUNT),
-        "account acct-0007 (another account)": master.for_account("acct-0007"),
-        "master key": master,
-        "unrelated key": WatermarkKey.generate(master.spec),
-    }
-    rows = []
-    for set_name in ("watermarked", "clean"):
-        recs = _read_jsonl(out / f"{set_name}.jsonl")
-        # re-tokenise from text, as a detector that only sees the served text must
-        seqs = [tok.encode(r["response"], add_special_tokens=False) for r in recs]
-        for key_name, key in keys.items():
-            per_text = score_batch(seqs, key, alpha=DEFAULT_ALPHA)
-            pooled = pooled_score(seqs, key)
-            rows.append({
-                "texts": set_name,
-                "key": key_name,
-                "key_fingerprint": key.fingerprint,
-                "n_texts": len(seqs),
-                "median_tokens": float(np.median([r.tokens for r in per_text])),
-                "detected": int(sum(r.detected for r in per_text)),
-                "median_log10_p": float(np.median([r.log10_p for r in per_text])),
-                "pooled": pooled,
-            })
-    summary = {
-        "command": " ".join(["distillguard", *sys.argv[1:]]) if sys.argv and "distillguard" in sys.argv[0] else None,
-        "teacher": loaded.identity,
-        "spec": master.spec.to_dict(),
-        "alpha_per_text": DEFAULT_ALPHA,
-        "n_prompts": n_prompts,
-        "max_new_tokens": max_new_tokens,
-        "rows": rows,
-        "machine": f"{platform.machine()} {platform.system()}, python {platform.python_version()}",
-        "seconds": round(time.time() - t0, 1),
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    loaded = load_model(teacher, device=device)
+    tok = loaded.tokenizer
+    key = _key(out, tok)
+    pool = sharegpt_prompts(None, seed=prof.seed + 3, min_chars=20, max_chars=600)
+    world = {"traffic": _traffic(out, prof, pool)}
+    harvester = world["traffic"]["harvester"]
+    world["harvest"] = _harvest(out, prof, loaded, key, harvester)
+    world["students"] = _students(out, prof, tok)
+    ref = open_suspect(reference, device=device)
+    probes = _probes(out, prof, loaded, ref)
+    logs = load_logs(out / "api_logs.csv")
+    reference_logs = load_logs(out / "reference_logs.csv")
+    suspects = {"student": LocalSuspect.load(out / "student", device=device), "control:" + ref.identity.split("@")[0]: ref}
+    doc = investigate(
+        suspects, key=key, teacher_tokenizer=tok, logs=logs, logs_reference=reference_logs, probes=probes,
+        target_fpr=prof.target_fpr, n_prompts=prof.gen_prompts,
+        n_texts=prof.read_texts, max_new_tokens=prof.gen_tokens,
+        expected={"harvester": harvester, "distilled": ["student"], "clean": [n for n in suspects if n != "student"]},
+    )
+    doc["demo"] = {"profile": asdict(prof), "world": world, "seconds_total": round(time.time() - t0, 1),
+                   "note": "simulated API traffic; the teacher answered only the hidden harvester's requests "
+                           "(the other accounts' answers are never used); ground truth in ground_truth_accounts.csv"}
+    doc["notes"] = [
+        f"demo profile {prof.name}: teacher {loaded.identity}; the hidden harvester {harvester} received "
+        f"{world['harvest']['answers']} watermarked answers ({world['harvest']['tokens']} tokens) and trained a "
+        f"{prof.student_layers}-layer d={prof.student_hidden} student on them",
+        "fingerprint null: students of the same recipe trained on ChatGPT answers (ShareGPT); the reference "
+        "model's own answers are the fingerprint's references, so its fingerprint test is biased towards "
+        "'not detected' -- its radioactivity test is the meaningful control",
+    ]
+    write_report(doc, out)
     if print_table:
-        print(f"\nteacher {loaded.identity}; {n_prompts} real ShareGPT prompts; per-text threshold p <= {DEFAULT_ALPHA:g}")
-        print(f"{'texts':<12} {'tested with':<38} {'detected':>9} {'median log10 p':>15} {'pooled log10 p':>15}")
-        for r in rows:
-            print(f"{r['texts']:<12} {r['key']:<38} {r['detected']:>4}/{r['n_texts']:<4} "
-                  f"{r['median_log10_p']:>15.2f} {r['pooled']['log10_p']:>15.2f}")
-        print(f"summary: {out / 'summary.json'}  ({summary['seconds']} s)")
-    return summary
+        print(summary_table(doc))
+        print(f"report: {out / 'report.html'}  ({doc['demo']['seconds_total']:.0f} s)")
+    return doc

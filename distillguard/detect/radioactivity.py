@@ -343,7 +343,7 @@ def reading_test(
     """Reading-mode radioactivity test of a local suspect that shares the teacher's tokenizer.
 
     ``texts`` default to ``n_texts`` held-out ShareGPT answers (independent of every key). Texts that
-    themselves test positive (p <= 0.01) for a key under test are refused unless ``allow_keyed_text``:
+    themselves test positive (p <= 0.01, Bonferroni over the keys) for a key under test are refused unless ``allow_keyed_text``:
     reading them is biased (DESIGN.md contract 4). Pass ``predictions`` to reuse a previous reading.
 
     Example:
@@ -387,7 +387,8 @@ def _guard_keyed_text(preds: Predictions, keys: Sequence[WatermarkKey], spec: Wa
         _, lp, _ = binom_test(int(green[first].sum()), len(first), spec.effective_gamma)
         if lp < worst:
             worst, worst_fp = lp, k.fingerprint
-    if worst <= math.log10(KEYED_TEXT_ALPHA):
+    # Bonferroni over the keys: with hundreds of account sub-keys, clean text reaches p <= 0.01 for some key
+    if worst <= math.log10(KEYED_TEXT_ALPHA / max(1, len(keys))):
         msg = (f"the text read carries the watermark of key {worst_fp} (log10 p = {worst:.1f}): reading mode is "
                "biased on key-dependent text (a clean model predicts its green next tokens); read clean text "
                "(the default) or use generation mode")

@@ -1,0 +1,440 @@
+"""One investigation: every line of evidence the provider has, on its own inputs, in one report.
+
+Three independent lines, each optional, each with its own calibrated test (DESIGN.md contracts 3-6):
+
+* **API logs** -- which accounts harvested the teacher (:class:`~distillguard.detect.api_logs.AccountScorer`,
+  threshold set for a target account-level false-positive rate on the traffic assumed benign);
+* **radioactivity** -- did the suspect learn from our watermarked answers, and from which account's
+  (:mod:`distillguard.detect.radioactivity`): reading mode when the suspect's weights and tokenizer allow
+  it, generation mode always; Holm over the accounts within a mode, Bonferroni over the modes;
+* **fingerprint** -- does the suspect answer the probes like our teacher, compared with independent models
+  (:mod:`distillguard.fingerprint`).
+
+Verdict per suspect: ``overall_p = min(1, m * min_i p_i)`` over the ``m`` lines that ran (Bonferroni, valid
+whatever the dependence between lines); the suspect is called **distilled** only when ``overall_p <= alpha``
+(default 1e-3). Nothing here re-implements a test: it calls the modules and records their outputs.
+
+The report is written atomically: ``report.json``/``report.html`` appear only when every requested line has
+finished, so a crash never leaves a report that looks complete.
+
+Example:
+    >>> from distillguard.investigate import combine_lines
+    >>> combine_lines({"radioactivity": 1e-9, "fingerprint": 0.2}, alpha=1e-3)["distilled"]
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from distillguard.errors import DistillguardError
+from distillguard.keys import WatermarkKey
+
+__all__ = [
+    "DEFAULT_ALPHA",
+    "combine_lines",
+    "logs_evidence",
+    "radioactivity_evidence",
+    "fingerprint_evidence",
+    "investigate",
+    "write_report",
+]
+
+DEFAULT_ALPHA = 1e-3
+REPORT_VERSION = 1
+
+
+def combine_lines(p_values: dict[str, float], *, alpha: float = DEFAULT_ALPHA) -> dict[str, Any]:
+    """Bonferroni combination of the per-line p-values of one suspect into one verdict.
+
+    Example:
+        >>> from distillguard.investigate import combine_lines
+        >>> v = combine_lines({"radioactivity": 0.01, "fingerprint": 0.3}, alpha=1e-3)
+        >>> v["overall_p"], v["distilled"]
+        (0.02, False)
+    """
+    ran = {k: float(v) for k, v in p_values.items() if v is not None and not math.isnan(v)}
+    if not ran:
+        return {"lines": 0, "overall_p": None, "distilled": False, "alpha": alpha,
+                "rule": "no line of evidence ran"}
+    p = min(1.0, len(ran) * min(ran.values()))
+    return {"lines": len(ran), "overall_p": p, "distilled": bool(p <= alpha), "alpha": alpha,
+            "strongest_line": min(ran, key=ran.get),
+            "rule": f"distilled iff min(1, {len(ran)} x min line p) <= {alpha:g} (Bonferroni over lines)"}
+
+
+# -- API logs -------------------------------------------------------------------------------------------------
+def logs_evidence(logs: pd.DataFrame, *, target_fpr: float = 1e-3, reference: pd.DataFrame | None = None,
+                  progress: bool = False) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Score every account of validated ``logs``; return (evidence dict, per-account scores DataFrame).
+
+    The detector is fitted on ``reference`` traffic (default: the logs themselves, assumed mostly benign);
+    its threshold gives an account-level false-positive rate of ``target_fpr`` on that traffic.
+
+    Example:
+        >>> from distillguard.detect.api_logs import simulate_logs, validate_logs
+        >>> from distillguard.investigate import logs_evidence
+        >>> logs, acc = simulate_logs(60, 1, hydra_size=4, days=3, seed=1, prompts=[f"q {i}" for i in range(99)])
+        >>> ev, scores = logs_evidence(validate_logs(logs.drop(columns=["label", "family"])), target_fpr=0.05)
+        >>> ev["line"], len(scores) == logs["account_id"].nunique()
+        ('api_logs', True)
+    """
+    from distillguard.detect.api_logs import AccountScorer
+
+    t0 = time.perf_counter()
+    scorer = AccountScorer(target_fpr=target_fpr, progress=progress)
+    scorer.fit(reference if reference is not None else logs)
+    scores = scorer.score_logs(logs)
+    flagged = scores[scores["flag"]]
+    clusters = flagged.loc[flagged["cluster_size"] > 1, "cluster_id"].nunique() if len(flagged) else 0
+    ev = {
+        "line": "api_logs",
+        "accounts": int(len(scores)),
+        "requests": int(len(logs)),
+        "flagged": flagged["account_id"].astype(str).tolist(),
+        "flagged_clusters": int(clusters),
+        "target_fpr": target_fpr,
+        "fitted_on": ("reference traffic assumed benign" if reference is not None else
+                      "the scored logs themselves (assumed mostly benign; give reference traffic for a sharper "
+                      "threshold)"),
+        "threshold": float(scorer.threshold_),
+        "detected": bool(len(flagged)),
+        "top": [{"account_id": str(r.account_id), "score": float(r.score), "flag": bool(r.flag),
+                 "reasons": str(r.reasons), "cluster_size": int(r.cluster_size)}
+                for r in scores.head(15).itertuples()],
+        "summary": (f"{len(flagged)} of {len(scores)} accounts flagged at target account FPR {target_fpr:g}"
+                    + (f" ({clusters} coordinated cluster(s))" if clusters else "")),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    return ev, scores
+
+
+# -- radioactivity --------------------------------------------------------------------------------------------
+def _can_read(suspect: Any, key: WatermarkKey) -> bool:
+    from distillguard.detect.text import check_tokenizer
+
+    if not getattr(suspect, "can_read", False):
+        return False
+    try:
+        check_tokenizer(suspect.tokenizer, key.require_spec())
+        return True
+    except DistillguardError:
+        return False
+
+
+def radioactivity_evidence(
+    suspect: Any,
+    key: WatermarkKey,
+    teacher_tokenizer: Any,
+    *,
+    accounts: Sequence[str] | None = None,
+    prompts: Sequence[str] | None = None,
+    prompt_source: str = "ShareGPT prompts",
+    texts: Sequence[str] | None = None,
+    n_prompts: int = 200,
+    n_texts: int = 200,
+    max_new_tokens: int = 128,
+    alpha: float = DEFAULT_ALPHA,
+    modes: Sequence[str] = ("reading", "generation"),
+) -> dict[str, Any]:
+    """Radioactivity of one suspect for the master key and every account sub-key (attribution).
+
+    Reading mode runs only when the suspect has local weights and the teacher's tokenizer. The line's p-value
+    is ``min(1, modes x min Holm p)``; the accounts attributed are those whose Holm p is <= ``alpha`` in a
+    mode that detects.
+
+    Example:
+        >>> from distillguard.investigate import radioactivity_evidence  # doctest: +SKIP
+        >>> radioactivity_evidence(LocalSuspect.load("student/"), key, tok, accounts=["acct-1"])["p_value"]  # doctest: +SKIP
+    """
+    from distillguard.detect.radioactivity import account_keys, generation_test, reading_test
+
+    keys = account_keys(key, list(accounts) if accounts else None)
+    reports = {}
+    notes = []
+    if "reading" in modes:
+        if _can_read(suspect, key):
+            reports["reading"] = reading_test(suspect, keys, texts, n_texts=n_texts, alpha=alpha)
+        else:
+            notes.append("reading mode skipped: the suspect has no local weights or another tokenizer")
+    if "generation" in modes:
+        reports["generation"] = generation_test(suspect, keys, teacher_tokenizer, prompts, n_prompts=n_prompts,
+                                                max_new_tokens=max_new_tokens, alpha=alpha)
+        notes.append(f"generation mode prompted with {reports['generation'].units.get('queries')} {prompt_source}")
+    if not reports:
+        raise DistillguardError("no radioactivity mode can run on this suspect")
+    mode_p = {m: float(min(r.p_holm for r in rep.results)) for m, rep in reports.items()}
+    p = min(1.0, len(mode_p) * min(mode_p.values()))
+    attributed: list[str] = []
+    for rep in reports.values():
+        for r in rep.results:
+            if r.p_holm <= alpha and r.account and r.account not in attributed:
+                attributed.append(r.account)
+    per_mode = {}
+    for m, rep in reports.items():
+        best = rep.best
+        ranked = sorted(rep.results, key=lambda r: r.log10_p)
+        per_mode[m] = {
+            "p_holm_min": mode_p[m], "keys_tested": len(rep.results), "units": rep.units,
+            "best": best.to_dict(), "seconds": round(rep.seconds, 1), "notes": rep.notes,
+            "top_keys": [r.to_dict() for r in ranked[:10]],
+            "log10_p_all": [round(float(r.log10_p), 4) for r in rep.results],
+        }
+    log10_p = math.log10(p) if p > 0 else min(
+        math.log10(len(mode_p)) + min(float(x["best"]["log10_p_holm"]) for x in per_mode.values()), -300.0)
+    return {
+        "line": "radioactivity", "suspect": suspect.identity, "p_value": p, "log10_p": log10_p,
+        "detected": bool(p <= alpha), "alpha": alpha, "modes": per_mode, "attributed": attributed,
+        "keys_tested": len(keys), "key_fingerprint": key.master_fingerprint, "notes": notes,
+        "summary": (f"{'RADIOACTIVE' if p <= alpha else 'not detected'}: p = {p:.3g} over {len(keys)} key(s) and "
+                    f"{len(mode_p)} mode(s)" + (f"; learned from {', '.join(attributed)}" if attributed else "")),
+    }
+
+
+# -- fingerprint ----------------------------------------------------------------------------------------------
+def fingerprint_evidence(probes: Any, suspect: Any, *, alpha: float = DEFAULT_ALPHA, budget: int | None = None,
+                         mode: str = "auto") -> dict[str, Any]:
+    """Fingerprint test of one suspect with a probe set (a :class:`ProbeSet` or the path of a probe file).
+
+    Example:
+        >>> from distillguard.investigate import fingerprint_evidence  # doctest: +SKIP
+        >>> fingerprint_evidence("probes.json", LocalSuspect.load("student/"))["p_value"]  # doctest: +SKIP
+    """
+    from distillguard.fingerprint.api import probe_suspect
+    from distillguard.fingerprint.probeset import ProbeSet
+
+    ps = probes if isinstance(probes, ProbeSet) else ProbeSet.load(probes)
+    t0 = time.perf_counter()
+    res = probe_suspect(ps, suspect, mode=mode, budget=budget, alpha=alpha)
+    keep = ("mode", "statistic", "t", "p_value", "log10_p", "p_rank", "min_p_rank", "null_mean", "null_sd",
+            "null_statistics", "calibration_models", "calibration_names", "n_probes", "queries_used", "partial",
+            "references", "test", "null")
+    out = {k: res[k] for k in keep if k in res}
+    out["probes"] = sorted(res["probes"], key=lambda r: -r["z"])[:8]
+    out.update({
+        "line": "fingerprint", "suspect": suspect.identity, "alpha": alpha, "detected": bool(res["p_value"] <= alpha),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "summary": (f"{'teacher fingerprint found' if res['p_value'] <= alpha else 'not detected'}: t = {res['t']:.1f}"
+                    f", p = {res['p_value']:.3g} over {res['n_probes']} probes vs {res['calibration_models']} "
+                    "independent models"),
+    })
+    return out
+
+
+# -- the investigation ----------------------------------------------------------------------------------------
+def _versions() -> dict[str, str]:
+    from distillguard.detect.radioactivity import versions
+
+    return versions()
+
+
+def investigate(
+    suspects: dict[str, Any] | None = None,
+    *,
+    key: WatermarkKey | None = None,
+    teacher_tokenizer: Any = None,
+    logs: pd.DataFrame | None = None,
+    logs_reference: pd.DataFrame | None = None,
+    probes: Any = None,
+    accounts: Sequence[str] | None = None,
+    prompts: Sequence[str] | None = None,
+    n_prompts: int = 200,
+    n_texts: int = 200,
+    max_new_tokens: int = 128,
+    fingerprint_budget: int | None = None,
+    alpha: float = DEFAULT_ALPHA,
+    target_fpr: float = 1e-3,
+    expected: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run every line of evidence that its inputs allow and return the investigation document.
+
+    ``suspects`` maps a display name to an opened suspect (:func:`distillguard.suspects.open_suspect`).
+    Radioactivity needs ``key`` (and ``teacher_tokenizer`` for generation mode); the fingerprint needs
+    ``probes``; the logs line needs ``logs``. Accounts tested for attribution: ``accounts``, else every
+    account in ``logs``. Generation-mode prompts: ``prompts``, else the prompts the flagged accounts sent
+    (what a harvester asked is what its student was trained to answer), else real ShareGPT prompts.
+    ``expected`` (the demo's ground truth) is recorded and compared, never used by a test.
+
+    Example:
+        >>> from distillguard.investigate import investigate
+        >>> investigate({})
+        Traceback (most recent call last):
+        ...
+        distillguard.errors.DistillguardError: nothing to investigate: give logs, or a suspect with a key and/or a probe file
+    """
+    suspects = suspects or {}
+    if logs is None and not suspects:
+        raise DistillguardError("nothing to investigate: give logs, or a suspect with a key and/or a probe file")
+    if suspects and key is None and probes is None:
+        raise DistillguardError("a suspect needs a key (radioactivity) and/or a probe file (fingerprint)")
+    if not 0 < alpha < 1:
+        raise DistillguardError("alpha must be in (0, 1)")
+    t0 = time.time()
+    doc: dict[str, Any] = {
+        "format": "distillguard-investigation", "version": REPORT_VERSION, "alpha": alpha,
+        "key_fingerprint": key.master_fingerprint if key is not None else None,
+        "command": " ".join(shlex.quote(a) for a in ["distillguard", *sys.argv[1:]]),
+        "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPUs, python "
+                   f"{platform.python_version()}",
+        "versions": _versions(), "logs": None, "suspects": {}, "complete": False,
+    }
+    flagged_prompts: list[str] = []
+    if logs is not None:
+        ev, scores = logs_evidence(logs, target_fpr=target_fpr, reference=logs_reference, progress=progress)
+        ev["score_histogram"] = np.histogram(scores["score"].to_numpy(float), bins=40)[0].tolist()
+        ev["score_quantiles"] = scores["score"].quantile([0, 0.5, 0.9, 0.99, 1]).round(4).tolist()
+        doc["logs"] = ev
+        doc["_scores"] = scores  # for the plots; dropped from the JSON
+        if ev["flagged"]:
+            sel = logs[logs["account_id"].astype(str).isin(ev["flagged"])]
+            flagged_prompts = list(dict.fromkeys(sel["prompt"].astype(str).tolist()))
+        if accounts is None:
+            accounts = sorted(logs["account_id"].astype(str).unique().tolist())
+    if prompts is not None:
+        gen_prompts, source = list(prompts), "user-supplied prompts"
+    elif flagged_prompts:
+        rng = np.random.default_rng(0)
+        pick = rng.choice(len(flagged_prompts), size=min(n_prompts, len(flagged_prompts)), replace=False)
+        gen_prompts, source = [flagged_prompts[i] for i in sorted(pick)], "prompts sent by the flagged accounts"
+    else:
+        gen_prompts, source = None, "real ShareGPT prompts"
+    for name, suspect in suspects.items():
+        entry: dict[str, Any] = {"identity": suspect.identity, "lines": {}}
+        if key is not None:
+            entry["lines"]["radioactivity"] = radioactivity_evidence(
+                suspect, key, teacher_tokenizer, accounts=accounts, prompts=gen_prompts, prompt_source=source,
+                n_prompts=n_prompts, n_texts=n_texts, max_new_tokens=max_new_tokens, alpha=alpha)
+        if probes is not None:
+            entry["lines"]["fingerprint"] = fingerprint_evidence(probes, suspect, alpha=alpha,
+                                                                 budget=fingerprint_budget)
+        entry["verdict"] = combine_lines({k: v["p_value"] for k, v in entry["lines"].items()}, alpha=alpha)
+        doc["suspects"][name] = entry
+    if expected:
+        doc["expected"] = expected
+        doc["checks"] = check_expected(doc, expected)
+    doc["seconds"] = round(time.time() - t0, 1)
+    doc["complete"] = True
+    return doc
+
+
+def check_expected(doc: dict[str, Any], expected: dict[str, Any]) -> dict[str, bool]:
+    """Compare an investigation with a known ground truth (the demo's): one boolean per claim.
+
+    ``expected`` keys: ``harvester`` (account id), ``distilled`` (suspect names), ``clean`` (suspect names).
+
+    Example:
+        >>> from distillguard.investigate import check_expected
+        >>> doc = {"logs": {"flagged": ["a"]}, "suspects": {"s": {"verdict": {"distilled": True},
+        ...        "lines": {"radioactivity": {"attributed": ["a"], "detected": True}}}}}
+        >>> check_expected(doc, {"harvester": "a", "distilled": ["s"], "clean": []})
+        {'harvester flagged in the logs': True, 's: distilled': True, 's: radioactivity detected': True, 's: attributed to a': True}
+    """
+    out: dict[str, bool] = {}
+    h = expected.get("harvester")
+    if h and doc.get("logs"):
+        out["harvester flagged in the logs"] = h in doc["logs"]["flagged"]
+    for name in expected.get("distilled", []):
+        s = doc["suspects"].get(name)
+        if s is None:
+            continue
+        out[f"{name}: distilled"] = bool(s["verdict"]["distilled"])
+        for line, v in s["lines"].items():
+            out[f"{name}: {line} detected"] = bool(v["detected"])
+        if h and "radioactivity" in s["lines"]:
+            out[f"{name}: attributed to {h}"] = s["lines"]["radioactivity"]["attributed"] == [h]
+    for name in expected.get("clean", []):
+        s = doc["suspects"].get(name)
+        if s is None:
+            continue
+        out[f"{name}: not distilled"] = not s["verdict"]["distilled"]
+        for line, v in s["lines"].items():
+            out[f"{name}: {line} not detected"] = not v["detected"]
+    return out
+
+
+def write_report(doc: dict[str, Any], out_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``report.json`` and ``report.html`` atomically (temporary files renamed at the end).
+
+    A document that is not ``complete`` is refused: no partial report is ever presented as a finished one.
+
+    Example:
+        >>> from distillguard.investigate import write_report  # doctest: +SKIP
+        >>> write_report(investigate({"student": s}, key=key, teacher_tokenizer=tok), "runs/inv")  # doctest: +SKIP
+    """
+    from distillguard.report_html import render_html
+
+    if not doc.get("complete"):
+        raise DistillguardError("the investigation did not finish; no report written")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    public = {k: v for k, v in doc.items() if not k.startswith("_")}
+    js, html = out / "report.json", out / "report.html"
+    tmp_js, tmp_html = out / ".report.json.tmp", out / ".report.html.tmp"
+    tmp_js.write_text(json.dumps(public, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    tmp_html.write_text(render_html(doc), encoding="utf-8")
+    os.replace(tmp_js, js)
+    os.replace(tmp_html, html)
+    return js, html
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    return str(o)
+
+
+def summary_table(doc: dict[str, Any]) -> str:
+    """A short plain-text table of the verdicts (printed by the CLI).
+
+    Example:
+        >>> from distillguard.investigate import summary_table
+        >>> print(summary_table({"alpha": 1e-3, "logs": None, "suspects": {}}))
+        no suspect tested
+    """
+    lines = []
+    if doc.get("logs"):
+        lg = doc["logs"]
+        shown = ", ".join(lg["flagged"][:6]) + (" ..." if len(lg["flagged"]) > 6 else "")
+        lines.append(f"API logs: {lg['summary']}" + (f": {shown}" if shown else ""))
+    if not doc["suspects"]:
+        lines.append("no suspect tested")
+        return "\n".join(lines)
+    head = f"{'suspect':<22} {'radioactivity p':>16} {'fingerprint p':>14} {'overall p':>10}  verdict (alpha {doc['alpha']:g})"
+    lines += [head, "-" * len(head)]
+    for name, s in doc["suspects"].items():
+        ra, fp = s["lines"].get("radioactivity"), s["lines"].get("fingerprint")
+        v = s["verdict"]
+        verdict = "DISTILLED" if v["distilled"] else "not distilled"
+        if ra and ra["attributed"]:
+            verdict += f" (from {', '.join(ra['attributed'][:3])})"
+        lines.append(f"{name:<22} {_p(ra):>16} {_p(fp):>14} {_fmt_p(v['overall_p']):>10}  {verdict}")
+    if doc.get("checks"):
+        bad = [k for k, ok in doc["checks"].items() if not ok]
+        lines.append(f"ground truth: {len(doc['checks']) - len(bad)}/{len(doc['checks'])} claims right"
+                     + (f"; WRONG: {'; '.join(bad)}" if bad else ""))
+    return "\n".join(lines)
+
+
+def _p(line: dict[str, Any] | None) -> str:
+    return "-" if line is None else _fmt_p(line["p_value"])
+
+
+def _fmt_p(p: float | None) -> str:
+    return "-" if p is None else f"{p:.2g}"

@@ -1,0 +1,145 @@
+"""``distillguard investigate``: every line of evidence on the user's own key, suspects, logs and probes.
+
+Exit codes: 0 = nothing detected; 1 = a suspect is called distilled (or, with logs only, accounts were
+flagged); 2 = bad input or failure (one line on stderr, and no report is written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError
+
+__all__ = ["register"]
+
+_EPILOG = """examples:
+  # everything: logs, radioactivity with attribution over the log's accounts, fingerprint
+  distillguard investigate --key teacher.key --suspect runs/student --logs api_logs.csv \\
+      --probes probes.json --out runs/inv
+  # a black-box suspect behind an OpenAI-compatible API, radioactivity only
+  distillguard investigate --key teacher.key --suspect http://127.0.0.1:8000/v1 --out runs/inv
+  # logs only
+  distillguard investigate --logs api_logs.parquet --out runs/inv
+
+verdict: a suspect is called distilled when min(1, m x smallest line p) <= --alpha (Bonferroni over the m
+lines that ran). exit codes: 0 = nothing detected; 1 = distilled suspect (or flagged accounts with logs
+only); 2 = bad input or failure (no report written)."""
+
+
+def _accounts(value: str | None) -> list[str] | None:
+    from distillguard.detect.radioactivity_cli import read_lines
+
+    if not value:
+        return None
+    if "," not in value and Path(value).is_file():
+        return read_lines(value, "account")
+    return [a.strip() for a in value.split(",") if a.strip()]
+
+
+def _open(src: str, args: argparse.Namespace) -> Any:
+    from distillguard.models import REFERENCE, TEACHER
+    from distillguard.suspects import open_suspect
+
+    if src.startswith(("http://", "https://")):
+        return open_suspect(src, model=args.suspect_model, timeout=args.timeout, retries=args.retries)
+    if not Path(src).expanduser().exists() and src not in (TEACHER, REFERENCE):
+        raise DistillguardError(f"suspect {src}: no such file, directory or URL")
+    return open_suspect(src, device=args.device)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from distillguard.investigate import investigate, summary_table, write_report
+
+    key_given = bool(args.key) or bool(os.environ.get("DISTILLGUARD_KEY"))
+    if not args.suspect and not args.logs:
+        raise DistillguardError("nothing to investigate: give --logs and/or --suspect (with --key and/or --probes)")
+    if args.suspect and not key_given and not args.probes:
+        raise DistillguardError("a suspect needs --key (or DISTILLGUARD_KEY) for radioactivity and/or --probes "
+                                "for the fingerprint")
+    out = Path(args.out)
+    for p in (args.logs, args.logs_reference):
+        if p and out.resolve() == Path(p).resolve().parent and Path(p).name in ("report.json", "report.html"):
+            raise DistillguardError(f"{p}: refusing to overwrite an input file")
+    key = teacher_tok = None
+    if key_given and (args.suspect or args.accounts):
+        from distillguard.cli import _load_key
+        from distillguard.models import load_tokenizer
+
+        key = _load_key(args)
+        key.require_spec()
+        teacher_tok = load_tokenizer(args.teacher)
+    probes = None
+    if args.probes:
+        from distillguard.fingerprint.probeset import ProbeSet
+
+        probes = ProbeSet.load(args.probes)
+    logs = ref = None
+    if args.logs:
+        from distillguard.detect.api_logs import load_logs
+
+        logs = load_logs(args.logs)
+        ref = load_logs(args.logs_reference) if args.logs_reference else None
+    prompts = None
+    if args.prompts:
+        from distillguard.detect.radioactivity_cli import read_lines
+
+        prompts = read_lines(args.prompts, "prompt")
+    suspects = {}
+    for src in args.suspect or []:
+        name = Path(src).name if not src.startswith("http") else src
+        suspects[name if name not in suspects else src] = _open(src, args)
+    doc = investigate(suspects, key=key, teacher_tokenizer=teacher_tok, logs=logs, logs_reference=ref, probes=probes,
+                      accounts=_accounts(args.accounts), prompts=prompts, n_prompts=args.n_prompts,
+                      n_texts=args.n_texts, max_new_tokens=args.max_new_tokens,
+                      fingerprint_budget=args.fingerprint_budget, alpha=args.alpha, target_fpr=args.target_fpr)
+    js, html = write_report(doc, out)
+    print(summary_table(doc))
+    print(f"report: {html} (data: {js})")
+    if suspects:
+        return EXIT_DETECTED if any(s["verdict"]["distilled"] for s in doc["suspects"].values()) else EXIT_NOT_DETECTED
+    return EXIT_DETECTED if doc["logs"]["flagged"] else EXIT_NOT_DETECTED
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``investigate`` subcommand to the ``distillguard`` parser.
+
+    Example:
+        >>> import argparse
+        >>> from distillguard.investigate_cli import register
+        >>> register(argparse.ArgumentParser().add_subparsers())
+    """
+    p = subparsers.add_parser(
+        "investigate", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_EPILOG,
+        help="run every line of evidence (logs, radioactivity, fingerprint) on your inputs: one report",
+        description="One investigation on your own inputs. Each line of evidence runs when its inputs are "
+        "given: API logs (--logs) -> flagged accounts; radioactivity (--key + --suspect) -> was the suspect "
+        "trained on our watermarked answers, and from which account's (attribution over --accounts, default "
+        "every account in --logs); fingerprint (--probes + --suspect) -> does it answer like our teacher. "
+        "Writes OUT/report.html and OUT/report.json.")
+    p.add_argument("--key", metavar="FILE", help="key file (default: the DISTILLGUARD_KEY environment variable)")
+    p.add_argument("--suspect", action="append", metavar="PATH_OR_URL",
+                   help="suspect model: HF dir / .gguf / model name, or an OpenAI-compatible URL (repeatable)")
+    p.add_argument("--logs", metavar="FILE", help="API request log (CSV, Parquet or JSONL; canonical columns)")
+    p.add_argument("--logs-reference", metavar="FILE",
+                   help="traffic assumed benign to fit the log detector on (default: the logs themselves)")
+    p.add_argument("--probes", metavar="FILE", help="fingerprint probe file (`distillguard fingerprint build`)")
+    p.add_argument("--accounts", metavar="IDS_OR_FILE",
+                   help="account ids to attribute (comma-separated or a file; default: every account in --logs)")
+    p.add_argument("--prompts", metavar="FILE",
+                   help="generation-mode prompts (default: the flagged accounts' prompts, else ShareGPT prompts)")
+    p.add_argument("--n-prompts", type=int, default=200, help="generation-mode prompts per suspect (200)")
+    p.add_argument("--n-texts", type=int, default=200, help="reading-mode texts per suspect (200)")
+    p.add_argument("--max-new-tokens", type=int, default=128, help="answer length in generation mode (128)")
+    p.add_argument("--fingerprint-budget", type=int, default=None, metavar="N", help="max fingerprint queries")
+    p.add_argument("--alpha", type=float, default=1e-3, help="verdict threshold on the combined p-value (1e-3)")
+    p.add_argument("--target-fpr", type=float, default=1e-3, help="account-level FPR of the log detector (1e-3)")
+    p.add_argument("--teacher", default=None, help="teacher tokenizer (default: the SmolLM2 teacher)")
+    p.add_argument("--suspect-model", default=None, help="model name sent to an HTTP suspect")
+    p.add_argument("--timeout", type=float, default=60.0, help="HTTP timeout per request (s)")
+    p.add_argument("--retries", type=int, default=3, help="HTTP retries after the first attempt")
+    p.add_argument("--device", default="cpu", help="device for local suspects (cpu, cuda)")
+    p.add_argument("--out", default="runs/investigation", help="report directory (default runs/investigation)")
+    p.set_defaults(func=_run)

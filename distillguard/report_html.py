@@ -1,0 +1,223 @@
+"""Render an investigation document (:func:`distillguard.investigate.investigate`) as one HTML file.
+
+Self-contained (plots embedded as PNG), readable without the JSON: the verdict table first, then one
+section per line of evidence with its test, its null hypothesis, its threshold and the plots. The key's
+public fingerprint is shown, never the key.
+
+Example:
+    >>> from distillguard.report_html import render_html
+    >>> "<html" in render_html({"alpha": 1e-3, "logs": None, "suspects": {}, "complete": True})
+    True
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["render_html"]
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:0.6em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:0.92em;
+text-align:left;vertical-align:top}th{background:#f3f3f3}.yes{color:#b00;font-weight:600}.no{color:#070}
+.note{color:#555;font-size:0.9em}code{background:#f6f6f6;padding:1px 3px}img{max-width:100%}"""
+
+
+def _png(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+
+
+def _pfmt(p: float | None) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "-"
+    return f"{p:.3g}"
+
+
+def _verdict_table(doc: dict[str, Any]) -> str:
+    e = html.escape
+    rows = []
+    for name, s in doc["suspects"].items():
+        v = s["verdict"]
+        cells = [f"<td>{e(name)}<br><span class=note>{e(str(s['identity']))}</span></td>"]
+        for line in ("radioactivity", "fingerprint"):
+            ln = s["lines"].get(line)
+            if ln is None:
+                cells.append("<td>not run</td>")
+            else:
+                cls = "yes" if ln["detected"] else "no"
+                extra = ""
+                if line == "radioactivity" and ln["attributed"]:
+                    extra = f"<br>learned from <b>{e(', '.join(ln['attributed']))}</b>"
+                cells.append(f"<td class={cls}>p = {_pfmt(ln['p_value'])}{extra}</td>")
+        cls = "yes" if v["distilled"] else "no"
+        cells.append(f"<td class={cls}>{'DISTILLED' if v['distilled'] else 'not distilled'}"
+                     f" (overall p = {_pfmt(v['overall_p'])})</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    if not rows:
+        return "<p>No suspect model was tested.</p>"
+    return ("<table><tr><th>suspect</th><th>radioactivity (watermark learned)</th><th>fingerprint (teacher's "
+            "idiosyncrasies)</th><th>verdict</th></tr>" + "".join(rows) + "</table>"
+            f"<p class=note>Rule: a suspect is called distilled only when min(1, m &times; smallest line p) &le; "
+            f"{doc['alpha']:g} over the m lines that ran (Bonferroni: valid whatever the dependence).</p>")
+
+
+def _logs_section(doc: dict[str, Any]) -> str:
+    e = html.escape
+    lg = doc.get("logs")
+    if not lg:
+        return ""
+    out = ["<h2>API logs: who harvested?</h2>", f"<p>{e(lg['summary'])} ({lg['requests']:,} requests). The "
+           f"detector's threshold gives an account-level false-positive rate of {lg['target_fpr']:g}; it was fitted on "
+           f"{e(lg.get('fitted_on', 'traffic assumed benign'))}.</p>"]
+    scores = doc.get("_scores")
+    if scores is not None and len(scores):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from distillguard.detect.api_logs.report import plot_score_distribution
+
+        fig, ax = plt.subplots(figsize=(7, 3))
+        plot_score_distribution(scores, lg["threshold"], ax=ax)
+        ax.set_title("account scores (log scale)")
+        out.append(_png(fig))
+    out.append("<table><tr><th>account</th><th>score</th><th>flagged</th><th>cluster size</th><th>top reasons</th></tr>")
+    for r in lg["top"]:
+        out.append(f"<tr><td>{e(r['account_id'])}</td><td>{r['score']:.3g}</td>"
+                   f"<td class={'yes' if r['flag'] else 'no'}>{'yes' if r['flag'] else 'no'}</td>"
+                   f"<td>{r['cluster_size']}</td><td>{e(r['reasons'])}</td></tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _radio_plot(name: str, ln: dict[str, Any]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modes = list(ln["modes"])
+    fig, axes = plt.subplots(1, len(modes), figsize=(5.5 * len(modes), 3), squeeze=False)
+    for ax, m in zip(axes[0], modes):
+        lp = -np.asarray(ln["modes"][m]["log10_p_all"], float)
+        ax.hist(np.clip(lp, 0, None), bins=40, color="grey", log=True)
+        best = ln["modes"][m]["best"]
+        ax.axvline(-best["log10_p"], color="red", label=f"best key: {best.get('account') or 'master'}")
+        n = len(lp)
+        ax.axvline(-math.log10(ln["alpha"] / max(n, 1)), color="k", ls="--", lw=0.8,
+                   label="Holm/Bonferroni threshold")
+        ax.set_xlabel("-log10 p per key")
+        ax.set_ylabel("keys")
+        ax.set_title(f"{name}: {m} mode ({n} keys)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _radio_section(doc: dict[str, Any]) -> str:
+    e = html.escape
+    parts = []
+    for name, s in doc["suspects"].items():
+        ln = s["lines"].get("radioactivity")
+        if ln is None:
+            continue
+        parts.append(f"<h3>{e(name)}</h3><p>{e(ln['summary'])}.</p>")
+        parts.append("<table><tr><th>mode</th><th>read / asked</th><th>best key</th><th>green / scored</th>"
+                     "<th>z</th><th>p</th><th>Holm p (min)</th></tr>")
+        for m, d in ln["modes"].items():
+            b = d["best"]
+            what = (f"{d['units'].get('texts_read', d['units'].get('queries'))} "
+                    f"{'texts' if m == 'reading' else 'prompts'}, "
+                    f"{d['units'].get('tokens_read', d['units'].get('answer_tokens'))} tokens")
+            parts.append(f"<tr><td>{m}</td><td>{what}</td><td>{e(str(b.get('account') or 'master'))} "
+                         f"({e(b['key_fingerprint'])})</td><td>{b['green']} / {b['scored']} = "
+                         f"{b['green_fraction']:.3f} (&gamma; = {b['gamma']:.2f})</td><td>{b['z']:.1f}</td>"
+                         f"<td>{_pfmt(b['p_value'])}</td><td>{_pfmt(d['p_holm_min'])}</td></tr>")
+        parts.append("</table>")
+        parts.append(_radio_plot(name, ln))
+        for note in ln.get("notes", []):
+            parts.append(f"<p class=note>{e(note)}</p>")
+    if not parts:
+        return ""
+    return ("<h2>Radioactivity: did the suspect learn our watermark?</h2><p class=note>Null hypothesis: the "
+            "suspect's predictions (reading mode) or answers (generation mode) are independent of the key. Each key "
+            "is an exact binomial test on distinct green coins (context window, token); Holm over the keys of a "
+            "mode, Bonferroni over the modes. Attribution = account sub-keys whose Holm p is below alpha.</p>"
+            + "\n".join(parts))
+
+
+def _fp_section(doc: dict[str, Any]) -> str:
+    e = html.escape
+    parts = []
+    for name, s in doc["suspects"].items():
+        ln = s["lines"].get("fingerprint")
+        if ln is None:
+            continue
+        from distillguard.fingerprint.report import plot_png
+
+        parts.append(f"<h3>{e(name)}</h3><p>{e(ln['summary'])} ({ln['mode']} mode, {ln['queries_used']} queries"
+                     f"{', partial: budget covers part of the probes' if ln.get('partial') else ''}). Calibration "
+                     f"models: {e(', '.join(ln.get('calibration_names', [])))}; rank p = {ln['p_rank']:.2f} "
+                     f"(minimum possible {ln['min_p_rank']:.2f}).</p>")
+        parts.append(f'<img alt="fingerprint" src="data:image/png;base64,{plot_png(ln)}">')
+        parts.append("<table><tr><th>probe</th><th>family</th><th>z</th><th>prompt</th></tr>")
+        for p in ln["probes"][:6]:
+            parts.append(f"<tr><td>{e(p['id'])}</td><td>{e(p['family'])}</td><td>{p['z']:.1f}</td>"
+                         f"<td>{e(p['prompt'][:160])}</td></tr>")
+        parts.append("</table>")
+    if not parts:
+        return ""
+    null = next(s["lines"]["fingerprint"].get("null", "") for s in doc["suspects"].values()
+                if "fingerprint" in s["lines"])
+    return ("<h2>Fingerprint: does the suspect answer like our teacher?</h2>"
+            f"<p class=note>Null hypothesis: {e(str(null))}</p>" + "\n".join(parts))
+
+
+def _checks(doc: dict[str, Any]) -> str:
+    checks = doc.get("checks")
+    if not checks:
+        return ""
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td class={'no' if ok else 'yes'}>{'right' if ok else 'WRONG'}"
+                   "</td></tr>" for k, ok in checks.items())
+    return f"<h2>Ground truth (demo only)</h2><table>{rows}</table>"
+
+
+def render_html(doc: dict[str, Any]) -> str:
+    """The whole report as one HTML string.
+
+    Example:
+        >>> from distillguard.report_html import render_html
+        >>> "verdict" in render_html({"alpha": 1e-3, "logs": None, "suspects": {}, "complete": True}).lower()
+        True
+    """
+    e = html.escape
+    head = (f"<p>Key fingerprint {e(str(doc.get('key_fingerprint') or '-'))} &middot; threshold alpha = "
+            f"{doc['alpha']:g} &middot; {e(str(doc.get('machine', '')))} &middot; {doc.get('seconds', '-')} s"
+            f"{'' if doc.get('complete') else ' &middot; <b>INCOMPLETE</b>'}</p>")
+    if doc.get("command"):
+        head += f"<p class=note>command: <code>{e(doc['command'])}</code></p>"
+    for note in doc.get("notes", []):
+        head += f"<p class=note>{e(note)}</p>"
+    limits = ("<h2>What these p-values mean</h2><p class=note>Each p-value is the probability of evidence at "
+              "least this strong if the suspect were independent of our teacher (radioactivity: of our key; "
+              "fingerprint: exchangeable with the independent calibration models). A small p-value says the "
+              "suspect is not independent; it does not say how much data was taken or by whom beyond the "
+              "account sub-keys tested. Paraphrasing the harvest, training on a small watermarked fraction, or "
+              "heavy further fine-tuning weaken the radioactivity signal; a suspect much unlike the calibration "
+              "models weakens the fingerprint's null.</p>")
+    body = [f"<!doctype html><html><head><meta charset=utf-8><title>distillguard investigation</title>"
+            f"<style>{_CSS}</style></head><body><h1>distillguard investigation</h1>", head,
+            "<h2>Verdict</h2>", _verdict_table(doc), _checks(doc), _logs_section(doc), _radio_section(doc),
+            _fp_section(doc), limits, "</body></html>"]
+    return "\n".join(b for b in body if b)
