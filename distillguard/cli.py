@@ -314,6 +314,9 @@ def _add_demo(sub) -> None:
     p.add_argument("--teacher", default=None, help="teacher model (default: the embedded SmolLM2-135M-Instruct)")
     p.add_argument("--reference", default="gemma3-270m", help="independent model: fingerprint reference and "
                    "clean control (default gemma3-270m)")
+    p.add_argument("--context-width", type=int, default=0, metavar="H",
+                   help="context width of the demo key: 0 (default; one green list per account, learned by small "
+                   "students) or 1+ (context-seeded; needs far more harvested data to carry into a student)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true", help="print the report JSON")
     p.set_defaults(func=_cmd_demo)
@@ -323,7 +326,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from distillguard.demo import run_demo
 
     doc = run_demo(out_dir=args.out, profile=args.profile, teacher=args.teacher, reference=args.reference,
-                   device=args.device)
+                   context_width=args.context_width, device=args.device)
     if args.json:
         _print_json({k: v for k, v in doc.items() if not k.startswith("_")})
     return EXIT_DETECTED if any(s["verdict"]["distilled"] for s in doc["suspects"].values()) else EXIT_NOT_DETECTED

@@ -63,6 +63,7 @@ class Profile:
     n_probes: int
     probe_tokens: int
     gen_prompts: int  # generation-mode prompts per suspect
+    control_prompts: int  # ... for the clean control (Gemma's 262k vocabulary makes it the slow one on CPU)
     gen_tokens: int
     read_texts: int  # reading-mode texts
     min_consistency: float = 0.1  # fingerprint probe selection (random tiny models are never self-consistent)
@@ -73,15 +74,15 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", benign=60, reference_benign=120, target_fpr=0.01, hydra_size=6, days=3,
                      harvest_prompts=96, harvest_tokens=64, student_layers=1, student_hidden=64, epochs=10,
                      null_students=3, real_candidates=6, n_probes=8, probe_tokens=12, gen_prompts=32,
-                     gen_tokens=64, read_texts=12, min_consistency=0.0),
+                     gen_tokens=64, read_texts=12, control_prompts=32, min_consistency=0.0),
     "quick": Profile("quick", benign=400, reference_benign=1200, target_fpr=1e-3, hydra_size=40, days=7,
                      harvest_prompts=192, harvest_tokens=128, student_layers=2, student_hidden=256, epochs=6,
-                     null_students=3, real_candidates=24, n_probes=32, probe_tokens=40, gen_prompts=256,
-                     gen_tokens=128, read_texts=100),
+                     null_students=3, real_candidates=24, n_probes=32, probe_tokens=40, gen_prompts=128,
+                     gen_tokens=128, read_texts=100, control_prompts=64),
     "full": Profile("full", benign=2000, reference_benign=3000, target_fpr=1e-3, hydra_size=100, days=14,
                     harvest_prompts=768, harvest_tokens=192, student_layers=4, student_hidden=256, epochs=4,
-                    null_students=4, real_candidates=32, n_probes=48, probe_tokens=40, gen_prompts=200,
-                    gen_tokens=128, read_texts=200),
+                    null_students=4, real_candidates=32, n_probes=48, probe_tokens=40, gen_prompts=256,
+                    gen_tokens=128, read_texts=200, control_prompts=256),
 }
 
 
@@ -118,11 +119,12 @@ def _mark(path: Path, info: dict[str, Any]) -> dict[str, Any]:
     return info
 
 
-def _key(out: Path, tok: Any) -> WatermarkKey:
+def _key(out: Path, tok: Any, context_width: int) -> WatermarkKey:
     path = out / "teacher.key"
     if path.exists():
         return WatermarkKey.load(path)
-    spec = WatermarkSpec(vocab_size=len(tok), gamma=0.25, delta=2.0, context_width=1, tokenizer_id=tokenizer_id(tok))
+    spec = WatermarkSpec(vocab_size=len(tok), gamma=0.25, delta=2.0, context_width=context_width,
+                         tokenizer_id=tokenizer_id(tok))
     key = WatermarkKey.generate(spec)
     key.save(path)
     return key
@@ -253,6 +255,7 @@ def run_demo(
     *,
     teacher: str | None = None,
     reference: str | None = "gemma3-270m",
+    context_width: int = 0,
     device: str = "cpu",
     print_table: bool = True,
 ) -> dict[str, Any]:
@@ -260,6 +263,11 @@ def run_demo(
 
     ``teacher``/``reference`` default to the embedded SmolLM2 teacher and Gemma-3-270M; any model source that
     :func:`distillguard.models.load_model` accepts works (the tests use tiny random models).
+
+    ``context_width`` of the demo's key defaults to 0 (one green list per account, the Unigram-Watermark
+    variant): small students learn it from a few hundred answers. With ``context_width=1`` (the library's
+    default, harder to estimate from harvested text) the quick profile's student does not carry a significant
+    mark -- measured and reported in the README.
 
     Example:
         >>> from distillguard.demo import run_demo
@@ -279,7 +287,7 @@ def run_demo(
     t0 = time.time()
     out = Path(out_dir)
     (out / "steps").mkdir(parents=True, exist_ok=True)
-    settings = {"profile": asdict(prof), "teacher": teacher, "reference": reference}
+    settings = {"profile": asdict(prof), "teacher": teacher, "reference": reference, "context_width": context_width}
     prev = _done(out / "steps" / "settings.json")
     if prev is not None and prev != json.loads(json.dumps(settings)):
         raise DistillguardError(f"{out} holds a demo run with other settings; use another --out or delete it")
@@ -287,7 +295,7 @@ def run_demo(
 
     loaded = load_model(teacher, device=device)
     tok = loaded.tokenizer
-    key = _key(out, tok)
+    key = _key(out, tok, context_width)
     pool = sharegpt_prompts(None, seed=prof.seed + 3, min_chars=20, max_chars=600)
     world = {"traffic": _traffic(out, prof, pool)}
     harvester = world["traffic"]["harvester"]
@@ -297,10 +305,11 @@ def run_demo(
     probes = _probes(out, prof, loaded, ref)
     logs = load_logs(out / "api_logs.csv")
     reference_logs = load_logs(out / "reference_logs.csv")
-    suspects = {"student": LocalSuspect.load(out / "student", device=device), "control:" + ref.identity.split("@")[0]: ref}
+    control = "control:" + ref.identity.split("@")[0]
+    suspects = {"student": LocalSuspect.load(out / "student", device=device), control: ref}
     doc = investigate(
         suspects, key=key, teacher_tokenizer=tok, logs=logs, logs_reference=reference_logs, probes=probes,
-        target_fpr=prof.target_fpr, n_prompts=prof.gen_prompts,
+        target_fpr=prof.target_fpr, n_prompts=prof.gen_prompts, n_prompts_by_suspect={control: prof.control_prompts},
         n_texts=prof.read_texts, max_new_tokens=prof.gen_tokens,
         expected={"harvester": harvester, "distilled": ["student"], "clean": [n for n in suspects if n != "student"]},
     )

@@ -251,6 +251,7 @@ def investigate(
     accounts: Sequence[str] | None = None,
     prompts: Sequence[str] | None = None,
     n_prompts: int = 200,
+    n_prompts_by_suspect: dict[str, int] | None = None,
     n_texts: int = 200,
     max_new_tokens: int = 128,
     fingerprint_budget: int | None = None,
@@ -266,7 +267,9 @@ def investigate(
     ``probes``; the logs line needs ``logs``. Accounts tested for attribution: ``accounts``, else every
     account in ``logs``. Generation-mode prompts: ``prompts``, else the prompts the flagged accounts sent
     (what a harvester asked is what its student was trained to answer), else real ShareGPT prompts.
-    ``expected`` (the demo's ground truth) is recorded and compared, never used by a test.
+    ``n_prompts_by_suspect`` overrides ``n_prompts`` for some suspects (a slow model can get fewer queries;
+    its report states how many were scored). ``expected`` (the demo's ground truth) is recorded and compared,
+    never used by a test.
 
     Example:
         >>> from distillguard.investigate import investigate
@@ -308,15 +311,17 @@ def investigate(
     elif flagged_prompts:
         rng = np.random.default_rng(0)
         pick = rng.choice(len(flagged_prompts), size=min(n_prompts, len(flagged_prompts)), replace=False)
-        gen_prompts, source = [flagged_prompts[i] for i in sorted(pick)], "prompts sent by the flagged accounts"
+        gen_prompts, source = [flagged_prompts[i] for i in pick], "prompts sent by the flagged accounts"
     else:
         gen_prompts, source = None, "real ShareGPT prompts"
     for name, suspect in suspects.items():
         entry: dict[str, Any] = {"identity": suspect.identity, "lines": {}}
         if key is not None:
+            n_gen = (n_prompts_by_suspect or {}).get(name, n_prompts)
             entry["lines"]["radioactivity"] = radioactivity_evidence(
-                suspect, key, teacher_tokenizer, accounts=accounts, prompts=gen_prompts, prompt_source=source,
-                n_prompts=n_prompts, n_texts=n_texts, max_new_tokens=max_new_tokens, alpha=alpha)
+                suspect, key, teacher_tokenizer, accounts=accounts,
+                prompts=None if gen_prompts is None else gen_prompts[:n_gen], prompt_source=source,
+                n_prompts=n_gen, n_texts=n_texts, max_new_tokens=max_new_tokens, alpha=alpha)
         if probes is not None:
             entry["lines"]["fingerprint"] = fingerprint_evidence(probes, suspect, alpha=alpha,
                                                                  budget=fingerprint_budget)

@@ -105,7 +105,7 @@ class LocalSuspect(Suspect):
         self.queries += len(recs)
         out = generate_records(
             self.loaded, recs, None, batch_size=batch_size, max_new_tokens=max_new_tokens,
-            do_sample=temperature > 0, temperature=max(temperature, 1e-5), seed=seed, progress=False,
+            do_sample=temperature > 0, temperature=max(temperature, 1e-5), seed=seed, progress=len(recs) > batch_size,
         )
         return [r["response"] for r in out]
 

@@ -45,7 +45,10 @@ def demo_run(tmp_path_factory, teacher_dir, reference_dir):
     from distillguard.demo import run_demo
 
     out = tmp_path_factory.mktemp("demo")
-    doc = run_demo(out, "smoke", teacher=str(teacher_dir), reference=str(reference_dir), print_table=False)
+    # a character-level vocabulary has ~100 tokens: a unigram key (h = 0, the demo's default) would score at most
+    # ~100 distinct coins; h = 1 gives ~10k (context, token) coins, which a tiny student learns in seconds
+    doc = run_demo(out, "smoke", teacher=str(teacher_dir), reference=str(reference_dir), context_width=1,
+                   print_table=False)
     return out, doc
 
 
@@ -78,7 +81,8 @@ def test_demo_resumes_without_redoing_steps(demo_run, teacher_dir, reference_dir
     (work / "report.json").unlink()
     stamps = {p: p.stat().st_mtime_ns for p in [work / "harvest.jsonl", work / "student" / "model.safetensors",
                                                   work / "null-students" / "s0" / "model.safetensors"]}
-    again = run_demo(work, "smoke", teacher=str(teacher_dir), reference=str(reference_dir), print_table=False)
+    again = run_demo(work, "smoke", teacher=str(teacher_dir), reference=str(reference_dir), context_width=1,
+                     print_table=False)
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps, "finished steps were redone"
     assert (work / "null-students" / "s2" / "model.safetensors").exists()
     for name, s in doc["suspects"].items():
@@ -89,7 +93,7 @@ def test_demo_resumes_without_redoing_steps(demo_run, teacher_dir, reference_dir
 def test_demo_refuses_other_settings_in_same_dir(demo_run, teacher_dir, reference_dir, capsys):
     out, _ = demo_run
     rc = main(["demo", "--profile", "quick", "--out", str(out), "--teacher", str(teacher_dir),
-               "--reference", str(reference_dir)])
+               "--reference", str(reference_dir), "--context-width", "1"])
     assert rc == 2
     assert "other settings" in capsys.readouterr().err
 
