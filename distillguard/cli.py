@@ -301,7 +301,9 @@ def _add_demo(sub) -> None:
         epilog="examples:\n  distillguard demo                      # quick profile, <= 20 min on 2 CPU cores\n"
         "  distillguard demo --profile full --out runs/demo-full\n"
         "  distillguard demo --profile smoke --teacher tiny/ --reference tiny2/   # seconds, tiny models\n\n"
-        "Steps are cached in --out: rerunning after an interruption resumes. " + _EPILOG_EXIT,
+        "Steps are cached in --out: rerunning after an interruption resumes.\n"
+        "exit codes: 0 = every verdict matches the simulated ground truth; 1 = some verdict is wrong (listed); "
+        "2 = bad input or failure",
         **_fmt("Simulates API traffic in which one hidden account harvests the watermarked SmolLM2 teacher, "
                "trains a student on that account's answers, then investigates: finds the harvesting accounts "
                "in the logs, tests the student and Gemma-3-270M (the clean control) for radioactivity (with "
@@ -329,7 +331,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                    context_width=args.context_width, device=args.device)
     if args.json:
         _print_json({k: v for k, v in doc.items() if not k.startswith("_")})
-    return EXIT_DETECTED if any(s["verdict"]["distilled"] for s in doc["suspects"].values()) else EXIT_NOT_DETECTED
+    # the demo knows the truth: its exit code says whether every verdict was right, not whether one fired
+    return 0 if doc.get("checks") and all(doc["checks"].values()) else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -90,6 +90,15 @@ def test_demo_resumes_without_redoing_steps(demo_run, teacher_dir, reference_dir
     assert again["checks"] == doc["checks"]
 
 
+def test_demo_cli_exit_code_says_verdicts_right(demo_run, teacher_dir, reference_dir, capsys):
+    out, _ = demo_run  # every step is cached: this reruns only the investigation
+    rc = main(["demo", "--profile", "smoke", "--out", str(out), "--teacher", str(teacher_dir),
+               "--reference", str(reference_dir), "--context-width", "1"])
+    printed = capsys.readouterr().out
+    assert rc == 0, printed
+    assert "ground truth: " in printed and "WRONG" not in printed
+
+
 def test_demo_refuses_other_settings_in_same_dir(demo_run, teacher_dir, reference_dir, capsys):
     out, _ = demo_run
     rc = main(["demo", "--profile", "quick", "--out", str(out), "--teacher", str(teacher_dir),

@@ -222,3 +222,84 @@ def test_bad_inputs_exit_2(students, tmp_path, capsys, tiny_model_dir):
         assert len(lines) == 1 and lines[0].startswith("distillguard: error:") and "Traceback" not in err
     main(cases[-1])
     assert "generation" in capsys.readouterr().err  # the vocab-mismatch error names the way out
+
+
+def _student_predictions(keys, vocab, n, rng):
+    """Predictions of a 'student' that prefers the union of the given keys' (h = 0) green lists."""
+    from distillguard.detect.radioactivity import Predictions
+
+    liked = np.zeros(vocab, bool)
+    for k in keys:
+        liked |= _green_mask(k, vocab)
+    w = np.where(liked, 4.0, 1.0)
+    preds = rng.choice(vocab, size=n, p=w / w.sum())
+    ids = rng.integers(0, vocab, n)
+    return Predictions(ids, np.zeros(n, np.int64), preds, "student")
+
+
+def test_h0_account_lists_are_independent_so_only_the_source_is_flagged():
+    """h = 0: each account's single green list comes from its own keyed order; with orders shared by the
+    master, some account pairs overlapped heavily and an innocent account was flagged beside the source."""
+    from distillguard.detect.radioactivity import (
+        RadioactivityReport,
+        _reading_tuples,
+        account_keys,
+        attribute,
+        score_predictions,
+    )
+    from distillguard.keys import WatermarkKey, WatermarkSpec
+
+    V = 2000
+    master = WatermarkKey(b"\x11" * 32, WatermarkSpec(vocab_size=V, gamma=0.25, context_width=0))
+    keys = account_keys(master, [f"acct-{i}" for i in range(400)])[1:]
+    greens = np.array([np.sort(np.flatnonzero(_green_mask(k, V))) for k in keys])
+    overlap = np.array([len(np.intersect1d(greens[0], g)) for g in greens[1:]]) / master.spec.green_size
+    assert overlap.max() < 0.4  # ~ gamma = 0.25 for every pair, never a near-copy
+    preds = _student_predictions([keys[0]], V, 3000, np.random.default_rng(0))
+    results = score_predictions(preds, keys, alpha=1e-3)
+    assert [r.account for r in results if r.detected] == [keys[0].account]
+    rep = attribute(RadioactivityReport("reading", "s", 1e-3, results, {}, {}), *_reading_tuples(preds, master.spec),
+                    keys, master.spec)
+    assert rep.attributed == [keys[0].account] and not rep.explained
+
+
+def _green_mask(key, vocab):
+    from distillguard.watermark.prf import is_green_np, key_material, seed_to_arc_np
+
+    m = key_material(key)
+    p, o = seed_to_arc_np(np.array([m.fixed_seed], dtype=np.uint64), key.spec)
+    return is_green_np(np.repeat(p, vocab), np.repeat(o, vocab), np.arange(vocab), m.positions, key.spec)
+
+
+def test_attribution_keeps_two_true_sources():
+    from distillguard.detect.radioactivity import (
+        RadioactivityReport,
+        _reading_tuples,
+        account_keys,
+        attribute,
+        score_predictions,
+    )
+    from distillguard.keys import WatermarkKey, WatermarkSpec
+
+    V = 2000
+    master = WatermarkKey(b"\x12" * 32, WatermarkSpec(vocab_size=V, gamma=0.25, context_width=0))
+    keys = account_keys(master, [f"acct-{i}" for i in range(50)])[1:]
+    preds = _student_predictions([keys[3], keys[17]], V, 4000, np.random.default_rng(1))
+    results = score_predictions(preds, keys, alpha=1e-3)
+    rep = attribute(RadioactivityReport("reading", "s", 1e-3, results, {}, {}), *_reading_tuples(preds, master.spec),
+                    keys, master.spec)
+    assert set(rep.attributed) >= {keys[3].account, keys[17].account}
+
+
+def test_conditional_test_is_calibrated_for_unrelated_keys():
+    """X unrelated to the student (which learned Y): the conditional p-value is (conservatively) uniform."""
+    from distillguard.detect.radioactivity import _reading_tuples, account_keys, conditional_test
+    from distillguard.keys import WatermarkKey, WatermarkSpec
+
+    V = 1500
+    master = WatermarkKey(b"\x13" * 32, WatermarkSpec(vocab_size=V, gamma=0.25, context_width=0))
+    keys = account_keys(master, [f"acct-{i}" for i in range(301)])[1:]
+    preds = _student_predictions([keys[0]], V, 2000, np.random.default_rng(2))
+    w, t = _reading_tuples(preds, master.spec)
+    p = np.array([conditional_test(w, t, k, keys[0], master.spec)["p_value"] for k in keys[1:]])
+    assert (p <= 0.01).mean() <= 0.03 and (p <= 0.05).mean() <= 0.09

@@ -63,6 +63,8 @@ __all__ = [
     "reading_test",
     "generation_test",
     "account_keys",
+    "attribute",
+    "conditional_test",
     "versions",
 ]
 
@@ -133,6 +135,8 @@ class RadioactivityReport:
     notes: list[str] = field(default_factory=list)
     command: str = ""
     seconds: float = 0.0
+    #: flagged keys whose evidence is explained by another flagged key's green lists (see :func:`attribute`)
+    explained: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def detected(self) -> bool:
@@ -143,7 +147,8 @@ class RadioactivityReport:
     def attributed(self) -> list[str]:
         """Flagged accounts (or fingerprints for keys without account), most significant first."""
         flagged = sorted((r for r in self.results if r.detected), key=lambda r: r.log10_p)
-        return [r.account or r.key_fingerprint for r in flagged]
+        names = [r.account or r.key_fingerprint for r in flagged]
+        return [n for n in names if n not in self.explained]
 
     @property
     def best(self) -> KeyScore:
@@ -157,6 +162,7 @@ class RadioactivityReport:
             "verdict": "detected" if self.detected else "not detected",
             "detected": self.detected,
             "attributed_to": self.attributed,
+            "explained_by_overlap": self.explained,
             "mode": self.mode,
             "test": self.test,
             "statistic": {"green": b.green, "scored": b.scored, "green_fraction": b.green_fraction, "z": b.z},
@@ -270,6 +276,104 @@ def _count_coins(windows: np.ndarray, tokens: np.ndarray, key: WatermarkKey, spe
     return len(first), int(green[first].sum())
 
 
+def _text_tuples(ids: np.ndarray, segments: np.ndarray, spec: WatermarkSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (context window, token) tuples of texts (generation mode), windows as in :func:`_reading_tuples`."""
+    h = spec.context_width
+    ids, segments = np.asarray(ids, np.int64), np.asarray(segments, np.int64)
+    n = len(ids)
+    pos = np.arange(n)
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(segments)) + 1]) if n else np.zeros(0, np.int64)
+    seg_start = starts[np.searchsorted(starts, pos, side="right") - 1] if n else pos
+    t = pos[pos - seg_start >= h]
+    windows = np.stack([ids[t - 1 - i] for i in range(h)], axis=1) if h else np.zeros((len(t), 0), np.int64)
+    rows = np.concatenate([windows, ids[t][:, None]], axis=1)
+    if len(rows):
+        rows = np.unique(rows, axis=0)
+    return rows[:, :h], rows[:, h]
+
+
+def _arcs(windows: np.ndarray, tokens: np.ndarray, key: WatermarkKey, spec: WatermarkSpec):
+    material = key_material(key, spec)
+    p, o = seed_to_arc_np(context_seeds_np(material, windows, tokens), spec)
+    return material, p, o, is_green_np(p, o, tokens, material.positions, spec)
+
+
+def conditional_test(windows: np.ndarray, tokens: np.ndarray, key_x: WatermarkKey, key_y: WatermarkKey,
+                     spec: WatermarkSpec) -> dict[str, Any]:
+    """Is key X's evidence explained by key Y? Test X only on the coins that are *red* under Y.
+
+    Sub-keys of one master share the keyed vocabulary orders, so two accounts' green lists can overlap (with
+    h = 0 each account has a single list, and a pair can share much of it): a student that learned Y's list
+    then also tests positive for X. Under H0' "the suspect learned nothing about X beyond Y", a token that
+    is red under Y lies in X's list with probability ``q = |X ∩ not-Y| / |not-Y|`` (the orders are keyed
+    random permutations, independent of language). The count of X-green coins among Y-red ones is then a
+    Poisson-binomial with these ``q``; its upper tail is bounded by the binomial with their mean (Hoeffding
+    1956), so the binomial p-value reported here is valid (conservative).
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.keys import WatermarkKey, WatermarkSpec
+        >>> from distillguard.detect.radioactivity import conditional_test
+        >>> m = WatermarkKey(b"\x05" * 32, WatermarkSpec(vocab_size=400, context_width=0))
+        >>> r = conditional_test(np.zeros((50, 0), np.int64), np.arange(50), m.for_account("a"), m.for_account("b"),
+        ...                      m.spec)
+        >>> 0 <= r["p_value"] <= 1
+        True
+    """
+    V, G = spec.vocab_size, spec.green_size
+    mx, px, ox, gx = _arcs(windows, tokens, key_x, spec)
+    my, py, oy, gy = _arcs(windows, tokens, key_y, spec)
+    coin = (px * V + ox) * V + tokens
+    _, first = np.unique(coin, return_index=True)  # X's coins, counted once, as in its own test
+    keep = first[~gy[first]]
+    if len(keep) == 0:
+        return {"scored": 0, "green": 0, "q_mean": math.nan, "p_value": 1.0, "log10_p": 0.0}
+    # q per coin: |X arc minus Y arc| / (V - G); computed once per distinct pair of arcs
+    pairs, inv = np.unique(np.stack([px[keep], ox[keep], py[keep], oy[keep]], axis=1), axis=0, return_inverse=True)
+    q = np.empty(len(pairs))
+    span = np.arange(G)
+    for j, (a, b, c, d) in enumerate(pairs):
+        x_tokens = mx.orders[a][(b + span) % V]  # the tokens of X's arc
+        in_y = (my.positions[c][x_tokens] - d) % V < G
+        q[j] = (G - int(in_y.sum())) / (V - G)
+    qm = float(q[np.asarray(inv).ravel()].mean())
+    k = int(gx[keep].sum())
+    pv, lp, _ = binom_test(k, len(keep), qm)
+    return {"scored": int(len(keep)), "green": k, "q_mean": qm, "p_value": pv, "log10_p": lp}
+
+
+def attribute(report: RadioactivityReport, windows: np.ndarray, tokens: np.ndarray,
+              keys: Sequence[WatermarkKey], spec: WatermarkSpec) -> RadioactivityReport:
+    """Explain away flagged accounts whose evidence another flagged account's green lists account for.
+
+    Every flagged key X is tested on the coins red under the most significant *other* flagged key Y
+    (:func:`conditional_test`); X stays attributed when that conditional p-value is <= alpha / #flagged
+    (Bonferroni). The true source survives (its list predicts the suspect where Y's does not); a key that
+    only overlaps it does not. Fills ``report.explained``; returns the report.
+
+    Example:
+        >>> from distillguard.detect.radioactivity import attribute  # doctest: +SKIP
+    """
+    flagged = sorted((i for i, r in enumerate(report.results) if r.detected),
+                     key=lambda i: report.results[i].log10_p)
+    if len(flagged) < 2:
+        return report
+    if spec.seeding == "min":  # the arc depends on the candidate token itself: q has no closed form here
+        report.notes.append("attribution: overlap between flagged keys not explained away (min seeding)")
+        return report
+    level = report.alpha / len(flagged)
+    for i in flagged:
+        j = next(f for f in flagged if f != i)
+        cond = conditional_test(windows, tokens, keys[i], keys[j], spec)
+        name = report.results[i].account or report.results[i].key_fingerprint
+        if cond["p_value"] > level:
+            report.explained[name] = {"by": report.results[j].account or report.results[j].key_fingerprint,
+                                      "conditional_p": cond["p_value"], "conditional_log10_p": cond["log10_p"],
+                                      "scored_red_coins": cond["scored"], "green": cond["green"],
+                                      "expected_rate": cond["q_mean"]}
+    return report
+
+
 def _finish(keys: Sequence[WatermarkKey], counts: list[tuple[int, int]], spec: WatermarkSpec,
             alpha: float) -> list[KeyScore]:
     gamma = spec.effective_gamma
@@ -371,8 +475,10 @@ def reading_test(
     results = score_predictions(predictions, keys, spec=spec, alpha=alpha)
     units = {"texts_read": predictions.n_texts, "tokens_read": int(len(predictions.ids)),
              "scored_unit": "distinct green coin of (context window, top-1 prediction)"}
-    return RadioactivityReport("reading", predictions.source, alpha, results, units, spec.to_dict(), notes=notes,
-                               seconds=time.perf_counter() - t0)
+    report = RadioactivityReport("reading", predictions.source, alpha, results, units, spec.to_dict(), notes=notes)
+    attribute(report, *_reading_tuples(predictions, spec), keys, spec)
+    report.seconds = time.perf_counter() - t0
+    return report
 
 
 def _guard_keyed_text(preds: Predictions, keys: Sequence[WatermarkKey], spec: WatermarkSpec,
@@ -462,5 +568,11 @@ def generation_test(
     spec = keys[0].require_spec()
     units = {"queries": len(prompts), "answer_tokens": n_tokens,
              "scored_unit": "distinct green coin of (context window, token) across all answers"}
-    return RadioactivityReport("generation", suspect.identity, alpha, results, units, spec.to_dict(), notes=notes,
-                               seconds=time.perf_counter() - t0)
+    report = RadioactivityReport("generation", suspect.identity, alpha, results, units, spec.to_dict(), notes=notes)
+    if sum(r.detected for r in results) > 1:
+        seqs = [s for s in (teacher_tokenizer.encode(a, add_special_tokens=False) for a in answers) if s]
+        ids = np.concatenate([np.asarray(s, np.int64) for s in seqs])
+        segs = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
+        attribute(report, *_text_tuples(ids, segs, spec), keys, spec)
+    report.seconds = time.perf_counter() - t0
+    return report

@@ -142,8 +142,21 @@ def key_material(key: WatermarkKey, spec: WatermarkSpec | None = None) -> KeyMat
     if cached is not None:
         return cached
     V, h = spec.vocab_size, spec.context_width
-    orders, positions = _vocabulary_orders(key._vocabulary_secret(), V, spec.num_permutations)
     ctx = key._context_secret()
+    if h == 0:
+        # One green list per key. Its vocabulary order comes from the key's *own* secret, not from the orders
+        # shared by a master's sub-keys: with a single arc per account, shared orders would give some pairs of
+        # accounts heavily overlapping lists (and attribution could not tell them apart). Only the order the
+        # fixed seed selects is ever read, so only that one is expanded.
+        p0 = int(seed_to_arc_np(_prf_u64(ctx, "fixed", 1), spec)[0][0])
+        orders = np.zeros((spec.num_permutations, V), dtype=np.int64)
+        positions = np.zeros_like(orders)
+        orders[p0] = _keyed_order(ctx, f"h0-order/{V}", V)
+        positions[p0, orders[p0]] = np.arange(V, dtype=np.int64)
+        orders.setflags(write=False)
+        positions.setflags(write=False)
+    else:
+        orders, positions = _vocabulary_orders(key._vocabulary_secret(), V, spec.num_permutations)
     tables = np.stack([_prf_u64(ctx, f"left/{i}/{V}", V) for i in range(h)]) if (
         spec.seeding == "left" and h > 0
     ) else np.zeros((0, V), dtype=np.uint64)

@@ -57,11 +57,13 @@ class _DeviceTables:
         elif spec.seeding == "left" and spec.context_width > 1:
             self.ctx_tables = torch.stack([_as_i64(m.context_tables) for m in materials]).to(device)  # [K,h,V]
         elif spec.context_width == 0:
-            starts = []
+            # h = 0: one fixed arc per key, in that key's own order (see prf.key_material) -> its token ids
+            span = np.arange(spec.green_size)
+            rows = []
             for m in materials:
                 p, o = seed_to_arc_np(np.array([m.fixed_seed], dtype=np.uint64), spec)
-                starts.append(p * (2 * V) + o)
-            self.fixed_start = torch.from_numpy(np.concatenate(starts)).to(device)
+                rows.append(m.orders[int(p[0])][(int(o[0]) + span) % V])
+            self.green_ids = torch.from_numpy(np.stack(rows)).to(device)  # [K, G]
         if spec.seeding == "min":
             self.min_rank = torch.from_numpy(np.concatenate([m.min_rank for m in materials])).to(device)
             self.rank_token = torch.from_numpy(np.concatenate([m.rank_token for m in materials])).to(device)
@@ -169,8 +171,6 @@ class WatermarkLogitsProcessor(LogitsProcessor):
         """Flat index into ``orders2`` where each row's green arc starts, shape ``[B]`` (left seeding)."""
         spec = self.spec
         h, V = spec.context_width, spec.vocab_size
-        if h == 0:
-            return t.fixed_start[row_base // V]
         if h == 1:
             return t.start_by_token[row_base + input_ids[:, -1]]
         # tabulation over the h previous tokens, then fmix64
@@ -205,6 +205,8 @@ class WatermarkLogitsProcessor(LogitsProcessor):
         if h and int(input_ids[:, -h:].max()) >= spec.vocab_size:
             raise DistillguardError(f"token id >= vocab_size {spec.vocab_size} in the context: tokenizer mismatch")
         delta = self._delta(scores.dtype, scores.device).expand(B, -1)
+        if spec.seeding == "left" and h == 0:
+            return scores.scatter_add_(1, t.green_ids.index_select(0, row_base // spec.vocab_size), delta)
         if spec.seeding == "left":
             start = self._arc_starts(t, input_ids, row_base)
             green = t.windows.index_select(0, start)  # [B, G] token ids of each row's green arc
