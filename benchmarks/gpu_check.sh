@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# GPU check (run on a lent CUDA machine from the repo root): processor tests on CUDA, then the speed benchmark.
+# GPU check (run on a lent CUDA machine from the repo root): processor tests on CUDA, then the speed benchmark
+# (`--equality-only`: stop after the CUDA == CPU check).
 # Uses the machine's own torch/transformers; distillguard is imported from the checkout.
 set -uo pipefail
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 DISTILLGUARD_CACHE=/tmp/dgcache
@@ -26,4 +27,5 @@ for h, s in [(0, "left"), (1, "left"), (4, "left"), (1, "min"), (4, "min")]:
             print(f"{s} h={h} {dtype} {'row keys' if p is keys else 'one key'}: cuda == cpu {same}")
 print("ALL_EQUAL", ok)
 PY
+if [ "${1:-}" = "--equality-only" ]; then exit 0; fi
 python3 benchmarks/processor_speed.py --device cuda --out "$OUT/processor_speed_gpu.json" 2>&1 | grep -v "it/s" | tee "$OUT/speed_log.txt"
