@@ -80,7 +80,7 @@ PROFILES: dict[str, Profile] = {
                      null_students=3, real_candidates=24, n_probes=32, probe_tokens=40, gen_prompts=128,
                      gen_tokens=128, read_texts=100, control_prompts=64),
     "full": Profile("full", benign=2000, reference_benign=3000, target_fpr=1e-3, hydra_size=100, days=14,
-                    harvest_prompts=512, harvest_tokens=160, student_layers=4, student_hidden=256, epochs=6,
+                    harvest_prompts=384, harvest_tokens=160, student_layers=2, student_hidden=256, epochs=8,
                     null_students=4, real_candidates=32, n_probes=48, probe_tokens=40, gen_prompts=256,
                     gen_tokens=128, read_texts=200, control_prompts=128),
 }
