@@ -189,6 +189,7 @@ def radioactivity_evidence(
         per_mode[m] = {
             "p_holm_min": mode_p[m], "keys_tested": len(rep.results), "units": rep.units,
             "best": best.to_dict(), "seconds": round(rep.seconds, 1), "notes": rep.notes,
+            "explained_by_overlap": rep.explained,
             "top_keys": [r.to_dict() for r in ranked[:10]],
             "log10_p_all": [round(float(r.log10_p), 4) for r in rep.results],
         }

@@ -145,6 +145,11 @@ def _radio_section(doc: dict[str, Any]) -> str:
                          f"{b['green_fraction']:.3f} (&gamma; = {b['gamma']:.2f})</td><td>{b['z']:.1f}</td>"
                          f"<td>{_pfmt(b['p_value'])}</td><td>{_pfmt(d['p_holm_min'])}</td></tr>")
         parts.append("</table>")
+        for m, d in ln["modes"].items():
+            for acct, why in d.get("explained_by_overlap", {}).items():
+                parts.append(f"<p class=note>{m} mode: {e(acct)} was significant but is explained by {e(why['by'])}'s "
+                             f"green lists (conditional p = {_pfmt(why['conditional_p'])} on the coins red under "
+                             f"{e(why['by'])}); not attributed.</p>")
         parts.append(_radio_plot(name, ln))
         for note in ln.get("notes", []):
             parts.append(f"<p class=note>{e(note)}</p>")
