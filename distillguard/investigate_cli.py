@@ -60,6 +60,12 @@ def _run(args: argparse.Namespace) -> int:
         raise DistillguardError("a suspect needs --key (or DISTILLGUARD_KEY) for radioactivity and/or --probes "
                                 "for the fingerprint")
     out = Path(args.out)
+    for src in args.suspect or []:  # never write into a suspect's directory: the model stays untouched
+        sp = Path(src).expanduser()
+        if not src.startswith(("http://", "https://")) and sp.exists():
+            sp = sp.resolve() if sp.is_dir() else sp.resolve().parent
+            if out.resolve() == sp or sp in out.resolve().parents:
+                raise DistillguardError(f"--out {out} is inside the suspect {src}; choose another report directory")
     for p in (args.logs, args.logs_reference):
         if p and out.resolve() == Path(p).resolve().parent and Path(p).name in ("report.json", "report.html"):
             raise DistillguardError(f"{p}: refusing to overwrite an input file")

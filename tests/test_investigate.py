@@ -152,6 +152,15 @@ def test_investigate_unloadable_suspect(demo_run, tmp_path, capsys):
     assert not (tmp_path / "inv" / "report.json").exists() and not (tmp_path / "inv" / "report.html").exists()
 
 
+def test_investigate_refuses_to_write_into_the_suspect(demo_run, capsys):
+    out, _ = demo_run
+    before = sorted(p.name for p in (out / "student").iterdir())
+    rc = main(["investigate", "--key", str(out / "teacher.key"), "--suspect", str(out / "student"),
+               "--out", str(out / "student")])
+    assert rc == 2 and "inside the suspect" in capsys.readouterr().err
+    assert sorted(p.name for p in (out / "student").iterdir()) == before
+
+
 def test_investigate_logs_missing_columns(tmp_path, capsys):
     logs = tmp_path / "logs.csv"
     logs.write_text("timestamp,prompt\n2025-01-01T00:00:00Z,hello\n")
