@@ -122,18 +122,6 @@ def logs_evidence(logs: pd.DataFrame, *, target_fpr: float = 1e-3, reference: pd
 
 
 # -- radioactivity --------------------------------------------------------------------------------------------
-def _can_read(suspect: Any, key: WatermarkKey) -> bool:
-    from distillguard.detect.text import check_tokenizer
-
-    if not getattr(suspect, "can_read", False):
-        return False
-    try:
-        check_tokenizer(suspect.tokenizer, key.require_spec())
-        return True
-    except DistillguardError:
-        return False
-
-
 def radioactivity_evidence(
     suspect: Any,
     key: WatermarkKey,
@@ -159,13 +147,13 @@ def radioactivity_evidence(
         >>> from distillguard.investigate import radioactivity_evidence  # doctest: +SKIP
         >>> radioactivity_evidence(LocalSuspect.load("student/"), key, tok, accounts=["acct-1"])["p_value"]  # doctest: +SKIP
     """
-    from distillguard.detect.radioactivity import account_keys, generation_test, reading_test
+    from distillguard.detect.radioactivity import account_keys, can_read, generation_test, reading_test
 
     keys = account_keys(key, list(accounts) if accounts else None)
     reports = {}
     notes = []
     if "reading" in modes:
-        if _can_read(suspect, key):
+        if can_read(suspect, key.require_spec()):
             reports["reading"] = reading_test(suspect, keys, texts, n_texts=n_texts, alpha=alpha)
         else:
             notes.append("reading mode skipped: the suspect has no local weights or another tokenizer")

@@ -29,16 +29,6 @@ lines that ran). exit codes: 0 = nothing detected; 1 = distilled suspect (or fla
 only); 2 = bad input or failure (no report written)."""
 
 
-def _accounts(value: str | None) -> list[str] | None:
-    from distillguard.detect.radioactivity_cli import read_lines
-
-    if not value:
-        return None
-    if "," not in value and Path(value).is_file():
-        return read_lines(value, "account")
-    return [a.strip() for a in value.split(",") if a.strip()]
-
-
 def _open(src: str, args: argparse.Namespace) -> Any:
     from distillguard.models import REFERENCE, TEACHER
     from distillguard.suspects import open_suspect
@@ -51,6 +41,7 @@ def _open(src: str, args: argparse.Namespace) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from distillguard.detect.radioactivity_cli import parse_accounts
     from distillguard.investigate import investigate, summary_table, write_report
 
     key_given = bool(args.key) or bool(os.environ.get("DISTILLGUARD_KEY"))
@@ -98,7 +89,7 @@ def _run(args: argparse.Namespace) -> int:
         name = Path(src).name if not src.startswith("http") else src
         suspects[name if name not in suspects else src] = _open(src, args)
     doc = investigate(suspects, key=key, teacher_tokenizer=teacher_tok, logs=logs, logs_reference=ref, probes=probes,
-                      accounts=_accounts(args.accounts), prompts=prompts, n_prompts=args.n_prompts,
+                      accounts=parse_accounts(args.accounts), prompts=prompts, n_prompts=args.n_prompts,
                       n_texts=args.n_texts, max_new_tokens=args.max_new_tokens,
                       fingerprint_budget=args.fingerprint_budget, alpha=args.alpha, target_fpr=args.target_fpr)
     js, html = write_report(doc, out)

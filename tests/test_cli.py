@@ -33,7 +33,7 @@ def _sha(path):
 
 def test_generate_then_score_exit_codes(tmp_path, tiny_model_dir, key_file, capsys):
     prompts = tmp_path / "p.txt"
-    prompts.write_text("hello there\nwhat is up\n")
+    prompts.write_text("hello there\nwhat is up\nthird one\nand a fourth\n")
     out = tmp_path / "a.jsonl"
     weights = next(tiny_model_dir.glob("*.safetensors"))
     before = _sha(weights)
@@ -41,11 +41,14 @@ def test_generate_then_score_exit_codes(tmp_path, tiny_model_dir, key_file, caps
                        "--model", str(tiny_model_dir), "--max-new-tokens", "120", "--temperature", "1.0"], capsys)
     assert code == 0 and _sha(weights) == before  # never modify the model
     recs = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [r["id"] for r in recs] == ["p1", "p2"] and all(r["watermarked"] for r in recs)
+    assert [r["id"] for r in recs] == ["p1", "p2", "p3", "p4"] and all(r["watermarked"] for r in recs)
     code, stdout, _ = _run(["score-text", "--key", str(key_file), "--model", str(tiny_model_dir),
                             "--jsonl", str(out), "--json"], capsys)
     res = json.loads(stdout)
-    assert code == 1 and res["detected"] and all(r["detected"] for r in res["results"])
+    assert code == 1 and res["detected"]
+    # a random tiny model sometimes samples <eos> early; every text long enough to carry the mark is detected
+    long_enough = [r for r in res["results"] if r["scored"] >= 20]
+    assert long_enough and all(r["detected"] for r in long_enough)
     # the same text under another key: ran, not detected -> 0
     other = tmp_path / "other.json"
     WatermarkKey.generate(WatermarkKey.load(key_file).spec).save(other)

@@ -240,27 +240,33 @@ def _student_predictions(keys, vocab, n, rng):
 def test_h0_account_lists_are_independent_so_only_the_source_is_flagged():
     """h = 0: each account's single green list comes from its own keyed order; with orders shared by the
     master, some account pairs overlapped heavily and an innocent account was flagged beside the source."""
-    from distillguard.detect.radioactivity import (
-        RadioactivityReport,
-        _reading_tuples,
-        account_keys,
-        attribute,
-        score_predictions,
-    )
+    from distillguard.detect.radioactivity import account_keys
     from distillguard.keys import WatermarkKey, WatermarkSpec
 
     V = 2000
     master = WatermarkKey(b"\x11" * 32, WatermarkSpec(vocab_size=V, gamma=0.25, context_width=0))
-    keys = account_keys(master, [f"acct-{i}" for i in range(400)])[1:]
+    keys = account_keys(master, [f"acct-{i}" for i in range(400)])
     greens = np.array([np.sort(np.flatnonzero(_green_mask(k, V))) for k in keys])
     overlap = np.array([len(np.intersect1d(greens[0], g)) for g in greens[1:]]) / master.spec.green_size
     assert overlap.max() < 0.4  # ~ gamma = 0.25 for every pair, never a near-copy
     preds = _student_predictions([keys[0]], V, 3000, np.random.default_rng(0))
-    results = score_predictions(preds, keys, alpha=1e-3)
-    assert [r.account for r in results if r.detected] == [keys[0].account]
-    rep = attribute(RadioactivityReport("reading", "s", 1e-3, results, {}, {}), *_reading_tuples(preds, master.spec),
-                    keys, master.spec)
+    rep = _attributed(preds, keys)
+    assert [r.account for r in rep.results if r.detected] == [keys[0].account]
     assert rep.attributed == [keys[0].account] and not rep.explained
+
+
+def _attributed(preds, keys):
+    """Score every key at alpha = 1e-3 (Holm), then explain away overlapping ones: the report."""
+    from distillguard.detect.radioactivity import (
+        RadioactivityReport,
+        _reading_tuples,
+        attribute,
+        score_predictions,
+    )
+
+    spec = keys[0].spec
+    report = RadioactivityReport("reading", "s", 1e-3, score_predictions(preds, keys, alpha=1e-3), {}, {})
+    return attribute(report, *_reading_tuples(preds, spec), keys, spec)
 
 
 def _green_mask(key, vocab):
@@ -272,22 +278,14 @@ def _green_mask(key, vocab):
 
 
 def test_attribution_keeps_two_true_sources():
-    from distillguard.detect.radioactivity import (
-        RadioactivityReport,
-        _reading_tuples,
-        account_keys,
-        attribute,
-        score_predictions,
-    )
+    from distillguard.detect.radioactivity import account_keys
     from distillguard.keys import WatermarkKey, WatermarkSpec
 
     V = 2000
     master = WatermarkKey(b"\x12" * 32, WatermarkSpec(vocab_size=V, gamma=0.25, context_width=0))
-    keys = account_keys(master, [f"acct-{i}" for i in range(50)])[1:]
+    keys = account_keys(master, [f"acct-{i}" for i in range(50)])
     preds = _student_predictions([keys[3], keys[17]], V, 4000, np.random.default_rng(1))
-    results = score_predictions(preds, keys, alpha=1e-3)
-    rep = attribute(RadioactivityReport("reading", "s", 1e-3, results, {}, {}), *_reading_tuples(preds, master.spec),
-                    keys, master.spec)
+    rep = _attributed(preds, keys)
     assert set(rep.attributed) >= {keys[3].account, keys[17].account}
 
 
@@ -298,7 +296,7 @@ def test_conditional_test_is_calibrated_for_unrelated_keys():
 
     V = 1500
     master = WatermarkKey(b"\x13" * 32, WatermarkSpec(vocab_size=V, gamma=0.25, context_width=0))
-    keys = account_keys(master, [f"acct-{i}" for i in range(301)])[1:]
+    keys = account_keys(master, [f"acct-{i}" for i in range(300)])
     preds = _student_predictions([keys[0]], V, 2000, np.random.default_rng(2))
     w, t = _reading_tuples(preds, master.spec)
     p = np.array([conditional_test(w, t, k, keys[0], master.spec)["p_value"] for k in keys[1:]])

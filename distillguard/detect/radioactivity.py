@@ -64,6 +64,7 @@ __all__ = [
     "generation_test",
     "account_keys",
     "attribute",
+    "can_read",
     "conditional_test",
     "versions",
 ]
@@ -416,6 +417,22 @@ def score_predictions(
     windows, tokens = _reading_tuples(preds, spec)
     counts = [_count_coins(windows, tokens, k, spec) for k in keys]
     return _finish(keys, counts, spec, alpha)
+
+
+def can_read(suspect: Any, spec: WatermarkSpec) -> bool:
+    """Whether reading mode can run: local weights and the tokenizer the watermark spec was made for.
+
+    Example:
+        >>> from distillguard.detect.radioactivity import can_read
+        >>> class Remote: can_read, identity = False, "http-suspect"
+        >>> can_read(Remote(), None)
+        False
+    """
+    try:
+        _check_reading_tokenizer(suspect, spec)
+        return True
+    except DistillguardError:
+        return False
 
 
 def _check_reading_tokenizer(suspect: Any, spec: WatermarkSpec) -> None:

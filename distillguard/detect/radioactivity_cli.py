@@ -16,7 +16,7 @@ from typing import Any
 
 from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError
 
-__all__ = ["register", "read_lines"]
+__all__ = ["register", "read_lines", "parse_accounts"]
 
 _EXIT = "exit codes: 0 = not detected; 1 = detected at --alpha (after Holm); 2 = bad input or failure"
 
@@ -58,23 +58,30 @@ def read_lines(path: str | Path, what: str) -> list[str]:
     return out
 
 
-def _accounts(value: str | None) -> list[str] | None:
+def parse_accounts(value: str | None) -> list[str] | None:
+    """``--accounts``: comma-separated ids, or a file of them (one per line / JSONL records).
+
+    Example:
+        >>> from distillguard.detect.radioactivity_cli import parse_accounts
+        >>> parse_accounts("a, b")
+        ['a', 'b']
+    """
     if not value:
         return None
     if "," not in value and Path(value).is_file():
         return read_lines(value, "account")
-    return [a.strip() for a in value.split(",")]
+    return [a.strip() for a in value.split(",") if a.strip()]
 
 
 def _detect(args: argparse.Namespace) -> int:
     from distillguard.cli import _load_key
-    from distillguard.detect.radioactivity import account_keys, generation_test, reading_test
+    from distillguard.detect.radioactivity import account_keys, can_read, generation_test, reading_test
 
     if not 0 < args.alpha < 1:
         raise DistillguardError("--alpha must be in (0, 1)")
     key = _load_key(args)
     spec = key.require_spec()
-    keys = account_keys(key, _accounts(args.accounts))
+    keys = account_keys(key, parse_accounts(args.accounts))
     texts = read_lines(args.texts, "text") if args.texts else None
     prompts = read_lines(args.prompts, "prompt") if args.prompts else None
     from distillguard.suspects import open_suspect
@@ -87,7 +94,7 @@ def _detect(args: argparse.Namespace) -> int:
     suspect = open_suspect(src, **http_kw)
     mode = args.mode
     if mode == "auto":
-        mode = "reading" if suspect.can_read and _same_vocab(suspect, spec) else "generation"
+        mode = "reading" if can_read(suspect, spec) else "generation"
     if mode == "reading":
         report = reading_test(suspect, keys, texts, n_texts=args.n_texts, alpha=args.alpha,
                               allow_keyed_text=args.allow_keyed_text)
@@ -112,16 +119,6 @@ def _detect(args: argparse.Namespace) -> int:
               f"Holm log10 p = {b.log10_p_holm:.2f} over {len(report.results)} key(s); threshold p <= "
               f"{args.alpha:g}; key {key.master_fingerprint}{who}")
     return EXIT_DETECTED if report.detected else EXIT_NOT_DETECTED
-
-
-def _same_vocab(suspect: Any, spec: Any) -> bool:
-    from distillguard.detect.text import check_tokenizer
-
-    try:
-        check_tokenizer(suspect.tokenizer, spec)
-        return True
-    except DistillguardError:
-        return False
 
 
 def _simulate(args: argparse.Namespace) -> int:
