@@ -73,15 +73,15 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", benign=60, reference_benign=120, target_fpr=0.01, hydra_size=6, days=3,
                      harvest_prompts=160, harvest_tokens=96, student_layers=1, student_hidden=64, epochs=12,
-                     null_students=3, real_candidates=6, n_probes=8, probe_tokens=12, gen_prompts=64,
+                     null_students=5, real_candidates=6, n_probes=8, probe_tokens=12, gen_prompts=64,
                      gen_tokens=96, read_texts=12, control_prompts=32, min_consistency=0.0),
     "quick": Profile("quick", benign=400, reference_benign=1200, target_fpr=1e-3, hydra_size=40, days=7,
                      harvest_prompts=192, harvest_tokens=128, student_layers=2, student_hidden=256, epochs=6,
-                     null_students=3, real_candidates=24, n_probes=32, probe_tokens=40, gen_prompts=128,
+                     null_students=8, real_candidates=24, n_probes=32, probe_tokens=40, gen_prompts=128,
                      gen_tokens=128, read_texts=100, control_prompts=64),
     "full": Profile("full", benign=2000, reference_benign=3000, target_fpr=1e-3, hydra_size=100, days=14,
                     harvest_prompts=384, harvest_tokens=160, student_layers=2, student_hidden=256, epochs=8,
-                    null_students=4, real_candidates=32, n_probes=48, probe_tokens=40, gen_prompts=256,
+                    null_students=8, real_candidates=32, n_probes=48, probe_tokens=40, gen_prompts=256,
                     gen_tokens=128, read_texts=200, control_prompts=128),
 }
 
