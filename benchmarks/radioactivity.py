@@ -1,22 +1,29 @@
-"""Benchmark: does a student distilled from our watermarked teacher test radioactive, and only then?
+"""Benchmark: students trained on sampled watermarked teacher answers -- detected, attributed, persistent?
 
-Question: with the key, do we detect (and attribute) a student trained on the teacher's watermarked
-top-k log-probs, while clean students, another key, the untouched teacher, a clean model reading its own
-watermarked output (the hard null) and an independent model (Gemma-3-270M, generation mode) stay quiet?
+Question (issue 3): with the key, do we detect and attribute a student that learned from the SmolLM2
+teacher's watermarked answers -- at 100 %, 25 % and 5 % watermarked data, in reading and generation mode --
+while clean students, other keys, the untouched teacher and Gemma-3-270M stay quiet? And how long does the
+mark survive further clean fine-tuning or a paraphrased (randomly substituted) harvest?
 
-Every cell says which harvest it comes from. Only logit distillation (teacher-forced top-20 log-probs on
-real ShareGPT answers) fits this CPU machine; sampled-text students need ~1M+ harvested tokens and are
-reported as not run. Stages are cached under --out (harvest shards, students, predictions), so a rerun is
-cheap and an interrupted run resumes.
+Set-up: an h = 0 key (the demo's spec: gamma 0.25, delta 2, one keyed vocabulary order per account). The
+teacher answers two disjoint sets of real ShareGPT prompts by sampling (T = 0.7): W with the sub-key of
+account ``harvester``, C without watermark. A student of fraction f is trained on f x N answers from W and
+(1 - f) x N from C (N answers in total, the same prompts' chat template + answer). Every student is tested
+among ``--accounts`` account sub-keys (Holm), reading held-out ShareGPT answers (ChatGPT's text, independent
+of the key) and answering held-out ShareGPT prompts. Every stage is cached under ``--out`` (harvests are
+resumable JSONL, students carry a train.json marker, answers and predictions are saved), so a rerun costs
+only the scoring.
 
-    python benchmarks/radioactivity.py --out runs/radioactivity --n-train 1000 --fractions 1
-    python benchmarks/radioactivity.py --quick   # CI smoke run
-Writes benchmarks/results/radioactivity.json and .md (never edit them by hand).
+    python benchmarks/radioactivity.py --out runs/radio-text            # the committed result
+    python benchmarks/radioactivity.py --out runs/radio-quick --quick   # a few minutes; prints, writes nothing
+Writes benchmarks/results/radioactivity.json and .md (never edit them by hand). The logit-distillation
+(top-k) variant is benchmarks/radioactivity_logits.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime as dt
 import json
 import os
@@ -25,180 +32,269 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from scipy import stats
 
-from distillguard.detect.radioactivity import (
-    account_keys,
-    generation_test,
-    reading_test,
-    score_predictions,
-    versions,
-)
-from distillguard.distill.harvest import real_texts
-from distillguard.distill.simulate import cached_predictions, make_key, run_simulation
-from distillguard.errors import DistillguardError
-from distillguard.models import load_model
-from distillguard.suspects import LocalSuspect
-
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def _calibration(preds, master, n_keys: int) -> dict:
-    keys = account_keys(master, [f"null-{i:05d}" for i in range(n_keys)])
-    p = np.array([r.p_value for r in score_predictions(preds, keys, alpha=1.0)])
-    return {"keys": n_keys, "fpr_at_0.01": float(np.mean(p <= 0.01)), "fpr_at_0.001": float(np.mean(p <= 0.001)),
-            "bound_0.01_rejections_q999": int(stats.binom.ppf(0.999, n_keys, 0.01)),
-            "rejections_0.01": int((p <= 0.01).sum()), "rejections_0.001": int((p <= 0.001).sum()),
-            "ks_uniform_pvalue": float(stats.kstest(p, "uniform").pvalue), "mean_p": float(p.mean())}
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def _harvest(teacher: Any, prompts: list[str], path: Path, key: Any, tokens: int, seed: int) -> list[dict]:
+    from distillguard.watermark.generate import generate_jsonl
+
+    recs = [{"id": f"r{i:05d}", "prompt": p} for i, p in enumerate(prompts)]
+    generate_jsonl(teacher, recs, path, key, batch_size=32, max_new_tokens=tokens, do_sample=True,
+                   temperature=0.7, seed=seed)
+    by_id = {r["id"]: r for r in _jsonl(path)}
+    return [by_id[r["id"]] for r in recs]
+
+
+def _answers(suspect: Any, prompts: list[str], path: Path, tokens: int) -> list[str]:
+    """The suspect's answers to the generation-mode prompts, cached (they do not depend on any key)."""
+    if path.exists():
+        return json.loads(path.read_text())
+    out = suspect.generate(prompts, max_new_tokens=tokens, temperature=0.7, seed=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, ensure_ascii=False))
+    return out
+
+
+def _null(ps: np.ndarray) -> dict[str, Any]:
+    """Empirical calibration of null p-values (keys the suspect never saw)."""
+    n = len(ps)
+    return {"keys": n, "fpr_at_0.01": float(np.mean(ps <= 0.01)), "fpr_at_0.001": float(np.mean(ps <= 0.001)),
+            "bound_0.01_rejections_q999": int(stats.binom.ppf(0.999, n, 0.01)),
+            "rejections_0.01": int((ps <= 0.01).sum()), "min_p": float(ps.min()),
+            "ks_uniform_pvalue": float(stats.kstest(ps, "uniform").pvalue)}
+
+
+def _test(name: str, suspect: Any, tok: Any, keys: list, accounts: list[str], other: Any, read_seqs: list,
+          gen_prompts: list[str], out: Path, gen_tokens: int, read: bool = True) -> dict[str, Any]:
+    """Reading + generation mode against every account sub-key (Holm) and one unrelated key."""
+    from distillguard.detect.radioactivity import score_generated, score_predictions
+    from distillguard.distill.simulate import cached_predictions
+
+    row: dict[str, Any] = {"suspect": name}
+    modes = []
+    if read:
+        t0 = time.perf_counter()
+        preds = cached_predictions(suspect, read_seqs, out / "preds" / f"{name}.npz")
+        modes.append(("reading", score_predictions(preds, keys), score_predictions(preds, [other])[0],
+                      {"texts_read": len(read_seqs), "tokens_read": int(len(preds.ids))}, time.perf_counter() - t0))
+    t0 = time.perf_counter()
+    answers = _answers(suspect, gen_prompts, out / "answers" / f"{name}.json", gen_tokens)
+    scores, n_tok = score_generated(answers, tok, keys)
+    modes.append(("generation", scores, score_generated(answers, tok, [other])[0][0],
+                  {"queries": len(gen_prompts), "answer_tokens": n_tok}, time.perf_counter() - t0))
+    for mode, sc, oth, units, secs in modes:
+        h = sc[0]  # accounts[0] is the harvester
+        null_p = np.array([s.p_value for s in sc[1:]])
+        row[mode] = {**units, "harvester": {k: getattr(h, k) for k in
+                                            ("green", "scored", "green_fraction", "log10_p", "log10_p_holm", "detected")},
+                     "flagged": [accounts[i] for i, s in enumerate(sc) if s.detected],
+                     "other_key": {"green": oth.green, "scored": oth.scored, "log10_p": oth.log10_p},
+                     "null_accounts": _null(null_p), "seconds": round(secs, 1)}
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="runs/radioactivity")
-    ap.add_argument("--n-train", type=int, default=1000)
-    ap.add_argument("--n-read", type=int, default=300)
-    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--out", default="runs/radio-text", help="cache directory (harvests, students, answers)")
+    ap.add_argument("--n", type=int, default=384, help="answers per student (and per harvest)")
+    ap.add_argument("--tokens", type=int, default=128, help="max new tokens per harvested answer")
     ap.add_argument("--fractions", default="1,0.25,0.05")
-    ap.add_argument("--planned-fractions", default="1,0.25,0.05", help="cells reported as not run if missing")
-    ap.add_argument("--teacher-read", type=int, default=60, help="texts the untouched teacher reads")
-    ap.add_argument("--hard-null-prompts", type=int, default=16)
-    ap.add_argument("--gemma-prompts", type=int, default=16)
-    ap.add_argument("--null-keys", type=int, default=1000)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--no-train", action="store_true", help="test only students already trained in --out")
+    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--accounts", type=int, default=1000, help="account sub-keys tested (harvester + others)")
+    ap.add_argument("--read", type=int, default=100, help="held-out ShareGPT answers read (reading mode)")
+    ap.add_argument("--queries", type=int, default=128, help="generation-mode prompts per suspect")
+    ap.add_argument("--gemma-queries", type=int, default=32)
+    ap.add_argument("--persist-epochs", default="1,4", help="epochs of further clean training of the 100%% student")
+    ap.add_argument("--paraphrase", default="0.1,0.25", help="token substitution rates of the harvest")
+    ap.add_argument("--teacher-copy", action="store_true", help="also fine-tune a copy of the teacher (slow on CPU)")
+    ap.add_argument("--teacher-copy-epochs", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="tiny sizes; prints the table, writes no result file")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.n, args.tokens, args.epochs, args.accounts, args.read = 48, 48, 3, 50, 12
+        args.queries, args.gemma_queries, args.persist_epochs, args.paraphrase = 16, 0, "1", "0.25"
     torch.set_num_threads(min(2, os.cpu_count() or 1))
+    from distillguard.data import sharegpt_prompts
+    from distillguard.distill.harvest import real_texts
+    from distillguard.distill.student import chat_sequences, substitute_tokens, train_text_student
+    from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
+    from distillguard.models import load_model
+    from distillguard.suspects import LocalSuspect
+
     t_start = time.perf_counter()
     out = Path(args.out)
-    fractions = [float(f) for f in args.fractions.split(",")]
-    res: dict = {"question": "is a student distilled from watermarked top-k log-probs detected and attributed, "
-                 "and are all nulls quiet?",
-                 "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                             "torch_threads": torch.get_num_threads(), "gpu": torch.cuda.is_available(),
-                             "note": "2 shared CPU cores (other jobs running): absolute times are noisy"},
-                 "command": " ".join(shlex.quote(a) for a in [sys.executable.split("/")[-1], *sys.argv]),
-                 "versions": versions()}
-    t0 = time.perf_counter()
-    sim = run_simulation(out, fractions=fractions, n_train=args.n_train, n_read=args.n_read, epochs=args.epochs,
-                         quick=args.quick, n_accounts=args.null_keys,
-                         train_missing=not args.no_train)
-    res["simulation"] = {**sim, "seconds": round(time.perf_counter() - t0, 1)}
-    done = {r["fraction"] for r in sim["rows"]}
-    reason = "not run: CPU time budget of this session (a student took 20+ min on 2 overloaded shared cores)"
-    res["not_run"] = [{"cell": f"from-scratch student, {int(float(f) * 100)}% watermarked", "reason": reason}
-                      for f in args.planned_fractions.split(",") if float(f) not in done]
-    if 0.0 not in done:
-        res["not_run"].append({"cell": "same student distilled from the unwatermarked teacher (clean control)",
-                               "reason": reason})
-    res["not_run"] += [
-        {"cell": "students on sampled watermarked text (fine-tuned teacher copy, from-scratch student)",
-         "reason": "not run: needs ~1M+ sampled tokens; sampling runs at ~105 tokens/s on this machine "
-                   "(~3 h). Issue 3 measured here: 16k-29k sampled tokens give no signal. Use a GPU."},
-        {"cell": "teacher copy fine-tuned on the top-k harvest", "reason": "not run: CPU time budget"},
-        {"cell": "persistence (further clean fine-tuning, paraphrased harvest)", "reason": "not run: CPU time budget"}]
-
+    out.mkdir(parents=True, exist_ok=True)
+    res: dict[str, Any] = {
+        "question": __doc__.split("\n\n")[1].replace("\n", " "),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "gpu": torch.cuda.is_available()},
+        "command": "python " + " ".join(shlex.quote(a) for a in ["benchmarks/radioactivity.py", *sys.argv[1:]]),
+        "settings": vars(args), "timings_s": {}}
+    timings = res["timings_s"]
     teacher = load_model(None)
     tok = teacher.tokenizer
-    master = make_key(out / "teacher.key", tok)
-    key = master.for_account("harvester")
-    n_read = min(args.n_read, 24) if args.quick else args.n_read
-    read_seqs = [tok.encode(t, add_special_tokens=False)[:256] for t in real_texts("read", n_read)]
+    key_path = out / "teacher.key"
+    if key_path.exists():
+        master = WatermarkKey.load(key_path)
+    else:
+        master = WatermarkKey.generate(WatermarkSpec(vocab_size=len(tok), gamma=0.25, delta=2.0, context_width=0,
+                                                     tokenizer_id=tokenizer_id(tok)))
+        master.save(key_path)
+    spec = master.require_spec()
+    res["spec"] = {k: v for k, v in spec.to_dict().items() if k in ("gamma", "delta", "context_width", "seeding")}
+    accounts = ["harvester"] + [f"acct-{i:05d}" for i in range(args.accounts - 1)]
+    keys = [master.for_account(a) for a in accounts]
+    other = WatermarkKey.generate(spec)  # an unrelated master key: the "another key" control
 
-    # calibration: 1,000 null keys on the clean student's (and the untouched teacher's) fixed predictions
-    cal = {}
-    for name in ("clean", "wm100"):
-        path = out / "preds" / f"{name}.npz"
-        if path.exists():  # for wm100 these are the null accounts (every account but the harvester)
-            preds = cached_predictions(None, [], path)
-            cal[f"{name}_student" if name == "clean" else "wm100_student_other_accounts"] = _calibration(
-                preds, master, args.null_keys)
+    # prompts: one shuffle, disjoint slices for the two harvests and the generation-mode test
+    pool = list(dict.fromkeys(sharegpt_prompts(None, seed=31, min_chars=8, max_chars=600)))
+    n = args.n
+    w_prompts, c_prompts, q_prompts = pool[:n], pool[n : 2 * n], pool[2 * n : 2 * n + args.queries]
     t0 = time.perf_counter()
-    n_t = min(args.teacher_read, 8) if args.quick else args.teacher_read
-    tpreds = cached_predictions(LocalSuspect(teacher), read_seqs[:n_t], out / "preds" / f"teacher_{n_t}.npz")
-    tr = reading_test(None, [key], predictions=tpreds)
-    res["teacher_control"] = {"suspect": "untouched SmolLM2 teacher (reading mode, clean text)",
-                              "texts_read": n_t, **tr.best.to_dict(), "seconds": round(time.perf_counter() - t0, 1)}
-    cal["untouched_teacher"] = _calibration(tpreds, master, args.null_keys)
-    res["calibration"] = cal
-
-    # hard null: the clean teacher reading its own watermarked output
+    wm = _harvest(teacher, w_prompts, out / "harvest_wm.jsonl", keys[0], args.tokens, seed=1)
+    timings["harvest_wm"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
-    from distillguard.data import sharegpt_prompts
-    from distillguard.watermark.generate import generate_jsonl
+    clean = _harvest(teacher, c_prompts, out / "harvest_clean.jsonl", None, args.tokens, seed=2)
+    timings["harvest_clean"] = round(time.perf_counter() - t0, 1)
+    wm = [r for r in wm if r["response"].strip()]  # an answer that is only <eos> teaches nothing
+    clean = [r for r in clean if r["response"].strip()]
+    n = min(n, len(wm), len(clean))
+    w_seqs = chat_sequences(tok, [(r["prompt"], r["response"]) for r in wm], 128, args.tokens)
+    c_seqs = chat_sequences(tok, [(r["prompt"], r["response"]) for r in clean], 128, args.tokens)
+    if len(w_seqs) != len(wm) or len(c_seqs) != len(clean):
+        raise SystemExit("harvest and training sequences are misaligned (an answer encodes to no token)")
+    from distillguard.demo import pooled_score
 
-    n_hn = min(args.hard_null_prompts, 4) if args.quick else args.hard_null_prompts
-    hn_path = out / f"hard_null_{n_hn}.jsonl"
-    prompts = [{"id": f"hn{i}", "prompt": p} for i, p in enumerate(sharegpt_prompts(n_hn, seed=5, max_chars=400))]
-    generate_jsonl(teacher, prompts, hn_path, key, batch_size=16, max_new_tokens=128, temperature=1.0)
-    texts = [json.loads(x)["response"] for x in hn_path.read_text().splitlines()]
-    naive = reading_test(LocalSuspect(teacher), [key], texts, allow_keyed_text=True)
-    try:
-        reading_test(LocalSuspect(teacher), [key], texts)
-        guarded = "scored (text not detected as keyed)"
-    except DistillguardError as exc:
-        guarded = f"refused: {exc}"
-    res["hard_null"] = {"suspect": "untouched teacher reading its own watermarked samples (same key)",
-                        "sampled_tokens": naive.units["tokens_read"], "naive": naive.best.to_dict(),
-                        "default_pipeline": guarded, "seconds": round(time.perf_counter() - t0, 1)}
+    res["harvest"] = {"answers": [len(wm), len(clean)],
+                      "answer_tokens": [sum(len(r["response_ids"]) for r in wm),
+                                        sum(len(r["response_ids"]) for r in clean)],
+                      "served_wm_text": pooled_score([r["response_ids"] for r in wm], keys[0]),
+                      "served_clean_text": pooled_score([r["response_ids"] for r in clean], keys[0])}
+    read_seqs = [tok.encode(t, add_special_tokens=False)[:256] for t in real_texts("read", args.read)]
 
-    # Gemma-3-270M: independent model, other tokenizer -> generation mode
-    t0 = time.perf_counter()
-    try:
-        gemma = LocalSuspect.load("gemma3-270m")
-        n_g = min(args.gemma_prompts, 4) if args.quick else args.gemma_prompts
-        g = generation_test(gemma, [key], tok, n_prompts=n_g, max_new_tokens=96)
-        res["gemma_generation"] = {"suspect": gemma.identity, "queries": n_g, **g.units, **g.best.to_dict(),
-                                   "seconds": round(time.perf_counter() - t0, 1)}
-    except DistillguardError as exc:
-        res["gemma_generation"] = {"not_run": str(exc)}
+    def test(name: str, suspect: Any, read: bool = True, prompts: list[str] = q_prompts) -> dict[str, Any]:
+        t = time.perf_counter()
+        row = _test(name, suspect, tok, keys, accounts, other, read_seqs, prompts, out, args.tokens, read)
+        timings[f"test_{name}"] = round(time.perf_counter() - t, 1)
+        return row
+
+    rows = []
+    fractions = [float(f) for f in args.fractions.split(",")]
+    for f in [*fractions, 0.0]:
+        name = f"wm{int(round(f * 100))}" if f > 0 else "clean"
+        k = int(round(f * n))
+        order = np.random.default_rng(7).permutation(n)
+        seqs = [w_seqs[i] for i in order[:k]] + [c_seqs[i] for i in order[k:]]
+        info = train_text_student(out / "students" / name, tok, seqs, epochs=args.epochs, seed=0, desc=name)
+        row = test(name, LocalSuspect.load(out / "students" / name))
+        rows.append({**row, "student": "from scratch, 2 layers d=256", "fraction": f, "watermarked_answers": k,
+                     "watermarked_tokens": int(sum(len(wm[i]["response_ids"]) for i in order[:k])), "train": info})
+
+    # persistence: the 100 % student trained further on clean teacher answers
+    from transformers import AutoModelForCausalLM
+
+    for e in [int(x) for x in args.persist_epochs.split(",") if x]:
+        name = f"wm100+clean{e}ep"
+        base = AutoModelForCausalLM.from_pretrained(out / "students" / "wm100", use_safetensors=True)
+        info = train_text_student(out / "students" / name, tok, c_seqs, epochs=e, lr=1e-3, seed=1, init=base,
+                                  desc=name)
+        row = test(name, LocalSuspect.load(out / "students" / name))
+        rows.append({**row, "student": "100% student + further clean training", "fraction": 1.0,
+                     "clean_steps": info["steps"], "train": info})
+    # paraphrase: answer tokens of the watermarked harvest randomly substituted before training
+    starts = [len(s) - len(tok.encode(r["response"], add_special_tokens=False)[: args.tokens]) - 1
+              for s, r in zip(w_seqs, wm)]
+    for rate in [float(x) for x in args.paraphrase.split(",") if x]:
+        name = f"wm100-sub{int(rate * 100)}"
+        seqs = substitute_tokens(w_seqs, rate, len(tok), start=starts, seed=3)
+        info = train_text_student(out / "students" / name, tok, seqs, epochs=args.epochs, seed=0, desc=name)
+        row = test(name, LocalSuspect.load(out / "students" / name))
+        rows.append({**row, "student": f"from scratch on the harvest with {rate:.0%} of answer tokens substituted",
+                     "fraction": 1.0, "substitution": rate, "train": info})
+    if args.teacher_copy:
+        name = "teacher-ft-wm100"
+        init = None if (out / "students" / name / "train.json").exists() else copy.deepcopy(teacher.model)
+        info = train_text_student(out / "students" / name, tok, w_seqs, epochs=args.teacher_copy_epochs, lr=1e-4,
+                                  seed=0, init=init, desc=name)
+        row = test(name, LocalSuspect.load(out / "students" / name))
+        rows.append({**row, "student": "copy of the teacher fine-tuned on the 100% harvest", "fraction": 1.0,
+                     "train": info})
+    res["students"] = rows
+    res["controls"] = [test("untouched-teacher", LocalSuspect(teacher))]
+    if args.gemma_queries:
+        from distillguard.errors import DistillguardError
+
+        try:
+            gemma = LocalSuspect.load("gemma3-270m")
+            res["controls"].append(test("gemma3-270m", gemma, read=False, prompts=q_prompts[: args.gemma_queries]))
+        except DistillguardError as exc:
+            res["controls"].append({"suspect": "gemma3-270m", "not_run": str(exc)})
     res["seconds_total"] = round(time.perf_counter() - t_start, 1)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "radioactivity.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
     md = _markdown(res)
-    (RESULTS / "radioactivity.md").write_text(md)
     print(md)
+    if not args.quick:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "radioactivity.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+        (RESULTS / "radioactivity.md").write_text(md)
     return 0
 
 
-def _fmt_p(d: dict) -> str:
-    return f"{d['green_fraction']:.3f} | {d['scored']} | {d['log10_p']:.2f}"
+def _cell(m: dict[str, Any] | None) -> str:
+    if not m:
+        return "- | - | - | -"
+    h = m["harvester"]
+    others = [a for a in m["flagged"] if a != "harvester"]
+    return (f"{h['green']} / {h['scored']} = {h['green_fraction']:.3f} | {h['log10_p']:.1f} ({h['log10_p_holm']:.1f}) | "
+            f"{'**yes**' if h['detected'] else 'no'}{' + ' + ', '.join(others) if others else ''} | "
+            f"{m['other_key']['log10_p']:.1f}")
 
 
-def _markdown(res: dict) -> str:
-    lines = ["| suspect | harvest | wm fraction | harvested positions | test key | green rate | scored coins | "
-             "log10 p |", "|---|---|---|---|---|---|---|---|"]
-    for r in res["simulation"]["rows"]:
-        pos = r["train"]["positions"]
-        lines.append(f"| {r['student']} ({r['name']}) | {r['harvest']} | {r['fraction']:.2f} | {pos} | "
-                     f"our key | {_fmt_p(r['key'])} |")
-        lines.append(f"| {r['student']} ({r['name']}) | same | {r['fraction']:.2f} | {pos} | another key | "
-                     f"{_fmt_p(r['other_key'])} |")
-    t = res["teacher_control"]
-    lines.append(f"| untouched teacher (reading clean text) | none | - | - | our key | {_fmt_p(t)} |")
-    h = res["hard_null"]
-    lines.append(f"| untouched teacher reading its own watermarked samples, NAIVE | sampled text "
-                 f"({h['sampled_tokens']} tokens) | - | - | our key | {_fmt_p(h['naive'])} |")
-    g = res.get("gemma_generation", {})
-    if "green_fraction" in g:
-        lines.append(f"| Gemma-3-270M (generation mode, {g['queries']} queries) | none | - | - | our key | "
-                     f"{_fmt_p(g)} |")
-    lines.append("")
-    lines.append(f"Default pipeline on the hard-null text: {h['default_pipeline'][:160]}")
-    lines.append("")
-    for r in res["simulation"]["rows"]:
-        a = r["attribution"]
-        lines.append(f"- attribution ({r['name']}): {a['accounts']} account sub-keys, flagged: "
-                     f"{a['flagged'] or 'none'} (Holm, alpha 1e-3)")
-    for name, c in res["calibration"].items():
-        lines.append(f"- calibration ({name}, {c['keys']} null keys): FPR {c['fpr_at_0.01']:.3f} at 0.01, "
-                     f"{c['fpr_at_0.001']:.4f} at 0.001; KS vs uniform p = {c['ks_uniform_pvalue']:.3f}")
-    for n in res["not_run"]:
-        lines.append(f"- {n['cell']}: {n['reason']}")
-    return "\n".join(lines) + "\n"
+def _markdown(res: dict[str, Any]) -> str:
+    s = res["settings"]
+    hv = res["harvest"]
+    out = ["# Radioactivity of students trained on sampled watermarked answers\n",
+           f"`{res['command']}` -- {res['date']}, {res['machine']['platform']}, {res['machine']['cpus']} CPUs, "
+           f"GPU: {res['machine']['gpu']}; total {res['seconds_total'] / 60:.1f} min.\n",
+           f"Key: h = {res['spec']['context_width']}, gamma = {res['spec']['gamma']}, delta = {res['spec']['delta']}. "
+           f"Harvests: {hv['answers'][0]} watermarked answers ({hv['answer_tokens'][0]} tokens; served text "
+           f"{hv['served_wm_text']['green']} / {hv['served_wm_text']['scored']} green, log10 p "
+           f"{hv['served_wm_text']['log10_p']:.0f}) and {hv['answers'][1]} clean answers ({hv['answer_tokens'][1]} "
+           f"tokens). Each student: {s['n']} answers, {s['epochs']} epochs unless stated. Tested among "
+           f"{s['accounts']} account sub-keys (Holm, alpha 1e-3); reading = {s['read']} held-out ShareGPT answers, "
+           f"generation = {s['queries']} held-out ShareGPT prompts.\n",
+           "| suspect | wm fraction | wm tokens in training | mode | harvester green / coins | log10 p (Holm) | "
+           "detected (+ other accounts flagged) | another key log10 p |", "|---|---|---|---|---|---|---|---|"]
+    for r in res["students"] + res["controls"]:
+        if "not_run" in r:
+            out.append(f"| {r['suspect']} | - | - | - | not run: {r['not_run']} | | | |")
+            continue
+        for mode in ("reading", "generation"):
+            if mode in r:
+                frac = f"{r['fraction']:.0%}" if "fraction" in r else "-"
+                out.append(f"| {r['suspect']} | {frac} | {r.get('watermarked_tokens', '-')} | {mode} | {_cell(r[mode])} |")
+    out.append("\nCalibration (the accounts each suspect never learned from: their p-values are null):\n")
+    out.append("| suspect | mode | null keys | FPR at 0.01 (bound) | FPR at 0.001 | min p |")
+    out.append("|---|---|---|---|---|---|")
+    for r in res["students"] + res["controls"]:
+        for mode in ("reading", "generation"):
+            if mode in r:
+                c = r[mode]["null_accounts"]
+                out.append(f"| {r['suspect']} | {mode} | {c['keys']} | {c['fpr_at_0.01']:.4f} "
+                           f"({c['rejections_0.01']} <= {c['bound_0.01_rejections_q999']}) | {c['fpr_at_0.001']:.4f} | "
+                           f"{c['min_p']:.2g} |")
+    out.append("\nTimings (s): " + ", ".join(f"{k} {v}" for k, v in res["timings_s"].items()))
+    return "\n".join(out) + "\n"
 
 
 if __name__ == "__main__":

@@ -177,53 +177,29 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _chat_sequences(tok: Any, pairs: list[tuple[str, str]], max_prompt: int, max_answer: int) -> list[list[int]]:
-    """Token ids of ``prompt (chat template) + answer + eos``: what a student trained on chat data sees."""
-    from distillguard.watermark.generate import encode_prompt_text
-
-    seqs = []
-    for prompt, answer in pairs:
-        p = tok.encode(encode_prompt_text(tok, prompt), add_special_tokens=False)[-max_prompt:]
-        a = tok.encode(answer, add_special_tokens=False)[:max_answer]
-        if a:
-            seqs.append(p + a + ([tok.eos_token_id] if tok.eos_token_id is not None else []))
-    return seqs
-
-
 def _train(out_dir: Path, prof: Profile, tok: Any, seqs: list[list[int]], seed: int, desc: str) -> dict[str, Any]:
-    """Train one from-scratch student on token sequences and save it (safetensors + tokenizer)."""
-    from distillguard.distill.student import make_student, save_student, text_targets, train_student
+    """Train one from-scratch student of the profile's shape on token sequences (cached in ``out_dir``)."""
+    from distillguard.distill.student import train_text_student
 
-    marker = out_dir / "train.json"
-    if (info := _done(marker)) is not None:
-        return info
-    ids = np.concatenate([np.asarray(s, np.int64) for s in seqs])
-    lengths = np.array([len(s) for s in seqs])
-    tgt, lp = text_targets(ids, lengths)
-    model = make_student(len(tok), layers=prof.student_layers, hidden=prof.student_hidden, seed=seed)
-    t0 = time.time()
-    loss = train_student(model, ids, lengths, tgt, lp, epochs=prof.epochs, batch_size=8, lr=3e-3, seed=seed,
-                         desc=desc, restrict_vocab=True)
-    save_student(model, tok, out_dir)
-    return _mark(marker, {"layers": prof.student_layers, "hidden": prof.student_hidden, "epochs": prof.epochs,
-                          "texts": len(seqs), "tokens": int(len(ids)), "final_loss": round(loss, 4),
-                          "seconds": round(time.time() - t0, 1)})
+    return train_text_student(out_dir, tok, seqs, layers=prof.student_layers, hidden=prof.student_hidden,
+                              epochs=prof.epochs, lr=3e-3, seed=seed, desc=desc)
 
 
 def _students(out: Path, prof: Profile, tok: Any) -> dict[str, Any]:
     """The harvester's student, and the investigator's independent calibration students (same recipe)."""
     from distillguard.data import sharegpt_pairs
+    from distillguard.distill.student import chat_sequences
 
     rows = _jsonl(out / "harvest.jsonl")
     mt = prof.harvest_tokens
     info = {"student": _train(out / "student", prof, tok,
-                              _chat_sequences(tok, [(r["prompt"], r["response"]) for r in rows], 128, mt),
+                              chat_sequences(tok, [(r["prompt"], r["response"]) for r in rows], 128, mt),
                               seed=prof.seed, desc="student (harvest)")}
     # same number of answers, drawn from ChatGPT's ShareGPT answers: students distilled from another teacher
     pairs = sharegpt_pairs(len(rows) * prof.null_students, seed=prof.seed + 5, max_chars=2000)
     for i in range(prof.null_students):
         chunk = pairs[i * len(rows) : (i + 1) * len(rows)]
-        info[f"null-{i}"] = _train(out / "null-students" / f"s{i}", prof, tok, _chat_sequences(tok, chunk, 128, mt),
+        info[f"null-{i}"] = _train(out / "null-students" / f"s{i}", prof, tok, chat_sequences(tok, chunk, 128, mt),
                                    seed=prof.seed + 100 + i, desc=f"calibration student {i + 1}")
     return info
 

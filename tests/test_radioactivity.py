@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from conftest import TINY_CHARS, build_tiny_lm
 from scipy import stats
 
@@ -301,3 +302,31 @@ def test_conditional_test_is_calibrated_for_unrelated_keys():
     w, t = _reading_tuples(preds, master.spec)
     p = np.array([conditional_test(w, t, k, keys[0], master.spec)["p_value"] for k in keys[1:]])
     assert (p <= 0.01).mean() <= 0.03 and (p <= 0.05).mean() <= 0.09
+
+
+def test_text_student_is_cached_and_can_be_trained_further(char_tokenizer, tmp_path):
+    """train_text_student: from scratch, then continued (persistence), each cached by its train.json."""
+    from transformers import AutoModelForCausalLM
+
+    from distillguard.distill.student import substitute_tokens, train_text_student
+
+    V = len(char_tokenizer)
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(3, V // 2, size=40).tolist() for _ in range(16)]
+    first = train_text_student(tmp_path / "a", char_tokenizer, seqs, layers=1, hidden=32, epochs=1, desc="a")
+    assert first["init"] == "from scratch" and first["steps"] == 2 and (tmp_path / "a" / "model.safetensors").exists()
+    assert train_text_student(tmp_path / "a", char_tokenizer, [], epochs=9) == first  # cached, not retrained
+    base = AutoModelForCausalLM.from_pretrained(tmp_path / "a", use_safetensors=True)
+    before = base.get_output_embeddings().weight.detach().clone()
+    # further training on other ids: rows of ids only the first data had must not be zeroed (full softmax)
+    other = [rng.integers(V // 2, V, size=40).tolist() for _ in range(8)]
+    more = train_text_student(tmp_path / "b", char_tokenizer, other, epochs=1, lr=1e-3, init=base, desc="b")
+    assert more["init"] == "continued" and more["steps"] == 1
+    after = AutoModelForCausalLM.from_pretrained(tmp_path / "b", use_safetensors=True).get_output_embeddings().weight
+    seen_first = sorted({t for s in seqs for t in s})
+    assert after[seen_first].abs().sum() > 0 and not torch.equal(after, before)
+    # substitution touches only the answer part and about the asked share of it
+    sub = substitute_tokens([[7] * 400], 0.1, V, start=[100], seed=1)[0]
+    assert sub[:100] == [7] * 100 and 15 < sum(t != 7 for t in sub[100:]) < 50
+    with pytest.raises(ValueError):
+        substitute_tokens(seqs, 1.5, V)

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-__all__ = ["make_student", "train_student", "save_student", "text_targets"]
+__all__ = ["make_student", "train_student", "save_student", "text_targets", "chat_sequences", "train_text_student",
+           "substitute_tokens"]
 
 
 def make_student(vocab_size: int, *, layers: int = 4, hidden: int = 256, heads: int = 4, seed: int = 0) -> Any:
@@ -173,3 +174,100 @@ def save_student(model: Any, tokenizer: Any, out_dir: str | os.PathLike) -> Path
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     return out
+
+
+def chat_sequences(tokenizer: Any, pairs: list[tuple[str, str]], max_prompt: int = 128,
+                   max_answer: int = 128) -> list[list[int]]:
+    """Token ids of ``prompt (chat template) + answer + eos``: what a student trained on chat data sees.
+
+    Example:
+        >>> from distillguard.distill.student import chat_sequences  # doctest: +SKIP
+        >>> chat_sequences(tok, [("Hi", "Hello!")])[0][-1] == tok.eos_token_id  # doctest: +SKIP
+        True
+    """
+    from distillguard.watermark.generate import encode_prompt_text
+
+    seqs = []
+    for prompt, answer in pairs:
+        p = tokenizer.encode(encode_prompt_text(tokenizer, prompt), add_special_tokens=False)[-max_prompt:]
+        a = tokenizer.encode(answer, add_special_tokens=False)[:max_answer]
+        if a:
+            seqs.append(p + a + ([tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []))
+    return seqs
+
+
+def substitute_tokens(seqs: list[list[int]], rate: float, vocab_size: int, *, start: list[int] | None = None,
+                      seed: int = 0) -> list[list[int]]:
+    """Replace a ``rate`` share of the tokens (after ``start[i]`` in sequence i) by uniform random ids.
+
+    The paraphrase attack of the persistence benchmark: a random substitute is green with probability
+    gamma, so substitution dilutes the mark the student can learn.
+
+    Example:
+        >>> from distillguard.distill.student import substitute_tokens
+        >>> out = substitute_tokens([[1] * 1000], 0.25, 50_000, seed=0)[0]
+        >>> 200 < sum(t != 1 for t in out) < 300
+        True
+    """
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate must be in [0, 1], got {rate}")
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, s in enumerate(seqs):
+        a = np.asarray(s, dtype=np.int64).copy()
+        lo = start[i] if start is not None else 0
+        hit = np.flatnonzero(rng.random(len(a) - lo) < rate) + lo
+        a[hit] = rng.integers(0, vocab_size, size=len(hit))
+        out.append(a.tolist())
+    return out
+
+
+def train_text_student(
+    out_dir: str | os.PathLike,
+    tokenizer: Any,
+    seqs: list[list[int]],
+    *,
+    layers: int = 2,
+    hidden: int = 256,
+    epochs: int = 6,
+    lr: float = 3e-3,
+    seed: int = 0,
+    init: Any = None,
+    desc: str = "student",
+) -> dict[str, Any]:
+    """Train a student on sampled text (next-token cross-entropy), save it, and return ``train.json``'s info.
+
+    Cached: when ``out_dir/train.json`` exists the saved student is reused. ``init`` continues training a
+    given model (a teacher copy to fine-tune, or a student to train further) with the full softmax; without it
+    a from-scratch student of ``layers`` x ``hidden`` is trained with the exact restricted-vocabulary softmax.
+
+    Example:
+        >>> from distillguard.distill.student import train_text_student  # doctest: +SKIP
+        >>> train_text_student("runs/s", tok, chat_sequences(tok, pairs), epochs=6)["final_loss"]  # doctest: +SKIP
+    """
+    import json
+    import time
+
+    out = Path(out_dir)
+    marker = out / "train.json"
+    if marker.exists():
+        return json.loads(marker.read_text())
+    if not seqs:
+        raise ValueError("no training sequence")
+    ids = np.concatenate([np.asarray(s, np.int64) for s in seqs])
+    lengths = np.array([len(s) for s in seqs])
+    tgt, lp = text_targets(ids, lengths)
+    model = init if init is not None else make_student(len(tokenizer), layers=layers, hidden=hidden, seed=seed)
+    t0 = time.time()
+    loss = train_student(model, ids, lengths, tgt, lp, epochs=epochs, batch_size=8, lr=lr, seed=seed, desc=desc,
+                         restrict_vocab=init is None)
+    save_student(model, tokenizer, out)
+    cfg = model.config
+    info = {"layers": cfg.num_hidden_layers, "hidden": cfg.hidden_size, "epochs": epochs, "lr": lr,
+            "init": "continued" if init is not None else "from scratch", "texts": len(seqs),
+            "tokens": int(len(ids)), "steps": epochs * math.ceil(len(seqs) / 8), "final_loss": round(loss, 4),
+            "seconds": round(time.time() - t0, 1)}
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=2) + "\n")
+    tmp.replace(marker)  # the marker appears only when the student is saved
+    return info
