@@ -48,6 +48,8 @@ __all__ = [
     "logs_evidence",
     "radioactivity_evidence",
     "fingerprint_evidence",
+    "check_expected",
+    "line_power",
     "investigate",
     "write_report",
 ]
@@ -319,6 +321,7 @@ def investigate(
     if expected:
         doc["expected"] = expected
         doc["checks"] = check_expected(doc, expected)
+        doc["line_power"] = line_power(doc, expected)
     doc["seconds"] = round(time.time() - t0, 1)
     doc["complete"] = True
     return doc
@@ -328,13 +331,16 @@ def check_expected(doc: dict[str, Any], expected: dict[str, Any]) -> dict[str, b
     """Compare an investigation with a known ground truth (the demo's): one boolean per claim.
 
     ``expected`` keys: ``harvester`` (account id), ``distilled`` (suspect names), ``clean`` (suspect names).
+    Claims are what the report asserts: the harvester is flagged, each verdict, the attribution, and that no
+    line fires on a clean suspect (a false positive). Whether *every* line reaches alpha on a distilled
+    suspect is power, not correctness: see :func:`line_power`.
 
     Example:
         >>> from distillguard.investigate import check_expected
         >>> doc = {"logs": {"flagged": ["a"]}, "suspects": {"s": {"verdict": {"distilled": True},
         ...        "lines": {"radioactivity": {"attributed": ["a"], "detected": True}}}}}
         >>> check_expected(doc, {"harvester": "a", "distilled": ["s"], "clean": []})
-        {'harvester flagged in the logs': True, 's: distilled': True, 's: radioactivity detected': True, 's: attributed to a': True}
+        {'harvester flagged in the logs': True, 's: distilled': True, 's: attributed to a': True}
     """
     out: dict[str, bool] = {}
     h = expected.get("harvester")
@@ -345,8 +351,6 @@ def check_expected(doc: dict[str, Any], expected: dict[str, Any]) -> dict[str, b
         if s is None:
             continue
         out[f"{name}: distilled"] = bool(s["verdict"]["distilled"])
-        for line, v in s["lines"].items():
-            out[f"{name}: {line} detected"] = bool(v["detected"])
         if h and "radioactivity" in s["lines"]:
             out[f"{name}: attributed to {h}"] = s["lines"]["radioactivity"]["attributed"] == [h]
     for name in expected.get("clean", []):
@@ -356,6 +360,22 @@ def check_expected(doc: dict[str, Any], expected: dict[str, Any]) -> dict[str, b
         out[f"{name}: not distilled"] = not s["verdict"]["distilled"]
         for line, v in s["lines"].items():
             out[f"{name}: {line} not detected"] = not v["detected"]
+    return out
+
+
+def line_power(doc: dict[str, Any], expected: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Which lines of evidence reached alpha on the suspects known to be distilled (reported, not a claim).
+
+    Example:
+        >>> from distillguard.investigate import line_power
+        >>> doc = {"suspects": {"s": {"lines": {"fingerprint": {"detected": False, "p_value": 0.004}}}}}
+        >>> line_power(doc, {"distilled": ["s"]})
+        {'s: fingerprint': {'detected': False, 'p_value': 0.004}}
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for name in expected.get("distilled", []):
+        for line, v in doc["suspects"].get(name, {}).get("lines", {}).items():
+            out[f"{name}: {line}"] = {"detected": bool(v["detected"]), "p_value": v["p_value"]}
     return out
 
 

@@ -195,7 +195,13 @@ def _checks(doc: dict[str, Any]) -> str:
         return ""
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td class={'no' if ok else 'yes'}>{'right' if ok else 'WRONG'}"
                    "</td></tr>" for k, ok in checks.items())
-    return f"<h2>Ground truth (demo only)</h2><table>{rows}</table>"
+    power = "".join(f"<tr><td>{html.escape(k)}</td><td class={'no' if v['detected'] else 'yes'}>"
+                    f"{'found' if v['detected'] else 'missed'} (p = {v['p_value']:.2g})</td></tr>"
+                    for k, v in doc.get("line_power", {}).items())
+    if power:
+        power = ("<p class=note>Each line on the suspects known to be distilled: a line that misses is a lack of "
+                 f"power, not a wrong claim.</p><table>{power}</table>")
+    return f"<h2>Ground truth (demo only)</h2><table>{rows}</table>{power}"
 
 
 def render_html(doc: dict[str, Any]) -> str:

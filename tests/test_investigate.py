@@ -58,6 +58,10 @@ def test_demo_smoke_verdicts_are_right(demo_run):
     assert doc["checks"], "the demo must compare its verdicts with the ground truth"
     wrong = [k for k, ok in doc["checks"].items() if not ok]
     assert not wrong, wrong
+    # the smoke world is sized so that each line alone finds the student (power, reported apart from claims)
+    assert set(doc["line_power"]) == {"student: radioactivity", "student: fingerprint"}
+    missed = [k for k, v in doc["line_power"].items() if not v["detected"]]
+    assert not missed, (missed, doc["line_power"])
     ra = doc["suspects"]["student"]["lines"]["radioactivity"]
     assert ra["attributed"] == [doc["expected"]["harvester"]]
     # the report files exist, the JSON is what the HTML was made from, the key never appears
