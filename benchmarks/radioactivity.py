@@ -45,12 +45,14 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
 
 
-def _harvest(teacher: Any, prompts: list[str], path: Path, key: Any, tokens: int, seed: int) -> list[dict]:
+def _harvest(teacher: Any, prompts: list[str], path: Path, key: Any, tokens: int, seed: int,
+             log: dict[str, Any]) -> list[dict]:
+    """Teacher answers (resumable JSONL); ``log`` records how many were reused, so timings stay honest."""
     from distillguard.watermark.generate import generate_jsonl
 
     recs = [{"id": f"r{i:05d}", "prompt": p} for i, p in enumerate(prompts)]
-    generate_jsonl(teacher, recs, path, key, batch_size=32, max_new_tokens=tokens, do_sample=True,
-                   temperature=0.7, seed=seed)
+    log[path.stem] = generate_jsonl(teacher, recs, path, key, batch_size=32, max_new_tokens=tokens, do_sample=True,
+                                    temperature=0.7, seed=seed)
     by_id = {r["id"]: r for r in _jsonl(path)}
     return [by_id[r["id"]] for r in recs]
 
@@ -162,10 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     n = args.n
     w_prompts, c_prompts, q_prompts = pool[:n], pool[n : 2 * n], pool[2 * n : 2 * n + args.queries]
     t0 = time.perf_counter()
-    wm = _harvest(teacher, w_prompts, out / "harvest_wm.jsonl", keys[0], args.tokens, seed=1)
+    counts: dict[str, Any] = {}  # answers generated in this run vs reused from an earlier (interrupted) one
+    wm = _harvest(teacher, w_prompts, out / "harvest_wm.jsonl", keys[0], args.tokens, seed=1, log=counts)
     timings["harvest_wm"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
-    clean = _harvest(teacher, c_prompts, out / "harvest_clean.jsonl", None, args.tokens, seed=2)
+    clean = _harvest(teacher, c_prompts, out / "harvest_clean.jsonl", None, args.tokens, seed=2, log=counts)
     timings["harvest_clean"] = round(time.perf_counter() - t0, 1)
     wm = [r for r in wm if r["response"].strip()]  # an answer that is only <eos> teaches nothing
     clean = [r for r in clean if r["response"].strip()]
@@ -176,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("harvest and training sequences are misaligned (an answer encodes to no token)")
     from distillguard.demo import pooled_score
 
-    res["harvest"] = {"answers": [len(wm), len(clean)],
+    res["harvest"] = {"answers": [len(wm), len(clean)], "generated_in_this_run": counts,
                       "answer_tokens": [sum(len(r["response_ids"]) for r in wm),
                                         sum(len(r["response_ids"]) for r in clean)],
                       "served_wm_text": pooled_score([r["response_ids"] for r in wm], keys[0]),
