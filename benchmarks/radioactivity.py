@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny sizes; prints the table, writes no result file")
     args = ap.parse_args(argv)
     if args.quick:
-        args.n, args.tokens, args.epochs, args.accounts, args.read = 48, 48, 3, 50, 12
+        args.n, args.tokens, args.epochs, args.accounts, args.read = 32, 32, 3, 50, 12
         args.queries, args.gemma_queries, args.persist_epochs, args.paraphrase = 16, 0, "1", "0.25"
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     from distillguard.data import sharegpt_prompts
@@ -144,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python " + " ".join(shlex.quote(a) for a in ["benchmarks/radioactivity.py", *sys.argv[1:]]),
         "settings": vars(args), "timings_s": {}}
     timings = res["timings_s"]
+    previous = out / "run.json"  # a rerun reuses cached stages: keep the times of the run that did the work
+    if previous.exists():
+        timings.update(json.loads(previous.read_text()).get("timings_s", {}))
     teacher = load_model(None)
     tok = teacher.tokenizer
     key_path = out / "teacher.key"
@@ -166,10 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     counts: dict[str, Any] = {}  # answers generated in this run vs reused from an earlier (interrupted) one
     wm = _harvest(teacher, w_prompts, out / "harvest_wm.jsonl", keys[0], args.tokens, seed=1, log=counts)
-    timings["harvest_wm"] = round(time.perf_counter() - t0, 1)
+    if counts["harvest_wm"]["generated"]:
+        timings["harvest_wm"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
     clean = _harvest(teacher, c_prompts, out / "harvest_clean.jsonl", None, args.tokens, seed=2, log=counts)
-    timings["harvest_clean"] = round(time.perf_counter() - t0, 1)
+    if counts["harvest_clean"]["generated"]:
+        timings["harvest_clean"] = round(time.perf_counter() - t0, 1)
     wm = [r for r in wm if r["response"].strip()]  # an answer that is only <eos> teaches nothing
     clean = [r for r in clean if r["response"].strip()]
     n = min(n, len(wm), len(clean))
@@ -188,8 +193,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def test(name: str, suspect: Any, read: bool = True, prompts: list[str] = q_prompts) -> dict[str, Any]:
         t = time.perf_counter()
+        fresh = not (out / "answers" / f"{name}.json").exists()
         row = _test(name, suspect, tok, keys, accounts, other, read_seqs, prompts, out, args.tokens, read)
-        timings[f"test_{name}"] = round(time.perf_counter() - t, 1)
+        if fresh:
+            timings[f"test_{name}"] = round(time.perf_counter() - t, 1)
         return row
 
     rows = []
@@ -246,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     res["seconds_total"] = round(time.perf_counter() - t_start, 1)
     md = _markdown(res)
     print(md)
+    previous.write_text(json.dumps(res, indent=2, default=str) + "\n")
     if not args.quick:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "radioactivity.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
@@ -268,7 +276,7 @@ def _markdown(res: dict[str, Any]) -> str:
     hv = res["harvest"]
     out = ["# Radioactivity of students trained on sampled watermarked answers\n",
            f"`{res['command']}` -- {res['date']}, {res['machine']['platform']}, {res['machine']['cpus']} CPUs, "
-           f"GPU: {res['machine']['gpu']}; total {res['seconds_total'] / 60:.1f} min.\n",
+           f"GPU: {res['machine']['gpu']}; this run took {res['seconds_total'] / 60:.1f} min.\n",
            f"Key: h = {res['spec']['context_width']}, gamma = {res['spec']['gamma']}, delta = {res['spec']['delta']}. "
            f"Harvests: {hv['answers'][0]} watermarked answers ({hv['answer_tokens'][0]} tokens; served text "
            f"{hv['served_wm_text']['green']} / {hv['served_wm_text']['scored']} green, log10 p "
@@ -296,7 +304,9 @@ def _markdown(res: dict[str, Any]) -> str:
                 out.append(f"| {r['suspect']} | {mode} | {c['keys']} | {c['fpr_at_0.01']:.4f} "
                            f"({c['rejections_0.01']} <= {c['bound_0.01_rejections_q999']}) | {c['fpr_at_0.001']:.4f} | "
                            f"{c['min_p']:.2g} |")
-    out.append("\nTimings (s): " + ", ".join(f"{k} {v}" for k, v in res["timings_s"].items()))
+    out.append("\nTimings (s; a stage reused from the cache keeps the time of the run that did it): "
+               + ", ".join(f"{k} {v}" for k, v in res["timings_s"].items()))
+    out.append("Training times are in each student's `train` entry of radioactivity.json.")
     return "\n".join(out) + "\n"
 
 
