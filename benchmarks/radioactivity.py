@@ -14,7 +14,7 @@ of the key) and answering held-out ShareGPT prompts. Every stage is cached under
 resumable JSONL, students carry a train.json marker, answers and predictions are saved), so a rerun costs
 only the scoring.
 
-    python benchmarks/radioactivity.py --out runs/radio-text            # the committed result
+    python benchmarks/radioactivity.py --out runs/radio-text --n 256 --teacher-copy   # the committed result
     python benchmarks/radioactivity.py --out runs/radio-quick --quick   # a few minutes; prints, writes nothing
 Writes benchmarks/results/radioactivity.json and .md (never edit them by hand). The logit-distillation
 (top-k) variant is benchmarks/radioactivity_logits.py.
