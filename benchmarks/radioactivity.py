@@ -108,7 +108,7 @@ def _test(name: str, suspect: Any, tok: Any, keys: list, accounts: list[str], ot
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/radio-text", help="cache directory (harvests, students, answers)")
-    ap.add_argument("--n", type=int, default=384, help="answers per student (and per harvest)")
+    ap.add_argument("--n", type=int, default=256, help="answers per student (and per harvest)")
     ap.add_argument("--tokens", type=int, default=128, help="max new tokens per harvested answer")
     ap.add_argument("--fractions", default="1,0.25,0.05")
     ap.add_argument("--epochs", type=int, default=6)
