@@ -443,6 +443,10 @@ def summary_table(doc: dict[str, Any]) -> str:
         bad = [k for k, ok in doc["checks"].items() if not ok]
         lines.append(f"ground truth: {len(doc['checks']) - len(bad)}/{len(doc['checks'])} claims right"
                      + (f"; WRONG: {'; '.join(bad)}" if bad else ""))
+    if doc.get("line_power"):
+        lines.append("lines on the distilled suspects (power, not part of the claims): " + ", ".join(
+            f"{k} {'found' if v['detected'] else 'MISSED'} (p = {_fmt_p(v['p_value'])})"
+            for k, v in doc["line_power"].items()))
     return "\n".join(lines)
 
 

@@ -101,6 +101,7 @@ def test_demo_cli_exit_code_says_verdicts_right(demo_run, teacher_dir, reference
     printed = capsys.readouterr().out
     assert rc == 0, printed
     assert "ground truth: " in printed and "WRONG" not in printed
+    assert "lines on the distilled suspects (power, not part of the claims): student: radioactivity found" in printed
 
 
 def test_demo_refuses_other_settings_in_same_dir(demo_run, teacher_dir, reference_dir, capsys):
