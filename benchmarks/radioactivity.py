@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy import stats
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -67,19 +66,11 @@ def _answers(suspect: Any, prompts: list[str], path: Path, tokens: int) -> list[
     return out
 
 
-def _null(ps: np.ndarray) -> dict[str, Any]:
-    """Empirical calibration of null p-values (keys the suspect never saw)."""
-    n = len(ps)
-    return {"keys": n, "fpr_at_0.01": float(np.mean(ps <= 0.01)), "fpr_at_0.001": float(np.mean(ps <= 0.001)),
-            "bound_0.01_rejections_q999": int(stats.binom.ppf(0.999, n, 0.01)),
-            "rejections_0.01": int((ps <= 0.01).sum()), "min_p": float(ps.min()),
-            "ks_uniform_pvalue": float(stats.kstest(ps, "uniform").pvalue)}
-
-
 def _test(name: str, suspect: Any, tok: Any, keys: list, accounts: list[str], other: Any, read_seqs: list,
           gen_prompts: list[str], out: Path, gen_tokens: int, read: bool = True) -> dict[str, Any]:
     """Reading + generation mode against every account sub-key (Holm) and one unrelated key."""
     from distillguard.detect.radioactivity import score_generated, score_predictions
+    from distillguard.detect.stats import null_summary
     from distillguard.distill.simulate import cached_predictions
 
     row: dict[str, Any] = {"suspect": name}
@@ -101,7 +92,7 @@ def _test(name: str, suspect: Any, tok: Any, keys: list, accounts: list[str], ot
                                             ("green", "scored", "green_fraction", "log10_p", "log10_p_holm", "detected")},
                      "flagged": [accounts[i] for i, s in enumerate(sc) if s.detected],
                      "other_key": {"green": oth.green, "scored": oth.scored, "log10_p": oth.log10_p},
-                     "null_accounts": _null(null_p), "seconds": round(secs, 1)}
+                     "null_accounts": null_summary(null_p), "seconds": round(secs, 1)}
     return row
 
 

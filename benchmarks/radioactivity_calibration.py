@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from distillguard.data import sharegpt_prompts
 from distillguard.detect.radioactivity import (
@@ -30,18 +29,12 @@ from distillguard.detect.radioactivity import (
     score_generated,
     score_predictions,
 )
+from distillguard.detect.stats import null_summary
 from distillguard.distill.harvest import real_texts
 from distillguard.keys import WatermarkKey
 from distillguard.suspects import LocalSuspect
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _summary(p: np.ndarray, n_keys: int) -> dict:
-    return {"keys": n_keys, "fpr_at_0.01": float(np.mean(p <= 0.01)), "fpr_at_0.001": float(np.mean(p <= 1e-3)),
-            "rejections_0.01": int((p <= 0.01).sum()),
-            "bound_0.01_rejections_q999": int(stats.binom.ppf(0.999, n_keys, 0.01)),
-            "min_p": float(p.min()), "mean_p": float(p.mean()), "ks_uniform_pvalue": float(stats.kstest(p, "uniform").pvalue)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         p_gen = np.array([r.p_value for r in scores])
         spec = key.require_spec()
         rows.append({"run": str(run), "context_width": spec.context_width, "student": student.identity,
-                     "reading": {"texts": len(seqs), **_summary(p_read, args.keys)},
-                     "generation": {"prompts": args.prompts, "answer_tokens": n_tok, **_summary(p_gen, args.keys)}})
+                     "reading": {"texts": len(seqs), **null_summary(p_read)},
+                     "generation": {"prompts": args.prompts, "answer_tokens": n_tok, **null_summary(p_gen)}})
     doc = {"date": dt.date.today().isoformat(), "machine": f"{platform.platform()}, {platform.processor() or 'cpu'}",
            "command": "python " + " ".join(shlex.quote(a) for a in ["benchmarks/radioactivity_calibration.py", *sys.argv[1:]]),
            "seconds": round(time.time() - t0, 1), "rows": rows}

@@ -26,9 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from scipy import stats
 
 from distillguard.detect.radioactivity import (
     account_keys,
@@ -37,6 +35,7 @@ from distillguard.detect.radioactivity import (
     score_predictions,
     versions,
 )
+from distillguard.detect.stats import null_summary
 from distillguard.distill.harvest import real_texts
 from distillguard.distill.simulate import cached_predictions, make_key, run_simulation
 from distillguard.errors import DistillguardError
@@ -48,11 +47,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def _calibration(preds, master, n_keys: int) -> dict:
     keys = account_keys(master, [f"null-{i:05d}" for i in range(n_keys)])
-    p = np.array([r.p_value for r in score_predictions(preds, keys, alpha=1.0)])
-    return {"keys": n_keys, "fpr_at_0.01": float(np.mean(p <= 0.01)), "fpr_at_0.001": float(np.mean(p <= 0.001)),
-            "bound_0.01_rejections_q999": int(stats.binom.ppf(0.999, n_keys, 0.01)),
-            "rejections_0.01": int((p <= 0.01).sum()), "rejections_0.001": int((p <= 0.001).sum()),
-            "ks_uniform_pvalue": float(stats.kstest(p, "uniform").pvalue), "mean_p": float(p.mean())}
+    return null_summary([r.p_value for r in score_predictions(preds, keys, alpha=1.0)])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ import numpy as np
 from scipy import stats
 from scipy.special import logsumexp
 
-__all__ = ["binom_sf_log10", "binom_test", "holm"]
+__all__ = ["binom_sf_log10", "binom_test", "holm", "null_summary"]
 
 
 def binom_sf_log10(k: int, n: int, p: float) -> float:
@@ -64,3 +64,26 @@ def holm(p_values: list[float] | np.ndarray) -> np.ndarray:
     out = np.empty(m)
     out[order] = adj
     return out
+
+
+def null_summary(p_values: list[float] | np.ndarray) -> dict[str, float | int]:
+    """Empirical calibration of p-values that are null by construction (keys a suspect never saw).
+
+    FPR at 0.01 and 0.001, the 0.999 binomial bound on the rejections a valid test may show at 0.01, the
+    smallest and mean p, and a KS test against the continuous uniform (exact discrete p-values are
+    conservative, so KS may reject while the FPRs stay under alpha).
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.detect.stats import null_summary
+        >>> s = null_summary(np.linspace(0.0005, 1, 2000))
+        >>> s["keys"], s["rejections_0.01"] <= s["bound_0.01_rejections_q999"]
+        (2000, True)
+    """
+    p = np.asarray(p_values, dtype=float)
+    n = int(p.size)
+    return {"keys": n, "fpr_at_0.01": float(np.mean(p <= 0.01)), "fpr_at_0.001": float(np.mean(p <= 1e-3)),
+            "rejections_0.01": int((p <= 0.01).sum()), "rejections_0.001": int((p <= 1e-3).sum()),
+            "bound_0.01_rejections_q999": int(stats.binom.ppf(0.999, n, 0.01)),
+            "min_p": float(p.min()), "mean_p": float(p.mean()),
+            "ks_uniform_pvalue": float(stats.kstest(p, "uniform").pvalue)}
