@@ -314,8 +314,8 @@ def _add_demo(sub) -> None:
     p.add_argument("--profile", default="quick", choices=["smoke", "quick", "full"],
                    help="quick (default, <= 20 min on 2 cores), full (larger), smoke (tiny; for tests)")
     p.add_argument("--teacher", default=None, help="teacher model (default: the embedded SmolLM2-135M-Instruct)")
-    p.add_argument("--reference", default="gemma3-270m", help="independent model: fingerprint reference and "
-                   "clean control (default gemma3-270m)")
+    p.add_argument("--reference", default="gemma3-270m", help="independent model tested as the clean control "
+                   "(default gemma3-270m); the fingerprint's references are ChatGPT's recorded ShareGPT answers")
     p.add_argument("--context-width", type=int, default=0, metavar="H",
                    help="context width of the demo key: 0 (default; one green list per account, learned by small "
                    "students) or 1+ (context-seeded; needs far more harvested data to carry into a student)")

@@ -9,7 +9,9 @@ The world (simulated, with ground truth kept aside):
    (``harvest.jsonl``, resumable) -- the data the harvester walks away with;
 4. the harvester trains a student from scratch on those answers (the teacher's tokenizer, another shape);
 5. the investigator's side: independent calibration students trained with the same recipe on another
-   teacher's answers (ShareGPT/ChatGPT), and a probe set built from the teacher and the reference model.
+   teacher's answers (ShareGPT/ChatGPT), and a probe set of real ShareGPT prompts, each with the teacher's
+   sampled answers and the answer ChatGPT recorded for it (the reference). Probe prompts are kept out of the
+   traffic and out of the calibration students' data, so no model under test saw them.
 
 Then :func:`distillguard.investigate.investigate` runs the three lines of evidence -- API logs, radioactivity
 with attribution over every account in the log, fingerprint -- on the student and on Gemma-3-270M (the
@@ -59,8 +61,9 @@ class Profile:
     student_hidden: int
     epochs: int
     null_students: int  # independent calibration students (fingerprint null)
-    real_candidates: int  # real prompts among the fingerprint candidates (designed ones are added)
+    real_candidates: int  # real ShareGPT prompts answered by ChatGPT (the reference): the fingerprint probes
     n_probes: int
+    teacher_samples: int  # teacher answers sampled per probe
     probe_tokens: int
     gen_prompts: int  # generation-mode prompts per suspect
     control_prompts: int  # ... for the clean control (Gemma's 262k vocabulary makes it the slow one on CPU)
@@ -73,15 +76,15 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", benign=60, reference_benign=120, target_fpr=0.01, hydra_size=6, days=3,
                      harvest_prompts=160, harvest_tokens=96, student_layers=1, student_hidden=64, epochs=12,
-                     null_students=5, real_candidates=6, n_probes=8, probe_tokens=12, gen_prompts=64,
+                     null_students=5, real_candidates=8, n_probes=8, teacher_samples=2, probe_tokens=12, gen_prompts=64,
                      gen_tokens=96, read_texts=12, control_prompts=32, min_consistency=0.0),
     "quick": Profile("quick", benign=400, reference_benign=1200, target_fpr=1e-3, hydra_size=40, days=7,
                      harvest_prompts=192, harvest_tokens=128, student_layers=2, student_hidden=256, epochs=6,
-                     null_students=8, real_candidates=24, n_probes=32, probe_tokens=40, gen_prompts=128,
+                     null_students=8, real_candidates=96, n_probes=96, teacher_samples=4, probe_tokens=40, gen_prompts=128,
                      gen_tokens=128, read_texts=100, control_prompts=64),
     "full": Profile("full", benign=2000, reference_benign=3000, target_fpr=1e-3, hydra_size=100, days=14,
                     harvest_prompts=384, harvest_tokens=160, student_layers=2, student_hidden=256, epochs=8,
-                    null_students=8, real_candidates=32, n_probes=48, probe_tokens=40, gen_prompts=256,
+                    null_students=8, real_candidates=128, n_probes=128, teacher_samples=4, probe_tokens=40, gen_prompts=256,
                     gen_tokens=128, read_texts=200, control_prompts=128),
 }
 
@@ -185,8 +188,10 @@ def _train(out_dir: Path, prof: Profile, tok: Any, seqs: list[list[int]], seed: 
                               epochs=prof.epochs, lr=3e-3, seed=seed, desc=desc)
 
 
-def _students(out: Path, prof: Profile, tok: Any) -> dict[str, Any]:
-    """The harvester's student, and the investigator's independent calibration students (same recipe)."""
+def _students(out: Path, prof: Profile, tok: Any, held_out: set[str]) -> dict[str, Any]:
+    """The harvester's student, and the investigator's independent calibration students (same recipe).
+
+    ``held_out``: the probe prompts, which no calibration student may train on."""
     from distillguard.data import sharegpt_pairs
     from distillguard.distill.student import chat_sequences
 
@@ -196,7 +201,7 @@ def _students(out: Path, prof: Profile, tok: Any) -> dict[str, Any]:
                               chat_sequences(tok, [(r["prompt"], r["response"]) for r in rows], 128, mt),
                               seed=prof.seed, desc="student (harvest)")}
     # same number of answers, drawn from ChatGPT's ShareGPT answers: students distilled from another teacher
-    pairs = sharegpt_pairs(len(rows) * prof.null_students, seed=prof.seed + 5, max_chars=2000)
+    pairs = [pq for pq in sharegpt_pairs(None, seed=prof.seed + 5, max_chars=2000) if pq[0] not in held_out]
     for i in range(prof.null_students):
         chunk = pairs[i * len(rows) : (i + 1) * len(rows)]
         info[f"null-{i}"] = _train(out / "null-students" / f"s{i}", prof, tok, chat_sequences(tok, chunk, 128, mt),
@@ -204,10 +209,18 @@ def _students(out: Path, prof: Profile, tok: Any) -> dict[str, Any]:
     return info
 
 
-def _probes(out: Path, prof: Profile, teacher: Any, reference: Any) -> Path:
-    """Fingerprint probe set: teacher and reference answers, selection, null from the calibration students."""
+def _probe_candidates(prof: Profile) -> list[dict[str, Any]]:
+    from distillguard.fingerprint.candidates import answered_candidates
+
+    return answered_candidates(prof.real_candidates, seed=prof.seed + 11)
+
+
+def _probes(out: Path, prof: Profile, teacher: Any, candidates: list[dict[str, Any]]) -> Path:
+    """Fingerprint probe set: the teacher's answers against ChatGPT's, null from the calibration students.
+
+    All candidates are kept (``random-real`` order): selecting by n-gram distinctiveness did not raise the
+    log-prob test's power in our measurements, and a larger probe set lowers the null's spread."""
     from distillguard.fingerprint.api import build_probes
-    from distillguard.fingerprint.candidates import candidate_pool
     from distillguard.suspects import LocalSuspect
 
     path = out / "probes.json"
@@ -215,10 +228,10 @@ def _probes(out: Path, prof: Profile, teacher: Any, reference: Any) -> Path:
         return path
     calib = {f"null-student-{i}": LocalSuspect.load(out / "null-students" / f"s{i}")
              for i in range(prof.null_students)}
-    ps = build_probes(LocalSuspect(teacher), [reference], candidate_pool(prof.real_candidates),
-                      n_probes=prof.n_probes, max_new_tokens=prof.probe_tokens, cache_dir=out / "probe-cache",
-                      calibration=calib, calibration_modes=("logprob",), min_consistency=prof.min_consistency,
-                      progress=True)
+    ps = build_probes(LocalSuspect(teacher), [], candidates, n_probes=prof.n_probes,
+                      teacher_samples=prof.teacher_samples, max_new_tokens=prof.probe_tokens,
+                      cache_dir=out / "probe-cache", calibration=calib, calibration_modes=("logprob",),
+                      strategy="random-real", min_consistency=prof.min_consistency, progress=True)
     tmp = path.with_suffix(".tmp")
     ps.save(tmp)
     tmp.replace(path)
@@ -237,8 +250,9 @@ def run_demo(
 ) -> dict[str, Any]:
     """Build the demo world (cached), investigate it, write ``report.html``/``report.json``; return the report.
 
-    ``teacher``/``reference`` default to the embedded SmolLM2 teacher and Gemma-3-270M; any model source that
-    :func:`distillguard.models.load_model` accepts works (the tests use tiny random models).
+    ``teacher`` (default: the embedded SmolLM2) and ``reference`` (the independent model tested as the clean
+    control, default Gemma-3-270M) accept any model source :func:`distillguard.models.load_model` accepts (the
+    tests use tiny random models).
 
     ``context_width`` of the demo's key defaults to 0 (one green list per account, the Unigram-Watermark
     variant): small students learn it from a few hundred answers. With ``context_width=1`` (the library's
@@ -272,13 +286,15 @@ def run_demo(
     loaded = load_model(teacher, device=device)
     tok = loaded.tokenizer
     key = _key(out, tok, context_width)
-    pool = sharegpt_prompts(None, seed=prof.seed + 3, min_chars=20, max_chars=600)
+    candidates = _probe_candidates(prof)
+    held_out = {c["prompt"] for c in candidates}
+    pool = [p for p in sharegpt_prompts(None, seed=prof.seed + 3, min_chars=20, max_chars=600) if p not in held_out]
     world = {"traffic": _traffic(out, prof, pool)}
     harvester = world["traffic"]["harvester"]
     world["harvest"] = _harvest(out, prof, loaded, key, harvester)
-    world["students"] = _students(out, prof, tok)
+    world["students"] = _students(out, prof, tok, held_out)
+    probes = _probes(out, prof, loaded, candidates)
     ref = open_suspect(reference, device=device)
-    probes = _probes(out, prof, loaded, ref)
     logs = load_logs(out / "api_logs.csv")
     reference_logs = load_logs(out / "reference_logs.csv")
     control = "control:" + ref.identity.split("@")[0]
@@ -296,9 +312,9 @@ def run_demo(
         f"demo profile {prof.name}: teacher {loaded.identity}; the hidden harvester {harvester} received "
         f"{world['harvest']['answers']} watermarked answers ({world['harvest']['tokens']} tokens) and trained a "
         f"{prof.student_layers}-layer d={prof.student_hidden} student on them",
-        "fingerprint null: students of the same recipe trained on ChatGPT answers (ShareGPT); the reference "
-        "model's own answers are the fingerprint's references, so its fingerprint test is biased towards "
-        "'not detected' -- its radioactivity test is the meaningful control",
+        "fingerprint: the teacher's answers to real ShareGPT prompts against the answers ChatGPT recorded for "
+        "them; null: students of the same recipe trained on other ChatGPT answers (ShareGPT). The control "
+        "model plays no part in building the probes, so both of its tests are genuine controls",
     ]
     write_report(doc, out)
     if print_table:

@@ -186,3 +186,35 @@ def test_cli_exit_codes_and_reports(zoo, tmp_path, capsys):
         assert main(["fingerprint", "probe", *argv]) == 2
         err = capsys.readouterr().err.strip().splitlines()  # transformers may draw a loading bar before it
         assert err[-1].startswith("distillguard: error:") and sum("error" in e for e in err) == 1
+
+
+def test_answered_candidates_bring_their_reference_and_respect_exclusions():
+    from distillguard.fingerprint.candidates import CORPUS_REFERENCE, answered_candidates
+
+    first = answered_candidates(6)
+    assert len({c["id"] for c in first}) == 6
+    assert all(c["reference"] == CORPUS_REFERENCE and len(c["reference_answers"][0]) >= 20 for c in first)
+    again = answered_candidates(6, exclude={first[0]["prompt"]})
+    assert first[0]["prompt"] not in {c["prompt"] for c in again}
+    assert again[0] == first[1]  # the same stream, minus the excluded prompt
+
+
+def test_build_with_corpus_references_needs_no_reference_model(zoo):
+    sus = zoo["sus"]
+    cands = [{"id": f"a{i}", "family": "real", "prompt": p, "reference_answers": [f"recorded answer {i}"],
+              "reference": "corpus:test"} for i, p in enumerate(PROMPTS[:6])]
+    ps = build_probes(sus["teacher"], [], cands, n_probes=6, teacher_samples=2, max_new_tokens=8,
+                      strategy="random-real", calibration={f"null{s}": sus[f"null{s}"] for s in range(3)},
+                      calibration_modes=("logprob",))
+    assert ps.references == ["corpus:test"]
+    assert sorted(p.reference_answers[0] for p in ps.probes) == sorted(c["reference_answers"][0] for c in cands)
+    assert len(ps.calibration["logprob"]) == 3
+    with pytest.raises(DistillguardError, match="no reference answers"):
+        build_probes(sus["teacher"], [], cands + [{"id": "x", "family": "real", "prompt": "hi"}], n_probes=4)
+
+
+def test_cli_build_without_any_candidates_or_reference(capsys, tmp_path):
+    assert main(["fingerprint", "build", "--no-designed", "--out", str(tmp_path / "p.json")]) == 2
+    assert "no candidate prompts" in capsys.readouterr().err
+    assert main(["fingerprint", "build", "--out", str(tmp_path / "p.json")]) == 2
+    assert "--reference" in capsys.readouterr().err

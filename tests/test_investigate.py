@@ -37,7 +37,19 @@ def teacher_dir(tmp_path_factory, char_tokenizer) -> Path:
 
 @pytest.fixture(scope="module")
 def reference_dir(tmp_path_factory, char_tokenizer) -> Path:
-    return _peaked_tiny_lm(tmp_path_factory.mktemp("tiny_ref"), char_tokenizer, seed=7)
+    """The clean control: an independent model from the fingerprint null's population -- a student of the
+    smoke recipe trained on ChatGPT answers the demo's calibration students never saw."""
+    from distillguard.data import sharegpt_pairs
+    from distillguard.demo import PROFILES
+    from distillguard.distill.student import chat_sequences, train_text_student
+
+    prof = PROFILES["smoke"]
+    pairs = sharegpt_pairs(None, seed=999, max_chars=2000)[: prof.harvest_prompts]
+    path = tmp_path_factory.mktemp("tiny_ref")
+    train_text_student(path, char_tokenizer, chat_sequences(char_tokenizer, pairs, 128, prof.harvest_tokens),
+                       layers=prof.student_layers, hidden=prof.student_hidden, epochs=prof.epochs, seed=7,
+                       desc="control")
+    return path
 
 
 @pytest.fixture(scope="module")

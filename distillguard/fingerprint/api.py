@@ -112,29 +112,34 @@ def build_probes(teacher: Any, references: Sequence[Any], candidates: Sequence[d
                  seed: int = 0, progress: bool = False) -> ProbeSet:
     """Sample teacher and reference answers to the candidates, select distinctive probes, calibrate.
 
-    ``references`` answer every candidate (``reference_samples`` each); ``calibration`` maps names to
-    independent models whose scores estimate the null (they should not be the references).
+    ``references`` answer every candidate that does not bring its own ``reference_answers`` (see
+    :func:`~distillguard.fingerprint.candidates.answered_candidates`), ``reference_samples`` each;
+    ``calibration`` maps names to independent models whose scores estimate the null (they should not be
+    the references).
 
     Example:
         >>> from distillguard.fingerprint.api import build_probes  # doctest: +SKIP
     """
-    if not references:
-        raise DistillguardError("building probes needs at least one reference model")
+    unanswered = [c for c in candidates if not c.get("reference_answers")]
+    if unanswered and not references:
+        raise DistillguardError(f"{len(unanswered)} candidate(s) have no reference answers: give a reference model")
     cache = Path(cache_dir) if cache_dir else None
     kw = dict(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, progress=progress)
     t_ans = sample_answers(teacher, candidates, n_samples=teacher_samples,
                            cache=cache / "teacher.jsonl" if cache else None, **kw)
-    r_ans: dict[str, list[str]] = {c["id"]: [] for c in candidates}
-    for k, ref in enumerate(references):
-        a = sample_answers(ref, candidates, n_samples=reference_samples,
+    r_ans: dict[str, list[str]] = {c["id"]: list(c.get("reference_answers") or []) for c in candidates}
+    ref_names = [str(r.identity) for r in references] if unanswered else []
+    ref_names += sorted({str(c.get("reference", "corpus")) for c in candidates if c.get("reference_answers")})
+    for k, ref in enumerate(references if unanswered else []):
+        a = sample_answers(ref, unanswered, n_samples=reference_samples,
                            cache=cache / f"reference{k}.jsonl" if cache else None, **kw)
-        for c in candidates:
+        for c in unanswered:
             r_ans[c["id"]].extend(a[c["id"]])
     probes = select_probes(make_probes(candidates, t_ans, r_ans), n_probes, strategy=strategy, seed=seed,
                            min_consistency=min_consistency)
     if len(probes) < 2:
         raise DistillguardError(f"only {len(probes)} candidate(s) passed the selection; give more candidates")
-    ps = ProbeSet(teacher=str(teacher.identity), references=[str(r.identity) for r in references], probes=probes,
+    ps = ProbeSet(teacher=str(teacher.identity), references=ref_names, probes=probes,
                   settings={"max_new_tokens": max_new_tokens, "temperature": temperature, "strategy": strategy,
                             "teacher_samples": teacher_samples, "reference_samples": reference_samples,
                             "candidates": len(candidates), "version": VERSION})

@@ -4,6 +4,12 @@ Families: ``identity`` (who made you), ``arithmetic`` (small models err in speci
 ``format`` (unusual output formats), ``continuation`` (rare-token / odd-string continuations), ``edge``
 (trick questions a small teacher gets wrong in its own way) and ``real`` (ShareGPT human prompts).
 
+``real`` candidates can carry their own reference answer (:func:`answered_candidates`): the answer ChatGPT
+gave to that prompt in the ShareGPT record. Such a probe contrasts the teacher's answer with another chat
+model's answer to the *same* request, which isolates the teacher's style far better than a base model's
+continuation (measured in the README: on the demo's students the log-prob t-statistic goes from ~1 with
+Gemma-base references to ~5 with ChatGPT references).
+
 Example:
     >>> from distillguard.fingerprint.candidates import designed_candidates
     >>> c = designed_candidates()
@@ -15,7 +21,10 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["designed_candidates", "real_candidates", "candidate_pool", "probe_id"]
+CORPUS_REFERENCE = "sharegpt:chatgpt"  # the name a probe file records for ShareGPT's recorded answers
+
+__all__ = ["designed_candidates", "real_candidates", "answered_candidates", "candidate_pool", "probe_id",
+           "CORPUS_REFERENCE"]
 
 _FAMILIES: dict[str, list[str]] = {
     "identity": [
@@ -90,6 +99,36 @@ def real_candidates(n: int, *, seed: int = 11, max_chars: int = 200) -> list[dic
         if p not in seen and "\n" not in p:
             seen.add(p)
             out.append({"id": probe_id(p), "family": "real", "prompt": p})
+        if len(out) >= n:
+            break
+    return out
+
+
+def answered_candidates(n: int, *, seed: int = 11, max_chars: int = 200, answer_chars: int = 200,
+                        exclude: set[str] | frozenset[str] = frozenset()) -> list[dict]:
+    """``n`` real ShareGPT prompts, each with the answer ChatGPT gave it (cut to ``answer_chars``) as its
+    reference: records ``{"id", "family": "real", "prompt", "reference_answers", "reference"}``.
+
+    ``exclude``: prompts that must not become probes (e.g. ones a model under test was trained on).
+
+    Example:
+        >>> from distillguard.fingerprint.candidates import answered_candidates
+        >>> c = answered_candidates(2)
+        >>> c[0]["reference"], len(c[0]["reference_answers"]), len(c[0]["reference_answers"][0]) <= 200
+        ('sharegpt:chatgpt', 1, True)
+    """
+    from distillguard.data import sharegpt_pairs
+
+    out, seen = [], set(exclude)
+    for prompt, answer in sharegpt_pairs(None, seed=seed, max_chars=None):
+        if len(prompt) < 15 or len(prompt) > max_chars or "\n" in prompt or prompt in seen:
+            continue
+        ref = answer[:answer_chars].strip()
+        if len(ref) < 20:  # "Sure." says nothing about style
+            continue
+        seen.add(prompt)
+        out.append({"id": probe_id(prompt), "family": "real", "prompt": prompt, "reference_answers": [ref],
+                    "reference": CORPUS_REFERENCE})
         if len(out) >= n:
             break
     return out

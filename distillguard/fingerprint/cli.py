@@ -20,23 +20,29 @@ __all__ = ["register"]
 
 def _build(args: argparse.Namespace) -> int:
     from distillguard.fingerprint.api import build_probes
-    from distillguard.fingerprint.candidates import candidate_pool
+    from distillguard.fingerprint.candidates import answered_candidates, candidate_pool
     from distillguard.suspects import open_suspect
 
-    if not args.reference:
-        raise DistillguardError("give at least one --reference model")
-    teacher = open_suspect(args.teacher)
-    refs = [open_suspect(r) for r in args.reference]
-    calib = {c: open_suspect(c) for c in args.calibrate}
-    cands = candidate_pool(args.real)
+    cands = candidate_pool(args.real) if args.designed else []
+    if args.answered:
+        taken = {c["prompt"] for c in cands}
+        cands += answered_candidates(args.answered, exclude=taken)
     if args.prompts:
         from distillguard.watermark.generate import read_prompts
 
         cands += [{"id": r["id"], "family": r.get("family", "custom"), "prompt": r["prompt"]}
                   for r in read_prompts(args.prompts)]
+    if not cands:
+        raise DistillguardError("no candidate prompts: use --real/--designed, --answered N or --prompts FILE")
+    if not args.reference and any(not c.get("reference_answers") for c in cands):
+        raise DistillguardError("give at least one --reference model (or use only --answered candidates with "
+                                "--no-designed)")
+    teacher = open_suspect(args.teacher)
+    refs = [open_suspect(r) for r in args.reference]
+    calib = {c: open_suspect(c) for c in args.calibrate}
     ps = build_probes(teacher, refs, cands, n_probes=args.n_probes, teacher_samples=args.teacher_samples,
                       max_new_tokens=args.max_new_tokens, cache_dir=args.cache, calibration=calib,
-                      calibration_modes=args.modes.split(","), progress=True)
+                      calibration_modes=args.modes.split(","), strategy=args.strategy, progress=True)
     ps.save(args.out)
     print(f"wrote {len(ps.probes)} probes (from {len(cands)} candidates) to {args.out}; "
           f"calibration: {', '.join(f'{m}={len(v)}' for m, v in ps.calibration.items()) or 'none'}")
@@ -75,7 +81,16 @@ def register(subparsers: Any) -> None:
     b.add_argument("--teacher", default=None, help="teacher model (default: the embedded SmolLM2)")
     b.add_argument("--reference", action="append", default=[], help="reference model (repeatable)")
     b.add_argument("--calibrate", action="append", default=[], help="independent null model (repeatable, >= 2)")
-    b.add_argument("--real", type=int, default=32, help="real ShareGPT prompts added to the designed families")
+    b.add_argument("--real", type=int, default=32, help="real ShareGPT prompts added to the designed families "
+                   "(answered by the --reference models)")
+    b.add_argument("--no-designed", dest="designed", action="store_false",
+                   help="leave out the designed families and the --real prompts")
+    b.add_argument("--answered", type=int, default=0,
+                   help="real ShareGPT prompts whose recorded ChatGPT answer is their reference (no reference "
+                        "model needed for them; the strongest log-prob probes, see the README)")
+    b.add_argument("--strategy", default="distinctive", choices=["distinctive", "random-real"],
+                   help="distinctive: the most distinctive self-consistent candidates; random-real: a random "
+                        "sample of the real prompts (answered ones included)")
     b.add_argument("--prompts", default=None, help="extra candidate prompts (text or JSONL)")
     b.add_argument("--n-probes", type=int, default=64)
     b.add_argument("--teacher-samples", type=int, default=2)
