@@ -1,12 +1,19 @@
 """Benchmark: does the fingerprint probe suite tell students of our teacher from independent models?
 
 Zoo (see docs/fingerprint.md for what was scaled down): positives = the teacher itself, from-scratch
-students logit-distilled from the teacher (``benchmarks/fingerprint_zoo.py``), and the radioactivity
-helper's students if present (watermarked / clean harvests); negatives = Gemma-3-270M untouched and
-from-scratch students trained on ShareGPT (ChatGPT) answers. Null calibration: the ShareGPT students,
-leave-one-out when the model tested is one of them. Writes benchmarks/results/fingerprint.{json,md}.
+students logit-distilled from the teacher (``benchmarks/fingerprint_zoo.py``), the radioactivity
+benchmark's students trained on the teacher's sampled answers (clean and watermarked harvests, paraphrased,
+continued on clean text) and the quick demo's student, where present; negatives = Gemma-3-270M untouched,
+chat-recipe students trained on ShareGPT (ChatGPT) answers and the older text-only ShareGPT students.
+Null calibration: the chat-recipe ShareGPT students (``chat-sharegpt-*``), leave-one-out for themselves.
 
-Run: ``python benchmarks/fingerprint.py`` (``--no-big-text`` skips text-mode generation by teacher/Gemma).
+Two probe pools: ``designed`` (the designed families + real prompts; references = Gemma-3-270M's answers;
+ranked by n-gram distinctiveness) and ``answered`` (real ShareGPT prompts; reference = the answer ChatGPT
+recorded for each; random subsets). Prompts a zoo student was trained on are dropped from the answered pool.
+Writes benchmarks/results/fingerprint.{json,md} and ships the answered probe set with its calibration.
+
+Run: ``python benchmarks/fingerprint_zoo.py --chat 8 && python benchmarks/fingerprint.py``
+(``--no-big-text`` skips text-mode generation by teacher/Gemma).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import numpy as np
 
 from distillguard.fingerprint.answers import sample_answers
 from distillguard.fingerprint.api import make_probes, select_probes
-from distillguard.fingerprint.candidates import candidate_pool
+from distillguard.fingerprint.candidates import CORPUS_REFERENCE, answered_candidates, candidate_pool
 from distillguard.fingerprint.probeset import ProbeSet
 from distillguard.fingerprint.score import logprob_scores, suspect_answers, text_scores
 from distillguard.fingerprint.stats import NULL_STATEMENT, calibrated_test
@@ -33,6 +40,9 @@ from distillguard.suspects import open_suspect
 ROOT = Path(__file__).resolve().parent
 CACHE = cache_dir() / "fingerprint"
 NS = [4, 8, 16, 32, 64]
+NULL_PREFIX = "chat-sharegpt"
+ANSWERED = 128  # must match benchmarks/fingerprint_zoo.py (those prompts are held out of its students' data)
+TRAINED_ON = [Path("runs/radio-text/harvest_wm.jsonl"), Path("runs/radio-text/harvest_clean.jsonl")]
 ANCHORS = {  # published figures quoted from the issue, not re-run here
     "Wadhwa et al. 2025 (POS templates, teacher attribution, no watermark)": "accuracy ~0.67-0.68",
     "Nikolic et al. 2025 (black-box provenance testing)": "90-95% precision, 80-90% recall, thousands of prompts",
@@ -41,28 +51,33 @@ ANCHORS = {  # published figures quoted from the issue, not re-run here
 }
 
 
-def zoo() -> list[dict]:
+def zoo(demo_dir: Path) -> list[dict]:
     """Models of the zoo that exist on disk: name, source, label (1 = derived from the teacher), kind."""
     out = [{"name": "teacher", "source": None, "label": 1, "kind": "the teacher itself (sanity positive)"},
            {"name": "gemma3-270m", "source": "gemma3-270m", "label": 0, "kind": "independent base model"}]
+    kinds = {"distil": (1, "from-scratch 2L d=128, logit-distilled from teacher top-20 (no watermark)"),
+             "sharegpt": (0, "from-scratch 2L d=128, 2 epochs on ShareGPT ChatGPT answer text (older recipe)"),
+             NULL_PREFIX: (0, "demo recipe 2L d=256, 6 epochs on 192 ShareGPT chat pairs (the null population)")}
     for d in sorted((CACHE / "zoo").glob("*/config.json")):
         name = d.parent.name
-        pos = name.startswith("distil")
-        out.append({"name": name, "source": str(d.parent), "label": int(pos), "kind": (
-            "from-scratch 2L d=128, logit-distilled from teacher top-20 (no watermark)" if pos else
-            "from-scratch 2L d=128, trained on ShareGPT ChatGPT answers")})
-    for d in sorted(Path("runs/radioactivity/students").glob("*/config.json")):
+        label, kind = kinds[name.rsplit("-s", 1)[0]]
+        out.append({"name": name, "source": str(d.parent), "label": label, "kind": kind})
+    for d in sorted(Path("runs/radio-text/students").glob("*/config.json")):
         out.append({"name": f"radio-{d.parent.name}", "source": str(d.parent), "label": 1, "kind": (
-            "radioactivity helper's 4L d=256 student, logit-distilled, harvest "
-            + ("watermarked" if d.parent.name.startswith("wm") else "clean"))})
+            "radioactivity benchmark student trained on the teacher's sampled answers: " + d.parent.name)})
+    if (demo_dir / "student" / "config.json").exists():
+        out.append({"name": "demo-student", "source": str(demo_dir / "student"), "label": 1,
+                    "kind": "the quick demo's student (192 watermarked teacher answers)"})
     return out
 
 
-def model_scores(m: dict, probes: list, mode: str, max_new_tokens: int) -> np.ndarray:
-    """Per-probe scores of one zoo model on all candidate probes (cached)."""
-    path = CACHE / "scores" / f"{m['name']}_{mode}.json"
+def model_scores(m: dict, probes: list, mode: str, max_new_tokens: int, pool: str) -> np.ndarray:
+    """Per-probe scores of one zoo model on all probes of a pool (cached)."""
+    path = CACHE / "scores" / f"{pool}_{m['name']}_{mode}.json"
     if path.exists():
-        return np.array(json.loads(path.read_text())["scores"])
+        cached = json.loads(path.read_text())
+        if cached["ids"] == [p.id for p in probes]:
+            return np.array(cached["scores"])
     s = open_suspect(m["source"])
     t0 = time.time()
     if mode == "logprob":
@@ -73,7 +88,7 @@ def model_scores(m: dict, probes: list, mode: str, max_new_tokens: int) -> np.nd
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"scores": sc.tolist(), "answers": ans, "queries": s.queries,
                                 "seconds": round(time.time() - t0, 1), "ids": [p.id for p in probes]}))
-    print(f"scored {m['name']} {mode} in {time.time() - t0:.0f}s", flush=True)
+    print(f"scored {m['name']} {pool}/{mode} in {time.time() - t0:.0f}s", flush=True)
     return sc
 
 
@@ -86,7 +101,7 @@ def auroc(pos: list[float], neg: list[float]) -> float:
 def evaluate(models: list[dict], S: dict[str, np.ndarray], idx_pool: np.ndarray, n: int, reps: int,
              rng: np.random.Generator, alpha: float = 0.01) -> dict:
     """AUROC, TPR and FPR at alpha over ``reps`` random subsets of ``n`` probes from ``idx_pool``."""
-    calib = [m["name"] for m in models if m["name"].startswith("sharegpt")]
+    calib = [m["name"] for m in models if m["name"].startswith(NULL_PREFIX)]
     n = min(n, len(idx_pool))
     reps = 1 if n == len(idx_pool) else reps
     aucs, rej = [], {m["name"]: [] for m in models}
@@ -111,15 +126,48 @@ def evaluate(models: list[dict], S: dict[str, np.ndarray], idx_pool: np.ndarray,
             "evaluated": neg + pos}
 
 
+def full_statistics(models: list[dict], S: dict[str, np.ndarray], idx: np.ndarray) -> dict:
+    """The test on every probe of ``idx`` for every model (leave-one-out null for the null's members)."""
+    out = {}
+    for m in models:
+        null = [c for c in S if c.startswith(NULL_PREFIX) and c != m["name"]]
+        if len(null) >= 2:
+            out[m["name"]] = calibrated_test(S[m["name"]][idx], np.array([S[c][idx] for c in null]))
+    return out
+
+
+def _trained_prompts(demo_dir: Path) -> set[str]:
+    """Prompts the positives were trained on (radioactivity harvests, the demo's harvest)."""
+    out: set[str] = set()
+    for path in [*TRAINED_ON, demo_dir / "harvest.jsonl"]:
+        if path.exists():
+            out |= {json.loads(line)["prompt"] for line in path.read_text().splitlines() if line.strip()}
+    return out
+
+
+def _table(results: dict) -> list[str]:
+    md = ["| mode | pool | probes | n probes | subsets | AUROC mean | AUROC min | TPR@0.01 | FPR@0.01 |",
+          "|---|---|---|---|---|---|---|---|---|"]
+    for mode, r in results["modes"].items():
+        for pool, src in (("designed", "selected"), ("designed", "random_real"), ("answered", "random")):
+            for e in r[pool][src]:
+                md.append(f"| {mode} | {pool} | {src} | {e['n_probes']} | {e['subsets']} | {e['auroc_mean']:.3f} | "
+                          f"{e['auroc_min']:.3f} | {e['tpr_at_alpha']:.2f} | {e['fpr_at_alpha']:.3f} |")
+    return md
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--no-big-text", action="store_true", help="skip text-mode generation by teacher and Gemma")
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--max-new-tokens", type=int, default=40)
+    ap.add_argument("--demo", default="runs/demo", help="a quick demo's output directory (its student joins the zoo)")
     a = ap.parse_args()
     t_start = time.time()
-    cands = candidate_pool(32)
+    demo_dir = Path(a.demo)
     teacher = open_suspect(None)
+    # pool 1: designed families + real prompts, Gemma's answers as references, ranked by distinctiveness
+    cands = candidate_pool(32)
     t_ans = sample_answers(teacher, cands, n_samples=2, max_new_tokens=a.max_new_tokens,
                            cache=CACHE / "cand_teacher.jsonl", batch_size=76, progress=True)
     r_ans = sample_answers(open_suspect("gemma3-270m"), cands, n_samples=1, max_new_tokens=a.max_new_tokens,
@@ -129,58 +177,70 @@ def main() -> None:
     pos_of = {p.id: i for i, p in enumerate(allp)}
     sel_idx = np.array([pos_of[p.id] for p in selected])
     real_idx = np.array([i for i, p in enumerate(allp) if p.family == "real"])
-    models = zoo()
+    # pool 2: real prompts answered by ChatGPT (the recorded answer is the reference), 4 teacher samples each
+    trained = _trained_prompts(demo_dir)
+    acands = [c for c in answered_candidates(ANSWERED, seed=11) if c["prompt"] not in trained]
+    a_t = sample_answers(teacher, acands, n_samples=4, max_new_tokens=a.max_new_tokens,
+                         cache=CACHE / "answered_teacher.jsonl", batch_size=64, progress=True)
+    ansp = make_probes(acands, a_t, {c["id"]: c["reference_answers"] for c in acands})
+    ans_idx = np.arange(len(ansp))
+    models = zoo(demo_dir)
     results: dict = {"modes": {}}
     for mode in ("logprob", "text"):
         ms = [m for m in models if mode == "logprob" or not a.no_big_text or m["name"] not in ("teacher", "gemma3-270m")]
-        S = {m["name"]: model_scores(m, allp, mode, a.max_new_tokens) for m in ms}
+        S = {m["name"]: model_scores(m, allp, mode, a.max_new_tokens, "designed") for m in ms}
+        SA = {m["name"]: model_scores(m, ansp, mode, a.max_new_tokens, "answered") for m in ms}
         rng = np.random.default_rng(0)
         results["modes"][mode] = {
             "models": [m["name"] for m in ms],
-            "selected": [evaluate(ms, S, sel_idx, n, a.reps, rng) for n in NS if n <= max(len(sel_idx), 4)],
-            "random_real": [evaluate(ms, S, real_idx, n, a.reps, rng) for n in NS if n <= max(len(real_idx), 4)],
-            "full_selected_statistics": {m["name"]: calibrated_test(
-                S[m["name"]][sel_idx], np.array([S[c][sel_idx] for c in S if c.startswith("sharegpt") and c != m["name"]]))
-                for m in ms if sum(c.startswith("sharegpt") and c != m["name"] for c in S) >= 2},
+            "designed": {
+                "selected": [evaluate(ms, S, sel_idx, n, a.reps, rng) for n in NS if n <= max(len(sel_idx), 4)],
+                "random_real": [evaluate(ms, S, real_idx, n, a.reps, rng) for n in NS if n <= max(len(real_idx), 4)],
+                "full_statistics": full_statistics(ms, S, sel_idx)},
+            "answered": {
+                "random": [evaluate(ms, SA, ans_idx, n, a.reps, rng) for n in [*NS, len(ans_idx)]],
+                "full_statistics": full_statistics(ms, SA, ans_idx)},
         }
-        if mode == "logprob":  # ship the selected probe set with its null calibration (ShareGPT students)
-            ps = ProbeSet(teacher=teacher.identity, references=["gemma3-270m"],
-                          probes=selected, settings={"max_new_tokens": a.max_new_tokens, "temperature": 0.7,
-                                                     "strategy": "distinctive", "teacher_samples": 2,
-                                                     "reference_samples": 1, "candidates": len(cands)})
-            ps.calibration["logprob"] = {c: S[c][sel_idx].round(6).tolist() for c in S if c.startswith("sharegpt")}
+        if mode == "logprob":  # ship the answered probe set with its null calibration
+            ps = ProbeSet(teacher=teacher.identity, references=[CORPUS_REFERENCE], probes=ansp,
+                          settings={"max_new_tokens": a.max_new_tokens, "temperature": 0.7, "strategy": "random-real",
+                                    "teacher_samples": 4, "reference_samples": 1, "candidates": len(acands)})
+            ps.calibration["logprob"] = {c: SA[c].round(6).tolist() for c in SA if c.startswith(NULL_PREFIX)}
             results["probe_file"] = str(ps.save(ROOT / "data" / "fingerprint" / "probes.json").relative_to(ROOT.parent))
-        else:
-            (ROOT / "data" / "fingerprint").mkdir(parents=True, exist_ok=True)
     out = {
-        "question": "AUROC of the fingerprint test over the zoo vs number of probes; FPR at alpha=0.01; ablations",
+        "question": "AUROC of the fingerprint test over the zoo vs number of probes; FPR at alpha=0.01; ablations "
+                    "(log-prob vs text; designed pool with Gemma references vs answered pool with ChatGPT's)",
         "date": dt.datetime.now(dt.timezone.utc).isoformat(), "machine": platform.platform(),
         "processor": platform.processor() or platform.machine(), "command": " ".join(sys.argv),
-        "null": NULL_STATEMENT, "calibration_models": "ShareGPT students (leave-one-out for themselves)",
-        "candidates": len(cands), "selected_probes": len(selected), "real_prompts": int(len(real_idx)),
-        "selected_families": {f: sum(p.family == f for p in selected) for f in sorted({p.family for p in selected})},
+        "null": NULL_STATEMENT, "calibration_models": f"{NULL_PREFIX}-* students (leave-one-out for themselves)",
+        "designed_pool": {"candidates": len(cands), "selected_probes": len(selected), "real_prompts": int(len(real_idx)),
+                          "selected_families": {f: sum(p.family == f for p in selected)
+                                                for f in sorted({p.family for p in selected})}},
+        "answered_pool": {"probes": len(ansp), "dropped_as_trained_on": ANSWERED - len(acands),
+                          "queries_per_probe_logprob": 5},
         "zoo": models, "anchors_published_not_rerun": ANCHORS, **results,
         "seconds": round(time.time() - t_start, 1),
     }
     res_dir = ROOT / "results"
     (res_dir / "fingerprint.json").write_text(json.dumps(out, indent=2, default=str))
     md = [f"# Fingerprint benchmark ({out['date'][:10]}, {out['machine']})", "",
-          f"Zoo: {', '.join(m['name'] + ('+' if m['label'] else '-') for m in models)} (+ derived from teacher, - independent).",
-          f"Candidates {len(cands)}, selected {len(selected)}; null = {out['calibration_models']}.", "",
-          "| mode | probes from | n probes | subsets | AUROC mean | AUROC min | TPR@0.01 | FPR@0.01 |",
-          "|---|---|---|---|---|---|---|---|"]
+          f"Command: `{out['command']}`", "",
+          f"Zoo: {', '.join(m['name'] + ('+' if m['label'] else '-') for m in models)} (+ derived from teacher, "
+          "- independent).",
+          f"Null = {out['calibration_models']}. Designed pool: {len(cands)} candidates, {len(selected)} selected, "
+          f"Gemma-3-270M references. Answered pool: {len(ansp)} real prompts, ChatGPT's recorded answer as the "
+          "reference, 4 teacher answers each (5 log-prob queries per probe).", "", *_table(results), "",
+          "All probes of a pool, per model (t, p; p_rank = exact rank p-value and its floor):", "",
+          "| mode | pool | model | + / - | T | t | p | p_rank (min) |", "|---|---|---|---|---|---|---|---|"]
+    label = {m["name"]: "+" if m["label"] else "-" for m in models}
     for mode, r in results["modes"].items():
-        for src in ("selected", "random_real"):
-            for e in r[src]:
-                md.append(f"| {mode} | {src} | {e['n_probes']} | {e['subsets']} | {e['auroc_mean']:.3f} | "
-                          f"{e['auroc_min']:.3f} | {e['tpr_at_alpha']:.2f} | {e['fpr_at_alpha']:.3f} |")
-    md += ["", "Full selected probe set, per model (t, p):", "", "| mode | model | T | t | p | p_rank (min) |",
-           "|---|---|---|---|---|---|"]
-    for mode, r in results["modes"].items():
-        for name, s in r["full_selected_statistics"].items():
-            md.append(f"| {mode} | {name} | {s['statistic']:.4f} | {s['t']:.2f} | {s['p_value']:.3g} | "
-                      f"{s['p_rank']:.2f} ({s['min_p_rank']:.2f}) |")
-    md += ["", "Published anchors (quoted, not re-run): " + "; ".join(f"{k}: {v}" for k, v in ANCHORS.items())]
+        for pool in ("designed", "answered"):
+            for name, st in r[pool]["full_statistics"].items():
+                md.append(f"| {mode} | {pool} | {name} | {label[name]} | {st['statistic']:.4f} | {st['t']:.2f} | "
+                          f"{st['p_value']:.3g} | {st['p_rank']:.2f} ({st['min_p_rank']:.2f}) |")
+    md += ["", "Published anchors (quoted, not re-run): " + "; ".join(f"{k}: {v}" for k, v in ANCHORS.items()),
+           "", f"Wall time {out['seconds'] / 60:.1f} min (cached scores are reused; delete "
+           f"{CACHE}/scores to recompute)."]
     (res_dir / "fingerprint.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 

@@ -4,7 +4,11 @@
   (positives: distilled from our teacher, harvest without watermark).
 * ``sharegpt-s<seed>``: next-token cross-entropy on the same kind of text (ChatGPT's answers): distilled,
   but from another teacher (negatives).
-Texts are disjoint subsets of the top-k harvest chosen by seed. Run: ``python benchmarks/fingerprint_zoo.py``.
+Texts are disjoint subsets of the top-k harvest chosen by seed.
+* ``chat-sharegpt-s<i>``: the demo's recipe (quick profile: 2 layers, d=256, 6 epochs) on 192 ShareGPT
+  (prompt, ChatGPT answer) pairs each, chat-formatted -- the null population of the answered probes. The
+  answered probe prompts (``answered_candidates(ANSWERED, seed=11)``) are kept out of their data.
+Run: ``python benchmarks/fingerprint_zoo.py`` (``--chat 8`` adds eight chat-recipe ShareGPT students).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from distillguard.distill.student import make_student, save_student, text_target
 from distillguard.models import cache_dir, load_tokenizer
 
 RADIO_HARVEST = Path("runs/radioactivity/topk_train_1000")
+ANSWERED = 128  # answered probe candidates the benchmark draws from (held out of every chat student's data)
 
 
 def harvest_dir(n_texts: int) -> Path:
@@ -65,11 +70,33 @@ def train_zoo(names: list[str], *, n_texts: int = 200, epochs: int = 2, layers: 
         print(json.dumps(info), flush=True)
 
 
+def train_chat_nulls(n: int, *, texts: int = 192) -> None:
+    """Chat-recipe ShareGPT students ``chat-sharegpt-s0 .. s<n-1>`` (the demo's quick shape), resumable."""
+    from distillguard.data import sharegpt_pairs
+    from distillguard.demo import PROFILES
+    from distillguard.distill.student import chat_sequences, train_text_student
+    from distillguard.fingerprint.candidates import answered_candidates
+
+    prof = PROFILES["quick"]
+    tok = load_tokenizer(None)
+    held_out = {c["prompt"] for c in answered_candidates(ANSWERED, seed=11)}
+    pairs = [pq for pq in sharegpt_pairs(None, seed=5, max_chars=2000) if pq[0] not in held_out]
+    for i in range(n):
+        out = cache_dir() / "fingerprint" / "zoo" / f"chat-sharegpt-s{i}"
+        seqs = chat_sequences(tok, pairs[i * texts : (i + 1) * texts], 128, prof.harvest_tokens)
+        info = train_text_student(out, tok, seqs, layers=prof.student_layers, hidden=prof.student_hidden,
+                                  epochs=prof.epochs, lr=3e-3, seed=100 + i, desc=out.name)
+        print(out.name, json.dumps(info), flush=True)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--names", nargs="*", default=["sharegpt-s0", "distil-s0", "sharegpt-s1", "distil-s1",
                                                      "sharegpt-s2", "sharegpt-s3", "distil-s2"])
     ap.add_argument("--texts", type=int, default=200)
     ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--chat", type=int, default=0, help="also train this many chat-recipe ShareGPT students")
     a = ap.parse_args()
     train_zoo(a.names, n_texts=a.texts, epochs=a.epochs)
+    if a.chat:
+        train_chat_nulls(a.chat)

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import random
@@ -109,10 +110,16 @@ class LocalSuspect(Suspect):
         )
         return [r["response"] for r in out]
 
-    def _forward_batches(self, sequences: Sequence[Sequence[int]], batch_size: int):
+    def _forward_batches(self, sequences: Sequence[Sequence[int]], batch_size: int,
+                         first_needed: Sequence[int] | None = None):
+        """Yield ``(rows, logits, mask, offset)`` per right-padded batch; ``logits[:, j]`` is position
+        ``offset + j``. With ``first_needed`` (per sequence, the first position whose logits are used) the
+        output head runs only from the batch's smallest such position on: for a 262k-entry vocabulary the
+        head is most of the cost, and scoring continuations needs none of the prompt's logits."""
         model = self.loaded.model
         device = next(model.parameters()).device
         pad = self.tokenizer.pad_token_id or 0
+        can_keep = first_needed is not None and "logits_to_keep" in inspect.signature(model.forward).parameters
         order = np.argsort([len(s) for s in sequences])  # similar lengths together: less padding
         for b0 in range(0, len(order), batch_size):
             idx = order[b0 : b0 + batch_size]
@@ -122,15 +129,19 @@ class LocalSuspect(Suspect):
             for r, i in enumerate(idx):  # building a padded batch, not per-row model work
                 s = torch.as_tensor(list(sequences[i]), dtype=torch.long)
                 ids[r, : len(s)], mask[r, : len(s)] = s, 1
+            lo = min(first_needed[i] for i in idx) if first_needed is not None else 0
+            kw = {"logits_to_keep": torch.arange(lo, L, device=device)} if can_keep else {}
             with torch.inference_mode():
-                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-            yield idx, logits, mask
+                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), **kw).logits
+            if not can_keep:
+                logits = logits[:, lo:]
+            yield idx, logits, mask, lo
 
     def next_token_predictions(self, sequences, *, batch_size=8):
         if any(len(s) == 0 for s in sequences):
             raise DistillguardError("empty token sequence given to next_token_predictions")
         out: list[np.ndarray | None] = [None] * len(sequences)
-        for idx, logits, _ in self._forward_batches(sequences, batch_size):
+        for idx, logits, _, _ in self._forward_batches(sequences, batch_size):
             top1 = logits.argmax(dim=-1).cpu().numpy()
             for r, i in enumerate(idx):
                 out[i] = top1[r, : len(sequences[i])]
@@ -150,12 +161,12 @@ class LocalSuspect(Suspect):
             seqs.append(head + tail)
             starts.append(len(head))
         scores = [0.0] * len(seqs)
-        for idx, logits, _ in self._forward_batches(seqs, 8):
+        for idx, logits, _, lo in self._forward_batches(seqs, 8, first_needed=[s - 1 for s in starts]):
             logp = torch.log_softmax(logits.float(), dim=-1)
             for r, i in enumerate(idx):
                 s, n = starts[i], len(seqs[i])
                 target = torch.as_tensor(seqs[i][s:n], device=logp.device)
-                scores[i] = float(logp[r, s - 1 : n - 1].gather(1, target[:, None]).mean())
+                scores[i] = float(logp[r, s - 1 - lo : n - 1 - lo].gather(1, target[:, None]).mean())
         self.queries += len(seqs)
         return scores
 
