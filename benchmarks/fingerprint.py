@@ -146,13 +146,16 @@ def _trained_prompts(demo_dir: Path) -> set[str]:
 
 
 def _table(results: dict) -> list[str]:
-    md = ["| mode | pool | probes | n probes | subsets | AUROC mean | AUROC min | TPR@0.01 | FPR@0.01 |",
-          "|---|---|---|---|---|---|---|---|---|"]
+    md = ["| mode | pool | probes | n probes | queries | subsets | AUROC mean | AUROC min | TPR@0.01 | FPR@0.01 |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
+    per_probe = {("logprob", "designed"): 3, ("logprob", "answered"): 5}  # scored answers per probe; text: 1
     for mode, r in results["modes"].items():
         for pool, src in (("designed", "selected"), ("designed", "random_real"), ("answered", "random")):
             for e in r[pool][src]:
-                md.append(f"| {mode} | {pool} | {src} | {e['n_probes']} | {e['subsets']} | {e['auroc_mean']:.3f} | "
-                          f"{e['auroc_min']:.3f} | {e['tpr_at_alpha']:.2f} | {e['fpr_at_alpha']:.3f} |")
+                q = e["n_probes"] * per_probe.get((mode, pool), 1)
+                md.append(f"| {mode} | {pool} | {src} | {e['n_probes']} | {q} | {e['subsets']} | "
+                          f"{e['auroc_mean']:.3f} | {e['auroc_min']:.3f} | {e['tpr_at_alpha']:.2f} | "
+                          f"{e['fpr_at_alpha']:.3f} |")
     return md
 
 
