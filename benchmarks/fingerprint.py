@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from fingerprint_zoo import ANSWERED  # the answered prompts its chat students never trained on
 
 from distillguard.fingerprint.answers import sample_answers
 from distillguard.fingerprint.api import make_probes, select_probes
@@ -41,7 +42,6 @@ ROOT = Path(__file__).resolve().parent
 CACHE = cache_dir() / "fingerprint"
 NS = [4, 8, 16, 32, 64]
 NULL_PREFIX = "chat-sharegpt"
-ANSWERED = 128  # must match benchmarks/fingerprint_zoo.py (those prompts are held out of its students' data)
 TRAINED_ON = [Path("runs/radio-text/harvest_wm.jsonl"), Path("runs/radio-text/harvest_clean.jsonl")]
 ANCHORS = {  # published figures quoted from the issue, not re-run here
     "Wadhwa et al. 2025 (POS templates, teacher attribution, no watermark)": "accuracy ~0.67-0.68",

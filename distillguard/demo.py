@@ -69,7 +69,6 @@ class Profile:
     control_prompts: int  # ... for the clean control (Gemma's 262k vocabulary makes it the slow one on CPU)
     gen_tokens: int
     read_texts: int  # reading-mode texts
-    min_consistency: float = 0.1  # fingerprint probe selection (random tiny models are never self-consistent)
     seed: int = 0
 
 
@@ -77,7 +76,7 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", benign=60, reference_benign=120, target_fpr=0.01, hydra_size=6, days=3,
                      harvest_prompts=160, harvest_tokens=96, student_layers=1, student_hidden=64, epochs=12,
                      null_students=5, real_candidates=8, n_probes=8, teacher_samples=2, probe_tokens=12, gen_prompts=64,
-                     gen_tokens=96, read_texts=12, control_prompts=32, min_consistency=0.0),
+                     gen_tokens=96, read_texts=12, control_prompts=32),
     "quick": Profile("quick", benign=400, reference_benign=1200, target_fpr=1e-3, hydra_size=40, days=7,
                      harvest_prompts=192, harvest_tokens=128, student_layers=2, student_hidden=256, epochs=6,
                      null_students=8, real_candidates=96, n_probes=96, teacher_samples=3, probe_tokens=40, gen_prompts=128,
@@ -231,7 +230,7 @@ def _probes(out: Path, prof: Profile, teacher: Any, candidates: list[dict[str, A
     ps = build_probes(LocalSuspect(teacher), [], candidates, n_probes=prof.n_probes,
                       teacher_samples=prof.teacher_samples, max_new_tokens=prof.probe_tokens,
                       cache_dir=out / "probe-cache", calibration=calib, calibration_modes=("logprob",),
-                      strategy="random-real", min_consistency=prof.min_consistency, progress=True)
+                      strategy="random-real", progress=True)
     tmp = path.with_suffix(".tmp")
     ps.save(tmp)
     tmp.replace(path)
