@@ -177,6 +177,8 @@ def _add_generate(sub) -> None:
     p.add_argument("--no-watermark", action="store_true", help="generate without the watermark (controls)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--min-new-tokens", type=int, default=0,
+                   help="forbid <eos> before this many new tokens (default 0: the model decides)")
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--greedy", action="store_true", help="greedy decoding instead of sampling")
     p.add_argument("--seed", type=int, default=0)
@@ -199,10 +201,12 @@ def _cmd_generate(args: argparse.Namespace) -> int:
                    for i, p in enumerate(sharegpt_prompts(args.sharegpt, seed=args.seed, max_chars=1000))]
     if args.batch_size < 1 or args.max_new_tokens < 1:
         raise DistillguardError("--batch-size and --max-new-tokens must be >= 1")
+    if not 0 <= args.min_new_tokens <= args.max_new_tokens:
+        raise DistillguardError("--min-new-tokens must be between 0 and --max-new-tokens")
     loaded = load_model(args.model, device=args.device)
     stats = generate_jsonl(
         loaded, records, args.out, key, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
-        do_sample=not args.greedy, temperature=args.temperature, seed=args.seed,
+        min_new_tokens=args.min_new_tokens, do_sample=not args.greedy, temperature=args.temperature, seed=args.seed,
     )
     stats["out"] = args.out
     stats["key_fingerprint"] = None if key is None else key.fingerprint

@@ -106,6 +106,7 @@ def generate_records(
     *,
     batch_size: int = 16,
     max_new_tokens: int = 128,
+    min_new_tokens: int = 0,
     do_sample: bool = True,
     temperature: float = 1.0,
     top_k: int = 0,
@@ -116,6 +117,7 @@ def generate_records(
 
     Records with an ``account_id`` are marked with that account's sub-key of ``key`` (row keys in one
     batch). Sampling is seeded per batch, so a resumed run reproduces the same batches.
+    ``min_new_tokens`` forbids <eos> before that many new tokens (short answers carry too few coins).
 
     Example:
         >>> from distillguard.watermark.generate import generate_records  # doctest: +SKIP
@@ -140,6 +142,8 @@ def generate_records(
             do_sample=do_sample,
             pad_token_id=tok.pad_token_id,
         )
+        if min_new_tokens > 0:
+            kwargs["min_new_tokens"] = min_new_tokens
         if do_sample:
             kwargs.update(temperature=temperature, top_k=top_k, top_p=1.0)
         if key is not None:
