@@ -33,7 +33,7 @@ from distillguard.fingerprint.answers import sample_answers
 from distillguard.fingerprint.api import make_probes, select_probes
 from distillguard.fingerprint.candidates import CORPUS_REFERENCE, answered_candidates, candidate_pool
 from distillguard.fingerprint.probeset import ProbeSet
-from distillguard.fingerprint.score import logprob_scores, suspect_answers, text_scores
+from distillguard.fingerprint.score import answer_logprobs, logprob_contrast, suspect_answers, text_scores
 from distillguard.fingerprint.stats import NULL_STATEMENT, calibrated_test
 from distillguard.models import cache_dir
 from distillguard.suspects import open_suspect
@@ -57,7 +57,12 @@ def zoo(demo_dir: Path) -> list[dict]:
            {"name": "gemma3-270m", "source": "gemma3-270m", "label": 0, "kind": "independent base model"}]
     kinds = {"distil": (1, "from-scratch 2L d=128, logit-distilled from teacher top-20 (no watermark)"),
              "sharegpt": (0, "from-scratch 2L d=128, 2 epochs on ShareGPT ChatGPT answer text (older recipe)"),
-             NULL_PREFIX: (0, "demo recipe 2L d=256, 6 epochs on 192 ShareGPT chat pairs (the null population)")}
+             NULL_PREFIX: (0, "demo recipe 2L d=256, 6 epochs on 192 ShareGPT chat pairs (the null population)"),
+             "logit": (1, "demo recipe 2L d=256, 6 epochs, teacher top-20 log-probs on 200 ShareGPT answer texts"),
+             "text": (0, "demo recipe 2L d=256, 6 epochs on the tokens of 200 ShareGPT answer texts"),
+             "gemmaft-teacher": (1, "Gemma-3-270M fine-tuned (2 epochs, answers only) on 256 clean teacher answers"),
+             "gemmaft-teacherwm": (1, "Gemma-3-270M fine-tuned (2 epochs) on 256 watermarked teacher answers"),
+             "gemmaft-sharegpt": (0, "Gemma-3-270M fine-tuned (2 epochs) on 256 ShareGPT (ChatGPT) answers")}
     for d in sorted((CACHE / "zoo").glob("*/config.json")):
         name = d.parent.name
         label, kind = kinds[name.rsplit("-s", 1)[0]]
@@ -71,25 +76,38 @@ def zoo(demo_dir: Path) -> list[dict]:
     return out
 
 
-def model_scores(m: dict, probes: list, mode: str, max_new_tokens: int, pool: str) -> np.ndarray:
-    """Per-probe scores of one zoo model on all probes of a pool (cached)."""
+def model_scores(m: dict, probes: list, mode: str, max_new_tokens: int, pool: str,
+                 teacher_answers: int | None = None) -> np.ndarray:
+    """Per-probe scores of one zoo model on all probes of a pool (cached; log-prob mode caches every answer's
+    log-prob, so the contrast can use the first ``teacher_answers`` teacher answers only)."""
     path = CACHE / "scores" / f"{pool}_{m['name']}_{mode}.json"
     if path.exists():
         cached = json.loads(path.read_text())
-        if cached["ids"] == [p.id for p in probes]:
-            return np.array(cached["scores"])
+        if cached["ids"] == [p.id for p in probes] and (mode == "text" or "teacher_lps" in cached):
+            if mode == "text":
+                return np.array(cached["scores"])
+            return logprob_contrast([np.array(t) for t in cached["teacher_lps"]],
+                                    [np.array(r) for r in cached["reference_lps"]], teacher_answers)
     s = open_suspect(m["source"])
     t0 = time.time()
+    extra: dict = {}
     if mode == "logprob":
-        sc, ans = logprob_scores(s, probes), None
+        t_lp, r_lp = answer_logprobs(s, probes)
+        sc, ans = logprob_contrast(t_lp, r_lp), None
+        extra = {"teacher_lps": [t.tolist() for t in t_lp], "reference_lps": [r.tolist() for r in r_lp]}
     else:
         ans = suspect_answers(s, probes, max_new_tokens=max_new_tokens, temperature=0.7, seed=7)
         sc = text_scores(probes, ans)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"scores": sc.tolist(), "answers": ans, "queries": s.queries,
+    path.write_text(json.dumps({"scores": sc.tolist(), "answers": ans, "queries": s.queries, **extra,
                                 "seconds": round(time.time() - t0, 1), "ids": [p.id for p in probes]}))
     print(f"scored {m['name']} {pool}/{mode} in {time.time() - t0:.0f}s", flush=True)
-    return sc
+    return sc if mode == "text" or teacher_answers is None else logprob_contrast(t_lp, r_lp, teacher_answers)
+
+
+def _big(name: str) -> bool:
+    """The models whose text-mode generation is slow on a CPU (135M-270M parameters)."""
+    return name in ("teacher", "gemma3-270m") or name.startswith("gemmaft-")
 
 
 def auroc(pos: list[float], neg: list[float]) -> float:
@@ -148,11 +166,13 @@ def _trained_prompts(demo_dir: Path) -> set[str]:
 def _table(results: dict) -> list[str]:
     md = ["| mode | pool | probes | n probes | queries | subsets | AUROC mean | AUROC min | TPR@0.01 | FPR@0.01 |",
           "|---|---|---|---|---|---|---|---|---|---|"]
-    per_probe = {("logprob", "designed"): 3, ("logprob", "answered"): 5}  # scored answers per probe; text: 1
+    # scored answers per probe (text: 1 generation)
+    per_probe = {("logprob", "designed"): 3, ("logprob", "answered"): 5, ("logprob", "answered", "one_answer"): 2}
     for mode, r in results["modes"].items():
-        for pool, src in (("designed", "selected"), ("designed", "random_real"), ("answered", "random")):
-            for e in r[pool][src]:
-                q = e["n_probes"] * per_probe.get((mode, pool), 1)
+        for pool, src in (("designed", "selected"), ("designed", "random_real"), ("answered", "random"),
+                          ("answered", "one_answer")):
+            for e in r[pool].get(src, []):
+                q = e["n_probes"] * per_probe.get((mode, pool, src), per_probe.get((mode, pool), 1))
                 md.append(f"| {mode} | {pool} | {src} | {e['n_probes']} | {q} | {e['subsets']} | "
                           f"{e['auroc_mean']:.3f} | {e['auroc_min']:.3f} | {e['tpr_at_alpha']:.2f} | "
                           f"{e['fpr_at_alpha']:.3f} |")
@@ -161,7 +181,8 @@ def _table(results: dict) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--no-big-text", action="store_true", help="skip text-mode generation by teacher and Gemma")
+    ap.add_argument("--no-big-text", action="store_true",
+                    help="skip text-mode generation by the teacher and the Gemma models")
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--max-new-tokens", type=int, default=40)
     ap.add_argument("--demo", default="runs/demo", help="a quick demo's output directory (its student joins the zoo)")
@@ -190,7 +211,7 @@ def main() -> None:
     models = zoo(demo_dir)
     results: dict = {"modes": {}}
     for mode in ("logprob", "text"):
-        ms = [m for m in models if mode == "logprob" or not a.no_big_text or m["name"] not in ("teacher", "gemma3-270m")]
+        ms = [m for m in models if mode == "logprob" or not a.no_big_text or not _big(m["name"])]
         S = {m["name"]: model_scores(m, allp, mode, a.max_new_tokens, "designed") for m in ms}
         SA = {m["name"]: model_scores(m, ansp, mode, a.max_new_tokens, "answered") for m in ms}
         rng = np.random.default_rng(0)
@@ -204,6 +225,11 @@ def main() -> None:
                 "random": [evaluate(ms, SA, ans_idx, n, a.reps, rng) for n in [*NS, len(ans_idx)]],
                 "full_statistics": full_statistics(ms, SA, ans_idx)},
         }
+        if mode == "logprob":  # ablation: one teacher answer per probe (2 queries: it and ChatGPT's answer)
+            SA1 = {m["name"]: model_scores(m, ansp, mode, a.max_new_tokens, "answered", teacher_answers=1) for m in ms}
+            results["modes"][mode]["answered"]["one_answer"] = [
+                evaluate(ms, SA1, ans_idx, n, a.reps, rng) for n in [2, *NS, len(ans_idx)]]
+            results["modes"][mode]["answered"]["one_answer_full_statistics"] = full_statistics(ms, SA1, ans_idx)
         if mode == "logprob":  # ship the answered probe set with its null calibration
             ps = ProbeSet(teacher=teacher.identity, references=[CORPUS_REFERENCE], probes=ansp,
                           settings={"max_new_tokens": a.max_new_tokens, "temperature": 0.7, "strategy": "random-real",
@@ -220,7 +246,7 @@ def main() -> None:
                           "selected_families": {f: sum(p.family == f for p in selected)
                                                 for f in sorted({p.family for p in selected})}},
         "answered_pool": {"probes": len(ansp), "dropped_as_trained_on": ANSWERED - len(acands),
-                          "queries_per_probe_logprob": 5},
+                          "queries_per_probe_logprob": 5, "queries_per_probe_logprob_one_answer": 2},
         "zoo": models, "anchors_published_not_rerun": ANCHORS, **results,
         "seconds": round(time.time() - t_start, 1),
     }
@@ -232,13 +258,17 @@ def main() -> None:
           "- independent).",
           f"Null = {out['calibration_models']}. Designed pool: {len(cands)} candidates, {len(selected)} selected, "
           f"Gemma-3-270M references. Answered pool: {len(ansp)} real prompts, ChatGPT's recorded answer as the "
-          "reference, 4 teacher answers each (5 log-prob queries per probe).", "", *_table(results), "",
+          "reference, 4 teacher answers each (5 log-prob queries per probe; `one_answer`: the first teacher "
+          "answer only, 2 queries per probe).", "", *_table(results), "",
           "All probes of a pool, per model (t, p; p_rank = exact rank p-value and its floor):", "",
           "| mode | pool | model | + / - | T | t | p | p_rank (min) |", "|---|---|---|---|---|---|---|---|"]
     label = {m["name"]: "+" if m["label"] else "-" for m in models}
     for mode, r in results["modes"].items():
-        for pool in ("designed", "answered"):
-            for name, st in r[pool]["full_statistics"].items():
+        tables = [("designed", r["designed"]["full_statistics"]), ("answered", r["answered"]["full_statistics"])]
+        if "one_answer_full_statistics" in r["answered"]:
+            tables.append(("answered, 1 answer", r["answered"]["one_answer_full_statistics"]))
+        for pool, stats_of in tables:
+            for name, st in stats_of.items():
                 md.append(f"| {mode} | {pool} | {name} | {label[name]} | {st['statistic']:.4f} | {st['t']:.2f} | "
                           f"{st['p_value']:.3g} | {st['p_rank']:.2f} ({st['min_p_rank']:.2f}) |")
     md += ["", "Published anchors (quoted, not re-run): " + "; ".join(f"{k}: {v}" for k, v in ANCHORS.items()),

@@ -4,11 +4,20 @@
   (positives: distilled from our teacher, harvest without watermark).
 * ``sharegpt-s<seed>``: next-token cross-entropy on the same kind of text (ChatGPT's answers): distilled,
   but from another teacher (negatives).
-Texts are disjoint subsets of the top-k harvest chosen by seed.
+Texts are subsets of the top-k harvest chosen by seed. These two are the older, weak recipe (d=128, 2 epochs
+= 50 steps of the full 49k softmax: loss ~7 nats, next to unigram statistics). The demo's recipe (2 layers,
+d=256, 6 epochs, exact restricted softmax; about a minute each) on the same kind of data:
+* ``logit-s<seed>``: teacher top-20 log-probs on ShareGPT answer text (positives, no watermark);
+* ``text-s<seed>``: the same texts' tokens (negatives).
 * ``chat-sharegpt-s<i>``: the demo's recipe (quick profile: 2 layers, d=256, 6 epochs) on 192 ShareGPT
   (prompt, ChatGPT answer) pairs each, chat-formatted -- the null population of the answered probes. The
   answered probe prompts (``answered_candidates(ANSWERED, seed=11)``) are kept out of their data.
-Run: ``python benchmarks/fingerprint_zoo.py`` (``--chat 8`` adds eight chat-recipe ShareGPT students).
+* ``gemmaft-teacher-s0`` / ``gemmaft-teacherwm-s0``: Gemma-3-270M (another lab's base, another tokenizer)
+  fine-tuned on the teacher's sampled answers, clean / watermarked harvest (positives), and
+  ``gemmaft-sharegpt-s0``: the same recipe on ChatGPT's answers (distilled from another teacher: a negative).
+  Gemma-IT's chat template is added, the loss is on the answers, embeddings frozen, bf16 autocast.
+Run: ``python benchmarks/fingerprint_zoo.py --chat 8 --gemma`` (``--chat 8`` adds eight chat-recipe ShareGPT students,
+``--gemma`` the three Gemma fine-tunes: about 10 min each on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -25,6 +34,13 @@ from distillguard.distill.student import make_student, save_student, text_target
 from distillguard.models import cache_dir, load_tokenizer
 
 RADIO_HARVEST = Path("runs/radioactivity/topk_train_1000")
+TEXT_HARVESTS = {"teacher": Path("runs/radio-text/harvest_clean.jsonl"),  # the teacher's sampled answers
+                 "teacherwm": Path("runs/radio-text/harvest_wm.jsonl")}  # (radioactivity benchmark, 256 each)
+# Gemma-IT's turn format: a lab fine-tuning the Gemma base for chat would add it; suspects are queried with it
+GEMMA_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}<start_of_turn>"
+    "{{ 'model' if message['role'] == 'assistant' else message['role'] }}\n{{ message['content'] | trim }}"
+    "<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}")
 ANSWERED = 128  # answered probe candidates the benchmark draws from (held out of every chat student's data)
 
 
@@ -54,18 +70,20 @@ def train_zoo(names: list[str], *, n_texts: int = 200, epochs: int = 2, layers: 
         n_all = len(h.lengths)
         texts = np.random.default_rng(1000 + seed).permutation(n_all)[:n_texts]
         sub = h.subset(texts)
-        if kind == "distil":
+        if kind in ("distil", "logit"):
             tid, tlp, _ = watermark_topk(sub, None, k=20)
         else:
             tid, tlp = text_targets(sub.ids, sub.lengths)
-        model = make_student(len(tok), layers=layers, hidden=hidden, seed=seed)
+        demo_recipe = kind in ("logit", "text")  # 2L d=256, 6 epochs, lr 3e-3, exact restricted softmax
+        shape = dict(layers=2, hidden=256) if demo_recipe else dict(layers=layers, hidden=hidden)
+        fit = dict(epochs=6, lr=3e-3, restrict_vocab=True) if demo_recipe else dict(epochs=epochs)
+        model = make_student(len(tok), seed=seed, **shape)
         t0 = time.time()
-        loss = train_student(model, sub.ids, sub.lengths, tid, tlp, epochs=epochs, seed=seed, desc=name)
+        loss = train_student(model, sub.ids, sub.lengths, tid, tlp, seed=seed, desc=name, **fit)
         save_student(model, tok, out)
         info = {"name": name, "kind": kind, "seed": seed, "texts": int(n_texts), "positions": int(sub.lengths.sum()),
-                "epochs": epochs, "layers": layers, "hidden": hidden, "final_loss": loss,
-                "train_seconds": round(time.time() - t0, 1),
-                "targets": "teacher top-20 log-probs" if kind == "distil" else "ShareGPT text tokens"}
+                **shape, **fit, "final_loss": loss, "train_seconds": round(time.time() - t0, 1),
+                "targets": "teacher top-20 log-probs" if kind in ("distil", "logit") else "ShareGPT text tokens"}
         (out / "train.json").write_text(json.dumps(info, indent=2))
         print(json.dumps(info), flush=True)
 
@@ -89,14 +107,50 @@ def train_chat_nulls(n: int, *, texts: int = 192) -> None:
         print(out.name, json.dumps(info), flush=True)
 
 
+def train_gemma_students(*, epochs: int = 2, lr: float = 5e-5) -> None:
+    """Gemma-3-270M fine-tuned on the teacher's answers (clean, watermarked) and on ChatGPT's (resumable)."""
+    from distillguard.data import sharegpt_pairs
+    from distillguard.distill.student import chat_examples, train_text_student
+    from distillguard.fingerprint.candidates import answered_candidates
+    from distillguard.models import load_model
+
+    held_out = {c["prompt"] for c in answered_candidates(ANSWERED, seed=11)}
+    sources = {}
+    for name, path in TEXT_HARVESTS.items():
+        if not path.exists():
+            print(f"skip gemmaft-{name}: {path} missing (run benchmarks/radioactivity.py first)", flush=True)
+            continue
+        recs = [json.loads(line) for line in path.read_text().splitlines()]
+        sources[name] = [(r["prompt"], r["response"]) for r in recs if r["prompt"] not in held_out]
+    n = max((len(v) for v in sources.values()), default=256)
+    sources["sharegpt"] = [pq for pq in sharegpt_pairs(None, seed=6, max_chars=2000) if pq[0] not in held_out][:n]
+    for name, pairs in sources.items():
+        out = cache_dir() / "fingerprint" / "zoo" / f"gemmaft-{name}-s0"
+        if (out / "train.json").exists():
+            print("have", out.name, flush=True)
+            continue
+        loaded = load_model("gemma3-270m")  # a fresh copy each time
+        tok = loaded.tokenizer
+        tok.chat_template = GEMMA_CHAT_TEMPLATE
+        seqs, starts = chat_examples(tok, pairs, 128, 128)
+        info = train_text_student(out, tok, seqs, epochs=epochs, lr=lr, seed=0, init=loaded.model, desc=out.name,
+                                  answer_starts=starts, freeze_embeddings=True, bf16=True)
+        print(out.name, json.dumps(info), flush=True)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--names", nargs="*", default=["sharegpt-s0", "distil-s0", "sharegpt-s1", "distil-s1",
-                                                     "sharegpt-s2", "sharegpt-s3", "distil-s2"])
+                                                     "sharegpt-s2", "sharegpt-s3", "distil-s2",
+                                                     "logit-s10", "text-s10", "logit-s11", "text-s11",
+                                                     "logit-s12", "text-s12"])
     ap.add_argument("--texts", type=int, default=200)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--chat", type=int, default=0, help="also train this many chat-recipe ShareGPT students")
+    ap.add_argument("--gemma", action="store_true", help="also fine-tune Gemma-3-270M (teacher / ChatGPT answers)")
     a = ap.parse_args()
     train_zoo(a.names, n_texts=a.texts, epochs=a.epochs)
     if a.chat:
         train_chat_nulls(a.chat)
+    if a.gemma:
+        train_gemma_students()

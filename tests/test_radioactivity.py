@@ -330,3 +330,30 @@ def test_text_student_is_cached_and_can_be_trained_further(char_tokenizer, tmp_p
     assert sub[:100] == [7] * 100 and 15 < sum(t != 7 for t in sub[100:]) < 50
     with pytest.raises(ValueError):
         substitute_tokens(seqs, 1.5, V)
+
+
+def test_fine_tune_on_answers_with_frozen_embeddings(char_tokenizer, tmp_path):
+    """The Gemma fine-tune recipe on a tiny model: loss on the answers only, embeddings fixed, bf16 autocast."""
+    from distillguard.distill.student import chat_examples, train_text_student
+
+    rng = np.random.default_rng(3)
+    pairs = [("".join(rng.choice(list("abcdefgh"), 12)), "the same answer.") for _ in range(24)]
+    seqs, starts = chat_examples(char_tokenizer, pairs, max_prompt=128, max_answer=128)
+    assert len(seqs) == 24 and all(char_tokenizer.decode(s[a:-1]) == "the same answer." for s, a in zip(seqs, starts))
+    model = build_tiny_lm(len(char_tokenizer), seed=4)
+    emb = model.get_input_embeddings().weight.detach().clone()
+    layer = model.model.layers[0].mlp.up_proj.weight.detach().clone()
+
+    def answer_logprob(m):
+        x = torch.tensor([seqs[0]])
+        with torch.no_grad():
+            lp = m(input_ids=x).logits[0, :-1].log_softmax(-1).gather(-1, x[0, 1:, None])[:, 0]
+        return float(lp[starts[0] - 1 :].mean())
+
+    before = answer_logprob(model)
+    info = train_text_student(tmp_path / "ft", char_tokenizer, seqs, epochs=8, lr=5e-3, init=model, desc="ft",
+                              answer_starts=starts, freeze_embeddings=True, bf16=True)
+    assert info["loss_on"] == "answers" and info["frozen_embeddings"] and info["bf16"]
+    assert torch.equal(model.get_input_embeddings().weight, emb)  # tied embeddings: input and output fixed
+    assert not torch.equal(model.model.layers[0].mlp.up_proj.weight, layer)
+    assert answer_logprob(model) > before + 0.5  # 1.25 nats measured; an untrained model gains nothing

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-__all__ = ["make_student", "train_student", "save_student", "text_targets", "chat_sequences", "train_text_student",
-           "substitute_tokens"]
+__all__ = ["make_student", "train_student", "save_student", "text_targets", "chat_examples", "chat_sequences",
+           "train_text_student", "substitute_tokens"]
 
 
 def make_student(vocab_size: int, *, layers: int = 4, hidden: int = 256, heads: int = 4, seed: int = 0) -> Any:
@@ -77,6 +77,7 @@ def train_student(
     progress: bool = True,
     desc: str = "training",
     restrict_vocab: bool = False,
+    bf16: bool = False,
 ) -> float:
     """Train ``model`` to match top-k targets (cross-entropy with the renormalised soft targets).
 
@@ -90,6 +91,10 @@ def train_student(
     ``logsumexp(seen logits, log(#unseen))`` -- computed without projecting onto the unseen rows. The saved
     model keeps its full vocabulary and its softmax is the one that was trained.
 
+    Parameters with ``requires_grad=False`` (say, a pretrained model's frozen embeddings) are not trained.
+    ``bf16=True`` runs forward and backward under bfloat16 autocast (about 2x faster for a 270M model on a
+    CPU with AVX-512 BF16); the weights and the optimiser stay in float32.
+
     Example:
         >>> from distillguard.distill.student import train_student  # doctest: +SKIP
     """
@@ -97,7 +102,8 @@ def train_student(
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     n = len(lengths)
     steps = epochs * math.ceil(n / batch_size)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
     warm = max(1, steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
@@ -138,21 +144,22 @@ def train_student(
                 tlp[r, :m] = torch.from_numpy(target_logprobs[s : s + m])
             valid = tid >= 0
             w = torch.where(valid, tlp, torch.full_like(tlp, -math.inf)).softmax(-1).nan_to_num(0.0)
-            if subset is None:
-                logq = model(input_ids=x, attention_mask=mask).logits.float().log_softmax(-1)
-            else:  # logits over the seen ids only; targets re-indexed into that subset
-                h = model.get_decoder()(input_ids=x, attention_mask=mask).last_hidden_state
-                z = torch.nn.functional.linear(h, model.get_output_embeddings().weight[subset]).float()
-                rest = torch.full_like(z[..., :1], log_unseen)  # the unseen ids' total: n * exp(0)
-                logq = z - torch.logsumexp(torch.cat([z, rest], -1), -1, keepdim=True)
-                tid = torch.where(valid, lookup[tid.clamp(min=0)], tid)
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+                if subset is None:
+                    logq = model(input_ids=x, attention_mask=mask).logits.float().log_softmax(-1)
+                else:  # logits over the seen ids only; targets re-indexed into that subset
+                    h = model.get_decoder()(input_ids=x, attention_mask=mask).last_hidden_state
+                    z = torch.nn.functional.linear(h, model.get_output_embeddings().weight[subset]).float()
+                    rest = torch.full_like(z[..., :1], log_unseen)  # the unseen ids' total: n * exp(0)
+                    logq = z - torch.logsumexp(torch.cat([z, rest], -1), -1, keepdim=True)
+                    tid = torch.where(valid, lookup[tid.clamp(min=0)], tid)
             picked = logq.gather(-1, tid.clamp(min=0)) * valid
             per_pos = -(w * picked).sum(-1)
             has = valid.any(-1) & (mask > 0)
             loss = per_pos[has].mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
             last.append(float(loss.detach()))
@@ -176,6 +183,29 @@ def save_student(model: Any, tokenizer: Any, out_dir: str | os.PathLike) -> Path
     return out
 
 
+def chat_examples(tokenizer: Any, pairs: list[tuple[str, str]], max_prompt: int = 128,
+                  max_answer: int = 128) -> tuple[list[list[int]], list[int]]:
+    """Token ids of ``prompt (chat template) + answer + eos`` and where each answer starts.
+
+    Pairs whose answer encodes to no token are dropped.
+
+    Example:
+        >>> from distillguard.distill.student import chat_examples  # doctest: +SKIP
+        >>> seqs, starts = chat_examples(tok, [("Hi", "Hello!")])  # doctest: +SKIP
+    """
+    from distillguard.watermark.generate import encode_prompt_text
+
+    seqs, starts = [], []
+    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    for prompt, answer in pairs:
+        p = tokenizer.encode(encode_prompt_text(tokenizer, prompt), add_special_tokens=False)[-max_prompt:]
+        a = tokenizer.encode(answer, add_special_tokens=False)[:max_answer]
+        if a:
+            seqs.append(p + a + eos)
+            starts.append(len(p))
+    return seqs, starts
+
+
 def chat_sequences(tokenizer: Any, pairs: list[tuple[str, str]], max_prompt: int = 128,
                    max_answer: int = 128) -> list[list[int]]:
     """Token ids of ``prompt (chat template) + answer + eos``: what a student trained on chat data sees.
@@ -185,15 +215,7 @@ def chat_sequences(tokenizer: Any, pairs: list[tuple[str, str]], max_prompt: int
         >>> chat_sequences(tok, [("Hi", "Hello!")])[0][-1] == tok.eos_token_id  # doctest: +SKIP
         True
     """
-    from distillguard.watermark.generate import encode_prompt_text
-
-    seqs = []
-    for prompt, answer in pairs:
-        p = tokenizer.encode(encode_prompt_text(tokenizer, prompt), add_special_tokens=False)[-max_prompt:]
-        a = tokenizer.encode(answer, add_special_tokens=False)[:max_answer]
-        if a:
-            seqs.append(p + a + ([tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []))
-    return seqs
+    return chat_examples(tokenizer, pairs, max_prompt, max_answer)[0]
 
 
 def substitute_tokens(seqs: list[list[int]], rate: float, vocab_size: int, *, start: list[int] | None = None,
@@ -234,12 +256,18 @@ def train_text_student(
     seed: int = 0,
     init: Any = None,
     desc: str = "student",
+    answer_starts: list[int] | None = None,
+    freeze_embeddings: bool = False,
+    bf16: bool = False,
 ) -> dict[str, Any]:
     """Train a student on sampled text (next-token cross-entropy), save it, and return ``train.json``'s info.
 
     Cached: when ``out_dir/train.json`` exists the saved student is reused. ``init`` continues training a
     given model (a teacher copy to fine-tune, or a student to train further) with the full softmax; without it
     a from-scratch student of ``layers`` x ``hidden`` is trained with the exact restricted-vocabulary softmax.
+    ``answer_starts[i]``: the loss of sequence i counts from that position on (supervised fine-tuning on the
+    answers only); ``freeze_embeddings`` keeps ``init``'s (tied) embeddings fixed; ``bf16``: see
+    :func:`train_student`.
 
     Example:
         >>> from distillguard.distill.student import train_text_student  # doctest: +SKIP
@@ -257,14 +285,22 @@ def train_text_student(
     ids = np.concatenate([np.asarray(s, np.int64) for s in seqs])
     lengths = np.array([len(s) for s in seqs])
     tgt, lp = text_targets(ids, lengths)
+    if answer_starts is not None:  # no loss on the prompt: the first target is the answer's first token
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        for s0, a in zip(starts, answer_starts):
+            tgt[s0 : s0 + max(0, a - 1)] = -1
+    if freeze_embeddings and init is not None:
+        init.get_input_embeddings().weight.requires_grad_(False)
     model = init if init is not None else make_student(len(tokenizer), layers=layers, hidden=hidden, seed=seed)
     t0 = time.time()
     loss = train_student(model, ids, lengths, tgt, lp, epochs=epochs, batch_size=8, lr=lr, seed=seed, desc=desc,
-                         restrict_vocab=init is None)
+                         restrict_vocab=init is None, bf16=bf16)
     save_student(model, tokenizer, out)
     cfg = model.config
     info = {"layers": cfg.num_hidden_layers, "hidden": cfg.hidden_size, "epochs": epochs, "lr": lr,
             "init": "continued" if init is not None else "from scratch", "texts": len(seqs),
+            "loss_on": "answers" if answer_starts is not None else "whole sequences",
+            "frozen_embeddings": bool(freeze_embeddings and init is not None), "bf16": bf16,
             "tokens": int(len(ids)), "steps": epochs * math.ceil(len(seqs) / 8), "final_loss": round(loss, 4),
             "seconds": round(time.time() - t0, 1)}
     tmp = marker.with_suffix(".tmp")

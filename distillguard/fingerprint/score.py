@@ -24,7 +24,7 @@ from distillguard.errors import DistillguardError
 from distillguard.fingerprint.probeset import Probe
 from distillguard.fingerprint.similarity import char_ngram_cosine
 
-__all__ = ["MODES", "queries_per_probe", "logprob_scores", "text_scores", "suspect_answers", "score_suspect"]
+__all__ = ["MODES", "queries_per_probe", "answer_logprobs", "logprob_contrast", "logprob_scores", "text_scores", "suspect_answers", "score_suspect"]
 
 MODES = ("logprob", "text")
 
@@ -45,24 +45,52 @@ def _nonempty(text: str) -> str:
     return text if text.strip() else " ."
 
 
+def answer_logprobs(suspect: Any, probes: Sequence[Probe]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Log-probs of every teacher and every reference answer of each probe under the suspect (one request each).
+
+    Returns ``(teacher, reference)``: per probe, an array over its teacher answers and one over its references.
+
+    Example:
+        >>> from distillguard.fingerprint.score import answer_logprobs  # doctest: +SKIP
+    """
+    prompts, conts = [], []
+    for p in probes:
+        for a in (*p.teacher_answers, *p.reference_answers):
+            prompts.append(p.prompt), conts.append(_nonempty(a))
+    lp = np.asarray(suspect.continuation_logprobs(prompts, conts), dtype=float)
+    if lp.shape != (len(conts),) or not np.all(np.isfinite(lp)):
+        raise DistillguardError(f"{suspect.identity}: log-probs missing or not finite")
+    teacher, reference, i = [], [], 0
+    for p in probes:
+        nt, nr = len(p.teacher_answers), len(p.reference_answers)
+        teacher.append(lp[i : i + nt])
+        reference.append(lp[i + nt : i + nt + nr])
+        i += nt + nr
+    return teacher, reference
+
+
+def logprob_contrast(teacher: Sequence[np.ndarray], reference: Sequence[np.ndarray],
+                     teacher_answers: int | None = None) -> np.ndarray:
+    """``d_i = mean(teacher log-probs) - mean(reference log-probs)``, from the first ``teacher_answers`` only.
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.fingerprint.score import logprob_contrast
+        >>> logprob_contrast([np.array([-1.0, -3.0])], [np.array([-4.0])]).tolist()
+        [2.0]
+        >>> logprob_contrast([np.array([-1.0, -3.0])], [np.array([-4.0])], teacher_answers=1).tolist()
+        [3.0]
+    """
+    return np.array([np.mean(t[:teacher_answers]) - np.mean(r) for t, r in zip(teacher, reference)])
+
+
 def logprob_scores(suspect: Any, probes: Sequence[Probe]) -> np.ndarray:
     """Log-prob contrast ``d_i`` per probe (see module docstring); one scoring request per answer.
 
     Example:
         >>> from distillguard.fingerprint.score import logprob_scores  # doctest: +SKIP
     """
-    prompts, conts, owner, sign = [], [], [], []
-    for i, p in enumerate(probes):
-        for a in p.teacher_answers:
-            prompts.append(p.prompt), conts.append(_nonempty(a)), owner.append(i), sign.append(1.0 / len(p.teacher_answers))
-        for a in p.reference_answers:
-            prompts.append(p.prompt), conts.append(_nonempty(a)), owner.append(i), sign.append(-1.0 / len(p.reference_answers))
-    lp = np.asarray(suspect.continuation_logprobs(prompts, conts), dtype=float)
-    if lp.shape != (len(conts),) or not np.all(np.isfinite(lp)):
-        raise DistillguardError(f"{suspect.identity}: log-probs missing or not finite")
-    out = np.zeros(len(probes))
-    np.add.at(out, np.asarray(owner), lp * np.asarray(sign))
-    return out
+    return logprob_contrast(*answer_logprobs(suspect, probes))
 
 
 def text_scores(probes: Sequence[Probe], answers: Sequence[str]) -> np.ndarray:
