@@ -12,7 +12,7 @@ ranked by n-gram distinctiveness) and ``answered`` (real ShareGPT prompts; refer
 recorded for each; random subsets). Prompts a zoo student was trained on are dropped from the answered pool.
 Writes benchmarks/results/fingerprint.{json,md} and ships the answered probe set with its calibration.
 
-Run: ``python benchmarks/fingerprint_zoo.py --chat 8 && python benchmarks/fingerprint.py``
+Run: ``python benchmarks/fingerprint_zoo.py --chat 8 --gemma 3 && python benchmarks/fingerprint.py``
 (``--no-big-text`` skips text-mode generation by teacher/Gemma).
 """
 
@@ -62,7 +62,8 @@ def zoo(demo_dir: Path) -> list[dict]:
              "text": (0, "demo recipe 2L d=256, 6 epochs on the tokens of 200 ShareGPT answer texts"),
              "gemmaft-teacher": (1, "Gemma-3-270M fine-tuned (2 epochs, answers only) on 256 clean teacher answers"),
              "gemmaft-teacherwm": (1, "Gemma-3-270M fine-tuned (2 epochs) on 256 watermarked teacher answers"),
-             "gemmaft-sharegpt": (0, "Gemma-3-270M fine-tuned (2 epochs) on 256 ShareGPT (ChatGPT) answers")}
+             "gemmaft-sharegpt": (0, "Gemma-3-270M fine-tuned (2 epochs) on 256 ShareGPT (ChatGPT) answers "
+                                    "(disjoint sets; with Gemma itself, the Gemma family's null)")}
     for d in sorted((CACHE / "zoo").glob("*/config.json")):
         name = d.parent.name
         label, kind = kinds[name.rsplit("-s", 1)[0]]
@@ -116,10 +117,20 @@ def auroc(pos: list[float], neg: list[float]) -> float:
     return float(np.mean((p > n) + 0.5 * (p == n)))
 
 
+def null_models(name: str, names: list[str], family: bool = False) -> list[str]:
+    """Calibration models for ``name`` (leave-one-out): the chat-sharegpt students; with ``family`` a model built on
+    Gemma-3-270M gets its own family's null instead: Gemma itself and its ChatGPT fine-tunes."""
+    if family and name.startswith("gemma"):
+        pool = [c for c in names if c == "gemma3-270m" or c.startswith("gemmaft-sharegpt")]
+    else:
+        pool = [c for c in names if c.startswith(NULL_PREFIX)]
+    return [c for c in pool if c != name]
+
+
 def evaluate(models: list[dict], S: dict[str, np.ndarray], idx_pool: np.ndarray, n: int, reps: int,
-             rng: np.random.Generator, alpha: float = 0.01) -> dict:
+             rng: np.random.Generator, alpha: float = 0.01, family: bool = False) -> dict:
     """AUROC, TPR and FPR at alpha over ``reps`` random subsets of ``n`` probes from ``idx_pool``."""
-    calib = [m["name"] for m in models if m["name"].startswith(NULL_PREFIX)]
+    names = [m["name"] for m in models]
     n = min(n, len(idx_pool))
     reps = 1 if n == len(idx_pool) else reps
     aucs, rej = [], {m["name"]: [] for m in models}
@@ -127,7 +138,7 @@ def evaluate(models: list[dict], S: dict[str, np.ndarray], idx_pool: np.ndarray,
         sub = rng.choice(idx_pool, n, replace=False)
         stat = {}
         for m in models:
-            null = [c for c in calib if c != m["name"]]
+            null = null_models(m["name"], names, family)
             if len(null) < 2:
                 continue
             r = calibrated_test(S[m["name"]][sub], np.array([S[c][sub] for c in null]), alpha=alpha)
@@ -144,11 +155,11 @@ def evaluate(models: list[dict], S: dict[str, np.ndarray], idx_pool: np.ndarray,
             "evaluated": neg + pos}
 
 
-def full_statistics(models: list[dict], S: dict[str, np.ndarray], idx: np.ndarray) -> dict:
+def full_statistics(models: list[dict], S: dict[str, np.ndarray], idx: np.ndarray, family: bool = False) -> dict:
     """The test on every probe of ``idx`` for every model (leave-one-out null for the null's members)."""
     out = {}
     for m in models:
-        null = [c for c in S if c.startswith(NULL_PREFIX) and c != m["name"]]
+        null = null_models(m["name"], list(S), family)
         if len(null) >= 2:
             out[m["name"]] = calibrated_test(S[m["name"]][idx], np.array([S[c][idx] for c in null]))
     return out
@@ -170,7 +181,7 @@ def _table(results: dict) -> list[str]:
     per_probe = {("logprob", "designed"): 3, ("logprob", "answered"): 5, ("logprob", "answered", "one_answer"): 2}
     for mode, r in results["modes"].items():
         for pool, src in (("designed", "selected"), ("designed", "random_real"), ("answered", "random"),
-                          ("answered", "one_answer")):
+                          ("answered", "one_answer"), ("answered", "family_null")):
             for e in r[pool].get(src, []):
                 q = e["n_probes"] * per_probe.get((mode, pool, src), per_probe.get((mode, pool), 1))
                 md.append(f"| {mode} | {pool} | {src} | {e['n_probes']} | {q} | {e['subsets']} | "
@@ -230,6 +241,10 @@ def main() -> None:
             results["modes"][mode]["answered"]["one_answer"] = [
                 evaluate(ms, SA1, ans_idx, n, a.reps, rng) for n in [2, *NS, len(ans_idx)]]
             results["modes"][mode]["answered"]["one_answer_full_statistics"] = full_statistics(ms, SA1, ans_idx)
+            # ablation: models built on Gemma-3-270M calibrated on their own family (Gemma + its ChatGPT fine-tunes)
+            results["modes"][mode]["answered"]["family_null"] = [
+                evaluate(ms, SA, ans_idx, n, a.reps, rng, family=True) for n in [*NS, len(ans_idx)]]
+            results["modes"][mode]["answered"]["family_null_full_statistics"] = full_statistics(ms, SA, ans_idx, True)
         if mode == "logprob":  # ship the answered probe set with its null calibration
             ps = ProbeSet(teacher=teacher.identity, references=[CORPUS_REFERENCE], probes=ansp,
                           settings={"max_new_tokens": a.max_new_tokens, "temperature": 0.7, "strategy": "random-real",
@@ -259,7 +274,8 @@ def main() -> None:
           f"Null = {out['calibration_models']}. Designed pool: {len(cands)} candidates, {len(selected)} selected, "
           f"Gemma-3-270M references. Answered pool: {len(ansp)} real prompts, ChatGPT's recorded answer as the "
           "reference, 4 teacher answers each (5 log-prob queries per probe; `one_answer`: the first teacher "
-          "answer only, 2 queries per probe).", "", *_table(results), "",
+          "answer only, 2 queries per probe; `family_null`: models built on Gemma-3-270M calibrated on Gemma and "
+          "its ChatGPT fine-tunes, the others as before).", "", *_table(results), "",
           "All probes of a pool, per model (t, p; p_rank = exact rank p-value and its floor):", "",
           "| mode | pool | model | + / - | T | t | p | p_rank (min) |", "|---|---|---|---|---|---|---|---|"]
     label = {m["name"]: "+" if m["label"] else "-" for m in models}
@@ -267,6 +283,8 @@ def main() -> None:
         tables = [("designed", r["designed"]["full_statistics"]), ("answered", r["answered"]["full_statistics"])]
         if "one_answer_full_statistics" in r["answered"]:
             tables.append(("answered, 1 answer", r["answered"]["one_answer_full_statistics"]))
+            fam = r["answered"]["family_null_full_statistics"]
+            tables.append(("answered, family null", {k: v for k, v in fam.items() if k.startswith("gemma")}))
         for pool, stats_of in tables:
             for name, st in stats_of.items():
                 md.append(f"| {mode} | {pool} | {name} | {label[name]} | {st['statistic']:.4f} | {st['t']:.2f} | "

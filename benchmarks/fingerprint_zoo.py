@@ -17,7 +17,7 @@ d=256, 6 epochs, exact restricted softmax; about a minute each) on the same kind
   ``gemmaft-sharegpt-s0``: the same recipe on ChatGPT's answers (distilled from another teacher: a negative).
   Gemma-IT's chat template is added, the loss is on the answers, embeddings frozen, bf16 autocast.
 Run: ``python benchmarks/fingerprint_zoo.py --chat 8 --gemma`` (``--chat 8`` adds eight chat-recipe ShareGPT students,
-``--gemma`` the three Gemma fine-tunes: about 10 min each on 2 CPU cores).
+``--gemma K`` the Gemma fine-tunes, K of them on ChatGPT answers: about 11 min each on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -107,8 +107,9 @@ def train_chat_nulls(n: int, *, texts: int = 192) -> None:
         print(out.name, json.dumps(info), flush=True)
 
 
-def train_gemma_students(*, epochs: int = 2, lr: float = 5e-5) -> None:
-    """Gemma-3-270M fine-tuned on the teacher's answers (clean, watermarked) and on ChatGPT's (resumable)."""
+def train_gemma_students(*, chatgpt: int = 1, epochs: int = 2, lr: float = 5e-5) -> None:
+    """Gemma-3-270M fine-tuned on the teacher's answers (clean, watermarked) and on ChatGPT's (``chatgpt``
+    models on disjoint answer sets: the Gemma family's own null), resumable."""
     from distillguard.data import sharegpt_pairs
     from distillguard.distill.student import chat_examples, train_text_student
     from distillguard.fingerprint.candidates import answered_candidates
@@ -123,9 +124,11 @@ def train_gemma_students(*, epochs: int = 2, lr: float = 5e-5) -> None:
         recs = [json.loads(line) for line in path.read_text().splitlines()]
         sources[name] = [(r["prompt"], r["response"]) for r in recs if r["prompt"] not in held_out]
     n = max((len(v) for v in sources.values()), default=256)
-    sources["sharegpt"] = [pq for pq in sharegpt_pairs(None, seed=6, max_chars=2000) if pq[0] not in held_out][:n]
-    for name, pairs in sources.items():
-        out = cache_dir() / "fingerprint" / "zoo" / f"gemmaft-{name}-s0"
+    chat = [pq for pq in sharegpt_pairs(None, seed=6, max_chars=2000) if pq[0] not in held_out]
+    runs = [(f"gemmaft-{name}-s0", pairs) for name, pairs in sources.items()]
+    runs += [(f"gemmaft-sharegpt-s{i}", chat[i * n : (i + 1) * n]) for i in range(chatgpt)]
+    for name, pairs in runs:
+        out = cache_dir() / "fingerprint" / "zoo" / name
         if (out / "train.json").exists():
             print("have", out.name, flush=True)
             continue
@@ -147,10 +150,11 @@ if __name__ == "__main__":
     ap.add_argument("--texts", type=int, default=200)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--chat", type=int, default=0, help="also train this many chat-recipe ShareGPT students")
-    ap.add_argument("--gemma", action="store_true", help="also fine-tune Gemma-3-270M (teacher / ChatGPT answers)")
+    ap.add_argument("--gemma", type=int, nargs="?", const=1, default=0, metavar="K",
+                    help="also fine-tune Gemma-3-270M on teacher answers and on K ChatGPT answer sets (default K 1)")
     a = ap.parse_args()
     train_zoo(a.names, n_texts=a.texts, epochs=a.epochs)
     if a.chat:
         train_chat_nulls(a.chat)
     if a.gemma:
-        train_gemma_students()
+        train_gemma_students(chatgpt=a.gemma)
