@@ -103,7 +103,7 @@ def model_scores(m: dict, probes: list, mode: str, max_new_tokens: int, pool: st
     path.write_text(json.dumps({"scores": sc.tolist(), "answers": ans, "queries": s.queries, **extra,
                                 "seconds": round(time.time() - t0, 1), "ids": [p.id for p in probes]}))
     print(f"scored {m['name']} {pool}/{mode} in {time.time() - t0:.0f}s", flush=True)
-    return sc if mode == "text" or teacher_answers is None else logprob_contrast(t_lp, r_lp, teacher_answers)
+    return sc if mode == "text" else logprob_contrast(t_lp, r_lp, teacher_answers)
 
 
 def _big(name: str) -> bool:
@@ -245,7 +245,7 @@ def main() -> None:
             results["modes"][mode]["answered"]["family_null"] = [
                 evaluate(ms, SA, ans_idx, n, a.reps, rng, family=True) for n in [*NS, len(ans_idx)]]
             results["modes"][mode]["answered"]["family_null_full_statistics"] = full_statistics(ms, SA, ans_idx, True)
-        if mode == "logprob":  # ship the answered probe set with its null calibration
+            # ship the answered probe set with its null calibration
             ps = ProbeSet(teacher=teacher.identity, references=[CORPUS_REFERENCE], probes=ansp,
                           settings={"max_new_tokens": a.max_new_tokens, "temperature": 0.7, "strategy": "random-real",
                                     "teacher_samples": 4, "reference_samples": 1, "candidates": len(acands)})

@@ -14,10 +14,10 @@ d=256, 6 epochs, exact restricted softmax; about a minute each) on the same kind
   answered probe prompts (``answered_candidates(ANSWERED, seed=11)``) are kept out of their data.
 * ``gemmaft-teacher-s0`` / ``gemmaft-teacherwm-s0``: Gemma-3-270M (another lab's base, another tokenizer)
   fine-tuned on the teacher's sampled answers, clean / watermarked harvest (positives), and
-  ``gemmaft-sharegpt-s0``: the same recipe on ChatGPT's answers (distilled from another teacher: a negative).
+  ``gemmaft-sharegpt-s<i>``: the same recipe on disjoint sets of ChatGPT's answers (negatives).
   Gemma-IT's chat template is added, the loss is on the answers, embeddings frozen, bf16 autocast.
-Run: ``python benchmarks/fingerprint_zoo.py --chat 8 --gemma`` (``--chat 8`` adds eight chat-recipe ShareGPT students,
-``--gemma K`` the Gemma fine-tunes, K of them on ChatGPT answers: about 11 min each on 2 CPU cores).
+Run: ``python benchmarks/fingerprint_zoo.py --chat 8 --gemma 3`` (``--chat 8`` adds eight chat-recipe ShareGPT
+students, ``--gemma K`` the Gemma fine-tunes, K of them on ChatGPT answers: about 11 min each on 2 CPU cores).
 """
 
 from __future__ import annotations

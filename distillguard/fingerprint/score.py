@@ -24,7 +24,8 @@ from distillguard.errors import DistillguardError
 from distillguard.fingerprint.probeset import Probe
 from distillguard.fingerprint.similarity import char_ngram_cosine
 
-__all__ = ["MODES", "queries_per_probe", "answer_logprobs", "logprob_contrast", "logprob_scores", "text_scores", "suspect_answers", "score_suspect"]
+__all__ = ["MODES", "queries_per_probe", "answer_logprobs", "logprob_contrast", "logprob_scores", "text_scores",
+           "suspect_answers", "score_suspect"]
 
 MODES = ("logprob", "text")
 
