@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 RESULTS = Path(__file__).resolve().parent / "results"
+MODES = ("reading-rank", "reading", "generation")
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -69,7 +70,7 @@ def _answers(suspect: Any, prompts: list[str], path: Path, tokens: int) -> list[
 def _test(name: str, suspect: Any, tok: Any, keys: list, accounts: list[str], other: Any, read_seqs: list,
           gen_prompts: list[str], out: Path, gen_tokens: int, read: bool = True) -> dict[str, Any]:
     """Reading + generation mode against every account sub-key (Holm) and one unrelated key."""
-    from distillguard.detect.radioactivity import score_generated, score_predictions
+    from distillguard.detect.radioactivity import score_generated, score_predictions, score_ranks
     from distillguard.detect.stats import null_summary
     from distillguard.distill.simulate import cached_predictions
 
@@ -78,8 +79,12 @@ def _test(name: str, suspect: Any, tok: Any, keys: list, accounts: list[str], ot
     if read:
         t0 = time.perf_counter()
         preds = cached_predictions(suspect, read_seqs, out / "preds" / f"{name}.npz")
-        modes.append(("reading", score_predictions(preds, keys), score_predictions(preds, [other])[0],
-                      {"texts_read": len(read_seqs), "tokens_read": int(len(preds.ids))}, time.perf_counter() - t0))
+        units = {"texts_read": len(read_seqs), "tokens_read": int(len(preds.ids))}
+        modes.append(("reading", score_predictions(preds, keys), score_predictions(preds, [other])[0], units,
+                      time.perf_counter() - t0))
+        t0 = time.perf_counter()  # the rank statistic: the same reading pass, the whole averaged distribution
+        modes.append(("reading-rank", score_ranks(preds.mean_logprobs, keys),
+                      score_ranks(preds.mean_logprobs, [other])[0], units, time.perf_counter() - t0))
     t0 = time.perf_counter()
     answers = _answers(suspect, gen_prompts, out / "answers" / f"{name}.json", gen_tokens)
     scores, n_tok = score_generated(answers, tok, keys)
@@ -89,7 +94,8 @@ def _test(name: str, suspect: Any, tok: Any, keys: list, accounts: list[str], ot
         h = sc[0]  # accounts[0] is the harvester
         null_p = np.array([s.p_value for s in sc[1:]])
         row[mode] = {**units, "harvester": {k: getattr(h, k) for k in
-                                            ("green", "scored", "green_fraction", "log10_p", "log10_p_holm", "detected")},
+                                            ("green", "scored", "green_fraction", "z", "log10_p", "log10_p_holm",
+                                             "detected", "statistic")},
                      "flagged": [accounts[i] for i, s in enumerate(sc) if s.detected],
                      "other_key": {"green": oth.green, "scored": oth.scored, "log10_p": oth.log10_p},
                      "null_accounts": null_summary(null_p), "seconds": round(secs, 1)}
@@ -257,7 +263,9 @@ def _cell(m: dict[str, Any] | None) -> str:
         return "- | - | - | -"
     h = m["harvester"]
     others = [a for a in m["flagged"] if a != "harvester"]
-    return (f"{h['green']} / {h['scored']} = {h['green_fraction']:.3f} | {h['log10_p']:.1f} ({h['log10_p_holm']:.1f}) | "
+    stat = (f"mean rank {h['green_fraction']:.4f} (z {h['z']:.1f})" if h.get("statistic") == "rank" else
+            f"{h['green']} / {h['scored']} = {h['green_fraction']:.3f}")
+    return (f"{stat} | {h['log10_p']:.1f} ({h['log10_p_holm']:.1f}) | "
             f"{'**yes**' if h['detected'] else 'no'}{' + ' + ', '.join(others) if others else ''} | "
             f"{m['other_key']['log10_p']:.1f}")
 
@@ -274,14 +282,18 @@ def _markdown(res: dict[str, Any]) -> str:
            f"{hv['served_wm_text']['log10_p']:.0f}) and {hv['answers'][1]} clean answers ({hv['answer_tokens'][1]} "
            f"tokens). Each student: {s['n']} answers, {s['epochs']} epochs unless stated. Tested among "
            f"{s['accounts']} account sub-keys (Holm, alpha 1e-3); reading = {s['read']} held-out ShareGPT answers, "
-           f"generation = {s['queries']} held-out ShareGPT prompts.\n",
-           "| suspect | wm fraction | wm tokens in training | mode | harvester green / coins | log10 p (Holm) | "
+           f"generation = {s['queries']} held-out ShareGPT prompts. Modes: reading-rank = the rank statistic "
+           "(mean rank of the key's green tokens under the suspect's averaged next-token distribution, null 0.5, "
+           "Bernstein bound), reading = green coins of top-1 predictions (exact binomial), generation = green coins "
+           "of the answers (exact binomial); the two reading statistics come from one reading pass.\n",
+           "| suspect | wm fraction | wm tokens in training | mode | harvester green / coins (or mean rank) | "
+           "log10 p (Holm) | "
            "detected (+ other accounts flagged) | another key log10 p |", "|---|---|---|---|---|---|---|---|"]
     for r in res["students"] + res["controls"]:
         if "not_run" in r:
             out.append(f"| {r['suspect']} | - | - | - | not run: {r['not_run']} | | | |")
             continue
-        for mode in ("reading", "generation"):
+        for mode in MODES:
             if mode in r:
                 frac = f"{r['fraction']:.0%}" if "fraction" in r else "-"
                 out.append(f"| {r['suspect']} | {frac} | {r.get('watermarked_tokens', '-')} | {mode} | {_cell(r[mode])} |")
@@ -289,7 +301,7 @@ def _markdown(res: dict[str, Any]) -> str:
     out.append("| suspect | mode | null keys | FPR at 0.01 (bound) | FPR at 0.001 | min p |")
     out.append("|---|---|---|---|---|---|")
     for r in res["students"] + res["controls"]:
-        for mode in ("reading", "generation"):
+        for mode in MODES:
             if mode in r:
                 c = r[mode]["null_accounts"]
                 out.append(f"| {r['suspect']} | {mode} | {c['keys']} | {c['fpr_at_0.01']:.4f} "

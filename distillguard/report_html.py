@@ -101,6 +101,12 @@ def _logs_section(doc: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _stat_cell(b: dict[str, Any]) -> str:
+    if b.get("statistic") == "rank":
+        return f"green tokens' mean rank {b['green_fraction']:.4f} (null 0.5; {b['green']} of {b['scored']} green)"
+    return f"{b['green']} / {b['scored']} = {b['green_fraction']:.3f} (&gamma; = {b['gamma']:.2f})"
+
+
 def _radio_plot(name: str, ln: dict[str, Any]) -> str:
     import matplotlib
 
@@ -141,8 +147,7 @@ def _radio_section(doc: dict[str, Any]) -> str:
                     f"{'texts' if m == 'reading' else 'prompts'}, "
                     f"{d['units'].get('tokens_read', d['units'].get('answer_tokens'))} tokens")
             parts.append(f"<tr><td>{m}</td><td>{what}</td><td>{e(str(b.get('account') or 'master'))} "
-                         f"({e(b['key_fingerprint'])})</td><td>{b['green']} / {b['scored']} = "
-                         f"{b['green_fraction']:.3f} (&gamma; = {b['gamma']:.2f})</td><td>{b['z']:.1f}</td>"
+                         f"({e(b['key_fingerprint'])})</td><td>{_stat_cell(b)}</td><td>{b['z']:.1f}</td>"
                          f"<td>{_pfmt(b['p_value'])}</td><td>{_pfmt(d['p_holm_min'])}</td></tr>")
         parts.append("</table>")
         for m, d in ln["modes"].items():
@@ -157,7 +162,9 @@ def _radio_section(doc: dict[str, Any]) -> str:
         return ""
     return ("<h2>Radioactivity: did the suspect learn our watermark?</h2><p class=note>Null hypothesis: the "
             "suspect's predictions (reading mode) or answers (generation mode) are independent of the key. Each key "
-            "is an exact binomial test on distinct green coins (context window, token); Holm over the keys of a "
+            "is an exact binomial test on distinct green coins (context window, token), or, in reading mode with "
+            "an h = 0 key, a rank test of the green tokens under the suspect's averaged next-token distribution "
+            "(Bernstein bound); Holm over the keys of a "
             "mode, Bonferroni over the modes. Attribution = account sub-keys whose Holm p is below alpha.</p>"
             + "\n".join(parts))
 

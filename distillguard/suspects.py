@@ -148,6 +148,26 @@ class LocalSuspect(Suspect):
         self.queries += len(sequences)
         return out  # type: ignore[return-value]
 
+    def reading_pass(self, sequences: Sequence[Sequence[int]], *, batch_size: int = 8
+                     ) -> tuple[list[np.ndarray], np.ndarray]:
+        """One forward pass: the top-1 prediction after every prefix (as :meth:`next_token_predictions`) and the
+        next-token log-probabilities averaged over every position read (``[V]``, float64)."""
+        if any(len(s) == 0 for s in sequences):
+            raise DistillguardError("empty token sequence given to reading_pass")
+        out: list[np.ndarray | None] = [None] * len(sequences)
+        total: torch.Tensor | None = None
+        count = 0
+        for idx, logits, mask, _ in self._forward_batches(sequences, batch_size):
+            top1 = logits.argmax(dim=-1).cpu().numpy()
+            for r, i in enumerate(idx):
+                out[i] = top1[r, : len(sequences[i])]
+            keep = mask.to(logits.device).bool()
+            part = torch.log_softmax(logits[keep].float(), dim=-1).double().sum(dim=0)
+            total = part if total is None else total + part
+            count += int(keep.sum())
+        self.queries += len(sequences)
+        return out, (total / count).cpu().numpy()  # type: ignore[return-value,union-attr]
+
     def continuation_logprobs(self, prompts, continuations):
         from distillguard.watermark.generate import encode_prompts
 

@@ -1,13 +1,22 @@
 """Radioactivity: was a suspect model trained on our watermarked outputs, and from which account's?
 
-Two modes, one exact test (DESIGN.md contracts 3-5):
+Two modes (DESIGN.md contracts 3-5):
 
-* **reading** (open weights, the teacher's tokenizer): the suspect reads text; its top-1 prediction after
-  every prefix is scored against the green list of that prefix's own context window. Predictions are
-  deduplicated on their green *coin* ``(arc, predicted token)`` -- the exact form of the
-  (context window, prediction) dedup -- and the number of green coins is tested with an exact binomial
-  tail against gamma. Predictions do not depend on the key: :func:`read_predictions` runs the model once
-  and :func:`score_predictions` scores any number of keys (calibration, attribution) in milliseconds.
+* **reading** (open weights, the teacher's tokenizer): the suspect reads text once (:func:`read_predictions`,
+  key-independent, so any number of keys -- calibration, attribution -- cost milliseconds each). Two
+  statistics:
+
+  - ``top1``: its top-1 prediction after every prefix is scored against the green list of that prefix's own
+    context window, deduplicated on green *coins* ``(arc, predicted token)`` -- the exact form of the
+    (context window, prediction) dedup -- and the green coins are tested with an exact binomial tail
+    against gamma (:func:`score_predictions`).
+  - ``rank`` (h = 0 keys, where one green list serves every context): the suspect's *whole* next-token
+    distribution, averaged over every position read, ranks the vocabulary; a student that learned the
+    list ranks its tokens higher. The mean rank of the key's green tokens is tested against the mean of a
+    random subset (:func:`score_ranks`, Bernstein bound; see :func:`distillguard.detect.stats.subset_mean_test`).
+    Every vocabulary entry carries evidence, not only the few dozen tokens a small model ever predicts top-1:
+    measured on the benchmark's students, log10 p -70 where top-1 coins gave -6.6.
+  ``auto`` (the default) uses ``rank`` for h = 0 keys and ``top1`` otherwise.
 * **generation** (black box, any tokenizer, local or HTTP): the suspect answers real prompts; the answers
   are re-tokenised with the teacher's tokenizer and scored with dedup across all answers.
 
@@ -19,7 +28,9 @@ positive for a key under test (``allow_keyed_text=True`` lifts the guard for exp
 
 Null hypothesis of every p-value: the suspect's predictions (or answers) are independent of the key. Then
 distinct coins are independent Bernoulli(gamma) draws (negatively associated within one arc), so the
-binomial tail is valid; the test suite checks this on thousands of random keys. Several accounts are
+binomial tail is valid; and an h = 0 green list is a uniformly random gamma-subset of the vocabulary (an arc
+of a keyed random order) independent of the suspect's ranking, so the rank test is valid. The test suite
+checks both on thousands of random keys. Several accounts are
 tested at once with Holm's family-wise correction.
 
 Example:
@@ -47,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from distillguard.detect.stats import binom_test, holm
+from distillguard.detect.stats import binom_test, holm, subset_mean_test
 from distillguard.errors import DistillguardError
 from distillguard.keys import WatermarkKey, WatermarkSpec
 from distillguard.watermark.prf import context_seeds_np, is_green_np, key_material, seed_to_arc_np
@@ -59,6 +70,8 @@ __all__ = [
     "RadioactivityReport",
     "read_predictions",
     "score_predictions",
+    "score_ranks",
+    "green_masks",
     "score_generated",
     "reading_test",
     "generation_test",
@@ -83,12 +96,15 @@ class Predictions:
         ids: ``[T]`` token ids of the texts read. segments: ``[T]`` text index of each token.
         preds: ``[T]`` ``preds[t]`` = the suspect's top-1 next token after ``ids[: t + 1]`` of its text.
         source: public identity of the suspect that predicted.
+        mean_logprobs: ``[V]`` the suspect's next-token log-probabilities averaged over every position read
+            (for the ``rank`` statistic), or ``None`` when the suspect did not give them.
     """
 
     ids: np.ndarray
     segments: np.ndarray
     preds: np.ndarray
     source: str = "suspect"
+    mean_logprobs: np.ndarray | None = None
 
     @property
     def n_texts(self) -> int:
@@ -98,7 +114,12 @@ class Predictions:
 
 @dataclass
 class KeyScore:
-    """The exact test of one key (or account sub-key) against one suspect."""
+    """The test of one key (or account sub-key) against one suspect.
+
+    ``statistic`` is ``"coins"`` (exact binomial test: ``green`` of ``scored`` distinct coins, rate
+    ``green_fraction`` vs ``gamma``) or ``"rank"`` (rank test: ``green`` of ``scored`` vocabulary entries are
+    green, ``green_fraction`` is their mean normalised rank and ``gamma`` its null mean, 0.5).
+    """
 
     key_fingerprint: str
     account: str | None
@@ -112,6 +133,14 @@ class KeyScore:
     p_holm: float = math.nan
     log10_p_holm: float = math.nan
     detected: bool = False
+    statistic: str = "coins"
+
+    def describe(self) -> str:
+        """One phrase for verdict lines, e.g. ``green 35/63 = 0.556 vs gamma 0.250``."""
+        if self.statistic == "rank":
+            return (f"green tokens' mean rank {self.green_fraction:.4f} vs {self.gamma:.1f} "
+                    f"({self.green} green of {self.scored} ranked)")
+        return f"green {self.green}/{self.scored} = {self.green_fraction:.3f} vs gamma {self.gamma:.3f}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -166,7 +195,8 @@ class RadioactivityReport:
             "explained_by_overlap": self.explained,
             "mode": self.mode,
             "test": self.test,
-            "statistic": {"green": b.green, "scored": b.scored, "green_fraction": b.green_fraction, "z": b.z},
+            "statistic": {"kind": b.statistic, "green": b.green, "scored": b.scored,
+                          "green_fraction": b.green_fraction, "z": b.z},
             "p_value": b.p_value,
             "log10_p": b.log10_p,
             "p_holm": b.p_holm,
@@ -234,11 +264,15 @@ def read_predictions(suspect: Any, sequences: Sequence[Sequence[int]], *, batch_
     seqs = [list(map(int, s)) for s in sequences if len(s) > 0]
     if not seqs:
         raise DistillguardError("nothing to read: every text is empty")
-    out = suspect.next_token_predictions(seqs, batch_size=batch_size)
+    mean_lp = None
+    if hasattr(suspect, "reading_pass"):  # top-1 and the averaged distribution from one forward pass
+        out, mean_lp = suspect.reading_pass(seqs, batch_size=batch_size)
+    else:
+        out = suspect.next_token_predictions(seqs, batch_size=batch_size)
     ids = np.concatenate([np.asarray(s, dtype=np.int64) for s in seqs])
     segments = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
     preds = np.concatenate([np.asarray(p, dtype=np.int64) for p in out])
-    return Predictions(ids, segments, preds, getattr(suspect, "identity", "suspect"))
+    return Predictions(ids, segments, preds, getattr(suspect, "identity", "suspect"), mean_lp)
 
 
 def _reading_tuples(preds: Predictions, spec: WatermarkSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -383,6 +417,11 @@ def _finish(keys: Sequence[WatermarkKey], counts: list[tuple[int, int]], spec: W
         p, lp, z = binom_test(green, scored, gamma)
         out.append(KeyScore(k.fingerprint, k.account, scored, green, gamma,
                             green / scored if scored else math.nan, z, p, lp))
+    return _holm_fill(out, alpha)
+
+
+def _holm_fill(out: list[KeyScore], alpha: float) -> list[KeyScore]:
+    """Holm-adjust the keys' p-values in place and flag those at most ``alpha``."""
     m = len(out)
     adj = holm([r.p_value for r in out])
     # log10 of the Holm-adjusted value, exact in the deep tail: holm = min(1, max_{j<=i} (m-j+1) p_(j))
@@ -417,6 +456,72 @@ def score_predictions(
     windows, tokens = _reading_tuples(preds, spec)
     counts = [_count_coins(windows, tokens, k, spec) for k in keys]
     return _finish(keys, counts, spec, alpha)
+
+
+def green_masks(keys: Sequence[WatermarkKey], spec: WatermarkSpec) -> np.ndarray:
+    """``[K, V]`` bool: the green list of each h = 0 key (one list per key, the same for every context).
+
+    Example:
+        >>> from distillguard.keys import WatermarkKey, WatermarkSpec
+        >>> from distillguard.detect.radioactivity import green_masks
+        >>> spec = WatermarkSpec(vocab_size=400, gamma=0.25, context_width=0)
+        >>> green_masks([WatermarkKey(b"\x03" * 32, spec)], spec).sum()
+        np.int64(100)
+    """
+    if spec.context_width != 0:
+        raise DistillguardError("green_masks: one green list per key exists only for h = 0 keys")
+    V = spec.vocab_size
+    tokens = np.arange(V, dtype=np.int64)
+    rows = []
+    for k in keys:
+        m = key_material(k, spec)
+        p, o = seed_to_arc_np(np.array([m.fixed_seed], dtype=np.uint64), spec)
+        rows.append(is_green_np(np.full(V, p[0]), np.full(V, o[0]), tokens, m.positions, spec))
+    return np.stack(rows) if rows else np.zeros((0, V), dtype=bool)
+
+
+def score_ranks(
+    mean_logprobs: np.ndarray, keys: Sequence[WatermarkKey], *, spec: WatermarkSpec | None = None,
+    alpha: float = DEFAULT_ALPHA,
+) -> list[KeyScore]:
+    """Rank test of h = 0 keys against a suspect's averaged next-token distribution (Holm over ``keys``).
+
+    The vocabulary is ranked by ``mean_logprobs`` (ties share their mean rank; ranks scaled to [0, 1]). A
+    model that learned the green list from watermarked text ranks green tokens higher. Under the null -- the
+    suspect independent of the key -- the key's green list is a uniformly random gamma-subset of the
+    vocabulary (an arc of a keyed random order), independent of the ranking, and
+    :func:`~distillguard.detect.stats.subset_mean_test` bounds the tail of its mean rank.
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.keys import WatermarkKey, WatermarkSpec
+        >>> from distillguard.detect.radioactivity import green_masks, score_ranks
+        >>> spec = WatermarkSpec(vocab_size=2000, gamma=0.25, context_width=0)
+        >>> key = WatermarkKey(b"\x04" * 32, spec)
+        >>> lp = np.random.default_rng(0).normal(size=2000) + 0.5 * green_masks([key], spec)[0]
+        >>> r = score_ranks(lp, [key])[0]
+        >>> r.statistic, r.detected, r.green_fraction > 0.55
+        ('rank', True, True)
+    """
+    from scipy.stats import rankdata
+
+    if not keys:
+        raise DistillguardError("no key to test")
+    spec = spec or keys[0].require_spec()
+    V = spec.vocab_size
+    lp = np.asarray(mean_logprobs, dtype=np.float64).ravel()
+    if len(lp) < V:
+        raise DistillguardError(f"the suspect's distribution has {len(lp)} entries, the key's vocabulary {V}")
+    lp = lp[:V]  # entries past the tokenizer's vocabulary (padding rows) are never green
+    if not np.all(np.isfinite(lp)):
+        lp = np.nan_to_num(lp, nan=-np.inf, neginf=-1e30, posinf=1e30)
+    ranks = (rankdata(lp) - 1) / (V - 1)
+    masks = green_masks(keys, spec)
+    log10_p, z, mean = subset_mean_test(ranks, masks)
+    n = masks.sum(axis=1)
+    out = [KeyScore(k.fingerprint, k.account, V, int(n[i]), 0.5, float(mean[i]), float(z[i]),
+                    10.0 ** float(log10_p[i]), float(log10_p[i]), statistic="rank") for i, k in enumerate(keys)]
+    return _holm_fill(out, alpha)
 
 
 def can_read(suspect: Any, spec: WatermarkSpec) -> bool:
@@ -460,12 +565,15 @@ def reading_test(
     batch_size: int = 8,
     allow_keyed_text: bool = False,
     predictions: Predictions | None = None,
+    statistic: str = "auto",
 ) -> RadioactivityReport:
     """Reading-mode radioactivity test of a local suspect that shares the teacher's tokenizer.
 
     ``texts`` default to ``n_texts`` held-out ShareGPT answers (independent of every key). Texts that
     themselves test positive (p <= 0.01, Bonferroni over the keys) for a key under test are refused unless ``allow_keyed_text``:
     reading them is biased (DESIGN.md contract 4). Pass ``predictions`` to reuse a previous reading.
+    ``statistic``: ``rank`` (h = 0 keys; needs the averaged distribution), ``top1``, or ``auto`` (``rank``
+    when it can run, else ``top1``); see the module docstring.
 
     Example:
         >>> from distillguard.detect.radioactivity import reading_test  # doctest: +SKIP
@@ -474,7 +582,12 @@ def reading_test(
     t0 = time.perf_counter()
     if not keys:
         raise DistillguardError("no key to test")
+    if statistic not in ("auto", "rank", "top1"):
+        raise DistillguardError(f"unknown reading statistic {statistic!r}: use auto, rank or top1")
     spec = keys[0].require_spec()
+    if statistic == "rank" and spec.context_width != 0:
+        raise DistillguardError(f"the rank statistic needs an h = 0 key (this key has h = {spec.context_width}): "
+                                "use --reading-statistic top1")
     notes = []
     if predictions is None:
         _check_reading_tokenizer(suspect, spec)
@@ -489,11 +602,26 @@ def reading_test(
         seqs = [suspect.tokenizer.encode(t, add_special_tokens=False)[:max_tokens] for t in texts]
         predictions = read_predictions(suspect, seqs, batch_size=batch_size)
     _guard_keyed_text(predictions, keys, spec, allow_keyed_text, notes)
-    results = score_predictions(predictions, keys, spec=spec, alpha=alpha)
-    units = {"texts_read": predictions.n_texts, "tokens_read": int(len(predictions.ids)),
-             "scored_unit": "distinct green coin of (context window, top-1 prediction)"}
-    report = RadioactivityReport("reading", predictions.source, alpha, results, units, spec.to_dict(), notes=notes)
-    attribute(report, *_reading_tuples(predictions, spec), keys, spec)
+    if statistic == "auto":
+        statistic = "rank" if spec.context_width == 0 and predictions.mean_logprobs is not None else "top1"
+    if statistic == "rank" and predictions.mean_logprobs is None:
+        raise DistillguardError("the rank statistic needs the suspect's next-token distribution (local weights)")
+    units = {"texts_read": predictions.n_texts, "tokens_read": int(len(predictions.ids)), "statistic": statistic}
+    if statistic == "rank":
+        results = score_ranks(predictions.mean_logprobs, keys, spec=spec, alpha=alpha)
+        units["scored_unit"] = "vocabulary entry, ranked by the suspect's mean next-token log-probability"
+        test = ("one-sided rank test: mean rank of the key's green tokens vs a random subset (Bernstein bound, "
+                "sampling without replacement), Holm-adjusted over keys")
+    else:
+        results = score_predictions(predictions, keys, spec=spec, alpha=alpha)
+        units["scored_unit"] = "distinct green coin of (context window, top-1 prediction)"
+        test = RadioactivityReport.test
+    report = RadioactivityReport("reading", predictions.source, alpha, results, units, spec.to_dict(), test=test,
+                                 notes=notes)
+    # explaining overlaps between flagged accounts works on coins; the rank test is only used with h = 0, where
+    # each account's list comes from its own independent order (no shared structure to explain away)
+    if statistic == "top1":
+        attribute(report, *_reading_tuples(predictions, spec), keys, spec)
     report.seconds = time.perf_counter() - t0
     return report
 

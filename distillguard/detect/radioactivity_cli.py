@@ -97,7 +97,7 @@ def _detect(args: argparse.Namespace) -> int:
         mode = "reading" if can_read(suspect, spec) else "generation"
     if mode == "reading":
         report = reading_test(suspect, keys, texts, n_texts=args.n_texts, alpha=args.alpha,
-                              allow_keyed_text=args.allow_keyed_text)
+                              allow_keyed_text=args.allow_keyed_text, statistic=args.reading_statistic)
     else:
         from distillguard.models import load_tokenizer
 
@@ -114,8 +114,8 @@ def _detect(args: argparse.Namespace) -> int:
         b = report.best
         who = f" -> learned from account(s): {', '.join(report.attributed)}" if report.attributed and any(
             r.account for r in report.results) else ""
-        print(f"{'RADIOACTIVE' if report.detected else 'not detected'} ({mode} mode): green {b.green}/{b.scored} "
-              f"= {b.green_fraction:.3f} vs gamma {b.gamma:.3f}, log10 p = {b.log10_p:.2f}, "
+        print(f"{'RADIOACTIVE' if report.detected else 'not detected'} ({mode} mode): {b.describe()}, "
+              f"log10 p = {b.log10_p:.2f}, "
               f"Holm log10 p = {b.log10_p_holm:.2f} over {len(report.results)} key(s); threshold p <= "
               f"{args.alpha:g}; key {key.master_fingerprint}{who}")
     return EXIT_DETECTED if report.detected else EXIT_NOT_DETECTED
@@ -145,8 +145,10 @@ def register(subparsers: Any) -> None:
         "detect", formatter_class=fmt,
         help="radioactivity: was a suspect model trained on our watermarked outputs (and whose)?",
         description="Test a suspect model for our watermark. reading mode (local weights, teacher tokenizer): "
-        "score its top-1 predictions on held-out clean text; generation mode (any model, HTTP too): score "
-        "its answers to real prompts. Exact binomial tests on distinct green coins, Holm over accounts.",
+        "the suspect reads held-out clean text; for h = 0 keys its averaged next-token distribution ranks the "
+        "vocabulary and the green tokens' mean rank is tested (rank statistic), otherwise its top-1 predictions "
+        "are scored as green coins. generation mode (any model, HTTP too): score its answers to real prompts "
+        "(exact binomial test on distinct green coins). Holm over accounts.",
         epilog="examples:\n  distillguard detect --key teacher.key --suspect runs/student --mode reading\n"
         "  distillguard detect --key teacher.key --suspect http://127.0.0.1:8000/v1 --mode generation\n"
         "  distillguard detect --key teacher.key --suspect runs/student --accounts acct-1,acct-2 --report r.json\n"
@@ -166,6 +168,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--timeout", type=float, default=60.0, help="HTTP timeout per request (s)")
     p.add_argument("--retries", type=int, default=3, help="HTTP retries after the first attempt")
     p.add_argument("--alpha", type=float, default=1e-3, help="threshold on Holm-adjusted p-values (1e-3)")
+    p.add_argument("--reading-statistic", choices=["auto", "rank", "top1"], default="auto",
+                   help="reading mode: rank (h = 0 keys: whole averaged distribution, most powerful), top1 "
+                   "(green coins of top-1 predictions, any h); auto = rank when the key has h = 0")
     p.add_argument("--allow-keyed-text", action="store_true",
                    help="read text that itself carries a tested watermark (biased: experiments only)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")

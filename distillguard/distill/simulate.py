@@ -73,10 +73,14 @@ def cached_predictions(suspect: Any, seqs: list[list[int]], path: Path) -> Predi
     """
     if path.exists():
         z = np.load(path)
-        return Predictions(z["ids"], z["segments"], z["preds"], str(z["source"]))
+        # a cache written before the averaged distribution was kept is read again (the rank statistic needs it)
+        if "mean_logprobs" in z.files or not hasattr(suspect, "reading_pass"):
+            mean_lp = z["mean_logprobs"] if "mean_logprobs" in z.files else None
+            return Predictions(z["ids"], z["segments"], z["preds"], str(z["source"]), mean_lp)
     preds = read_predictions(suspect, seqs, batch_size=8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, ids=preds.ids, segments=preds.segments, preds=preds.preds, source=preds.source)
+    extra = {} if preds.mean_logprobs is None else {"mean_logprobs": preds.mean_logprobs}
+    np.savez_compressed(path, ids=preds.ids, segments=preds.segments, preds=preds.preds, source=preds.source, **extra)
     return preds
 
 
