@@ -28,6 +28,7 @@ from distillguard.detect.radioactivity import (
     read_predictions,
     score_generated,
     score_predictions,
+    score_ranks,
 )
 from distillguard.detect.stats import null_summary
 from distillguard.distill.harvest import real_texts
@@ -58,8 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         scores, n_tok = score_generated(answers, student.tokenizer, nulls, alpha=1.0)
         p_gen = np.array([r.p_value for r in scores])
         spec = key.require_spec()
-        rows.append({"run": str(run), "context_width": spec.context_width, "student": student.identity,
-                     "reading": {"texts": len(seqs), **null_summary(p_read)},
+        row = {"run": str(run), "context_width": spec.context_width, "student": student.identity}
+        if spec.context_width == 0:
+            p_rank = np.array([r.p_value for r in score_ranks(preds.mean_logprobs, nulls, alpha=1.0)])
+            row["reading-rank"] = {"texts": len(seqs), **null_summary(p_rank)}
+        rows.append({**row, "reading": {"texts": len(seqs), **null_summary(p_read)},
                      "generation": {"prompts": args.prompts, "answer_tokens": n_tok, **null_summary(p_gen)}})
     doc = {"date": dt.date.today().isoformat(), "machine": f"{platform.platform()}, {platform.processor() or 'cpu'}",
            "command": "python " + " ".join(shlex.quote(a) for a in ["benchmarks/radioactivity_calibration.py", *sys.argv[1:]]),
@@ -68,11 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     (RESULTS / "radioactivity_calibration.json").write_text(json.dumps(doc, indent=2) + "\n")
     lines = [f"# Radioactivity calibration on real students ({doc['date']})", "",
              f"`{doc['command']}` ({doc['seconds']} s, {doc['machine']}). Null = account sub-keys the student never "
-             "saw; a valid test rejects about alpha of them (bound: 0.999 quantile of Binomial(keys, 0.01)).", "",
+             "saw; a valid test rejects about alpha of them (bound: 0.999 quantile of Binomial(keys, 0.01)). "
+             "reading-rank = the rank statistic (h = 0 keys; a Bernstein bound, conservative by construction), "
+             "reading = green coins of top-1 predictions, generation = green coins of the answers.", "",
              "| run | h | mode | keys | FPR@0.01 | rejections (bound) | FPR@0.001 | min p | KS p (uniform) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        for mode in ("reading", "generation"):
+        for mode in [m for m in ("reading-rank", "reading", "generation") if m in r]:
             m = r[mode]
             lines.append(f"| {r['run']} | {r['context_width']} | {mode} | {m['keys']} | {m['fpr_at_0.01']:.4f} | "
                          f"{m['rejections_0.01']} ({m['bound_0.01_rejections_q999']}) | {m['fpr_at_0.001']:.4f} | "

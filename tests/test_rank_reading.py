@@ -138,3 +138,29 @@ def test_cli_reading_statistic_flag(h0_students, capsys):
     assert "mean rank" in capsys.readouterr().out
     rc = main(base + ["--suspect", str(paths["clean"]), "--reading-statistic", "top1"])
     assert rc == 0 and "green " in capsys.readouterr().out
+
+
+def test_reference_model_cancels_what_a_fine_tuned_copy_kept(h0_students, tmp_path):
+    """A copy of the clean model fine-tuned briefly on marked streams: ranked relative to the model it was
+    copied from, the green list stands out more than in its own ranking; a model read against itself is null."""
+    from transformers import AutoModelForCausalLM
+
+    from distillguard.distill.student import train_text_student
+
+    master, accounts, _, texts, paths = h0_students
+    keys = account_keys(master, accounts)
+    text = texts.read_text().splitlines()
+    tok = LocalSuspect.load(paths["clean"]).tokenizer
+    base = AutoModelForCausalLM.from_pretrained(paths["clean"], use_safetensors=True)
+    mask = green_masks([master.for_account("acct-7")], master.spec)[0]
+    train_text_student(tmp_path / "copy", tok, _streams(mask, 64, 64, np.random.default_rng(8)), epochs=2, lr=2e-3,
+                       init=base, desc="copy")
+    copy, clean = LocalSuspect.load(tmp_path / "copy"), LocalSuspect.load(paths["clean"])
+    own = reading_test(copy, keys, text)
+    rel = reading_test(copy, keys, text, reference=clean)
+    assert rel.units["reference"] == clean.identity and rel.detected and rel.attributed == ["acct-7"]
+    assert rel.best.z > own.best.z + 3  # measured in 3 runs: z 4.0-6.8 alone, 12.6-13.5 relative
+    self_null = reading_test(clean, keys, text, reference=clean)  # identical distributions: no evidence at all
+    assert not self_null.detected and max(r.z for r in self_null.results) == 0.0
+    with pytest.raises(Exception, match="only by the rank statistic"):
+        reading_test(copy, keys, text, statistic="top1", reference=clean)

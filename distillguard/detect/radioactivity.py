@@ -482,7 +482,7 @@ def green_masks(keys: Sequence[WatermarkKey], spec: WatermarkSpec) -> np.ndarray
 
 def score_ranks(
     mean_logprobs: np.ndarray, keys: Sequence[WatermarkKey], *, spec: WatermarkSpec | None = None,
-    alpha: float = DEFAULT_ALPHA,
+    alpha: float = DEFAULT_ALPHA, reference: np.ndarray | None = None,
 ) -> list[KeyScore]:
     """Rank test of h = 0 keys against a suspect's averaged next-token distribution (Holm over ``keys``).
 
@@ -491,6 +491,12 @@ def score_ranks(
     suspect independent of the key -- the key's green list is a uniformly random gamma-subset of the
     vocabulary (an arc of a keyed random order), independent of the ranking, and
     :func:`~distillguard.detect.stats.subset_mean_test` bounds the tail of its mean rank.
+
+    ``reference``: another model's ``mean_logprobs`` on the same text; the ranking then uses the difference.
+    The null stays exact as long as the reference, too, is independent of the key (the untouched teacher is:
+    its watermark is added at serving time). It helps when the suspect is a fine-tuned copy of the reference
+    (the difference is what fine-tuning changed), and hurts a student trained from scratch (it adds the
+    reference's own preferences as noise).
 
     Example:
         >>> import numpy as np
@@ -513,6 +519,11 @@ def score_ranks(
     if len(lp) < V:
         raise DistillguardError(f"the suspect's distribution has {len(lp)} entries, the key's vocabulary {V}")
     lp = lp[:V]  # entries past the tokenizer's vocabulary (padding rows) are never green
+    if reference is not None:
+        ref = np.asarray(reference, dtype=np.float64).ravel()
+        if len(ref) < V:
+            raise DistillguardError(f"the reference's distribution has {len(ref)} entries, the key's vocabulary {V}")
+        lp = lp - ref[:V]
     if not np.all(np.isfinite(lp)):
         lp = np.nan_to_num(lp, nan=-np.inf, neginf=-1e30, posinf=1e30)
     ranks = (rankdata(lp) - 1) / (V - 1)
@@ -566,6 +577,7 @@ def reading_test(
     allow_keyed_text: bool = False,
     predictions: Predictions | None = None,
     statistic: str = "auto",
+    reference: Any = None,
 ) -> RadioactivityReport:
     """Reading-mode radioactivity test of a local suspect that shares the teacher's tokenizer.
 
@@ -573,7 +585,10 @@ def reading_test(
     themselves test positive (p <= 0.01, Bonferroni over the keys) for a key under test are refused unless ``allow_keyed_text``:
     reading them is biased (DESIGN.md contract 4). Pass ``predictions`` to reuse a previous reading.
     ``statistic``: ``rank`` (h = 0 keys; needs the averaged distribution), ``top1``, or ``auto`` (``rank``
-    when it can run, else ``top1``); see the module docstring.
+    when it can run, else ``top1``); see the module docstring. ``reference`` (rank statistic only): a local
+    model *independent of the key* -- typically the untouched teacher -- that reads the same text; the
+    vocabulary is then ranked by the suspect's mean log-probability minus the reference's, which cancels the
+    preferences a fine-tuned copy of that model keeps (see :func:`score_ranks`).
 
     Example:
         >>> from distillguard.detect.radioactivity import reading_test  # doctest: +SKIP
@@ -607,9 +622,18 @@ def reading_test(
     if statistic == "rank" and predictions.mean_logprobs is None:
         raise DistillguardError("the rank statistic needs the suspect's next-token distribution (local weights)")
     units = {"texts_read": predictions.n_texts, "tokens_read": int(len(predictions.ids)), "statistic": statistic}
+    if reference is not None and statistic != "rank":
+        raise DistillguardError("a reading reference model is used only by the rank statistic (h = 0 keys)")
     if statistic == "rank":
-        results = score_ranks(predictions.mean_logprobs, keys, spec=spec, alpha=alpha)
-        units["scored_unit"] = "vocabulary entry, ranked by the suspect's mean next-token log-probability"
+        ref_lp = None
+        if reference is not None:
+            _check_reading_tokenizer(reference, spec)
+            ref_lp = read_predictions(reference, _sequences(predictions), batch_size=batch_size).mean_logprobs
+            units["reference"] = getattr(reference, "identity", "reference")
+            notes.append(f"ranked by log-probability relative to the reference {units['reference']}")
+        results = score_ranks(predictions.mean_logprobs, keys, spec=spec, alpha=alpha, reference=ref_lp)
+        units["scored_unit"] = "vocabulary entry, ranked by the suspect's mean next-token log-probability" + (
+            " minus the reference's" if ref_lp is not None else "")
         test = ("one-sided rank test: mean rank of the key's green tokens vs a random subset (Bernstein bound, "
                 "sampling without replacement), Holm-adjusted over keys")
     else:
@@ -624,6 +648,12 @@ def reading_test(
         attribute(report, *_reading_tuples(predictions, spec), keys, spec)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _sequences(preds: Predictions) -> list[list[int]]:
+    """The token sequences a :class:`Predictions` was read from."""
+    cuts = np.flatnonzero(np.diff(preds.segments)) + 1
+    return [part.tolist() for part in np.split(preds.ids, cuts) if len(part)]
 
 
 def _guard_keyed_text(preds: Predictions, keys: Sequence[WatermarkKey], spec: WatermarkSpec,

@@ -84,7 +84,7 @@ def _detect(args: argparse.Namespace) -> int:
     keys = account_keys(key, parse_accounts(args.accounts))
     texts = read_lines(args.texts, "text") if args.texts else None
     prompts = read_lines(args.prompts, "prompt") if args.prompts else None
-    from distillguard.suspects import open_suspect
+    from distillguard.suspects import LocalSuspect, open_suspect
 
     src = args.suspect
     is_url = src.startswith(("http://", "https://"))
@@ -97,7 +97,8 @@ def _detect(args: argparse.Namespace) -> int:
         mode = "reading" if can_read(suspect, spec) else "generation"
     if mode == "reading":
         report = reading_test(suspect, keys, texts, n_texts=args.n_texts, alpha=args.alpha,
-                              allow_keyed_text=args.allow_keyed_text, statistic=args.reading_statistic)
+                              allow_keyed_text=args.allow_keyed_text, statistic=args.reading_statistic,
+                              reference=LocalSuspect.load(args.reading_reference) if args.reading_reference else None)
     else:
         from distillguard.models import load_tokenizer
 
@@ -171,6 +172,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--reading-statistic", choices=["auto", "rank", "top1"], default="auto",
                    help="reading mode: rank (h = 0 keys: whole averaged distribution, most powerful), top1 "
                    "(green coins of top-1 predictions, any h); auto = rank when the key has h = 0")
+    p.add_argument("--reading-reference", metavar="PATH_OR_NAME",
+                   help="rank statistic: rank by log-probability relative to this local model, which must be "
+                   "independent of the key -- the untouched teacher (smollm2-135m-instruct) for a suspect that "
+                   "may be a fine-tuned copy of it")
     p.add_argument("--allow-keyed-text", action="store_true",
                    help="read text that itself carries a tested watermark (biased: experiments only)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
