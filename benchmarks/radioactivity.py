@@ -14,7 +14,8 @@ of the key) and answering held-out ShareGPT prompts. Every stage is cached under
 resumable JSONL, students carry a train.json marker, answers and predictions are saved), so a rerun costs
 only the scoring.
 
-    python benchmarks/radioactivity.py --out runs/radio-text --n 256 --teacher-copy   # the committed result
+    python benchmarks/radioactivity.py --out runs/radio-text --n 256 --teacher-copy --teacher-copy-epochs 1,4
+                                                                                        # the committed result
     python benchmarks/radioactivity.py --out runs/radio-quick --quick   # a few minutes; prints, writes nothing
 Writes benchmarks/results/radioactivity.json and .md (never edit them by hand). The logit-distillation
 (top-k) variant is benchmarks/radioactivity_logits.py.
@@ -38,7 +39,7 @@ import numpy as np
 import torch
 
 RESULTS = Path(__file__).resolve().parent / "results"
-MODES = ("reading-rank", "reading", "generation")
+MODES = ("reading-rank", "reading-rank-ref", "reading", "generation")
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -68,8 +69,10 @@ def _answers(suspect: Any, prompts: list[str], path: Path, tokens: int) -> list[
 
 
 def _test(name: str, suspect: Any, tok: Any, keys: list, accounts: list[str], other: Any, read_seqs: list,
-          gen_prompts: list[str], out: Path, gen_tokens: int, read: bool = True) -> dict[str, Any]:
-    """Reading + generation mode against every account sub-key (Holm) and one unrelated key."""
+          gen_prompts: list[str], out: Path, gen_tokens: int, read: bool = True,
+          reference_lp: np.ndarray | None = None) -> dict[str, Any]:
+    """Reading + generation mode against every account sub-key (Holm) and one unrelated key. With
+    ``reference_lp`` (the untouched teacher's averaged distribution) also the rank statistic relative to it."""
     from distillguard.detect.radioactivity import score_generated, score_predictions, score_ranks
     from distillguard.detect.stats import null_summary
     from distillguard.distill.simulate import cached_predictions
@@ -85,6 +88,11 @@ def _test(name: str, suspect: Any, tok: Any, keys: list, accounts: list[str], ot
         t0 = time.perf_counter()  # the rank statistic: the same reading pass, the whole averaged distribution
         modes.append(("reading-rank", score_ranks(preds.mean_logprobs, keys),
                       score_ranks(preds.mean_logprobs, [other])[0], units, time.perf_counter() - t0))
+        if reference_lp is not None:
+            t0 = time.perf_counter()
+            modes.append(("reading-rank-ref", score_ranks(preds.mean_logprobs, keys, reference=reference_lp),
+                          score_ranks(preds.mean_logprobs, [other], reference=reference_lp)[0], units,
+                          time.perf_counter() - t0))
     t0 = time.perf_counter()
     answers = _answers(suspect, gen_prompts, out / "answers" / f"{name}.json", gen_tokens)
     scores, n_tok = score_generated(answers, tok, keys)
@@ -116,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--persist-epochs", default="1,4", help="epochs of further clean training of the 100%% student")
     ap.add_argument("--paraphrase", default="0.1,0.25", help="token substitution rates of the harvest")
     ap.add_argument("--teacher-copy", action="store_true", help="also fine-tune a copy of the teacher (slow on CPU)")
-    ap.add_argument("--teacher-copy-epochs", type=int, default=1)
+    ap.add_argument("--teacher-copy-epochs", default="1",
+                    help="comma-separated: one teacher copy per value, each fine-tuned from the teacher that long")
     ap.add_argument("--quick", action="store_true", help="tiny sizes; prints the table, writes no result file")
     args = ap.parse_args(argv)
     if args.quick:
@@ -188,10 +197,12 @@ def main(argv: list[str] | None = None) -> int:
                       "served_clean_text": pooled_score([r["response_ids"] for r in clean], keys[0])}
     read_seqs = [tok.encode(t, add_special_tokens=False)[:256] for t in real_texts("read", args.read)]
 
-    def test(name: str, suspect: Any, read: bool = True, prompts: list[str] = q_prompts) -> dict[str, Any]:
+    def test(name: str, suspect: Any, read: bool = True, prompts: list[str] = q_prompts,
+             reference_lp: np.ndarray | None = None) -> dict[str, Any]:
         t = time.perf_counter()
         fresh = not (out / "answers" / f"{name}.json").exists()
-        row = _test(name, suspect, tok, keys, accounts, other, read_seqs, prompts, out, args.tokens, read)
+        row = _test(name, suspect, tok, keys, accounts, other, read_seqs, prompts, out, args.tokens, read,
+                    reference_lp)
         if fresh:
             timings[f"test_{name}"] = round(time.perf_counter() - t, 1)
         return row
@@ -229,14 +240,20 @@ def main(argv: list[str] | None = None) -> int:
         row = test(name, LocalSuspect.load(out / "students" / name))
         rows.append({**row, "student": f"from scratch on the harvest with {rate:.0%} of answer tokens substituted",
                      "fraction": 1.0, "substitution": rate, "train": info})
-    if args.teacher_copy:
-        name = "teacher-ft-wm100"
+    from distillguard.distill.simulate import cached_predictions
+
+    # the untouched teacher's averaged distribution: the reference for its fine-tuned copies (independent of
+    # the key: the watermark is added at serving time)
+    teacher_lp = cached_predictions(LocalSuspect(teacher), read_seqs,
+                                    out / "preds" / "untouched-teacher.npz").mean_logprobs
+    for e in [int(x) for x in args.teacher_copy_epochs.split(",") if x] if args.teacher_copy else []:
+        name = "teacher-ft-wm100" if e == 1 else f"teacher-ft-wm100-{e}ep"
         init = None if (out / "students" / name / "train.json").exists() else copy.deepcopy(teacher.model)
-        info = train_text_student(out / "students" / name, tok, w_seqs, epochs=args.teacher_copy_epochs, lr=1e-4,
-                                  seed=0, init=init, desc=name)
-        row = test(name, LocalSuspect.load(out / "students" / name))
-        rows.append({**row, "student": "copy of the teacher fine-tuned on the 100% harvest", "fraction": 1.0,
-                     "train": info})
+        info = train_text_student(out / "students" / name, tok, w_seqs, epochs=e, lr=1e-4, seed=0, init=init,
+                                  desc=name)
+        row = test(name, LocalSuspect.load(out / "students" / name), reference_lp=teacher_lp)
+        rows.append({**row, "student": f"copy of the teacher fine-tuned on the 100% harvest ({e} epochs)",
+                     "fraction": 1.0, "train": info})
     res["students"] = rows
     res["controls"] = [test("untouched-teacher", LocalSuspect(teacher))]
     if args.gemma_queries:
@@ -284,7 +301,8 @@ def _markdown(res: dict[str, Any]) -> str:
            f"{s['accounts']} account sub-keys (Holm, alpha 1e-3); reading = {s['read']} held-out ShareGPT answers, "
            f"generation = {s['queries']} held-out ShareGPT prompts. Modes: reading-rank = the rank statistic "
            "(mean rank of the key's green tokens under the suspect's averaged next-token distribution, null 0.5, "
-           "Bernstein bound), reading = green coins of top-1 predictions (exact binomial), generation = green coins "
+           "Bernstein bound), reading-rank-ref = the same relative to the untouched teacher (teacher copies only), "
+           "reading = green coins of top-1 predictions (exact binomial), generation = green coins "
            "of the answers (exact binomial); the two reading statistics come from one reading pass.\n",
            "| suspect | wm fraction | wm tokens in training | mode | harvester green / coins (or mean rank) | "
            "log10 p (Holm) | "
