@@ -148,25 +148,40 @@ class LocalSuspect(Suspect):
         self.queries += len(sequences)
         return out  # type: ignore[return-value]
 
-    def reading_pass(self, sequences: Sequence[Sequence[int]], *, batch_size: int = 8
-                     ) -> tuple[list[np.ndarray], np.ndarray]:
-        """One forward pass: the top-1 prediction after every prefix (as :meth:`next_token_predictions`) and the
-        next-token log-probabilities averaged over every position read (``[V]``, float64)."""
+    def reading_pass(self, sequences: Sequence[Sequence[int]], *, batch_size: int = 8,
+                     groups: Sequence[np.ndarray] | None = None, n_groups: int = 0,
+                     ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray | None]:
+        """One forward pass: the top-1 prediction after every prefix (as :meth:`next_token_predictions`), the
+        next-token log-probabilities averaged over every position read (``[V]``, float64), and, with ``groups``
+        (per sequence, a group index per position, -1 for none), their average per group (``[n_groups, V]``)."""
         if any(len(s) == 0 for s in sequences):
             raise DistillguardError("empty token sequence given to reading_pass")
         out: list[np.ndarray | None] = [None] * len(sequences)
         total: torch.Tensor | None = None
         count = 0
+        by_group = torch.zeros((n_groups, 0), dtype=torch.float64)
+        group_count = torch.zeros(n_groups, dtype=torch.float64)
         for idx, logits, mask, _ in self._forward_batches(sequences, batch_size):
             top1 = logits.argmax(dim=-1).cpu().numpy()
             for r, i in enumerate(idx):
                 out[i] = top1[r, : len(sequences[i])]
-            keep = mask.to(logits.device).bool()
-            part = torch.log_softmax(logits[keep].float(), dim=-1).double().sum(dim=0)
+            lp = torch.log_softmax(logits.float(), dim=-1)
+            keep = mask.to(lp.device).bool()
+            part = lp[keep].double().sum(dim=0).cpu()
             total = part if total is None else total + part
             count += int(keep.sum())
+            if n_groups:
+                g = torch.full(mask.shape, -1, dtype=torch.long)
+                for r, i in enumerate(idx):  # group labels of a padded batch, not per-row model work
+                    g[r, : len(sequences[i])] = torch.as_tensor(np.asarray(groups[i]), dtype=torch.long)
+                sel = g >= 0
+                if by_group.shape[1] == 0:
+                    by_group = torch.zeros((n_groups, lp.shape[-1]), dtype=torch.float64, device=lp.device)
+                by_group.index_add_(0, g[sel].to(lp.device), lp[sel.to(lp.device)].double())
+                group_count += torch.bincount(g[sel], minlength=n_groups).double()
         self.queries += len(sequences)
-        return out, (total / count).cpu().numpy()  # type: ignore[return-value,union-attr]
+        group_mean = (by_group.cpu() / group_count.clamp(min=1)[:, None]).numpy() if n_groups else None
+        return out, (total / count).numpy(), group_mean  # type: ignore[return-value,union-attr]
 
     def continuation_logprobs(self, prompts, continuations):
         from distillguard.watermark.generate import encode_prompts

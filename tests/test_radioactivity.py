@@ -212,7 +212,7 @@ def test_bad_inputs_exit_2(students, tmp_path, capsys, tiny_model_dir):
         base + ["--suspect", str(pickled)],
         base + ["--suspect", str(paths["marked"]), "--mode", "generation", "--prompts", str(empty)],
         base + ["--suspect", str(paths["marked"]), "--texts", str(tmp_path / "nope.txt")],
-        base + ["--suspect", str(paths["marked"]), "--texts", str(texts), "--reading-statistic", "rank"],  # h = 1
+        base + ["--suspect", str(paths["marked"]), "--texts", str(texts), "--reading-reference", str(paths["clean"])],
         ["detect", "--key", str(other_key), "--suspect", str(paths["marked"]), "--mode", "reading",
          "--texts", str(texts)],
     ]

@@ -74,14 +74,14 @@ def test_rank_statistic_calibrated_on_a_tiny_model_over_2000_account_keys(char_t
 WORDS = 1000
 
 
-def _word_tokenizer():
-    """A real fast tokenizer over 1,000 words ``w0 ... w995`` (plus specials): a vocabulary big enough that
-    one green list has power (with 100 tokens, 25 green ones bound even a perfect test to p ~ 1e-4)."""
+def _word_tokenizer(words: int = WORDS):
+    """A real fast tokenizer over ``words`` entries: words ``w0, w1, ...`` plus 4 specials. 1,000 make one green
+    list powerful enough (with 100 tokens, 25 green ones bound even a perfect test to p ~ 1e-4)."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     vocab = {"<pad>": 0, "<bos>": 1, "<eos>": 2, "<unk>": 3}
-    vocab.update({f"w{i}": i + 4 for i in range(WORDS - 4)})
+    vocab.update({f"w{i}": i + 4 for i in range(words - 4)})
     tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     return PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", bos_token="<bos>", eos_token="<eos>",
@@ -102,8 +102,9 @@ def h0_students(tmp_path_factory):
 
     tok = _word_tokenizer()
     V = len(tok)
-    master = WatermarkKey.generate(WatermarkSpec(vocab_size=V, gamma=0.25, context_width=0,
-                                                 tokenizer_id=tokenizer_id(tok)))
+    # a fixed key: the outcome is deterministic (the keyed-text guard refuses ~1% of random texts by design)
+    master = WatermarkKey(b"\x21" * 32, WatermarkSpec(vocab_size=V, gamma=0.25, context_width=0,
+                                                      tokenizer_id=tokenizer_id(tok)))
     accounts = [f"acct-{i}" for i in range(40)]
     mask = green_masks([master.for_account("acct-7")], master.spec)[0]
     root = tmp_path_factory.mktemp("rank")
@@ -164,3 +165,70 @@ def test_reference_model_cancels_what_a_fine_tuned_copy_kept(h0_students, tmp_pa
     assert not self_null.detected and max(r.z for r in self_null.results) == 0.0
     with pytest.raises(Exception, match="only by the rank statistic"):
         reading_test(copy, keys, text, statistic="top1", reference=clean)
+
+
+# -- h >= 1 keys: one frequent context window per keyed order -------------------------------------------------
+def test_window_rank_statistic_calibrated_over_independent_keys(char_tokenizer):
+    """h = 1: a tiny random model's distributions after frequent windows, scored under 1,000 independent keys."""
+    from distillguard.detect.radioactivity import score_window_ranks
+
+    V = len(char_tokenizer)
+    spec = WatermarkSpec(vocab_size=V, gamma=0.25, context_width=1)
+    loaded = LoadedModel(build_tiny_lm(V, seed=6), char_tokenizer, "tiny", "tiny", False)
+    seqs = [char_tokenizer.encode(t, add_special_tokens=False) for t in _random_texts(30, 100, 2)]
+    preds = read_predictions(LocalSuspect(loaded), seqs, context_width=1, n_windows=48)
+    assert preds.window_ids.shape == (48, 1) and preds.window_logprobs.shape[0] == 48
+    assert np.all(np.diff(preds.window_counts) <= 0)  # most frequent first
+    keys = [WatermarkKey.generate(spec) for _ in range(1000)]
+    res = score_window_ranks(preds, keys, alpha=1e-3)
+    p = np.array([r.p_value for r in res])
+    assert _fpr_ok(p, 0.01) and _fpr_ok(p, 0.05) and not any(r.detected for r in res)
+    used = np.array([r.scored // V for r in res])  # windows used: one per keyed order (16) that some window hits
+    assert used.max() == 16 and used.min() >= 12
+
+
+def _bigram_streams(key: WatermarkKey | None, V: int, n: int, length: int, rng: np.random.Generator):
+    """Streams over every word where, with ``key``, the previous token's green list (h = 1) is boosted by e^3."""
+    from distillguard.watermark.prf import context_seeds_np, is_green_np, key_material, seed_to_arc_np
+
+    ids = np.arange(4, V)
+    base = 1.0 / np.arange(1, len(ids) + 1) ** 0.5
+    boost = np.ones((V, len(ids)))
+    if key is not None:
+        m = key_material(key)
+        p, o = seed_to_arc_np(context_seeds_np(m, np.arange(V)[:, None], np.zeros(V, np.int64)), key.spec)
+        boost = np.exp(3.0 * is_green_np(p[:, None], o[:, None], ids[None, :], m.positions, key.spec))
+    out = []
+    for _ in range(n):
+        seq = [int(rng.choice(ids))]
+        for _ in range(length - 1):
+            w = base * boost[seq[-1]]
+            seq.append(int(rng.choice(ids, p=w / w.sum())))
+        out.append(seq)
+    return out
+
+
+def test_window_rank_statistic_detects_an_h1_student_and_names_only_the_source(tmp_path):
+    """A tiny student of h = 1 marked bigram streams over 196 words: detected by the windowed rank statistic and
+    attributed to its source alone, though its 39 sibling accounts share the master's vocabulary orders."""
+    from distillguard.distill.student import train_text_student
+
+    tok = _word_tokenizer(200)
+    V = len(tok)
+    master = WatermarkKey(b"\x22" * 32, WatermarkSpec(vocab_size=V, gamma=0.25, context_width=1,
+                                                      tokenizer_id=tokenizer_id(tok)))
+    keys = account_keys(master, [f"acct-{i}" for i in range(40)])
+    rng = np.random.default_rng(5)
+    train_text_student(tmp_path / "marked", tok, _bigram_streams(keys[7], V, 320, 64, rng), layers=1, hidden=64,
+                       epochs=12, lr=5e-3, desc="marked")
+    train_text_student(tmp_path / "clean", tok, _bigram_streams(None, V, 160, 64, rng), layers=1, hidden=64,
+                       epochs=4, lr=5e-3, desc="clean")
+    text = [" ".join(f"w{i}" for i in rng.integers(0, V - 4, 80)) for _ in range(40)]
+    marked = reading_test(LocalSuspect.load(tmp_path / "marked"), keys, text, statistic="rank")
+    assert marked.units["statistic"] == "rank" and marked.detected, marked.best
+    assert marked.attributed == ["acct-7"] and marked.best.log10_p_holm < -20  # measured (2 keys): z 25.5-25.9
+    clean = reading_test(LocalSuspect.load(tmp_path / "clean"), keys, text, statistic="rank")
+    assert not clean.detected
+    with pytest.raises(Exception, match="h = 0 keys only"):
+        reading_test(LocalSuspect.load(tmp_path / "marked"), keys, text, statistic="rank",
+                     reference=LocalSuspect.load(tmp_path / "clean"))

@@ -15,8 +15,11 @@ Two modes (DESIGN.md contracts 3-5):
     list ranks its tokens higher. The mean rank of the key's green tokens is tested against the mean of a
     random subset (:func:`score_ranks`, Bernstein bound; see :func:`distillguard.detect.stats.subset_mean_test`).
     Every vocabulary entry carries evidence, not only the few dozen tokens a small model ever predicts top-1:
-    measured on the benchmark's students, log10 p -70 where top-1 coins gave -6.6.
-  ``auto`` (the default) uses ``rank`` for h = 0 keys and ``top1`` otherwise.
+    measured on the benchmark's students, log10 p -82 where top-1 coins gave -6.6. For h >= 1 keys (left
+    seeding) the distribution is averaged per frequent context window instead, and one window per keyed
+    vocabulary order is tested (:func:`score_window_ranks`).
+  ``auto`` (the default) uses ``rank`` for h = 0 keys and ``top1`` otherwise (``rank`` for h >= 1 is asked
+  for explicitly: it needs a student that learned the per-context lists over a broad vocabulary).
 * **generation** (black box, any tokenizer, local or HTTP): the suspect answers real prompts; the answers
   are re-tokenised with the teacher's tokenizer and scored with dedup across all answers.
 
@@ -71,6 +74,7 @@ __all__ = [
     "read_predictions",
     "score_predictions",
     "score_ranks",
+    "score_window_ranks",
     "green_masks",
     "score_generated",
     "reading_test",
@@ -98,6 +102,10 @@ class Predictions:
         source: public identity of the suspect that predicted.
         mean_logprobs: ``[V]`` the suspect's next-token log-probabilities averaged over every position read
             (for the ``rank`` statistic), or ``None`` when the suspect did not give them.
+        window_ids: ``[W, h]`` the W most frequent context windows of the text read (column 0 = the most recent
+            token; most frequent first), read for the rank statistic of h >= 1 keys; else ``None``.
+        window_logprobs: ``[W, V]`` the suspect's next-token log-probabilities averaged over each window's
+            positions. window_counts: ``[W]`` positions per window.
     """
 
     ids: np.ndarray
@@ -105,6 +113,9 @@ class Predictions:
     preds: np.ndarray
     source: str = "suspect"
     mean_logprobs: np.ndarray | None = None
+    window_ids: np.ndarray | None = None
+    window_logprobs: np.ndarray | None = None
+    window_counts: np.ndarray | None = None
 
     @property
     def n_texts(self) -> int:
@@ -254,8 +265,13 @@ def account_keys(key: WatermarkKey, accounts: Sequence[str] | None) -> list[Wate
 
 
 # -- reading mode ---------------------------------------------------------------------------------------------
-def read_predictions(suspect: Any, sequences: Sequence[Sequence[int]], *, batch_size: int = 8) -> Predictions:
+def read_predictions(suspect: Any, sequences: Sequence[Sequence[int]], *, batch_size: int = 8,
+                     context_width: int = 0, n_windows: int = 64) -> Predictions:
     """Run the suspect once over token sequences and keep its top-1 predictions (key-independent).
+
+    Suspects with local weights also give their averaged next-token distribution and, with ``context_width``
+    h >= 1, its average over the positions of each of the ``n_windows`` most frequent h-token context windows
+    (the rank statistic of h >= 1 keys). Which windows are kept depends on the text alone, not on any key.
 
     Example:
         >>> from distillguard.detect.radioactivity import read_predictions  # doctest: +SKIP
@@ -264,15 +280,45 @@ def read_predictions(suspect: Any, sequences: Sequence[Sequence[int]], *, batch_
     seqs = [list(map(int, s)) for s in sequences if len(s) > 0]
     if not seqs:
         raise DistillguardError("nothing to read: every text is empty")
-    mean_lp = None
-    if hasattr(suspect, "reading_pass"):  # top-1 and the averaged distribution from one forward pass
-        out, mean_lp = suspect.reading_pass(seqs, batch_size=batch_size)
+    mean_lp = window_ids = window_lp = window_counts = None
+    if hasattr(suspect, "reading_pass"):  # top-1 and the averaged distributions from one forward pass
+        groups = None
+        if context_width > 0:
+            window_ids, window_counts, groups = _frequent_windows(seqs, context_width, n_windows)
+        out, mean_lp, window_lp = suspect.reading_pass(seqs, batch_size=batch_size, groups=groups,
+                                                        n_groups=0 if window_ids is None else len(window_ids))
     else:
         out = suspect.next_token_predictions(seqs, batch_size=batch_size)
     ids = np.concatenate([np.asarray(s, dtype=np.int64) for s in seqs])
     segments = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
     preds = np.concatenate([np.asarray(p, dtype=np.int64) for p in out])
-    return Predictions(ids, segments, preds, getattr(suspect, "identity", "suspect"), mean_lp)
+    return Predictions(ids, segments, preds, getattr(suspect, "identity", "suspect"), mean_lp, window_ids,
+                       None if window_lp is None else window_lp.astype(np.float32), window_counts)
+
+
+def _frequent_windows(seqs: list[list[int]], h: int, n: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """The ``n`` most frequent h-token windows (``[W, h]``, column 0 = the token just read; most frequent first,
+    ties in token order), their counts, and per sequence the window index of each position (-1: not kept)."""
+    per_seq = []
+    for s in seqs:
+        a = np.asarray(s, dtype=np.int64)
+        t = np.arange(h - 1, len(a))
+        per_seq.append(np.stack([a[t - i] for i in range(h)], axis=1) if len(t) else np.zeros((0, h), np.int64))
+    rows = np.concatenate(per_seq)
+    if len(rows) == 0:
+        return np.zeros((0, h), np.int64), np.zeros(0, np.int64), [np.full(len(s), -1) for s in seqs]
+    uniq, inverse, counts = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+    keep = np.lexsort((np.arange(len(uniq)), -counts))[:n]  # by count, then by the window's token order
+    index = np.full(len(uniq), -1, dtype=np.int64)
+    index[keep] = np.arange(len(keep))
+    inverse = np.asarray(inverse).ravel()
+    groups, start = [], 0
+    for s, w in zip(seqs, per_seq):
+        g = np.full(len(s), -1, dtype=np.int64)
+        g[h - 1 :] = index[inverse[start : start + len(w)]]
+        groups.append(g)
+        start += len(w)
+    return uniq[keep], counts[keep], groups
 
 
 def _reading_tuples(preds: Predictions, spec: WatermarkSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -535,6 +581,61 @@ def score_ranks(
     return _holm_fill(out, alpha)
 
 
+def score_window_ranks(
+    preds: Predictions, keys: Sequence[WatermarkKey], *, spec: WatermarkSpec | None = None,
+    alpha: float = DEFAULT_ALPHA,
+) -> list[KeyScore]:
+    """Rank test of h >= 1 keys (``left`` seeding) on the suspect's distribution after frequent context windows.
+
+    Each kept window has its own green list, an arc of one of the key's keyed vocabulary orders. For every
+    order, the most frequent window whose list comes from that order is used (at most ``num_permutations``
+    windows): those lists are then independent uniformly random subsets -- different orders are independent
+    permutations, and a window's arc offset is independent of which order it selects -- so the pooled
+    deviation of their green tokens' ranks has the Bernstein bound of
+    :func:`~distillguard.detect.stats.blocked_subset_test`. Using two windows of one order would make their
+    lists dependent (arcs of the same permutation) and the bound invalid.
+
+    Sibling account sub-keys share the master's vocabulary orders, so a student that learned one account's
+    lists also shifts its siblings' statistics; :func:`reading_test` therefore attributes only the strongest
+    account under this statistic.
+
+    Example:
+        >>> from distillguard.detect.radioactivity import score_window_ranks  # doctest: +SKIP
+        >>> score_window_ranks(read_predictions(student, seqs, context_width=1), [key])[0].log10_p  # doctest: +SKIP
+    """
+    from scipy.stats import rankdata
+
+    from distillguard.detect.stats import blocked_subset_test
+
+    if not keys:
+        raise DistillguardError("no key to test")
+    spec = spec or keys[0].require_spec()
+    h, V = spec.context_width, spec.vocab_size
+    if h == 0 or spec.seeding != "left":
+        raise DistillguardError("the windowed rank statistic needs an h >= 1 key with left seeding")
+    if preds.window_ids is None or preds.window_logprobs is None or len(preds.window_ids) == 0:
+        raise DistillguardError("the rank statistic for h >= 1 keys needs the suspect's distribution per context "
+                                "window (read with local weights and context_width = h)")
+    if preds.window_ids.shape[1] != h:
+        raise DistillguardError(f"windows were read for h = {preds.window_ids.shape[1]}, the key has h = {h}")
+    lp = np.asarray(preds.window_logprobs, dtype=np.float64)
+    if lp.shape[1] < V:
+        raise DistillguardError(f"the suspect's distribution has {lp.shape[1]} entries, the key's vocabulary {V}")
+    lp = np.nan_to_num(lp[:, :V], nan=-np.inf, neginf=-1e30, posinf=1e30)
+    ranks = np.stack([(rankdata(row) - 1) / (V - 1) for row in lp])
+    tokens = np.arange(V, dtype=np.int64)
+    out = []
+    for k in keys:
+        m = key_material(k, spec)
+        p, o = seed_to_arc_np(context_seeds_np(m, preds.window_ids, np.zeros(len(preds.window_ids), np.int64)), spec)
+        _, first = np.unique(p, return_index=True)  # windows are most frequent first: the first of each order
+        green = is_green_np(p[first][:, None], o[first][:, None], tokens[None, :], m.positions, spec)
+        log10_p, z, mean = blocked_subset_test(ranks[first], green)
+        out.append(KeyScore(k.fingerprint, k.account, int(len(first)) * V, int(green.sum()), 0.5, mean, z,
+                            10.0**log10_p, log10_p, statistic="rank"))
+    return _holm_fill(out, alpha)
+
+
 def can_read(suspect: Any, spec: WatermarkSpec) -> bool:
     """Whether reading mode can run: local weights and the tokenizer the watermark spec was made for.
 
@@ -584,8 +685,8 @@ def reading_test(
     ``texts`` default to ``n_texts`` held-out ShareGPT answers (independent of every key). Texts that
     themselves test positive (p <= 0.01, Bonferroni over the keys) for a key under test are refused unless ``allow_keyed_text``:
     reading them is biased (DESIGN.md contract 4). Pass ``predictions`` to reuse a previous reading.
-    ``statistic``: ``rank`` (h = 0 keys; needs the averaged distribution), ``top1``, or ``auto`` (``rank``
-    when it can run, else ``top1``); see the module docstring. ``reference`` (rank statistic only): a local
+    ``statistic``: ``rank`` (local weights; h = 0 keys, or h >= 1 keys with left seeding), ``top1``, or
+    ``auto`` (``rank`` for h = 0 keys, else ``top1``); see the module docstring. ``reference`` (rank statistic only): a local
     model *independent of the key* -- typically the untouched teacher -- that reads the same text; the
     vocabulary is then ranked by the suspect's mean log-probability minus the reference's, which cancels the
     preferences a fine-tuned copy of that model keeps (see :func:`score_ranks`).
@@ -600,9 +701,11 @@ def reading_test(
     if statistic not in ("auto", "rank", "top1"):
         raise DistillguardError(f"unknown reading statistic {statistic!r}: use auto, rank or top1")
     spec = keys[0].require_spec()
-    if statistic == "rank" and spec.context_width != 0:
-        raise DistillguardError(f"the rank statistic needs an h = 0 key (this key has h = {spec.context_width}): "
+    if statistic == "rank" and spec.context_width > 0 and spec.seeding != "left":
+        raise DistillguardError("the rank statistic supports h = 0 keys and h >= 1 keys with left seeding: "
                                 "use --reading-statistic top1")
+    if reference is not None and spec.context_width > 0:
+        raise DistillguardError("a reading reference model is supported for h = 0 keys only")
     notes = []
     if predictions is None:
         _check_reading_tokenizer(suspect, spec)
@@ -615,16 +718,23 @@ def reading_test(
         if not texts:
             raise DistillguardError("no text to read: the text list is empty")
         seqs = [suspect.tokenizer.encode(t, add_special_tokens=False)[:max_tokens] for t in texts]
-        predictions = read_predictions(suspect, seqs, batch_size=batch_size)
+        predictions = read_predictions(suspect, seqs, batch_size=batch_size,
+                                       context_width=spec.context_width if statistic == "rank" else 0)
     _guard_keyed_text(predictions, keys, spec, allow_keyed_text, notes)
-    if statistic == "auto":
+    if statistic == "auto":  # h >= 1 keys keep top-1 coins unless asked: see the module docstring
         statistic = "rank" if spec.context_width == 0 and predictions.mean_logprobs is not None else "top1"
     if statistic == "rank" and predictions.mean_logprobs is None:
         raise DistillguardError("the rank statistic needs the suspect's next-token distribution (local weights)")
     units = {"texts_read": predictions.n_texts, "tokens_read": int(len(predictions.ids)), "statistic": statistic}
     if reference is not None and statistic != "rank":
         raise DistillguardError("a reading reference model is used only by the rank statistic (h = 0 keys)")
-    if statistic == "rank":
+    if statistic == "rank" and spec.context_width > 0:
+        results = score_window_ranks(predictions, keys, spec=spec, alpha=alpha)
+        units["scored_unit"] = ("vocabulary entry after a frequent context window (one window per keyed order), "
+                                "ranked by the suspect's mean next-token log-probability there")
+        test = ("one-sided rank test: mean rank of the green tokens of one frequent window per keyed order vs "
+                "random subsets (Bernstein bound, independent blocks), Holm-adjusted over keys")
+    elif statistic == "rank":
         ref_lp = None
         if reference is not None:
             _check_reading_tokenizer(reference, spec)
@@ -642,10 +752,17 @@ def reading_test(
         test = RadioactivityReport.test
     report = RadioactivityReport("reading", predictions.source, alpha, results, units, spec.to_dict(), test=test,
                                  notes=notes)
-    # explaining overlaps between flagged accounts works on coins; the rank test is only used with h = 0, where
-    # each account's list comes from its own independent order (no shared structure to explain away)
+    # explaining overlaps between flagged accounts works on coins. With h = 0 each account's list comes from its
+    # own order: nothing to explain. With h >= 1 sibling accounts share the orders: only the strongest is named.
     if statistic == "top1":
         attribute(report, *_reading_tuples(predictions, spec), keys, spec)
+    elif spec.context_width > 0 and sum(r.detected for r in results) > 1:
+        best = report.best.account or report.best.key_fingerprint
+        for r in results:
+            name = r.account or r.key_fingerprint
+            if r.detected and name != best:
+                report.explained[name] = {"by": best, "reason": "h >= 1 rank statistic: sibling accounts share the "
+                                          "master's vocabulary orders, so only the strongest account is attributed"}
     report.seconds = time.perf_counter() - t0
     return report
 

@@ -146,9 +146,9 @@ def register(subparsers: Any) -> None:
         "detect", formatter_class=fmt,
         help="radioactivity: was a suspect model trained on our watermarked outputs (and whose)?",
         description="Test a suspect model for our watermark. reading mode (local weights, teacher tokenizer): "
-        "the suspect reads held-out clean text; for h = 0 keys its averaged next-token distribution ranks the "
-        "vocabulary and the green tokens' mean rank is tested (rank statistic), otherwise its top-1 predictions "
-        "are scored as green coins. generation mode (any model, HTTP too): score its answers to real prompts "
+        "the suspect reads held-out clean text; its averaged next-token distribution ranks the vocabulary and the "
+        "green tokens' mean rank is tested (rank statistic; default for h = 0 keys), or its top-1 predictions are "
+        "scored as green coins (default for h >= 1). generation mode (any model, HTTP too): score its answers to real prompts "
         "(exact binomial test on distinct green coins). Holm over accounts.",
         epilog="examples:\n  distillguard detect --key teacher.key --suspect runs/student --mode reading\n"
         "  distillguard detect --key teacher.key --suspect http://127.0.0.1:8000/v1 --mode generation\n"
@@ -170,8 +170,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--retries", type=int, default=3, help="HTTP retries after the first attempt")
     p.add_argument("--alpha", type=float, default=1e-3, help="threshold on Holm-adjusted p-values (1e-3)")
     p.add_argument("--reading-statistic", choices=["auto", "rank", "top1"], default="auto",
-                   help="reading mode: rank (h = 0 keys: whole averaged distribution, most powerful), top1 "
-                   "(green coins of top-1 predictions, any h); auto = rank when the key has h = 0")
+                   help="reading mode: rank (the whole averaged distribution; for h >= 1 keys per frequent "
+                   "context window, one per keyed order), top1 (green coins of top-1 predictions); auto = rank "
+                   "for h = 0 keys, top1 otherwise")
     p.add_argument("--reading-reference", metavar="PATH_OR_NAME",
                    help="rank statistic: rank by log-probability relative to this local model, which must be "
                    "independent of the key -- the untouched teacher (smollm2-135m-instruct) for a suspect that "
