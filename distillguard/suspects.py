@@ -159,7 +159,7 @@ class LocalSuspect(Suspect):
         out: list[np.ndarray | None] = [None] * len(sequences)
         total: torch.Tensor | None = None
         count = 0
-        by_group = torch.zeros((n_groups, 0), dtype=torch.float64)
+        by_group: torch.Tensor | None = None
         group_count = torch.zeros(n_groups, dtype=torch.float64)
         for idx, logits, mask, _ in self._forward_batches(sequences, batch_size):
             top1 = logits.argmax(dim=-1).cpu().numpy()
@@ -175,12 +175,12 @@ class LocalSuspect(Suspect):
                 for r, i in enumerate(idx):  # group labels of a padded batch, not per-row model work
                     g[r, : len(sequences[i])] = torch.as_tensor(np.asarray(groups[i]), dtype=torch.long)
                 sel = g >= 0
-                if by_group.shape[1] == 0:
+                if by_group is None:
                     by_group = torch.zeros((n_groups, lp.shape[-1]), dtype=torch.float64, device=lp.device)
                 by_group.index_add_(0, g[sel].to(lp.device), lp[sel.to(lp.device)].double())
                 group_count += torch.bincount(g[sel], minlength=n_groups).double()
         self.queries += len(sequences)
-        group_mean = (by_group.cpu() / group_count.clamp(min=1)[:, None]).numpy() if n_groups else None
+        group_mean = None if by_group is None else (by_group.cpu() / group_count.clamp(min=1)[:, None]).numpy()
         return out, (total / count).numpy(), group_mean  # type: ignore[return-value,union-attr]
 
     def continuation_logprobs(self, prompts, continuations):

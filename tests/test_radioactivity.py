@@ -213,6 +213,7 @@ def test_bad_inputs_exit_2(students, tmp_path, capsys, tiny_model_dir):
         base + ["--suspect", str(paths["marked"]), "--mode", "generation", "--prompts", str(empty)],
         base + ["--suspect", str(paths["marked"]), "--texts", str(tmp_path / "nope.txt")],
         base + ["--suspect", str(paths["marked"]), "--texts", str(texts), "--reading-reference", str(paths["clean"])],
+        base + ["--suspect", str(paths["marked"]), "--mode", "generation", "--reading-statistic", "rank"],
         ["detect", "--key", str(other_key), "--suspect", str(paths["marked"]), "--mode", "reading",
          "--texts", str(texts)],
     ]
@@ -224,6 +225,8 @@ def test_bad_inputs_exit_2(students, tmp_path, capsys, tiny_model_dir):
         assert len(lines) == 1 and lines[0].startswith("distillguard: error:") and "Traceback" not in err
     main(cases[-1])
     assert "generation" in capsys.readouterr().err  # the vocab-mismatch error names the way out
+    main(cases[-2])
+    assert "reading mode only" in capsys.readouterr().err  # reading options are not silently ignored
 
 
 def _student_predictions(keys, vocab, n, rng):

@@ -555,8 +555,6 @@ def score_ranks(
         >>> r.statistic, r.detected, r.green_fraction > 0.55
         ('rank', True, True)
     """
-    from scipy.stats import rankdata
-
     if not keys:
         raise DistillguardError("no key to test")
     spec = spec or keys[0].require_spec()
@@ -570,15 +568,21 @@ def score_ranks(
         if len(ref) < V:
             raise DistillguardError(f"the reference's distribution has {len(ref)} entries, the key's vocabulary {V}")
         lp = lp - ref[:V]
-    if not np.all(np.isfinite(lp)):
-        lp = np.nan_to_num(lp, nan=-np.inf, neginf=-1e30, posinf=1e30)
-    ranks = (rankdata(lp) - 1) / (V - 1)
+    ranks = _vocabulary_ranks(lp)
     masks = green_masks(keys, spec)
     log10_p, z, mean = subset_mean_test(ranks, masks)
     n = masks.sum(axis=1)
     out = [KeyScore(k.fingerprint, k.account, V, int(n[i]), 0.5, float(mean[i]), float(z[i]),
                     10.0 ** float(log10_p[i]), float(log10_p[i]), statistic="rank") for i, k in enumerate(keys)]
     return _holm_fill(out, alpha)
+
+
+def _vocabulary_ranks(logprobs: np.ndarray) -> np.ndarray:
+    """Ranks of the vocabulary entries scaled to [0, 1] (ties share their mean rank; NaN ranks lowest)."""
+    from scipy.stats import rankdata
+
+    x = np.where(np.isnan(logprobs), -np.inf, logprobs)
+    return (rankdata(x) - 1) / (len(x) - 1)
 
 
 def score_window_ranks(
@@ -603,8 +607,6 @@ def score_window_ranks(
         >>> from distillguard.detect.radioactivity import score_window_ranks  # doctest: +SKIP
         >>> score_window_ranks(read_predictions(student, seqs, context_width=1), [key])[0].log10_p  # doctest: +SKIP
     """
-    from scipy.stats import rankdata
-
     from distillguard.detect.stats import blocked_subset_test
 
     if not keys:
@@ -621,8 +623,7 @@ def score_window_ranks(
     lp = np.asarray(preds.window_logprobs, dtype=np.float64)
     if lp.shape[1] < V:
         raise DistillguardError(f"the suspect's distribution has {lp.shape[1]} entries, the key's vocabulary {V}")
-    lp = np.nan_to_num(lp[:, :V], nan=-np.inf, neginf=-1e30, posinf=1e30)
-    ranks = np.stack([(rankdata(row) - 1) / (V - 1) for row in lp])
+    ranks = np.stack([_vocabulary_ranks(row) for row in lp[:, :V]])
     tokens = np.arange(V, dtype=np.int64)
     out = []
     for k in keys:

@@ -95,6 +95,9 @@ def _detect(args: argparse.Namespace) -> int:
     mode = args.mode
     if mode == "auto":
         mode = "reading" if can_read(suspect, spec) else "generation"
+    if mode != "reading" and (args.reading_reference or args.reading_statistic != "auto"):
+        raise DistillguardError("--reading-statistic / --reading-reference apply to reading mode only, and this "
+                                "suspect is tested in generation mode")
     if mode == "reading":
         report = reading_test(suspect, keys, texts, n_texts=args.n_texts, alpha=args.alpha,
                               allow_keyed_text=args.allow_keyed_text, statistic=args.reading_statistic,

@@ -83,11 +83,18 @@ def subset_mean_test(values: np.ndarray, members: np.ndarray) -> tuple[np.ndarra
     mu, var = float(x.mean()), float(x.var())
     b = float(x.max()) - mu
     mean = (m.astype(np.float64) @ x) / n
-    t = np.maximum(mean - mu, 0.0)
+    log10_p = _bernstein_log10(n * (mean - mu), n * var, b)
     with np.errstate(divide="ignore", invalid="ignore"):
-        log10_p = np.where(t > 0, -(n * t**2) / (2 * var + 2 * b * t / 3) / math.log(10), 0.0)
         z = (mean - mu) / np.sqrt(var / n * (N - n) / (N - 1))
     return log10_p, np.nan_to_num(z), mean
+
+
+def _bernstein_log10(s: np.ndarray | float, total_var: np.ndarray | float, b: float) -> np.ndarray:
+    """log10 of Bernstein's bound exp(-s^2 / (2 total_var + 2 b s / 3)) on P(S >= s); 0 where s <= 0."""
+    s, v = np.asarray(s, dtype=np.float64), np.asarray(total_var, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = -(s**2) / (2 * v + 2 * b * s / 3) / math.log(10)
+    return np.where((s > 0) & (v > 0), out, 0.0)
 
 
 def blocked_subset_test(values: np.ndarray, members: np.ndarray) -> tuple[float, float, float]:
@@ -123,7 +130,7 @@ def blocked_subset_test(values: np.ndarray, members: np.ndarray) -> tuple[float,
     s = float(((x - mu) * m).sum())
     total_var = float((n * var).sum())
     b = float((x.max(axis=1) - mu[:, 0]).max())
-    log10_p = -(s**2) / (2 * total_var + 2 * b * s / 3) / math.log(10) if s > 0 and total_var > 0 else 0.0
+    log10_p = float(_bernstein_log10(s, total_var, b))
     perm_var = float((n * var * (N - n) / (N - 1)).sum())
     z = s / math.sqrt(perm_var) if perm_var > 0 else 0.0
     return log10_p, z, float((x * m).sum() / n.sum())
