@@ -163,8 +163,8 @@ def _radio_section(doc: dict[str, Any]) -> str:
     return ("<h2>Radioactivity: did the suspect learn our watermark?</h2><p class=note>Null hypothesis: the "
             "suspect's predictions (reading mode) or answers (generation mode) are independent of the key. Each key "
             "is an exact binomial test on distinct green coins (context window, token), or, in reading mode, a rank "
-            "test of the green tokens under the suspect's averaged next-token distribution (Bernstein bound); "
-            "Holm over the keys of a "
+            "test of the green tokens under the suspect's averaged next-token distribution (Wilcoxon rank "
+            "sum, Chernoff bound); Holm over the keys of a "
             "mode, Bonferroni over the modes. Attribution = account sub-keys whose Holm p is below alpha.</p>"
             + "\n".join(parts))
 

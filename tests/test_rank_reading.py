@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 import pytest
 from conftest import TINY_CHARS, build_tiny_lm
@@ -15,7 +18,7 @@ from distillguard.detect.radioactivity import (
     reading_test,
     score_ranks,
 )
-from distillguard.detect.stats import subset_mean_test
+from distillguard.detect.stats import blocked_rank_sum_test, rank_scores, rank_sum_cgf, rank_sum_test
 from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
 from distillguard.models import LoadedModel
 from distillguard.suspects import LocalSuspect
@@ -26,26 +29,102 @@ def _fpr_ok(p_values: np.ndarray, alpha: float) -> bool:
     return int((p_values <= alpha).sum()) <= stats.binom.ppf(0.999, len(p_values), alpha)
 
 
-def test_subset_mean_bound_is_valid_and_has_power():
-    """Truly random subsets of heavy-tailed, tied values: P(p <= alpha) <= alpha; a shifted subset is found."""
+def _exact_tail(ranks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, list[tuple[int, ...]]]:
+    """Every attainable rank sum of an n-subset (by enumeration), its exact upper tail P(W >= w), one subset each."""
+    subsets = list(itertools.combinations(range(len(ranks)), n))
+    sums = np.round([ranks[list(c)].sum() for c in subsets], 6)
+    values, first, counts = np.unique(sums, return_index=True, return_counts=True)
+    return values, np.cumsum(counts[::-1])[::-1] / counts.sum(), [subsets[i] for i in first]
+
+
+@pytest.mark.parametrize("scores", [
+    np.arange(14.0),                                                  # no ties
+    np.array([0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 4, 5, 6, np.nan]),         # NaN, block of 3s merged up, small ties
+    np.array([9, 9, 9, 9, 9, 9, 1, 2, 3, 4, 5, 6, 7, 8.0]),            # a tied block at the top
+    np.array([0, 1, 5, 5, 5, 5, 5, 5, 5, 6, 7, 8, 9, 10.0]),           # a tied block in the middle: merged down
+])
+def test_rank_sum_bound_holds_against_the_exact_tail(scores):
+    """Small populations, every subset enumerated: at every attainable sum the p-value is >= the exact tail
+    (ties, NaN and tied blocks included), never looser than Bernstein's bound, and exact at the extreme."""
+    N, n = len(scores), 5
+    ranks, tied, top = rank_scores(scores)
+    assert ranks.sum() == pytest.approx(N * (N + 1) / 2)
+    values, tail, witnesses = _exact_tail(ranks, n)
+    t = values - n * (N + 1) / 2
+    var, b = ranks.var(), ranks.max() - ranks.mean()  # Bernstein with the true variance and range, no ties lost
+    bernstein = np.where(t > 0, -(t**2) / (2 * n * var + 2 * b * t / 3) / math.log(10), 0.0)
+    for w, exact, bern, subset in zip(values, tail, bernstein, witnesses):
+        members = np.zeros(N, bool)
+        members[list(subset)] = True
+        lp, z, mean_rank = rank_sum_test(scores, members)
+        assert 10.0 ** lp[0] >= exact * (1 - 1e-9)
+        assert lp[0] <= bern + 1e-9
+        assert mean_rank[0] == pytest.approx((w / n - 1) / (N - 1))
+    assert math.log10(tail[-1]) - 1e-9 <= lp[0] <= math.log10(tail[-1]) + 0.25  # the top subset: Chernoff ~ exact
+
+
+def test_tied_blocks_are_merged_on_their_shorter_side_only_when_large():
+    assert rank_scores(np.array([0, 5, 5, 5, 5, 7, 8.0]), block=0.5)[1:] == (5, False)
+    assert rank_scores(np.array([0, 1, 5, 5, 5, 5, 7.0]), block=0.5)[1:] == (5, True)
+    assert rank_scores(np.array([0, 5, 5, 5, 5, 7, 8.0]), block=0.9)[1:] == (1, False)  # small ties: mean ranks
+    assert rank_scores(np.array([np.nan, np.nan, 1.0, 2.0]), block=0.9)[1:] == (2, False)  # NaN lowest, tied
+
+
+@pytest.mark.parametrize("N, n, tied, at_top", [(9, 2, 1, False), (9, 7, 1, False), (10, 10, 1, False),
+                                                 (12, 6, 1, False), (12, 5, 7, False), (12, 5, 7, True),
+                                                 (11, 8, 4, True), (8, 3, 8, False)])
+def test_rank_sum_cgf_is_the_exact_moment_generating_function(N, n, tied, at_top):
+    """The Gaussian-binomial CGF equals log E exp(lam (W - mean)) computed by enumeration."""
+    lam = np.array([1e-4, 0.01, 0.2, 1.0, 5.0])
+    M, c = N - tied, (tied + 1) / 2
+    values = np.concatenate([np.arange(1, M + 1), np.full(tied, M + c)]) if at_top else \
+        np.concatenate([np.full(tied, c), np.arange(tied + 1, N + 1)])
+    w = np.array([values[list(s)].sum() for s in itertools.combinations(range(N), n)]) - n * (N + 1) / 2
+    exact = np.log(np.exp(np.outer(lam, w)).mean(axis=1))
+    assert np.allclose(rank_sum_cgf(N, n, lam, tied=tied, at_top=at_top), exact, rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError):
+        rank_sum_cgf(N, 0, lam)
+
+
+def test_rank_sum_test_is_calibrated_on_random_subsets_and_has_power():
+    """Truly random subsets of tied scores: P(p <= alpha) <= alpha; a shifted subset is found; bad shapes raise."""
     rng = np.random.default_rng(0)
-    values = np.round(rng.exponential(size=600) ** 2, 1)
-    values = values / values.max()
+    scores = np.round(rng.exponential(size=600) ** 2, 1)
     members = np.zeros((20000, 600), bool)
     for row in members:
         row[rng.choice(600, 150, replace=False)] = True
-    lp, z, _ = subset_mean_test(values, members)
+    lp, z, _ = rank_sum_test(scores, members)
     p = 10.0**lp
     assert _fpr_ok(p, 0.05) and _fpr_ok(p, 0.01) and _fpr_ok(p, 0.001)
-    assert abs(z.mean()) < 0.05 and 0.9 < z.std() < 1.1  # the displayed z has the exact permutation variance
-    top = np.argsort(values)[-150:]
+    assert p.min() > 1e-5
+    assert abs(z.mean()) < 0.05 and 0.85 < z.std() < 1.1  # exact permutation variance (ties shrink it a little)
     shifted = np.zeros(600, bool)
-    shifted[top] = True
-    assert subset_mean_test(values, shifted)[0][0] < -5  # heavy tail: b >> sigma, the bound is loose but finds it
-    ranks = stats.rankdata(values) / 600
-    assert subset_mean_test(ranks, shifted)[0][0] < -25
+    shifted[np.argsort(scores, kind="stable")[-150:]] = True
+    assert rank_sum_test(scores, shifted)[0][0] < -60
     with pytest.raises(ValueError):
-        subset_mean_test(values, np.zeros(600, bool))
+        rank_sum_test(scores, np.zeros(600, bool))
+
+
+def test_blocked_rank_sum_test_is_calibrated_and_pools_blocks():
+    """Independent random subsets in 4 blocks: calibrated; 4 weak blocks together beat each one alone."""
+    rng = np.random.default_rng(1)
+    scores = rng.normal(size=(4, 300))
+    p = []
+    for _ in range(3000):
+        members = np.zeros((4, 300), bool)
+        for row in members:
+            row[rng.choice(300, 75, replace=False)] = True
+        p.append(10.0 ** blocked_rank_sum_test(scores, members)[0])
+    p = np.array(p)
+    assert _fpr_ok(p, 0.05) and _fpr_ok(p, 0.01)
+    shifted = np.zeros((4, 300), bool)
+    for b, row in enumerate(shifted):
+        row[np.argsort(scores[b] + rng.normal(scale=2.0, size=300))[-75:]] = True  # a weak preference per block
+    pooled = blocked_rank_sum_test(scores, shifted)[0]
+    alone = [rank_sum_test(scores[b], shifted[b])[0][0] for b in range(4)]
+    assert pooled < min(alone) and pooled < -6
+    with pytest.raises(ValueError):
+        blocked_rank_sum_test(scores[0], shifted[0])
 
 
 def _random_texts(n: int, length: int, seed: int) -> list[str]:

@@ -13,9 +13,10 @@ Two modes (DESIGN.md contracts 3-5):
   - ``rank`` (h = 0 keys, where one green list serves every context): the suspect's *whole* next-token
     distribution, averaged over every position read, ranks the vocabulary; a student that learned the
     list ranks its tokens higher. The mean rank of the key's green tokens is tested against the mean of a
-    random subset (:func:`score_ranks`, Bernstein bound; see :func:`distillguard.detect.stats.subset_mean_test`).
+    random subset (:func:`score_ranks`: a Wilcoxon rank-sum test, p = the exact Chernoff bound of
+    :func:`distillguard.detect.stats.rank_sum_test`).
     Every vocabulary entry carries evidence, not only the few dozen tokens a small model ever predicts top-1:
-    measured on the benchmark's students, log10 p -82 where top-1 coins gave -6.6. For h >= 1 keys (left
+    measured on the benchmark's students, log10 p -143 where top-1 coins gave -6.6. For h >= 1 keys (left
     seeding) the distribution is averaged per frequent context window instead, and one window per keyed
     vocabulary order is tested (:func:`score_window_ranks`).
   ``auto`` (the default) uses ``rank`` for h = 0 keys and ``top1`` otherwise (``rank`` for h >= 1 is asked
@@ -61,7 +62,13 @@ from typing import Any
 
 import numpy as np
 
-from distillguard.detect.stats import binom_test, holm, subset_mean_test
+from distillguard.detect.stats import (
+    binom_test,
+    blocked_rank_sum_test_ranked,
+    holm,
+    rank_scores,
+    rank_sum_test,
+)
 from distillguard.errors import DistillguardError
 from distillguard.keys import WatermarkKey, WatermarkSpec
 from distillguard.watermark.prf import context_seeds_np, is_green_np, key_material, seed_to_arc_np
@@ -535,8 +542,8 @@ def score_ranks(
     The vocabulary is ranked by ``mean_logprobs`` (ties share their mean rank; ranks scaled to [0, 1]). A
     model that learned the green list from watermarked text ranks green tokens higher. Under the null -- the
     suspect independent of the key -- the key's green list is a uniformly random gamma-subset of the
-    vocabulary (an arc of a keyed random order), independent of the ranking, and
-    :func:`~distillguard.detect.stats.subset_mean_test` bounds the tail of its mean rank.
+    vocabulary (an arc of a keyed random order), independent of the ranking, so its rank sum has the
+    Wilcoxon rank-sum null distribution; :func:`~distillguard.detect.stats.rank_sum_test` bounds its tail.
 
     ``reference``: another model's ``mean_logprobs`` on the same text; the ranking then uses the difference.
     The null stays exact as long as the reference, too, is independent of the key (the untouched teacher is:
@@ -568,21 +575,12 @@ def score_ranks(
         if len(ref) < V:
             raise DistillguardError(f"the reference's distribution has {len(ref)} entries, the key's vocabulary {V}")
         lp = lp - ref[:V]
-    ranks = _vocabulary_ranks(lp)
     masks = green_masks(keys, spec)
-    log10_p, z, mean = subset_mean_test(ranks, masks)
+    log10_p, z, mean = rank_sum_test(lp, masks)
     n = masks.sum(axis=1)
     out = [KeyScore(k.fingerprint, k.account, V, int(n[i]), 0.5, float(mean[i]), float(z[i]),
                     10.0 ** float(log10_p[i]), float(log10_p[i]), statistic="rank") for i, k in enumerate(keys)]
     return _holm_fill(out, alpha)
-
-
-def _vocabulary_ranks(logprobs: np.ndarray) -> np.ndarray:
-    """Ranks of the vocabulary entries scaled to [0, 1] (ties share their mean rank; NaN ranks lowest)."""
-    from scipy.stats import rankdata
-
-    x = np.where(np.isnan(logprobs), -np.inf, logprobs)
-    return (rankdata(x) - 1) / (len(x) - 1)
 
 
 def score_window_ranks(
@@ -595,8 +593,8 @@ def score_window_ranks(
     order, the most frequent window whose list comes from that order is used (at most ``num_permutations``
     windows): those lists are then independent uniformly random subsets -- different orders are independent
     permutations, and a window's arc offset is independent of which order it selects -- so the pooled
-    deviation of their green tokens' ranks has the Bernstein bound of
-    :func:`~distillguard.detect.stats.blocked_subset_test`. Using two windows of one order would make their
+    rank sum of their green tokens has the Chernoff bound of
+    :func:`~distillguard.detect.stats.blocked_rank_sum_test`. Using two windows of one order would make their
     lists dependent (arcs of the same permutation) and the bound invalid.
 
     Sibling account sub-keys share the master's vocabulary orders, so a student that learned one account's
@@ -607,8 +605,6 @@ def score_window_ranks(
         >>> from distillguard.detect.radioactivity import score_window_ranks  # doctest: +SKIP
         >>> score_window_ranks(read_predictions(student, seqs, context_width=1), [key])[0].log10_p  # doctest: +SKIP
     """
-    from distillguard.detect.stats import blocked_subset_test
-
     if not keys:
         raise DistillguardError("no key to test")
     spec = spec or keys[0].require_spec()
@@ -623,7 +619,7 @@ def score_window_ranks(
     lp = np.asarray(preds.window_logprobs, dtype=np.float64)
     if lp.shape[1] < V:
         raise DistillguardError(f"the suspect's distribution has {lp.shape[1]} entries, the key's vocabulary {V}")
-    ranks = np.stack([_vocabulary_ranks(row) for row in lp[:, :V]])
+    ranked = [rank_scores(row) for row in lp[:, :V]]  # once per window, shared by every key
     tokens = np.arange(V, dtype=np.int64)
     out = []
     for k in keys:
@@ -631,7 +627,7 @@ def score_window_ranks(
         p, o = seed_to_arc_np(context_seeds_np(m, preds.window_ids, np.zeros(len(preds.window_ids), np.int64)), spec)
         _, first = np.unique(p, return_index=True)  # windows are most frequent first: the first of each order
         green = is_green_np(p[first][:, None], o[first][:, None], tokens[None, :], m.positions, spec)
-        log10_p, z, mean = blocked_subset_test(ranks[first], green)
+        log10_p, z, mean = blocked_rank_sum_test_ranked([ranked[i] for i in first], green)
         out.append(KeyScore(k.fingerprint, k.account, int(len(first)) * V, int(green.sum()), 0.5, mean, z,
                             10.0**log10_p, log10_p, statistic="rank"))
     return _holm_fill(out, alpha)
@@ -734,7 +730,7 @@ def reading_test(
         units["scored_unit"] = ("vocabulary entry after a frequent context window (one window per keyed order), "
                                 "ranked by the suspect's mean next-token log-probability there")
         test = ("one-sided rank test: mean rank of the green tokens of one frequent window per keyed order vs "
-                "random subsets (Bernstein bound, independent blocks), Holm-adjusted over keys")
+                "random subsets (Wilcoxon rank sum, Chernoff bound, independent blocks), Holm-adjusted over keys")
     elif statistic == "rank":
         ref_lp = None
         if reference is not None:
@@ -745,8 +741,8 @@ def reading_test(
         results = score_ranks(predictions.mean_logprobs, keys, spec=spec, alpha=alpha, reference=ref_lp)
         units["scored_unit"] = "vocabulary entry, ranked by the suspect's mean next-token log-probability" + (
             " minus the reference's" if ref_lp is not None else "")
-        test = ("one-sided rank test: mean rank of the key's green tokens vs a random subset (Bernstein bound, "
-                "sampling without replacement), Holm-adjusted over keys")
+        test = ("one-sided rank test: mean rank of the key's green tokens vs a random subset (Wilcoxon rank "
+                "sum, exact Chernoff bound), Holm-adjusted over keys")
     else:
         results = score_predictions(predictions, keys, spec=spec, alpha=alpha)
         units["scored_unit"] = "distinct green coin of (context window, top-1 prediction)"

@@ -1,14 +1,16 @@
-"""Exact binomial tests, and a rank test for random subsets, with p-values reported as log10 (valid far below 1e-300)."""
+"""Exact binomial tests, and a rank-sum test for random subsets (exact Chernoff bound), with p-values reported as log10 (valid far below 1e-300)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from scipy import stats
 from scipy.special import logsumexp
 
-__all__ = ["binom_sf_log10", "binom_test", "subset_mean_test", "blocked_subset_test", "holm", "null_summary"]
+__all__ = ["binom_sf_log10", "binom_test", "rank_sum_test", "blocked_rank_sum_test", "blocked_rank_sum_test_ranked", "rank_sum_cgf", "rank_scores", "holm", "null_summary"]
 
 
 def binom_sf_log10(k: int, n: int, p: float) -> float:
@@ -49,91 +51,193 @@ def binom_test(green: int, scored: int, gamma: float) -> tuple[float, float, flo
     return 10.0**log10_p, log10_p, z
 
 
-def subset_mean_test(values: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Is the mean of ``values`` over a subset higher than over the whole population? One test per subset.
+def rank_sum_test(scores: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Do a subset's members rank higher than random? A one-sided Wilcoxon rank-sum test per subset.
 
-    ``values``: ``[N]`` numbers in [0, 1] (ranks, say). ``members``: ``[K, N]`` bool, row k = subset k, each of
-    size n_k. Null hypothesis: subset k is a uniformly random n_k-subset drawn independently of ``values``.
-    The subset mean is then a mean of n draws *without replacement* from the population, whose moment
-    generating function is bounded by that of draws with replacement (Hoeffding 1963, Theorem 4). Bernstein's
-    inequality therefore bounds its upper tail:
+    ``scores``: ``[N]`` numbers, higher = preferred (NaN ranks lowest; ties share their mean rank).
+    ``members``: ``[K, N]`` bool, row k = subset k, of size n_k. Null hypothesis: subset k is a uniformly
+    random n_k-subset drawn independently of ``scores``. Its rank sum W then has the null distribution of the
+    Wilcoxon rank-sum statistic, whose moment generating function is known in closed form (Gaussian binomial
+    coefficients; see :func:`rank_sum_cgf`). The p-value is the Chernoff bound
 
-        P(mean_S - mu >= t) <= exp(-n t^2 / (2 sigma^2 + 2 b t / 3)),   b = max(values) - mu,
+        P(W >= w) <= min over lambda > 0 of E[exp(lambda W)] exp(-lambda w),
 
-    with mu and sigma^2 the population mean and variance. This bound is the p-value: valid at every level,
-    conservative (it ignores the finite-population correction, here 1 - n/N). Returns ``(log10_p, z, mean)``
-    per subset; ``z`` is the standardised difference with the exact permutation variance (for display).
+    valid at every level (Markov's inequality for each lambda; the minimum over a fixed grid of lambda may be
+    taken after seeing w because every term bounds the same probability). The finite-population factor is in
+    it exactly. Ties: a block of tokens sharing one score (a student's never-trained vocabulary entries, say)
+    is modelled exactly -- see :func:`rank_scores` -- and the remaining ties, handled as mean ranks, keep the
+    bound valid (a mean rank is the conditional mean of ranks with the tie broken at random, so by Jensen its
+    MGF is no larger). Against the exact tail the bound loses about a factor z * sqrt(2 pi) (the Chernoff gap).
+
+    Returns ``(log10_p, z, mean_rank)`` per subset: ``z`` standardises W with its exact null variance,
+    ``mean_rank`` is the members' mean rank scaled to [0, 1] (0.5 under the null).
 
     Example:
         >>> import numpy as np
-        >>> from distillguard.detect.stats import subset_mean_test
+        >>> from distillguard.detect.stats import rank_sum_test
         >>> x = np.linspace(0, 1, 1000)
-        >>> lp, z, m = subset_mean_test(x, np.stack([x >= 0.75, np.arange(1000) % 4 == 0]))
-        >>> bool(lp[0] < -50), round(float(lp[1]), 3), round(float(m[0]), 3)
+        >>> lp, z, m = rank_sum_test(x, np.stack([x >= 0.75, np.arange(1000) % 4 == 0]))
+        >>> bool(lp[0] < -200), round(float(lp[1]), 3), round(float(m[0]), 3)
         (True, 0.0, 0.875)
     """
-    x = np.asarray(values, dtype=np.float64)
+    ranks, tied, top = rank_scores(scores)
     m = np.asarray(members, dtype=bool)
     if m.ndim == 1:
         m = m[None, :]
-    N = len(x)
-    n = m.sum(axis=1).astype(np.float64)
+    N = len(ranks)
+    n = m.sum(axis=1)
     if N < 2 or m.shape[1] != N or np.any(n == 0):
-        raise ValueError("subset_mean_test needs >= 2 values and non-empty subsets of the same length")
-    mu, var = float(x.mean()), float(x.var())
-    b = float(x.max()) - mu
-    mean = (m.astype(np.float64) @ x) / n
-    log10_p = _bernstein_log10(n * (mean - mu), n * var, b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = (mean - mu) / np.sqrt(var / n * (N - n) / (N - 1))
-    return log10_p, np.nan_to_num(z), mean
+        raise ValueError("rank_sum_test needs >= 2 scores and non-empty subsets of the same length")
+    s = m.astype(np.float64) @ ranks - n * (N + 1) / 2  # W minus its null mean
+    log10_p = np.empty(len(n))
+    for size in np.unique(n):
+        rows = n == size
+        log10_p[rows] = _chernoff_log10(s[rows], _LAMBDA_SCALE / N**1.5, _cgf_on_grid(N, int(size), tied, top))
+    with np.errstate(divide="ignore", invalid="ignore"):  # every score tied: no variance, z shown as 0
+        z = s / np.sqrt(n * (N - n) / (N - 1) * ranks.var())
+    return log10_p, np.nan_to_num(z), (s / n + (N - 1) / 2) / (N - 1)
 
 
-def _bernstein_log10(s: np.ndarray | float, total_var: np.ndarray | float, b: float) -> np.ndarray:
-    """log10 of Bernstein's bound exp(-s^2 / (2 total_var + 2 b s / 3)) on P(S >= s); 0 where s <= 0."""
-    s, v = np.asarray(s, dtype=np.float64), np.asarray(total_var, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = -(s**2) / (2 * v + 2 * b * s / 3) / math.log(10)
-    return np.where((s > 0) & (v > 0), out, 0.0)
+def blocked_rank_sum_test(scores: np.ndarray, members: np.ndarray) -> tuple[float, float, float]:
+    """:func:`rank_sum_test` pooled over independent blocks: block b ranks its own ``scores[b]`` and has its
+    own subset ``members[b]``.
 
-
-def blocked_subset_test(values: np.ndarray, members: np.ndarray) -> tuple[float, float, float]:
-    """:func:`subset_mean_test` pooled over independent blocks: block b has its own population ``values[b]``
-    and its own subset ``members[b]``.
-
-    Null hypothesis: each subset is uniformly random given its block's values, independently across blocks.
-    The sum of the centred members ``S = sum_b sum_(i in subset b) (values[b, i] - mu_b)`` then has a moment
-    generating function bounded by that of ``sum_b n_b`` independent draws with replacement (Hoeffding 1963,
-    per block; independence across blocks), so Bernstein's inequality gives the p-value
-
-        P(S >= s) <= exp(-s^2 / (2 sum_b n_b sigma_b^2 + 2 b s / 3)),   b = max_b (max(values[b]) - mu_b).
-
-    Returns ``(log10_p, z, mean)``: ``z`` uses the exact permutation variance, ``mean`` is the members' pooled
-    mean value.
+    Null hypothesis: each subset is uniformly random given its block's scores, independently across blocks.
+    The pooled statistic is the sum of the blocks' centred rank sums; its MGF is the product of the blocks'
+    (independence), so the Chernoff bound of :func:`rank_sum_test` applies to the sum of their cumulant
+    generating functions. Returns ``(log10_p, z, mean_rank)`` (``z`` with the exact null variance, ``mean_rank``
+    pooled over members and scaled to [0, 1]).
 
     Example:
         >>> import numpy as np
-        >>> from distillguard.detect.stats import blocked_subset_test
+        >>> from distillguard.detect.stats import blocked_rank_sum_test
         >>> x = np.tile(np.linspace(0, 1, 400), (3, 1))
-        >>> lp, z, m = blocked_subset_test(x, x >= 0.75)
-        >>> bool(lp < -60), round(m, 3)
+        >>> lp, z, m = blocked_rank_sum_test(x, x >= 0.75)
+        >>> bool(lp < -200), round(m, 3)
         (True, 0.876)
     """
-    x = np.asarray(values, dtype=np.float64)
+    x = np.asarray(scores, dtype=np.float64)
     m = np.asarray(members, dtype=bool)
     if x.ndim != 2 or x.shape != m.shape or x.shape[1] < 2 or np.any(m.sum(axis=1) == 0):
-        raise ValueError("blocked_subset_test needs [B, N] values and non-empty [B, N] subsets")
-    N = x.shape[1]
-    mu = x.mean(axis=1, keepdims=True)
-    var = x.var(axis=1)
-    n = m.sum(axis=1)
-    s = float(((x - mu) * m).sum())
-    total_var = float((n * var).sum())
-    b = float((x.max(axis=1) - mu[:, 0]).max())
-    log10_p = float(_bernstein_log10(s, total_var, b))
-    perm_var = float((n * var * (N - n) / (N - 1)).sum())
-    z = s / math.sqrt(perm_var) if perm_var > 0 else 0.0
-    return log10_p, z, float((x * m).sum() / n.sum())
+        raise ValueError("blocked_rank_sum_test needs [B, N] scores and non-empty [B, N] subsets")
+    return blocked_rank_sum_test_ranked([rank_scores(row) for row in x], m)
+
+
+def blocked_rank_sum_test_ranked(ranked: Sequence[tuple[np.ndarray, int, bool]],
+                                 members: np.ndarray) -> tuple[float, float, float]:
+    """:func:`blocked_rank_sum_test` on blocks already ranked by :func:`rank_scores` (rank once, test many keys).
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.detect.stats import blocked_rank_sum_test_ranked, rank_scores
+        >>> x = np.linspace(0, 1, 400)
+        >>> round(blocked_rank_sum_test_ranked([rank_scores(x)] * 2, np.stack([x >= 0.75] * 2))[2], 3)
+        0.876
+    """
+    m = np.asarray(members, dtype=bool)
+    N = m.shape[1]
+    s = var = 0.0
+    cgf = np.zeros(len(_LAMBDA_SCALE))
+    for (ranks, tied, top), member in zip(ranked, m, strict=True):
+        n = int(member.sum())
+        s += float(ranks[member].sum()) - n * (N + 1) / 2
+        var += n * (N - n) / (N - 1) * float(ranks.var())
+        cgf = cgf + _cgf_on_grid(N, n, tied, top)
+    log10_p = float(_chernoff_log10(np.array([s]), _LAMBDA_SCALE / N**1.5, cgf)[0])
+    return log10_p, s / math.sqrt(var) if var > 0 else 0.0, float((s / m.sum() + (N - 1) / 2) / (N - 1))
+
+
+def rank_scores(scores: np.ndarray, *, block: float = 0.01) -> tuple[np.ndarray, int, bool]:
+    """Mean ranks 1..N of ``scores`` (NaN lowest), with one tied block at an end that the null models exactly.
+
+    If one value is shared by at least ``block`` x N entries (a model's never-trained vocabulary entries all get
+    the same logit), the entries on its shorter side are merged into it, so that the block sits at the bottom
+    (or top) of the ranking. Returns ``(ranks, tied, at_top)``: ``tied`` entries share the lowest (or, with
+    ``at_top``, highest) rank, and :func:`rank_sum_cgf` accounts for them exactly. Without such a block,
+    ``tied`` is the size of the lowest tie group (often 1). Which entries merge depends on the scores alone,
+    never on a key, so the null is untouched.
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.detect.stats import rank_scores
+        >>> rank_scores(np.array([0.0, 5.0, 5.0, 5.0, 7.0, 9.0]), block=0.5)
+        (array([2.5, 2.5, 2.5, 2.5, 5. , 6. ]), 4, False)
+    """
+    x = np.asarray(scores, dtype=np.float64).ravel()
+    x = np.where(np.isnan(x), -np.inf, x)
+    values, counts = np.unique(x, return_counts=True)
+    top = False
+    if counts.max() >= max(2.0, block * len(x)):
+        v = values[counts.argmax()]
+        top = (x > v).sum() < (x < v).sum()
+        x = np.minimum(x, v) if top else np.maximum(x, v)
+    ranks = stats.rankdata(x)
+    return ranks, int((x == (x.max() if top else x.min())).sum()), bool(top)
+
+
+def rank_sum_cgf(N: int, n: int, lam: np.ndarray, *, tied: int = 1, at_top: bool = False) -> np.ndarray:
+    """Centred cumulant generating function log E[exp(lam (W - n (N + 1) / 2))] of the rank sum W of a uniformly
+    random n-subset of a ranking of N entries whose lowest (``at_top``: highest) ``tied`` entries share their
+    mean rank and the rest have distinct ranks; ``lam > 0``.
+
+    With k members in the tied block and m = n - k among the M = N - tied others, W = k c + (sum of a random
+    m-subset of M consecutive ranks), and the latter's generating function is a Gaussian binomial coefficient
+    (Mann & Whitney 1947):
+
+        E[q^W] = sum_k C(tied, k) q^(k c) q^(m o + m (m + 1) / 2) [M choose m]_q / C(N, n),
+        [M choose m]_q = prod_(i=1..m) (1 - q^(M-m+i)) / (1 - q^i),
+
+    with c the block's mean rank and o the others' offset (``tied`` below them, 0 above), evaluated in logs
+    with q = e^lam (sums of log(1 - e^(-lam j)); no overflow for any lam).
+
+    Example:
+        >>> import itertools, numpy as np
+        >>> from distillguard.detect.stats import rank_sum_cgf
+        >>> lam = np.array([0.1, 0.7])
+        >>> w = np.array([sum(c) for c in itertools.combinations([2, 2, 2, 4, 5], 2)])  # 3 tied at the bottom
+        >>> np.allclose(rank_sum_cgf(5, 2, lam, tied=3), np.log(np.exp(np.outer(lam, w - 6)).mean(axis=1)))
+        True
+    """
+    lam = np.asarray(lam, dtype=np.float64).ravel()
+    if not (0 < n <= N and 1 <= tied <= N) or np.any(lam <= 0):
+        raise ValueError(f"need 0 < n <= N, 1 <= tied <= N and lam > 0, got n = {n}, N = {N}, tied = {tied}")
+    M = N - tied
+    k = np.arange(max(0, n - M), min(tied, n) + 1, dtype=np.float64)
+    mm = n - k  # members among the distinct ranks
+    c, offset = (M + (tied + 1) / 2, 0) if at_top else ((tied + 1) / 2, tied)
+    # everything of the exponent that is linear in lam, centred first so no large numbers cancel later
+    linear = c * k + mm * offset + mm * (mm + 1) / 2 + mm * (M - mm) - n * (N + 1) / 2
+    log_choose = np.array([_log_binom(tied, int(j)) for j in k]) - _log_binom(N, n)
+    j = np.arange(1, M + 1, dtype=np.float64)
+    mi, ri = mm.astype(np.int64), (M - mm).astype(np.int64)
+    out = np.empty(len(lam))
+    for a in range(0, len(lam), 32):  # G(x) = sum_(j <= x) log(1 - e^(-lam j)), 32 lambdas at a time
+        t = lam[a:a + 32, None]
+        G = np.concatenate([np.zeros((len(t), 1)), np.cumsum(np.log(-np.expm1(-t * j)), axis=1)], axis=1)
+        terms = log_choose + t * linear + G[:, [M]] - G[:, ri] - G[:, mi]
+        out[a:a + 32] = logsumexp(terms, axis=1)
+    return out
+
+
+def _log_binom(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+# lambda grid in units of N^-1.5 (a rank sum's null sd is ~ N^1.5 sqrt(gamma (1 - gamma) / 12)): fine where
+# z < ~1000, then coarser up to lambda = 50, where a bound has reached P(the n top ranks) or the float floor
+_LAMBDA_SCALE = np.concatenate([np.geomspace(1e-3, 1e4, 600), np.geomspace(1e4, 1e12, 60)[1:]])
+
+
+@lru_cache(maxsize=512)
+def _cgf_on_grid(N: int, n: int, tied: int, at_top: bool) -> np.ndarray:
+    lam = _LAMBDA_SCALE / N**1.5
+    return np.where(lam <= 50.0, rank_sum_cgf(N, n, np.minimum(lam, 50.0), tied=tied, at_top=at_top), np.inf)
+
+
+def _chernoff_log10(s: np.ndarray, lam: np.ndarray, cgf: np.ndarray) -> np.ndarray:
+    """log10 of min over the grid of exp(cgf(lam) - lam s): the Chernoff bound on P(S >= s); 0 at worst."""
+    bound = (cgf[None, :] - np.outer(s, lam)).min(axis=1) + 1e-6  # + a margin far above float rounding
+    return np.minimum(bound, 0.0) / math.log(10)
 
 
 def holm(p_values: list[float] | np.ndarray) -> np.ndarray:
