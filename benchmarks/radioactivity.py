@@ -14,7 +14,7 @@ of the key) and answering held-out ShareGPT prompts. Every stage is cached under
 resumable JSONL, students carry a train.json marker, answers and predictions are saved), so a rerun costs
 only the scoring.
 
-    python benchmarks/radioactivity.py --out runs/radio-text --n 256 --teacher-copy --teacher-copy-epochs 1,4
+    python benchmarks/radioactivity.py --out runs/radio-text --n 256 --teacher-copies 1:1,1:4,0.25:4
                                                                                         # the committed result
     python benchmarks/radioactivity.py --out runs/radio-quick --quick   # a few minutes; prints, writes nothing
 Writes benchmarks/results/radioactivity.json and .md (never edit them by hand). The logit-distillation
@@ -123,9 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gemma-queries", type=int, default=32)
     ap.add_argument("--persist-epochs", default="1,4", help="epochs of further clean training of the 100%% student")
     ap.add_argument("--paraphrase", default="0.1,0.25", help="token substitution rates of the harvest")
-    ap.add_argument("--teacher-copy", action="store_true", help="also fine-tune a copy of the teacher (slow on CPU)")
-    ap.add_argument("--teacher-copy-epochs", default="1",
-                    help="comma-separated: one teacher copy per value, each fine-tuned from the teacher that long")
+    ap.add_argument("--teacher-copies", default="",
+                    help="comma-separated FRACTION:EPOCHS, one fine-tuned copy of the teacher each (slow on CPU), "
+                         "e.g. 1:1,1:4,0.25:4 = the 100%% harvest for 1 and for 4 epochs, the 25%% mixture for 4")
     ap.add_argument("--quick", action="store_true", help="tiny sizes; prints the table, writes no result file")
     args = ap.parse_args(argv)
     if args.quick:
@@ -207,13 +207,18 @@ def main(argv: list[str] | None = None) -> int:
             timings[f"test_{name}"] = round(time.perf_counter() - t, 1)
         return row
 
+    order = np.random.default_rng(7).permutation(n)
+
+    def mixture(f: float) -> tuple[list, int]:
+        """f x n watermarked answers and the rest clean (the same draw for every student of fraction f)."""
+        k = int(round(f * n))
+        return [w_seqs[i] for i in order[:k]] + [c_seqs[i] for i in order[k:]], k
+
     rows = []
     fractions = [float(f) for f in args.fractions.split(",")]
     for f in [*fractions, 0.0]:
         name = f"wm{int(round(f * 100))}" if f > 0 else "clean"
-        k = int(round(f * n))
-        order = np.random.default_rng(7).permutation(n)
-        seqs = [w_seqs[i] for i in order[:k]] + [c_seqs[i] for i in order[k:]]
+        seqs, k = mixture(f)
         info = train_text_student(out / "students" / name, tok, seqs, epochs=args.epochs, seed=0, desc=name)
         row = test(name, LocalSuspect.load(out / "students" / name))
         rows.append({**row, "student": "from scratch, 2 layers d=256", "fraction": f, "watermarked_answers": k,
@@ -246,14 +251,16 @@ def main(argv: list[str] | None = None) -> int:
     # the key: the watermark is added at serving time)
     teacher_lp = cached_predictions(LocalSuspect(teacher), read_seqs,
                                     out / "preds" / "untouched-teacher.npz").mean_logprobs
-    for e in [int(x) for x in args.teacher_copy_epochs.split(",") if x] if args.teacher_copy else []:
-        name = "teacher-ft-wm100" if e == 1 else f"teacher-ft-wm100-{e}ep"
+    for f, e in [(float(c.split(":")[0]), int(c.split(":")[1])) for c in args.teacher_copies.split(",") if c]:
+        pct = int(round(f * 100))
+        name = f"teacher-ft-wm{pct}" + ("" if e == 1 else f"-{e}ep")
+        seqs, _ = mixture(f) if f < 1 else (w_seqs, n)
         init = None if (out / "students" / name / "train.json").exists() else copy.deepcopy(teacher.model)
-        info = train_text_student(out / "students" / name, tok, w_seqs, epochs=e, lr=1e-4, seed=0, init=init,
+        info = train_text_student(out / "students" / name, tok, seqs, epochs=e, lr=1e-4, seed=0, init=init,
                                   desc=name)
         row = test(name, LocalSuspect.load(out / "students" / name), reference_lp=teacher_lp)
-        rows.append({**row, "student": f"copy of the teacher fine-tuned on the 100% harvest ({e} epochs)",
-                     "fraction": 1.0, "train": info})
+        rows.append({**row, "student": f"copy of the teacher fine-tuned on the {pct}% harvest ({e} epochs)",
+                     "fraction": f, "train": info})
     res["students"] = rows
     res["controls"] = [test("untouched-teacher", LocalSuspect(teacher))]
     if args.gemma_queries:
@@ -301,7 +308,8 @@ def _markdown(res: dict[str, Any]) -> str:
            f"{s['accounts']} account sub-keys (Holm, alpha 1e-3); reading = {s['read']} held-out ShareGPT answers, "
            f"generation = {s['queries']} held-out ShareGPT prompts. Modes: reading-rank = the rank statistic "
            "(mean rank of the key's green tokens under the suspect's averaged next-token distribution, null 0.5, "
-           "Bernstein bound), reading-rank-ref = the same relative to the untouched teacher (teacher copies only), "
+           "Wilcoxon rank sum, exact Chernoff bound), reading-rank-ref = the same relative to the untouched "
+           "teacher (teacher copies only), "
            "reading = green coins of top-1 predictions (exact binomial), generation = green coins "
            "of the answers (exact binomial); the two reading statistics come from one reading pass.\n",
            "| suspect | wm fraction | wm tokens in training | mode | harvester green / coins (or mean rank) | "

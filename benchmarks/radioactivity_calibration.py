@@ -29,6 +29,7 @@ from distillguard.detect.radioactivity import (
     score_generated,
     score_predictions,
     score_ranks,
+    score_window_ranks,
 )
 from distillguard.detect.stats import null_summary
 from distillguard.distill.harvest import real_texts
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", action="append", required=True, help="a demo run directory (teacher.key + student/)")
     ap.add_argument("--keys", type=int, default=3000, help="null account sub-keys per student")
+    ap.add_argument("--window-keys", type=int, default=1000,
+                    help="fresh master keys for the h >= 1 rank statistic (each needs its own keyed orders: ~0.2 s)")
     ap.add_argument("--texts", type=int, default=100, help="held-out texts read in reading mode")
     ap.add_argument("--prompts", type=int, default=64, help="ShareGPT prompts answered in generation mode")
     args = ap.parse_args(argv)
@@ -52,17 +55,23 @@ def main(argv: list[str] | None = None) -> int:
         key = WatermarkKey.load(run / "teacher.key")
         student = LocalSuspect.load(run / "student")
         nulls = account_keys(key, [f"null-{i:05d}" for i in range(args.keys)])  # accounts the student never saw
+        spec = key.require_spec()
         seqs = [student.tokenizer.encode(t, add_special_tokens=False)[:256] for t in real_texts("read", args.texts)]
-        preds = read_predictions(student, seqs)
+        preds = read_predictions(student, seqs, context_width=spec.context_width)
         p_read = np.array([r.p_value for r in score_predictions(preds, nulls, alpha=1.0)])
         answers = student.generate(sharegpt_prompts(args.prompts, seed=99, max_chars=600), max_new_tokens=128)
         scores, n_tok = score_generated(answers, student.tokenizer, nulls, alpha=1.0)
         p_gen = np.array([r.p_value for r in scores])
-        spec = key.require_spec()
         row = {"run": str(run), "context_width": spec.context_width, "student": student.identity}
         if spec.context_width == 0:
             p_rank = np.array([r.p_value for r in score_ranks(preds.mean_logprobs, nulls, alpha=1.0)])
             row["reading-rank"] = {"texts": len(seqs), **null_summary(p_rank)}
+        elif spec.seeding == "left":
+            # sibling sub-keys share the master's vocabulary orders, so they are not independent of the harvester's
+            # key under the windowed statistic: its null is fresh master keys instead
+            fresh = [WatermarkKey.generate(spec) for _ in range(args.window_keys)]
+            p_rank = np.array([r.p_value for r in score_window_ranks(preds, fresh, alpha=1.0)])
+            row["reading-rank"] = {"texts": len(seqs), "null": "independent master keys", **null_summary(p_rank)}
         rows.append({**row, "reading": {"texts": len(seqs), **null_summary(p_read)},
                      "generation": {"prompts": args.prompts, "answer_tokens": n_tok, **null_summary(p_gen)}})
     doc = {"date": dt.date.today().isoformat(), "machine": f"{platform.platform()}, {platform.processor() or 'cpu'}",
@@ -73,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"# Radioactivity calibration on real students ({doc['date']})", "",
              f"`{doc['command']}` ({doc['seconds']} s, {doc['machine']}). Null = account sub-keys the student never "
              "saw; a valid test rejects about alpha of them (bound: 0.999 quantile of Binomial(keys, 0.01)). "
-             "reading-rank = the rank statistic (h = 0 keys; a Bernstein bound, conservative by construction), "
+             "reading-rank = the rank statistic (Wilcoxon rank sum of the green tokens, exact Chernoff bound: valid, "
+             "conservative by the Chernoff gap; for h >= 1, one frequent context window per keyed order and, as its "
+             "null, fresh independent master keys, because sibling sub-keys share the master's orders), "
              "reading = green coins of top-1 predictions, generation = green coins of the answers.", "",
              "| run | h | mode | keys | FPR@0.01 | rejections (bound) | FPR@0.001 | min p | KS p (uniform) |",
              "|---|---|---|---|---|---|---|---|---|"]
