@@ -110,6 +110,18 @@ def _test(name: str, suspect: Any, tok: Any, keys: list, accounts: list[str], ot
     return row
 
 
+def _teacher_copies(text: str) -> list[tuple[float, int]]:
+    """Parse ``--teacher-copies`` (``FRACTION:EPOCHS,...``); argparse turns the ValueError into a one-line error."""
+    out = []
+    for item in filter(None, text.split(",")):
+        frac, _, epochs = item.partition(":")
+        f, e = float(frac), int(epochs)
+        if not (0 < f <= 1 and e > 0):
+            raise ValueError(item)
+        out.append((f, e))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/radio-text", help="cache directory (harvests, students, answers)")
@@ -123,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gemma-queries", type=int, default=32)
     ap.add_argument("--persist-epochs", default="1,4", help="epochs of further clean training of the 100%% student")
     ap.add_argument("--paraphrase", default="0.1,0.25", help="token substitution rates of the harvest")
-    ap.add_argument("--teacher-copies", default="",
+    ap.add_argument("--teacher-copies", type=_teacher_copies, default=[],
                     help="comma-separated FRACTION:EPOCHS, one fine-tuned copy of the teacher each (slow on CPU), "
                          "e.g. 1:1,1:4,0.25:4 = the 100%% harvest for 1 and for 4 epochs, the 25%% mixture for 4")
     ap.add_argument("--quick", action="store_true", help="tiny sizes; prints the table, writes no result file")
@@ -251,10 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     # the key: the watermark is added at serving time)
     teacher_lp = cached_predictions(LocalSuspect(teacher), read_seqs,
                                     out / "preds" / "untouched-teacher.npz").mean_logprobs
-    for f, e in [(float(c.split(":")[0]), int(c.split(":")[1])) for c in args.teacher_copies.split(",") if c]:
+    for f, e in args.teacher_copies:
         pct = int(round(f * 100))
         name = f"teacher-ft-wm{pct}" + ("" if e == 1 else f"-{e}ep")
-        seqs, _ = mixture(f) if f < 1 else (w_seqs, n)
+        seqs, _ = mixture(f) if f < 1 else (w_seqs, n)  # 100 %: the harvest's own order, as the cached copies had
         init = None if (out / "students" / name / "train.json").exists() else copy.deepcopy(teacher.model)
         info = train_text_student(out / "students" / name, tok, seqs, epochs=e, lr=1e-4, seed=0, init=init,
                                   desc=name)

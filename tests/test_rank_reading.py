@@ -96,8 +96,7 @@ def test_rank_sum_test_is_calibrated_on_random_subsets_and_has_power():
     lp, z, _ = rank_sum_test(scores, members)
     p = 10.0**lp
     assert _fpr_ok(p, 0.05) and _fpr_ok(p, 0.01) and _fpr_ok(p, 0.001)
-    assert p.min() > 1e-5
-    assert abs(z.mean()) < 0.05 and 0.85 < z.std() < 1.1  # exact permutation variance (ties shrink it a little)
+    assert abs(z.mean()) < 0.05 and 0.95 < z.std() < 1.05  # z uses the exact null variance, ties included
     shifted = np.zeros(600, bool)
     shifted[np.argsort(scores, kind="stable")[-150:]] = True
     assert rank_sum_test(scores, shifted)[0][0] < -60
