@@ -110,8 +110,10 @@ def _test(name: str, suspect: Any, tok: Any, keys: list, accounts: list[str], ot
     return row
 
 
-def _teacher_copies(text: str) -> list[tuple[float, int]]:
-    """Parse ``--teacher-copies`` (``FRACTION:EPOCHS,...``); argparse turns the ValueError into a one-line error."""
+def fraction_epochs(text: str) -> list[tuple[float, int]]:
+    """Parse ``FRACTION:EPOCHS,...`` (``--teacher-copies``; ``--longer`` of radioactivity_logits.py).
+
+    argparse turns the ValueError into a one-line error."""
     out = []
     for item in filter(None, text.split(",")):
         frac, _, epochs = item.partition(":")
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gemma-queries", type=int, default=32)
     ap.add_argument("--persist-epochs", default="1,4", help="epochs of further clean training of the 100%% student")
     ap.add_argument("--paraphrase", default="0.1,0.25", help="token substitution rates of the harvest")
-    ap.add_argument("--teacher-copies", type=_teacher_copies, default=[],
+    ap.add_argument("--teacher-copies", type=fraction_epochs, default=[],
                     help="comma-separated FRACTION:EPOCHS, one fine-tuned copy of the teacher each (slow on CPU), "
                          "e.g. 1:1,1:4,0.25:4 = the 100%% harvest for 1 and for 4 epochs, the 25%% mixture for 4")
     ap.add_argument("--quick", action="store_true", help="tiny sizes; prints the table, writes no result file")

@@ -4,13 +4,17 @@ Question: with the key, do we detect (and attribute) a student trained on the te
 top-k log-probs, while clean students, another key, the untouched teacher, a clean model reading its own
 watermarked output (the hard null) and an independent model (Gemma-3-270M, generation mode) stay quiet?
 
-Every cell says which harvest it comes from. Only logit distillation (teacher-forced top-20 log-probs on
-real ShareGPT answers) fits this CPU machine; sampled-text students need ~1M+ harvested tokens and are
-covered by benchmarks/radioactivity.py (h = 0 keys). Stages are cached under --out (harvest shards, students, predictions), so a rerun is
-cheap and an interrupted run resumes.
+Every cell says which harvest it comes from: teacher-forced top-20 log-probs on real ShareGPT answers (the
+teacher's forward pass is shared by every key and fraction, so it is cheap on a CPU). Students on sampled
+watermarked text are benchmarks/radioactivity.py. Every student is scored by top-1 coins and, for h = 0
+keys, by the rank statistic, among --null-keys account sub-keys (Holm). Stages are cached under --out
+(harvest shards, students, predictions), so a rerun is cheap and an interrupted run resumes; the top-k
+harvest does not depend on the key, so a link to another run's topk_train_N directory reuses it.
 
-    python benchmarks/radioactivity_logits.py --out runs/radioactivity --n-train 1000 --fractions 1
-    python benchmarks/radioactivity_logits.py --quick   # CI smoke run
+    python benchmarks/radioactivity_logits.py --out runs/radio-logit-h0 --n-train 1000 --epochs 2 \
+        --context-width 0 --delta 2                       # the committed result
+    python benchmarks/radioactivity_logits.py --out runs/radioactivity --n-train 1000 --fractions 1  # h = 1
+    python benchmarks/radioactivity_logits.py --quick   # smoke run: prints, writes no result file
 Writes benchmarks/results/radioactivity_logits.json and .md (never edit them by hand).
 """
 
@@ -27,12 +31,14 @@ import time
 from pathlib import Path
 
 import torch
+from radioactivity import fraction_epochs  # the FRACTION:EPOCHS parser (benchmarks/ is on sys.path)
 
 from distillguard.detect.radioactivity import (
     account_keys,
     generation_test,
     reading_test,
     score_predictions,
+    score_ranks,
     versions,
 )
 from distillguard.detect.stats import null_summary
@@ -45,9 +51,10 @@ from distillguard.suspects import LocalSuspect
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def _calibration(preds, master, n_keys: int) -> dict:
+def _calibration(preds, master, n_keys: int, rank: bool = False) -> dict:
     keys = account_keys(master, [f"null-{i:05d}" for i in range(n_keys)])
-    return null_summary([r.p_value for r in score_predictions(preds, keys, alpha=1.0)])
+    scores = score_ranks(preds.mean_logprobs, keys, alpha=1.0) if rank else score_predictions(preds, keys, alpha=1.0)
+    return null_summary([r.p_value for r in scores])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-train", type=int, default=1000)
     ap.add_argument("--n-read", type=int, default=300)
     ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--context-width", type=int, default=1, help="h of a new key (0 = one green list per account)")
+    ap.add_argument("--delta", type=float, default=3.0, help="delta of a new key")
+    ap.add_argument("--longer", type=fraction_epochs, default=[],
+                    help="extra students FRACTION:EPOCHS,... trained for other epoch counts, e.g. 0.05:6")
     ap.add_argument("--fractions", default="1,0.25,0.05")
     ap.add_argument("--planned-fractions", default="1,0.25,0.05", help="cells reported as not run if missing")
     ap.add_argument("--teacher-read", type=int, default=60, help="texts the untouched teacher reads")
@@ -79,26 +90,25 @@ def main(argv: list[str] | None = None) -> int:
                  "versions": versions()}
     t0 = time.perf_counter()
     sim = run_simulation(out, fractions=fractions, n_train=args.n_train, n_read=args.n_read, epochs=args.epochs,
-                         quick=args.quick, n_accounts=args.null_keys,
+                         quick=args.quick, n_accounts=args.null_keys, delta=args.delta,
+                         context_width=args.context_width, longer=args.longer,
                          train_missing=not args.no_train)
     res["simulation"] = {**sim, "seconds": round(time.perf_counter() - t0, 1)}
     done = {r["fraction"] for r in sim["rows"]}
-    reason = "not run: CPU time budget of this session (a student took 20+ min on 2 overloaded shared cores)"
+    reason = "not run in this invocation (--fractions)"
     res["not_run"] = [{"cell": f"from-scratch student, {int(float(f) * 100)}% watermarked", "reason": reason}
                       for f in args.planned_fractions.split(",") if float(f) not in done]
     if 0.0 not in done:
         res["not_run"].append({"cell": "same student distilled from the unwatermarked teacher (clean control)",
                                "reason": reason})
     res["not_run"] += [
-        {"cell": "students on sampled watermarked text (fine-tuned teacher copy, from-scratch student)",
-         "reason": "not run: needs ~1M+ sampled tokens; sampling runs at ~105 tokens/s on this machine "
-                   "(~3 h). Issue 3 measured here: 16k-29k sampled tokens give no signal. Use a GPU."},
-        {"cell": "teacher copy fine-tuned on the top-k harvest", "reason": "not run: CPU time budget"},
-        {"cell": "persistence (further clean fine-tuning, paraphrased harvest)", "reason": "not run: CPU time budget"}]
+        {"cell": "students on sampled watermarked text", "reason": "benchmarks/radioactivity.py"},
+        {"cell": "teacher copy fine-tuned on the top-k harvest, persistence, paraphrase",
+         "reason": "not run here (CPU time); benchmarks/radioactivity.py has them for sampled text"}]
 
     teacher = load_model(None)
     tok = teacher.tokenizer
-    master = make_key(out / "teacher.key", tok)
+    master = make_key(out / "teacher.key", tok, delta=args.delta, context_width=args.context_width)
     key = master.for_account("harvester")
     n_read = min(args.n_read, 24) if args.quick else args.n_read
     read_seqs = [tok.encode(t, add_special_tokens=False)[:256] for t in real_texts("read", n_read)]
@@ -109,12 +119,16 @@ def main(argv: list[str] | None = None) -> int:
         path = out / "preds" / f"{name}.npz"
         if path.exists():  # for wm100 these are the null accounts (every account but the harvester)
             preds = cached_predictions(None, [], path)
-            cal[f"{name}_student" if name == "clean" else "wm100_student_other_accounts"] = _calibration(
-                preds, master, args.null_keys)
+            label = f"{name}_student" if name == "clean" else "wm100_student_other_accounts"
+            cal[label] = _calibration(preds, master, args.null_keys)
+            if master.require_spec().context_width == 0 and preds.mean_logprobs is not None:
+                cal[label + "_rank"] = _calibration(preds, master, args.null_keys, rank=True)
     t0 = time.perf_counter()
     n_t = min(args.teacher_read, 8) if args.quick else args.teacher_read
     tpreds = cached_predictions(LocalSuspect(teacher), read_seqs[:n_t], out / "preds" / f"teacher_{n_t}.npz")
     tr = reading_test(None, [key], predictions=tpreds)
+    res["spec"] = {k: v for k, v in master.require_spec().to_dict().items()
+                   if k in ("gamma", "delta", "context_width", "seeding")}
     res["teacher_control"] = {"suspect": "untouched SmolLM2 teacher (reading mode, clean text)",
                               "texts_read": n_t, **tr.best.to_dict(), "seconds": round(time.perf_counter() - t0, 1)}
     cal["untouched_teacher"] = _calibration(tpreds, master, args.null_keys)
@@ -151,46 +165,75 @@ def main(argv: list[str] | None = None) -> int:
     except DistillguardError as exc:
         res["gemma_generation"] = {"not_run": str(exc)}
     res["seconds_total"] = round(time.perf_counter() - t_start, 1)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "radioactivity_logits.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
     md = _markdown(res)
-    (RESULTS / "radioactivity_logits.md").write_text(md)
     print(md)
+    if not args.quick:  # a smoke run prints, it does not overwrite the committed result
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "radioactivity_logits.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+        (RESULTS / "radioactivity_logits.md").write_text(md)
     return 0
 
 
 def _fmt_p(d: dict) -> str:
-    return f"{d['green_fraction']:.3f} | {d['scored']} | {d['log10_p']:.2f}"
+    holm = d.get("log10_p_holm")
+    holm = f" ({holm:.1f})" if holm is not None and holm == holm else ""
+    if d.get("statistic") == "rank":
+        return f"rank | mean rank {d['green_fraction']:.4f} (z {d['z']:.1f}) | {d['scored']} entries | {d['log10_p']:.1f}{holm}"
+    return f"top-1 | green {d['green_fraction']:.3f} | {d['scored']} coins | {d['log10_p']:.1f}{holm}"
 
 
 def _markdown(res: dict) -> str:
-    lines = ["| suspect | harvest | wm fraction | harvested positions | test key | green rate | scored coins | "
-             "log10 p |", "|---|---|---|---|---|---|---|---|"]
-    for r in res["simulation"]["rows"]:
-        pos = r["train"]["positions"]
-        lines.append(f"| {r['student']} ({r['name']}) | {r['harvest']} | {r['fraction']:.2f} | {pos} | "
-                     f"our key | {_fmt_p(r['key'])} |")
-        lines.append(f"| {r['student']} ({r['name']}) | same | {r['fraction']:.2f} | {pos} | another key | "
-                     f"{_fmt_p(r['other_key'])} |")
+    sim = res["simulation"]
+    m = res["machine"]
+    lines = ["# Radioactivity of students logit-distilled from watermarked top-k log-probs\n",
+             f"`{res['command']}` -- {res['date']}, {m['platform']}, {m['cpus']} CPUs, GPU: {m['gpu']}; this run "
+             f"took {res['seconds_total'] / 60:.1f} min (cached stages keep the times of the run that did them: "
+             "`train_seconds` in the JSON).\n",
+             f"Key: h = {res['spec']['context_width']}, gamma = {res['spec']['gamma']}, delta = "
+             f"{res['spec']['delta']}. Harvest: the teacher's top-20 log-probs on {sim['positions']} positions of real "
+             "ShareGPT answers (teacher-forced); a student of fraction f learns from the watermarked top-20 of f of "
+             "the texts and the clean top-20 of the rest. Reading: "
+             f"{sim['texts_read']} held-out ShareGPT answers. log10 p in brackets: Holm over the "
+             f"{sim['rows'][0]['attribution']['accounts'] if sim['rows'] else '-'} account sub-keys.\n",
+             "| suspect | wm fraction | watermarked positions | statistic | test key | green rate / mean rank | "
+             "scored | log10 p (Holm) | accounts flagged |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in sim["rows"]:
+        head = f"| {r['student']} ({r['name']}) | {r['fraction']:.2f} | {r['watermarked_positions']}"
+        for label, d, flagged in [("top-1", r, r["attribution"]["flagged"]),
+                                  *[(lab, r[key], r[key]["flagged"]) for key, lab in
+                                    (("rank", "rank"), ("rank_ref", "rank rel. teacher")) if key in r]]:
+            k = _fmt_p(d["key"]).split(" | ", 1)
+            o = _fmt_p(d["other_key"]).split(" | ", 1)
+            lines.append(f"{head} | {label} | harvester | {k[1]} | {', '.join(flagged) or 'none'} |")
+            lines.append(f"{head} | {label} | another key | {o[1]} | |")
     t = res["teacher_control"]
-    lines.append(f"| untouched teacher (reading clean text) | none | - | - | our key | {_fmt_p(t)} |")
+    k = _fmt_p(t).split(" | ", 1)
+    lines.append(f"| untouched teacher (reading clean text) | - | - | {k[0]} | harvester | {k[1]} | |")
     h = res["hard_null"]
-    lines.append(f"| untouched teacher reading its own watermarked samples, NAIVE | sampled text "
-                 f"({h['sampled_tokens']} tokens) | - | - | our key | {_fmt_p(h['naive'])} |")
+    k = _fmt_p(h["naive"]).split(" | ", 1)
+    lines.append(f"| untouched teacher reading its own watermarked samples ({h['sampled_tokens']} tokens), NAIVE | "
+                 f"- | - | {k[0]} | harvester | {k[1]} | |")
     g = res.get("gemma_generation", {})
     if "green_fraction" in g:
-        lines.append(f"| Gemma-3-270M (generation mode, {g['queries']} queries) | none | - | - | our key | "
-                     f"{_fmt_p(g)} |")
+        k = _fmt_p(g).split(" | ", 1)
+        lines.append(f"| Gemma-3-270M (generation mode, {g['queries']} queries) | - | - | {k[0]} | harvester | "
+                     f"{k[1]} | |")
     lines.append("")
     lines.append(f"Default pipeline on the hard-null text: {h['default_pipeline'][:160]}")
     lines.append("")
-    for r in res["simulation"]["rows"]:
-        a = r["attribution"]
-        lines.append(f"- attribution ({r['name']}): {a['accounts']} account sub-keys, flagged: "
-                     f"{a['flagged'] or 'none'} (Holm, alpha 1e-3)")
+    for r, key in [(r, key) for r in sim["rows"] for key in ("rank", "rank_ref") if key in r]:
+        c = r[key]["null_accounts"]
+        lines.append(f"- {key} calibration ({r['name']}, the {c['keys']} accounts it never learned from): "
+                     f"{c['rejections_0.01']} rejections at 0.01 (0.999 bound {c['bound_0.01_rejections_q999']}), "
+                     f"FPR {c['fpr_at_0.001']:.4f} at 0.001, min p {c['min_p']:.2g}, one-sided KS p "
+                     f"{c['ks_anticonservative_pvalue']:.2f}")
     for name, c in res["calibration"].items():
         lines.append(f"- calibration ({name}, {c['keys']} null keys): FPR {c['fpr_at_0.01']:.3f} at 0.01, "
-                     f"{c['fpr_at_0.001']:.4f} at 0.001; KS vs uniform p = {c['ks_uniform_pvalue']:.3f}")
+                     f"{c['fpr_at_0.001']:.4f} at 0.001; KS vs uniform p = {c['ks_uniform_pvalue']:.3f} (two-sided), "
+                     f"{c['ks_anticonservative_pvalue']:.3f} (one-sided: small p-values too often?)")
+    for r in sim["rows"]:
+        lines.append(f"- {r['name']}: trained {r['train']['epochs']} epoch(s), final loss {r['train']['final_loss']:.3f}, "
+                     f"{r['train']['train_seconds'] / 60:.1f} min")
     for n in res["not_run"]:
         lines.append(f"- {n['cell']}: {n['reason']}")
     return "\n".join(lines) + "\n"

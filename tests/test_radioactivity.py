@@ -361,3 +361,26 @@ def test_fine_tune_on_answers_with_frozen_embeddings(char_tokenizer, tmp_path):
     assert torch.equal(model.get_input_embeddings().weight, emb)  # tied embeddings: input and output fixed
     assert not torch.equal(model.model.layers[0].mlp.up_proj.weight, layer)
     assert answer_logprob(model) > before + 0.5  # 1.25 nats measured; an untrained model gains nothing
+
+
+def test_mixed_targets_watermark_whole_texts_at_the_given_fraction(char_tokenizer, tmp_path):
+    """The simulator's mixture: round(f x n) whole texts carry the key's top-k targets, the rest the clean ones."""
+    from distillguard.distill.simulate import mixed_targets
+
+    tok = char_tokenizer
+    V = len(tok)
+    key = WatermarkKey(b"\x31" * 32, WatermarkSpec(vocab_size=V, gamma=0.25, delta=4.0, context_width=0,
+                                                   tokenizer_id=tokenizer_id(tok)))
+    teacher = LoadedModel(build_tiny_lm(V, seed=3), tok, "tiny-teacher", "tiny-teacher", False)
+    harvest_topk(teacher, _random_texts(20, 40, 3), tmp_path / "h", k=16, shard_size=64, progress=False)
+    harvest = load_topk(tmp_path / "h")
+    wm_ids, wm_lp, _ = watermark_topk(harvest, key, k=8)
+    clean_ids, clean_lp, _ = watermark_topk(harvest, None, k=8)
+    ids, lp, info = mixed_targets(harvest, key, 0.25, k=8)
+    per_text = np.split(np.arange(len(ids)), np.cumsum(harvest.lengths)[:-1])
+    marked = [bool(np.array_equal(ids[r], wm_ids[r]) and np.allclose(lp[r], wm_lp[r])) for r in per_text]
+    clean = [bool(np.array_equal(ids[r], clean_ids[r]) and np.allclose(lp[r], clean_lp[r])) for r in per_text]
+    assert sum(marked) == info["watermarked_texts"] == 5 and all(m != c for m, c in zip(marked, clean))
+    assert info["watermarked_positions"] == sum(len(r) for r, m in zip(per_text, marked) if m)
+    ids0, _, info0 = mixed_targets(harvest, key, 0.0, k=8)
+    assert info0["watermarked_texts"] == 0 and np.array_equal(ids0, clean_ids)

@@ -310,3 +310,15 @@ def test_window_rank_statistic_detects_an_h1_student_and_names_only_the_source(t
     with pytest.raises(Exception, match="h = 0 keys only"):
         reading_test(LocalSuspect.load(tmp_path / "marked"), keys, text, statistic="rank",
                      reference=LocalSuspect.load(tmp_path / "clean"))
+
+
+def test_null_summary_one_sided_ks_flags_only_anticonservative_p_values():
+    """The two-sided KS test rejects conservative p-values (a Chernoff bound's); the one-sided one -- the
+    validity check -- rejects only p-values that come out small too often."""
+    from distillguard.detect.stats import null_summary
+
+    u = np.random.default_rng(11).random(3000)
+    conservative, anticonservative = null_summary(np.sqrt(u)), null_summary(u**2)
+    assert conservative["ks_uniform_pvalue"] < 1e-6 and conservative["ks_anticonservative_pvalue"] > 0.05
+    assert anticonservative["ks_anticonservative_pvalue"] < 1e-6
+    assert null_summary(u)["ks_anticonservative_pvalue"] > 0.01

@@ -130,7 +130,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
     summary = run_simulation(out_dir=args.out, fractions=[float(f) for f in args.fractions.split(",")],
                              n_train=args.n_train, n_read=args.n_read, epochs=args.epochs, quick=args.quick,
-                             delta=args.delta, key_path=args.key)
+                             delta=args.delta, context_width=args.context_width, key_path=args.key)
     print(json.dumps(summary, indent=2, default=str))
     return EXIT_NOT_DETECTED
 
@@ -199,6 +199,8 @@ def register(subparsers: Any) -> None:
     s.add_argument("--n-train", type=int, default=600, help="real texts harvested for training")
     s.add_argument("--n-read", type=int, default=400, help="held-out texts read by the detector")
     s.add_argument("--epochs", type=int, default=2)
-    s.add_argument("--delta", type=float, default=3.0)
+    s.add_argument("--delta", type=float, default=3.0, help="delta of a new key")
+    s.add_argument("--context-width", type=int, default=None,
+                   help="h of a new key (default 1; 0 = one green list per account, scored by the rank statistic)")
     s.add_argument("--quick", action="store_true", help="tiny configuration for CI smoke runs")
     s.set_defaults(func=_simulate)

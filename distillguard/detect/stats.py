@@ -261,8 +261,11 @@ def null_summary(p_values: list[float] | np.ndarray) -> dict[str, float | int]:
     """Empirical calibration of p-values that are null by construction (keys a suspect never saw).
 
     FPR at 0.01 and 0.001, the 0.999 binomial bound on the rejections a valid test may show at 0.01, the
-    smallest and mean p, and a KS test against the continuous uniform (exact discrete p-values are
-    conservative, so KS may reject while the FPRs stay under alpha).
+    smallest and mean p, and two KS tests against the continuous uniform: ``ks_uniform_pvalue`` (two-sided: is
+    the distribution uniform?) and ``ks_anticonservative_pvalue`` (one-sided: is the empirical CDF ever *above*
+    the uniform's, i.e. do small p-values come too often?). Only the second is a test of validity: exact
+    discrete p-values and Chernoff bounds are conservative, so the two-sided test may reject while the
+    one-sided one and the FPRs stay quiet.
 
     Example:
         >>> import numpy as np
@@ -277,4 +280,6 @@ def null_summary(p_values: list[float] | np.ndarray) -> dict[str, float | int]:
             "rejections_0.01": int((p <= 0.01).sum()), "rejections_0.001": int((p <= 1e-3).sum()),
             "bound_0.01_rejections_q999": int(stats.binom.ppf(0.999, n, 0.01)),
             "min_p": float(p.min()), "mean_p": float(p.mean()),
-            "ks_uniform_pvalue": float(stats.kstest(p, "uniform").pvalue)}
+            "ks_uniform_pvalue": float(stats.kstest(p, "uniform").pvalue),
+            # alternative="greater": H1 = the p-values' CDF exceeds the uniform's somewhere (anti-conservative)
+            "ks_anticonservative_pvalue": float(stats.kstest(p, "uniform", alternative="greater").pvalue)}

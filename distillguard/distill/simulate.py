@@ -20,9 +20,11 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from distillguard.detect.radioactivity import Predictions, read_predictions, score_predictions
+from distillguard.detect.radioactivity import Predictions, read_predictions, score_predictions, score_ranks
+from distillguard.detect.stats import null_summary
 from distillguard.distill.harvest import TopkHarvest, harvest_topk, load_topk, real_texts, watermark_topk
 from distillguard.distill.student import make_student, save_student, train_student
+from distillguard.errors import DistillguardError
 from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
 
 __all__ = ["make_key", "mixed_targets", "cached_predictions", "train_logit_student", "run_simulation"]
@@ -111,8 +113,10 @@ def run_simulation(
     n_train: int = 600,
     n_read: int = 400,
     epochs: int = 2,
+    longer: list[tuple[float, int]] | None = None,
     quick: bool = False,
     delta: float = 3.0,
+    context_width: int | None = None,
     key_path: str | None = None,
     n_accounts: int = 1000,
     train_missing: bool = True,
@@ -120,9 +124,17 @@ def run_simulation(
     """Run the whole simulator with the SmolLM2 teacher and return a summary (also written to ``out_dir``).
 
     The key under test is the sub-key of account ``harvester``; attribution searches it among
-    ``n_accounts`` account sub-keys; the other-key control uses a fresh master key. With
-    ``train_missing=False`` only students already trained in ``out_dir`` are tested (the others are listed
-    under ``not_trained``).
+    ``n_accounts`` account sub-keys; the other-key control uses a fresh master key. A new key gets ``delta``
+    and ``context_width`` (default 1); an existing key file must match ``context_width`` when it is given.
+    ``longer``: extra students ``(fraction, epochs)`` trained for other epoch counts (``wm5-6ep`` ...).
+
+    Every student is scored by top-1 coins (``key``, Holm over the accounts; ``attribution``). For h = 0 keys
+    also by the rank statistic (``rank``: the harvester, the other key, the accounts flagged, and the null
+    summary of the accounts it never learned from), and by the rank statistic relative to the untouched
+    teacher reading the same text (``rank_ref``: a distilled student imitates the teacher's distribution,
+    and subtracting it leaves what the student learned beyond it; the teacher is independent of the key,
+    whose watermark is added at serving time). With ``train_missing=False`` only students already trained
+    in ``out_dir`` are tested (the others are listed under ``not_trained``).
 
     Example:
         >>> from distillguard.distill.simulate import run_simulation  # doctest: +SKIP
@@ -137,7 +149,11 @@ def run_simulation(
         n_train, n_read, epochs = min(n_train, 48), min(n_read, 24), 1
     teacher = load_model(None)
     tok = teacher.tokenizer
-    master = make_key(Path(key_path) if key_path else out / "teacher.key", tok, delta=delta)
+    master = make_key(Path(key_path) if key_path else out / "teacher.key", tok, delta=delta,
+                      context_width=1 if context_width is None else context_width)
+    if context_width is not None and master.require_spec().context_width != context_width:
+        raise DistillguardError(f"the simulator's key has h = {master.require_spec().context_width}, not "
+                                f"{context_width}: use another --out (or key)")
     key = master.for_account("harvester")
     other = WatermarkKey.generate(master.require_spec())
     harvest_dir = out / f"topk_train_{n_train}"
@@ -146,25 +162,39 @@ def run_simulation(
     read_seqs = [tok.encode(t, add_special_tokens=False)[:256] for t in real_texts("read", n_read)]
     accounts = ["harvester"] + [f"acct-{i:04d}" for i in range(n_accounts - 1)]
     acct_keys = [master.for_account(a) for a in accounts]
+    teacher_lp = None
+    if master.require_spec().context_width == 0:
+        teacher_lp = cached_predictions(LocalSuspect(teacher), read_seqs,
+                                        out / "preds" / f"teacher_read_{len(read_seqs)}.npz").mean_logprobs
     rows = []
-    configs = [(f"wm{int(round(f * 100))}", key, f) for f in fractions]
-    configs.insert(min(1, len(configs)), ("clean", None, 0.0))  # most informative students first
+    configs = [(f"wm{int(round(f * 100))}", key, f, epochs) for f in fractions]
+    configs.insert(min(1, len(configs)), ("clean", None, 0.0, epochs))  # most informative students first
+    configs += [(f"wm{int(round(f * 100))}-{e}ep", key, f, e) for f, e in longer or []]
     not_trained = []
-    for name, k, frac in tqdm(configs, desc="students"):
+    for name, k, frac, n_epochs in tqdm(configs, desc="students"):
         if not train_missing and not (out / "students" / name / "train.json").exists():
             not_trained.append(name)
             continue
         ids, lp, mix = mixed_targets(harvest, k, frac)
-        info = train_logit_student(harvest, ids, lp, tok, out / "students" / name, epochs=epochs, desc=name)
+        info = train_logit_student(harvest, ids, lp, tok, out / "students" / name, epochs=n_epochs,
+                                   desc=name)
         suspect = LocalSuspect.load(out / "students" / name)
         preds = cached_predictions(suspect, read_seqs, out / "preds" / f"{name}.npz")
-        own, oth = score_predictions(preds, [key])[0], score_predictions(preds, [other])[0]
-        attr = score_predictions(preds, acct_keys)
+        attr = score_predictions(preds, acct_keys)  # accounts[0] is the harvester: Holm over every account
+        oth = score_predictions(preds, [other])[0]
         flagged = [accounts[i] for i, r in enumerate(attr) if r.detected]
-        rows.append({"student": f"from-scratch {info['layers']}L d={info['hidden']}", "name": name,
-                     "harvest": "teacher-forced top-20 log-probs (logit distillation)", "fraction": frac,
-                     **mix, "train": info, "key": own.to_dict(), "other_key": oth.to_dict(),
-                     "attribution": {"accounts": len(accounts), "flagged": flagged}})
+        row = {"student": f"from-scratch {info['layers']}L d={info['hidden']}", "name": name,
+               "harvest": "teacher-forced top-20 log-probs (logit distillation)", "fraction": frac,
+               **mix, "train": info, "key": attr[0].to_dict(), "other_key": oth.to_dict(),
+               "attribution": {"accounts": len(accounts), "flagged": flagged}}
+        if teacher_lp is not None and preds.mean_logprobs is not None:
+            for label, ref in (("rank", None), ("rank_ref", teacher_lp)):
+                ranks = score_ranks(preds.mean_logprobs, acct_keys, reference=ref)  # accounts[0]: the harvester
+                row[label] = {"key": ranks[0].to_dict(),
+                              "other_key": score_ranks(preds.mean_logprobs, [other], reference=ref)[0].to_dict(),
+                              "flagged": [accounts[i] for i, r in enumerate(ranks) if r.detected],
+                              "null_accounts": null_summary([r.p_value for r in ranks[1:]])}
+        rows.append(row)
     summary = {"out_dir": str(out), "positions": int(len(harvest.ids)), "texts_read": len(read_seqs),
                "key_fingerprint": key.fingerprint, "rows": rows,
                "not_trained": not_trained}
