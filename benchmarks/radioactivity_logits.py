@@ -12,7 +12,7 @@ keys, by the rank statistic, among --null-keys account sub-keys (Holm). Stages a
 harvest does not depend on the key, so a link to another run's topk_train_N directory reuses it.
 
     python benchmarks/radioactivity_logits.py --out runs/radio-logit-h0 --n-train 1000 --epochs 2 \
-        --context-width 0 --delta 2                       # the committed result
+        --context-width 0 --delta 2 --longer 0.05:6       # the committed result
     python benchmarks/radioactivity_logits.py --out runs/radioactivity --n-train 1000 --fractions 1  # h = 1
     python benchmarks/radioactivity_logits.py --quick   # smoke run: prints, writes no result file
 Writes benchmarks/results/radioactivity_logits.json and .md (never edit them by hand).
