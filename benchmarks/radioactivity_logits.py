@@ -12,7 +12,7 @@ keys, by the rank statistic, among --null-keys account sub-keys (Holm). Stages a
 harvest does not depend on the key, so a link to another run's topk_train_N directory reuses it.
 
     python benchmarks/radioactivity_logits.py --out runs/radio-logit-h0 --n-train 1000 --epochs 2 \
-        --context-width 0 --delta 2 --longer 0.05:6       # the committed result
+        --context-width 0 --delta 2 --shadow              # the committed result
     python benchmarks/radioactivity_logits.py --out runs/radioactivity --n-train 1000 --fractions 1  # h = 1
     python benchmarks/radioactivity_logits.py --quick   # smoke run: prints, writes no result file
 Writes benchmarks/results/radioactivity_logits.json and .md (never edit them by hand).
@@ -51,9 +51,10 @@ from distillguard.suspects import LocalSuspect
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def _calibration(preds, master, n_keys: int, rank: bool = False) -> dict:
+def _calibration(preds, master, n_keys: int, rank: bool = False, reference=None) -> dict:
     keys = account_keys(master, [f"null-{i:05d}" for i in range(n_keys)])
-    scores = score_ranks(preds.mean_logprobs, keys, alpha=1.0) if rank else score_predictions(preds, keys, alpha=1.0)
+    scores = (score_ranks(preds.mean_logprobs, keys, alpha=1.0, reference=reference) if rank
+              else score_predictions(preds, keys, alpha=1.0))
     return null_summary([r.p_value for r in scores])
 
 
@@ -73,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hard-null-prompts", type=int, default=16)
     ap.add_argument("--gemma-prompts", type=int, default=16)
     ap.add_argument("--null-keys", type=int, default=1000)
+    ap.add_argument("--shadow", action="store_true",
+                    help="h = 0: also rank relative to a shadow student the provider distils itself (clean, other "
+                    "texts, other seed)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-train", action="store_true", help="test only students already trained in --out")
     args = ap.parse_args(argv)
@@ -92,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     sim = run_simulation(out, fractions=fractions, n_train=args.n_train, n_read=args.n_read, epochs=args.epochs,
                          quick=args.quick, n_accounts=args.null_keys, delta=args.delta,
                          context_width=args.context_width, longer=args.longer,
-                         train_missing=not args.no_train)
+                         train_missing=not args.no_train, shadow=args.shadow)
     res["simulation"] = {**sim, "seconds": round(time.perf_counter() - t0, 1)}
     done = {r["fraction"] for r in sim["rows"]}
     reason = "not run in this invocation (--fractions)"
@@ -123,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
             cal[label] = _calibration(preds, master, args.null_keys)
             if master.require_spec().context_width == 0 and preds.mean_logprobs is not None:
                 cal[label + "_rank"] = _calibration(preds, master, args.null_keys, rank=True)
+                if (out / "preds" / "shadow.npz").exists() and args.shadow:
+                    shadow_lp = cached_predictions(None, [], out / "preds" / "shadow.npz").mean_logprobs
+                    cal[label + "_rank_shadow"] = _calibration(preds, master, args.null_keys, rank=True,
+                                                               reference=shadow_lp)
     t0 = time.perf_counter()
     n_t = min(args.teacher_read, 8) if args.quick else args.teacher_read
     tpreds = cached_predictions(LocalSuspect(teacher), read_seqs[:n_t], out / "preds" / f"teacher_{n_t}.npz")
@@ -182,6 +190,9 @@ def _fmt_p(d: dict) -> str:
     return f"top-1 | green {d['green_fraction']:.3f} | {d['scored']} coins | {d['log10_p']:.1f}{holm}"
 
 
+_RANK_LABELS = (("rank", "rank"), ("rank_ref", "rank rel. teacher"), ("rank_shadow", "rank rel. shadow student"))
+
+
 def _markdown(res: dict) -> str:
     sim = res["simulation"]
     m = res["machine"]
@@ -194,14 +205,16 @@ def _markdown(res: dict) -> str:
              "ShareGPT answers (teacher-forced); a student of fraction f learns from the watermarked top-20 of f of "
              "the texts and the clean top-20 of the rest. Reading: "
              f"{sim['texts_read']} held-out ShareGPT answers. log10 p in brackets: Holm over the "
-             f"{sim['rows'][0]['attribution']['accounts'] if sim['rows'] else '-'} account sub-keys.\n",
+             f"{sim['rows'][0]['attribution']['accounts'] if sim['rows'] else '-'} account sub-keys."
+             + (f" Shadow student: {sim['shadow']['layers']}L d={sim['shadow']['hidden']}, seed "
+                f"{sim['shadow']['seed']}, distilled from the clean teacher on {sim['shadow']['texts']}, "
+                f"{sim['shadow']['positions']} positions." if sim.get("shadow") else "") + "\n",
              "| suspect | wm fraction | watermarked positions | statistic | test key | green rate / mean rank | "
              "scored | log10 p (Holm) | accounts flagged |", "|---|---|---|---|---|---|---|---|---|"]
     for r in sim["rows"]:
         head = f"| {r['student']} ({r['name']}) | {r['fraction']:.2f} | {r['watermarked_positions']}"
         for label, d, flagged in [("top-1", r, r["attribution"]["flagged"]),
-                                  *[(lab, r[key], r[key]["flagged"]) for key, lab in
-                                    (("rank", "rank"), ("rank_ref", "rank rel. teacher")) if key in r]]:
+                                  *[(lab, r[key], r[key]["flagged"]) for key, lab in _RANK_LABELS if key in r]]:
             k = _fmt_p(d["key"]).split(" | ", 1)
             o = _fmt_p(d["other_key"]).split(" | ", 1)
             lines.append(f"{head} | {label} | harvester | {k[1]} | {', '.join(flagged) or 'none'} |")
@@ -221,7 +234,7 @@ def _markdown(res: dict) -> str:
     lines.append("")
     lines.append(f"Default pipeline on the hard-null text: {h['default_pipeline'][:160]}")
     lines.append("")
-    for r, key in [(r, key) for r in sim["rows"] for key in ("rank", "rank_ref") if key in r]:
+    for r, key in [(r, key) for r in sim["rows"] for key, _ in _RANK_LABELS if key in r]:
         c = r[key]["null_accounts"]
         lines.append(f"- {key} calibration ({r['name']}, the {c['keys']} accounts it never learned from): "
                      f"{c['rejections_0.01']} rejections at 0.01 (0.999 bound {c['bound_0.01_rejections_q999']}), "

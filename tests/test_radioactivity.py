@@ -384,3 +384,16 @@ def test_mixed_targets_watermark_whole_texts_at_the_given_fraction(char_tokenize
     assert info["watermarked_positions"] == sum(len(r) for r, m in zip(per_text, marked) if m)
     ids0, _, info0 = mixed_targets(harvest, key, 0.0, k=8)
     assert info0["watermarked_texts"] == 0 and np.array_equal(ids0, clean_ids)
+
+
+def test_real_text_splits_are_disjoint_and_skip_gives_the_next_block():
+    """The simulator's text blocks: train and read never overlap, and ``skip`` (the shadow student's texts)
+    continues the train split without touching the first block or the read split."""
+    from distillguard.distill.harvest import real_texts
+
+    first, second = real_texts("train", 50), real_texts("train", 50, skip=50)
+    read = real_texts("read", 50)
+    assert second == real_texts("train", 100)[50:] and not set(first) & set(second)
+    assert not (set(first) | set(second)) & set(read)
+    with pytest.raises(DistillguardError, match="texts per split"):
+        real_texts("train", 10, skip=10**7)

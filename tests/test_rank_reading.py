@@ -322,3 +322,37 @@ def test_null_summary_one_sided_ks_flags_only_anticonservative_p_values():
     assert conservative["ks_uniform_pvalue"] < 1e-6 and conservative["ks_anticonservative_pvalue"] > 0.05
     assert anticonservative["ks_anticonservative_pvalue"] < 1e-6
     assert null_summary(u)["ks_anticonservative_pvalue"] > 0.01
+
+
+def test_shadow_student_has_the_suspects_shape_and_leaves_the_suspect_untouched(h0_students, tmp_path, capsys):
+    """``train_shadow`` reads only the suspect's config.json: the shadow has its shape, its own weights, the
+    teacher's tokenizer, and is reused once trained; the suspect's files do not change; bad input -> one line."""
+    import hashlib
+
+    from distillguard.distill.shadow import shadow_model, train_shadow
+
+    _, _, _, texts, paths = h0_students
+    suspect = paths["marked"]
+    digest = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(suspect.iterdir()) if f.is_file()}
+    tok = LocalSuspect.load(suspect).tokenizer
+    teacher = LoadedModel(build_tiny_lm(len(tok), seed=6), tok, "tiny-teacher", "tiny-teacher", False)
+    info = train_shadow(suspect, tmp_path / "shadow", teacher=teacher, texts=texts.read_text().splitlines(),
+                        epochs=1, progress=False)
+    assert info["positions"] > 0 and info["texts"] == 20 and info["seed"] == 1
+    shadow, original = LocalSuspect.load(tmp_path / "shadow"), LocalSuspect.load(suspect)
+    cfg_s, cfg_o = shadow.loaded.model.config, original.loaded.model.config
+    assert (cfg_s.num_hidden_layers, cfg_s.hidden_size, cfg_s.vocab_size) == (
+        cfg_o.num_hidden_layers, cfg_o.hidden_size, cfg_o.vocab_size)
+    w_s, w_o = shadow.loaded.model.get_input_embeddings().weight, original.loaded.model.get_input_embeddings().weight
+    assert not np.allclose(w_s.detach().numpy(), w_o.detach().numpy())
+    assert train_shadow(suspect, tmp_path / "shadow") == info  # cached: no teacher needed
+    assert digest == {f.name: hashlib.sha256(f.read_bytes()).hexdigest()
+                      for f in sorted(suspect.iterdir()) if f.is_file()}
+    with pytest.raises(Exception, match="config.json"):
+        train_shadow(tmp_path / "nothing", tmp_path / "s2", teacher=teacher, texts=["w1 w2"])
+    with pytest.raises(Exception, match="smaller than the teacher"):
+        shadow_model(suspect, len(tok) + 10)
+    with pytest.raises(Exception, match="output directory"):
+        train_shadow(suspect, suspect, teacher=teacher, texts=["w1 w2"])
+    assert main(["shadow", "--like", str(tmp_path / "nothing"), "--out", str(tmp_path / "s4")]) == 2
+    assert "config.json" in capsys.readouterr().err

@@ -135,6 +135,19 @@ def _simulate(args: argparse.Namespace) -> int:
     return EXIT_NOT_DETECTED
 
 
+def _shadow(args: argparse.Namespace) -> int:
+    from distillguard.distill.shadow import train_shadow
+    from distillguard.models import load_model
+
+    teacher = load_model(args.teacher) if args.teacher else None
+    info = train_shadow(args.like, args.out, teacher=teacher, n_texts=args.n_texts, skip=args.skip,
+                        epochs=args.epochs, seed=args.seed)
+    print(f"shadow student in {args.out}: {info['positions']} positions of {info['texts']} texts, "
+          f"{info['epochs']} epoch(s), final loss {info['final_loss']:.3f}; use it with "
+          f"distillguard detect --reading-reference {args.out}")
+    return EXIT_NOT_DETECTED
+
+
 def register(subparsers: Any) -> None:
     """Add the ``detect`` and ``simulate`` subcommands to the ``distillguard`` parser.
 
@@ -204,3 +217,23 @@ def register(subparsers: Any) -> None:
                    help="h of a new key (default 1; 0 = one green list per account, scored by the rank statistic)")
     s.add_argument("--quick", action="store_true", help="tiny configuration for CI smoke runs")
     s.set_defaults(func=_simulate)
+
+    sh = subparsers.add_parser(
+        "shadow", formatter_class=fmt,
+        help="distil a clean shadow student shaped like a suspect: a reference for reading mode's rank statistic",
+        description="Build a model with the suspect's configuration (config.json only: its weights are not "
+        "loaded, its directory is not written), initialise it at random and distil the clean, unwatermarked "
+        "teacher into it (top-20 log-probs on real ShareGPT answers). It shares what any student of that shape "
+        "learns from the teacher and none of the watermark, so ranking the suspect relative to it "
+        "(detect --reading-reference) leaves the watermark standing out; it never sees the key, so the test "
+        "stays exact. h = 0 keys.",
+        epilog="example:\n  distillguard shadow --like runs/suspect --out runs/shadow --n-texts 1000\n"
+        "  distillguard detect --key teacher.key --suspect runs/suspect --reading-reference runs/shadow\n")
+    sh.add_argument("--like", required=True, metavar="SUSPECT_DIR", help="the suspect's Hugging Face directory")
+    sh.add_argument("--out", required=True, help="where the shadow (and its harvest cache) goes")
+    sh.add_argument("--teacher", default=None, help="teacher model (default: the SmolLM2 teacher)")
+    sh.add_argument("--n-texts", type=int, default=1000, help="ShareGPT answers to distil on (1000)")
+    sh.add_argument("--skip", type=int, default=0, help="leave out the first SKIP answers of the train split")
+    sh.add_argument("--epochs", type=int, default=2)
+    sh.add_argument("--seed", type=int, default=1)
+    sh.set_defaults(func=_shadow)

@@ -39,8 +39,11 @@ __all__ = ["real_texts", "harvest_topk", "TopkHarvest", "load_topk", "watermark_
 _SPLITS = ("train", "read")
 
 
-def real_texts(split: str, n: int, *, max_chars: int = 3000, min_chars: int = 200) -> list[str]:
+def real_texts(split: str, n: int, *, max_chars: int = 3000, min_chars: int = 200, skip: int = 0) -> list[str]:
     """Real assistant answers from ShareGPT: ``train`` counts from the front, ``read`` from the back.
+
+    ``skip`` leaves out the first ``skip`` texts of the split (``real_texts("train", 1000, skip=1000)`` is
+    disjoint from ``real_texts("train", 1000)``).
 
     The two splits are disjoint, so a student distilled on ``train`` is tested by reading text it never saw.
     These answers come from another model (ChatGPT), so they do not depend on any distillguard key.
@@ -56,9 +59,9 @@ def real_texts(split: str, n: int, *, max_chars: int = 3000, min_chars: int = 20
     if split not in _SPLITS:
         raise DistillguardError(f"unknown split {split!r}: choose one of {', '.join(_SPLITS)}")
     answers = [a for _, a in sharegpt_pairs(None, seed=0, max_chars=max_chars) if len(a) >= min_chars]
-    if n > len(answers) // 2:
-        raise DistillguardError(f"only {len(answers) // 2} texts per split are available, asked for {n}")
-    return answers[:n] if split == "train" else answers[::-1][:n]
+    if skip < 0 or skip + n > len(answers) // 2:
+        raise DistillguardError(f"only {len(answers) // 2} texts per split are available, asked for {skip} + {n}")
+    return answers[skip : skip + n] if split == "train" else answers[::-1][skip : skip + n]
 
 
 @dataclass

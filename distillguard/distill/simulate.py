@@ -87,7 +87,8 @@ def cached_predictions(suspect: Any, seqs: list[list[int]], path: Path) -> Predi
 
 
 def train_logit_student(harvest: TopkHarvest, tgt_ids: np.ndarray, tgt_lp: np.ndarray, tokenizer: Any,
-                        out: Path, *, epochs: int, layers: int = 4, hidden: int = 256, desc: str = "student") -> dict:
+                        out: Path, *, epochs: int, layers: int = 4, hidden: int = 256, desc: str = "student",
+                        seed: int = 0) -> dict:
     """Train (or reuse, when ``out`` exists) a from-scratch student by top-k logit distillation.
 
     Example:
@@ -97,10 +98,10 @@ def train_logit_student(harvest: TopkHarvest, tgt_ids: np.ndarray, tgt_lp: np.nd
     if done.exists():
         return json.loads(done.read_text())
     t0 = time.perf_counter()
-    model = make_student(len(tokenizer), layers=layers, hidden=hidden)
-    loss = train_student(model, harvest.ids, harvest.lengths, tgt_ids, tgt_lp, epochs=epochs, desc=desc)
+    model = make_student(len(tokenizer), layers=layers, hidden=hidden, seed=seed)
+    loss = train_student(model, harvest.ids, harvest.lengths, tgt_ids, tgt_lp, epochs=epochs, desc=desc, seed=seed)
     save_student(model, tokenizer, out)
-    info = {"final_loss": loss, "epochs": epochs, "layers": layers, "hidden": hidden,
+    info = {"final_loss": loss, "epochs": epochs, "layers": layers, "hidden": hidden, "seed": seed,
             "positions": int(len(harvest.ids)), "train_seconds": round(time.perf_counter() - t0, 1)}
     done.write_text(json.dumps(info, indent=2))
     return info
@@ -120,6 +121,7 @@ def run_simulation(
     key_path: str | None = None,
     n_accounts: int = 1000,
     train_missing: bool = True,
+    shadow: bool = False,
 ) -> dict[str, Any]:
     """Run the whole simulator with the SmolLM2 teacher and return a summary (also written to ``out_dir``).
 
@@ -133,7 +135,11 @@ def run_simulation(
     summary of the accounts it never learned from), and by the rank statistic relative to the untouched
     teacher reading the same text (``rank_ref``: a distilled student imitates the teacher's distribution,
     and subtracting it leaves what the student learned beyond it; the teacher is independent of the key,
-    whose watermark is added at serving time). With ``train_missing=False`` only students already trained
+    whose watermark is added at serving time). With ``shadow`` (h = 0 keys) also relative to a *shadow
+    student* (``rank_shadow``): a student of the same shape that the provider distils itself from its clean
+    teacher, on ``n_train`` other texts (disjoint from the suspects') and with another seed. It is
+    independent of the key, so the null stays exact, and it shares what any student of that shape learns from
+    this teacher -- the part of a suspect's ranking that is not the watermark. With ``train_missing=False`` only students already trained
     in ``out_dir`` are tested (the others are listed under ``not_trained``).
 
     Example:
@@ -166,6 +172,20 @@ def run_simulation(
     if master.require_spec().context_width == 0:
         teacher_lp = cached_predictions(LocalSuspect(teacher), read_seqs,
                                         out / "preds" / f"teacher_read_{len(read_seqs)}.npz").mean_logprobs
+    shadow_lp, shadow_info = None, None
+    if shadow and master.require_spec().context_width == 0:
+        shadow_dir = out / f"topk_shadow_{n_train}"  # the provider's own texts: disjoint from the students'
+        harvest_topk(teacher, real_texts("train", n_train, skip=n_train), shadow_dir, k=64, max_len=256,
+                     shard_size=50)
+        shadow_harvest = load_topk(shadow_dir)
+        s_ids, s_lp, _ = mixed_targets(shadow_harvest, None, 0.0)
+        shadow_info = train_logit_student(shadow_harvest, s_ids, s_lp, tok, out / "students" / "shadow",
+                                          epochs=epochs, desc="shadow", seed=1)
+        shadow_lp = cached_predictions(LocalSuspect.load(out / "students" / "shadow"), read_seqs,
+                                       out / "preds" / "shadow.npz").mean_logprobs
+        shadow_info = {**shadow_info, "texts": f"ShareGPT train answers {n_train}..{2 * n_train - 1} (clean "
+                       "teacher top-20; the students learned from answers 0.." f"{n_train - 1})",
+                       "positions": int(len(shadow_harvest.ids))}
     rows = []
     configs = [(f"wm{int(round(f * 100))}", key, f, epochs) for f in fractions]
     configs.insert(min(1, len(configs)), ("clean", None, 0.0, epochs))  # most informative students first
@@ -188,7 +208,9 @@ def run_simulation(
                **mix, "train": info, "key": attr[0].to_dict(), "other_key": oth.to_dict(),
                "attribution": {"accounts": len(accounts), "flagged": flagged}}
         if teacher_lp is not None and preds.mean_logprobs is not None:
-            for label, ref in (("rank", None), ("rank_ref", teacher_lp)):
+            refs = [("rank", None), ("rank_ref", teacher_lp)] + ([("rank_shadow", shadow_lp)] if shadow_lp is not None
+                                                                   else [])
+            for label, ref in refs:
                 ranks = score_ranks(preds.mean_logprobs, acct_keys, reference=ref)  # accounts[0]: the harvester
                 row[label] = {"key": ranks[0].to_dict(),
                               "other_key": score_ranks(preds.mean_logprobs, [other], reference=ref)[0].to_dict(),
@@ -196,7 +218,7 @@ def run_simulation(
                               "null_accounts": null_summary([r.p_value for r in ranks[1:]])}
         rows.append(row)
     summary = {"out_dir": str(out), "positions": int(len(harvest.ids)), "texts_read": len(read_seqs),
-               "key_fingerprint": key.fingerprint, "rows": rows,
+               "key_fingerprint": key.fingerprint, "rows": rows, "shadow": shadow_info,
                "not_trained": not_trained}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
