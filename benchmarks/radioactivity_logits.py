@@ -13,6 +13,9 @@ harvest does not depend on the key, so a link to another run's topk_train_N dire
 
     python benchmarks/radioactivity_logits.py --out runs/radio-logit-h0 --n-train 1000 --epochs 2 \
         --context-width 0 --delta 2 --shadow              # the committed result
+    python benchmarks/radioactivity_logits.py --out runs/radio-logit-rep --n-train 1000 --epochs 2 \
+        --context-width 0 --delta 2 --shadow --fractions 0.05 --planned-fractions 0.05 --seed 2 \
+        --no-clean-control --result-name radioactivity_logits_replication   # the 5 % cell, fresh key and seeds
     python benchmarks/radioactivity_logits.py --out runs/radioactivity --n-train 1000 --fractions 1  # h = 1
     python benchmarks/radioactivity_logits.py --quick   # smoke run: prints, writes no result file
 Writes benchmarks/results/radioactivity_logits.json and .md (never edit them by hand).
@@ -77,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shadow", action="store_true",
                     help="h = 0: also rank relative to a shadow student the provider distils itself (clean, other "
                     "texts, other seed)")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="students' initialisation and which texts are watermarked (the shadow uses seed + 1)")
+    ap.add_argument("--no-clean-control", action="store_true", help="skip the clean student (replicating a cell)")
+    ap.add_argument("--result-name", default="radioactivity_logits",
+                    help="file name under benchmarks/results/ (another name keeps the committed result)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-train", action="store_true", help="test only students already trained in --out")
     args = ap.parse_args(argv)
@@ -96,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     sim = run_simulation(out, fractions=fractions, n_train=args.n_train, n_read=args.n_read, epochs=args.epochs,
                          quick=args.quick, n_accounts=args.null_keys, delta=args.delta,
                          context_width=args.context_width, longer=args.longer,
-                         train_missing=not args.no_train, shadow=args.shadow)
+                         train_missing=not args.no_train, shadow=args.shadow, seed=args.seed,
+                         clean_control=not args.no_clean_control)
     res["simulation"] = {**sim, "seconds": round(time.perf_counter() - t0, 1)}
     done = {r["fraction"] for r in sim["rows"]}
     reason = "not run in this invocation (--fractions)"
@@ -177,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     print(md)
     if not args.quick:  # a smoke run prints, it does not overwrite the committed result
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "radioactivity_logits.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
-        (RESULTS / "radioactivity_logits.md").write_text(md)
+        (RESULTS / f"{args.result_name}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+        (RESULTS / f"{args.result_name}.md").write_text(md)
     return 0
 
 

@@ -122,6 +122,8 @@ def run_simulation(
     n_accounts: int = 1000,
     train_missing: bool = True,
     shadow: bool = False,
+    seed: int = 0,
+    clean_control: bool = True,
 ) -> dict[str, Any]:
     """Run the whole simulator with the SmolLM2 teacher and return a summary (also written to ``out_dir``).
 
@@ -139,8 +141,11 @@ def run_simulation(
     student* (``rank_shadow``): a student of the same shape that the provider distils itself from its clean
     teacher, on ``n_train`` other texts (disjoint from the suspects') and with another seed. It is
     independent of the key, so the null stays exact, and it shares what any student of that shape learns from
-    this teacher -- the part of a suspect's ranking that is not the watermark. With ``train_missing=False`` only students already trained
-    in ``out_dir`` are tested (the others are listed under ``not_trained``).
+    this teacher -- the part of a suspect's ranking that is not the watermark (see
+    :mod:`distillguard.distill.shadow`). With ``train_missing=False`` only students already trained in
+    ``out_dir`` are tested (the others are listed under ``not_trained``). ``seed`` sets the students'
+    initialisation and which texts carry the watermark; the shadow uses ``seed + 1``. ``clean_control=False``
+    skips the clean student (a replication of one cell).
 
     Example:
         >>> from distillguard.distill.simulate import run_simulation  # doctest: +SKIP
@@ -180,24 +185,25 @@ def run_simulation(
         shadow_harvest = load_topk(shadow_dir)
         s_ids, s_lp, _ = mixed_targets(shadow_harvest, None, 0.0)
         shadow_info = train_logit_student(shadow_harvest, s_ids, s_lp, tok, out / "students" / "shadow",
-                                          epochs=epochs, desc="shadow", seed=1)
+                                          epochs=epochs, desc="shadow", seed=seed + 1)
         shadow_lp = cached_predictions(LocalSuspect.load(out / "students" / "shadow"), read_seqs,
                                        out / "preds" / "shadow.npz").mean_logprobs
-        shadow_info = {**shadow_info, "texts": f"ShareGPT train answers {n_train}..{2 * n_train - 1} (clean "
-                       "teacher top-20; the students learned from answers 0.." f"{n_train - 1})",
-                       "positions": int(len(shadow_harvest.ids))}
+        shadow_info = {**shadow_info, "positions": int(len(shadow_harvest.ids)),
+                       "texts": f"ShareGPT train answers {n_train}..{2 * n_train - 1} (clean teacher top-20; the "
+                                f"students learned from answers 0..{n_train - 1})"}
     rows = []
     configs = [(f"wm{int(round(f * 100))}", key, f, epochs) for f in fractions]
-    configs.insert(min(1, len(configs)), ("clean", None, 0.0, epochs))  # most informative students first
+    if clean_control:
+        configs.insert(min(1, len(configs)), ("clean", None, 0.0, epochs))  # most informative students first
     configs += [(f"wm{int(round(f * 100))}-{e}ep", key, f, e) for f, e in longer or []]
     not_trained = []
     for name, k, frac, n_epochs in tqdm(configs, desc="students"):
         if not train_missing and not (out / "students" / name / "train.json").exists():
             not_trained.append(name)
             continue
-        ids, lp, mix = mixed_targets(harvest, k, frac)
+        ids, lp, mix = mixed_targets(harvest, k, frac, seed=seed)
         info = train_logit_student(harvest, ids, lp, tok, out / "students" / name, epochs=n_epochs,
-                                   desc=name)
+                                   desc=name, seed=seed)
         suspect = LocalSuspect.load(out / "students" / name)
         preds = cached_predictions(suspect, read_seqs, out / "preds" / f"{name}.npz")
         attr = score_predictions(preds, acct_keys)  # accounts[0] is the harvester: Holm over every account
