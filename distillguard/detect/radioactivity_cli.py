@@ -234,6 +234,8 @@ def register(subparsers: Any) -> None:
     sh.add_argument("--teacher", default=None, help="teacher model (default: the SmolLM2 teacher)")
     sh.add_argument("--n-texts", type=int, default=1000, help="ShareGPT answers to distil on (1000)")
     sh.add_argument("--skip", type=int, default=0, help="leave out the first SKIP answers of the train split")
-    sh.add_argument("--epochs", type=int, default=2)
-    sh.add_argument("--seed", type=int, default=1)
+    sh.add_argument("--epochs", type=int, default=2,
+                    help="passes over the texts (2); match the suspect's training length if you know it")
+    sh.add_argument("--seed", type=int, default=1,
+                    help="initialisation and batch order (1); any seed works, the shadow never sees the key")
     sh.set_defaults(func=_shadow)
