@@ -192,7 +192,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--reading-reference", metavar="PATH_OR_NAME",
                    help="rank statistic: rank by log-probability relative to this local model, which must be "
                    "independent of the key -- the untouched teacher (smollm2-135m-instruct) for a suspect that "
-                   "may be a fine-tuned copy of it")
+                   "may be a fine-tuned copy of it, or a shadow student (distillguard shadow --like SUSPECT) for a "
+                   "student trained from scratch")
     p.add_argument("--allow-keyed-text", action="store_true",
                    help="read text that itself carries a tested watermark (biased: experiments only)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
