@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                       for f in args.planned_fractions.split(",") if float(f) not in done]
     if 0.0 not in done:
         res["not_run"].append({"cell": "same student distilled from the unwatermarked teacher (clean control)",
-                               "reason": reason})
+                               "reason": "skipped (--no-clean-control)" if args.no_clean_control else reason})
     res["not_run"] += [
         {"cell": "students on sampled watermarked text", "reason": "benchmarks/radioactivity.py"},
         {"cell": "teacher copy fine-tuned on the top-k harvest, persistence, paraphrase",
