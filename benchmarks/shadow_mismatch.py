@@ -40,13 +40,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from distillguard.detect.radioactivity import score_ranks, versions
-from distillguard.detect.stats import null_summary
+from distillguard.detect.radioactivity import versions
 from distillguard.distill.harvest import load_topk, real_texts
 from distillguard.distill.simulate import (
     cached_predictions,
     make_key,
     mixed_targets,
+    rank_row,
     run_simulation,
     train_logit_student,
 )
@@ -59,16 +59,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 VARIANTS = {"matched": (None, None, 4, 256, 1), "matched-seed": (None, None, 4, 256, 2),
             "half-data": (0.5, None, 4, 256, 1), "one-epoch": (None, 1, 4, 256, 1),
             "shallower": (None, None, 2, 256, 1), "narrower": (None, None, 4, 128, 1)}
-
-
-def _rank_row(lp: np.ndarray, keys: list[WatermarkKey], accounts: list[str], other: WatermarkKey,
-              reference: np.ndarray | None) -> dict:
-    """Rank test of every account (Holm; accounts[0] is the harvester) and of a key nobody used."""
-    ranks = score_ranks(lp, keys, reference=reference)
-    return {"key": ranks[0].to_dict(),
-            "other_key": score_ranks(lp, [other], reference=reference)[0].to_dict(),
-            "flagged": [accounts[i] for i, r in enumerate(ranks) if r.detected],
-            "null_accounts": null_summary([r.p_value for r in ranks[1:]])}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     suspect_lp = cached_predictions(None, [], out / "preds" / f"{suspect_name}.npz").mean_logprobs
     teacher_lp = cached_predictions(None, [], out / "preds" / f"teacher_read_{len(read_seqs)}.npz").mean_logprobs
 
-    rows = [{"reference": "none (plain rank)", **_rank_row(suspect_lp, keys, accounts, other, None)},
-            {"reference": "untouched teacher", **_rank_row(suspect_lp, keys, accounts, other, teacher_lp)}]
+    rows = [{"reference": "none (plain rank)", **rank_row(suspect_lp, keys, accounts, other)},
+            {"reference": "untouched teacher", **rank_row(suspect_lp, keys, accounts, other, reference=teacher_lp)}]
     provider = load_topk(out / f"topk_shadow_{n_train}")  # the provider's own texts (clean teacher top-k)
     for name in names:
         share, n_ep, layers, hidden, offset = VARIANTS[name]
@@ -128,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                      "recipe": {"texts": int(len(harvest.lengths)), "positions": int(len(harvest.ids)),
                                 "epochs": n_ep, "layers": layers, "hidden": hidden, "seed": args.seed + offset},
                      "train": info, "seconds": round(time.perf_counter() - t0, 1),
-                     **_rank_row(suspect_lp, keys, accounts, other, shadow_lp)})
+                     **rank_row(suspect_lp, keys, accounts, other, reference=shadow_lp)})
         print(_line(rows[-1]), flush=True)
 
     suspect_row = next(r for r in sim["rows"] if r["name"] == suspect_name)

@@ -27,7 +27,7 @@ from distillguard.distill.student import make_student, save_student, train_stude
 from distillguard.errors import DistillguardError
 from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
 
-__all__ = ["make_key", "mixed_targets", "cached_predictions", "train_logit_student", "run_simulation"]
+__all__ = ["make_key", "mixed_targets", "cached_predictions", "train_logit_student", "rank_row", "run_simulation"]
 
 
 def make_key(path: Path, tokenizer: Any, *, delta: float = 3.0, context_width: int = 1) -> WatermarkKey:
@@ -105,6 +105,22 @@ def train_logit_student(harvest: TopkHarvest, tgt_ids: np.ndarray, tgt_lp: np.nd
             "positions": int(len(harvest.ids)), "train_seconds": round(time.perf_counter() - t0, 1)}
     done.write_text(json.dumps(info, indent=2))
     return info
+
+
+def rank_row(mean_logprobs: np.ndarray, keys: list[WatermarkKey], accounts: list[str], other: WatermarkKey, *,
+             reference: np.ndarray | None = None) -> dict[str, Any]:
+    """Rank test of every account (Holm; ``accounts[0]``, the harvester, first) and of a key nobody used.
+
+    ``null_accounts`` calibrates the other accounts' p-values: the suspect never learned from them.
+
+    Example:
+        >>> from distillguard.distill.simulate import rank_row  # doctest: +SKIP
+    """
+    ranks = score_ranks(mean_logprobs, keys, reference=reference)
+    return {"key": ranks[0].to_dict(),
+            "other_key": score_ranks(mean_logprobs, [other], reference=reference)[0].to_dict(),
+            "flagged": [accounts[i] for i, r in enumerate(ranks) if r.detected],
+            "null_accounts": null_summary([r.p_value for r in ranks[1:]])}
 
 
 def run_simulation(
@@ -217,11 +233,7 @@ def run_simulation(
             refs = [("rank", None), ("rank_ref", teacher_lp)] + ([("rank_shadow", shadow_lp)] if shadow_lp is not None
                                                                    else [])
             for label, ref in refs:
-                ranks = score_ranks(preds.mean_logprobs, acct_keys, reference=ref)  # accounts[0]: the harvester
-                row[label] = {"key": ranks[0].to_dict(),
-                              "other_key": score_ranks(preds.mean_logprobs, [other], reference=ref)[0].to_dict(),
-                              "flagged": [accounts[i] for i, r in enumerate(ranks) if r.detected],
-                              "null_accounts": null_summary([r.p_value for r in ranks[1:]])}
+                row[label] = rank_row(preds.mean_logprobs, acct_keys, accounts, other, reference=ref)
         rows.append(row)
     summary = {"out_dir": str(out), "positions": int(len(harvest.ids)), "texts_read": len(read_seqs),
                "key_fingerprint": key.fingerprint, "rows": rows, "shadow": shadow_info,
