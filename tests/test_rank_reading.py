@@ -262,7 +262,9 @@ def test_window_rank_statistic_calibrated_over_independent_keys(char_tokenizer):
     p = np.array([r.p_value for r in res])
     assert _fpr_ok(p, 0.01) and _fpr_ok(p, 0.05) and not any(r.detected for r in res)
     used = np.array([r.scored // V for r in res])  # windows used: one per keyed order (16) that some window hits
-    assert used.max() == 16 and used.min() >= 12
+    # each of the 48 windows falls in a uniformly random order: 16 (1 - (15/16)^48) = 15.28 orders hit on average.
+    # (A min over 1,000 random keys is not a bound: 11 was seen in CI.)
+    assert used.max() == 16 and used.min() >= 8 and abs(used.mean() - 16 * (1 - (15 / 16) ** 48)) < 0.2
 
 
 def _bigram_streams(key: WatermarkKey | None, V: int, n: int, length: int, rng: np.random.Generator):
