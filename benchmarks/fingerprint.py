@@ -60,6 +60,8 @@ def zoo(demo_dir: Path) -> list[dict]:
              NULL_PREFIX: (0, "demo recipe 2L d=256, 6 epochs on 192 ShareGPT chat pairs (the null population)"),
              "logit": (1, "demo recipe 2L d=256, 6 epochs, teacher top-20 log-probs on 200 ShareGPT answer texts"),
              "text": (0, "demo recipe 2L d=256, 6 epochs on the tokens of 200 ShareGPT answer texts"),
+             "select-sharegpt": (0, "demo recipe on 192 further ShareGPT chat pairs (probe selection only, "
+                                   "benchmarks/fingerprint_selection.py)"),
              "gemmaft-teacher": (1, "Gemma-3-270M fine-tuned (2 epochs, answers only) on 256 clean teacher answers"),
              "gemmaft-teacherwm": (1, "Gemma-3-270M fine-tuned (2 epochs) on 256 watermarked teacher answers"),
              "gemmaft-sharegpt": (0, "Gemma-3-270M fine-tuned (2 epochs) on 256 ShareGPT (ChatGPT) answers "

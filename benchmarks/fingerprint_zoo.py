@@ -12,6 +12,8 @@ d=256, 6 epochs, exact restricted softmax; about a minute each) on the same kind
 * ``chat-sharegpt-s<i>``: the demo's recipe (quick profile: 2 layers, d=256, 6 epochs) on 192 ShareGPT
   (prompt, ChatGPT answer) pairs each, chat-formatted -- the null population of the answered probes. The
   answered probe prompts (``answered_candidates(ANSWERED, seed=11)``) are kept out of their data.
+* ``select-sharegpt-s<i>``: the same recipe on the next slices of ShareGPT pairs: used only to choose
+  probes (``benchmarks/fingerprint_selection.py``), never to calibrate or to evaluate.
 * ``gemmaft-teacher-s0`` / ``gemmaft-teacherwm-s0``: Gemma-3-270M (another lab's base, another tokenizer)
   fine-tuned on the teacher's sampled answers, clean / watermarked harvest (positives), and
   ``gemmaft-sharegpt-s<i>``: the same recipe on disjoint sets of ChatGPT's answers (negatives).
@@ -88,8 +90,9 @@ def train_zoo(names: list[str], *, n_texts: int = 200, epochs: int = 2, layers: 
         print(json.dumps(info), flush=True)
 
 
-def train_chat_nulls(n: int, *, texts: int = 192) -> None:
-    """Chat-recipe ShareGPT students ``chat-sharegpt-s0 .. s<n-1>`` (the demo's quick shape), resumable."""
+def train_chat_nulls(n: int, *, texts: int = 192, prefix: str = "chat-sharegpt", first_slice: int = 0) -> None:
+    """Chat-recipe ShareGPT students ``<prefix>-s0 .. s<n-1>`` (the demo's quick shape), resumable; student i
+    trains on slice ``first_slice + i`` of ``texts`` pairs (so the null and the selection models never share)."""
     from distillguard.data import sharegpt_pairs
     from distillguard.demo import PROFILES
     from distillguard.distill.student import chat_sequences, train_text_student
@@ -100,8 +103,12 @@ def train_chat_nulls(n: int, *, texts: int = 192) -> None:
     held_out = {c["prompt"] for c in answered_candidates(ANSWERED, seed=11)}
     pairs = [pq for pq in sharegpt_pairs(None, seed=5, max_chars=2000) if pq[0] not in held_out]
     for i in range(n):
-        out = cache_dir() / "fingerprint" / "zoo" / f"chat-sharegpt-s{i}"
-        seqs = chat_sequences(tok, pairs[i * texts : (i + 1) * texts], 128, prof.harvest_tokens)
+        out = cache_dir() / "fingerprint" / "zoo" / f"{prefix}-s{i}"
+        if (out / "config.json").exists():
+            print("have", out.name, flush=True)
+            continue
+        k = first_slice + i
+        seqs = chat_sequences(tok, pairs[k * texts : (k + 1) * texts], 128, prof.harvest_tokens)
         info = train_text_student(out, tok, seqs, layers=prof.student_layers, hidden=prof.student_hidden,
                                   epochs=prof.epochs, lr=3e-3, seed=100 + i, desc=out.name)
         print(out.name, json.dumps(info), flush=True)
@@ -150,11 +157,16 @@ if __name__ == "__main__":
     ap.add_argument("--texts", type=int, default=200)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--chat", type=int, default=0, help="also train this many chat-recipe ShareGPT students")
+    ap.add_argument("--select", type=int, default=0,
+                    help="also train this many selection students (select-sharegpt-s<i>: the chat recipe on ShareGPT "
+                         "pairs after the null's; used only to choose probes, never to calibrate or evaluate)")
     ap.add_argument("--gemma", type=int, nargs="?", const=1, default=0, metavar="K",
                     help="also fine-tune Gemma-3-270M on teacher answers and on K ChatGPT answer sets (default K 1)")
     a = ap.parse_args()
     train_zoo(a.names, n_texts=a.texts, epochs=a.epochs)
     if a.chat:
         train_chat_nulls(a.chat)
+    if a.select:
+        train_chat_nulls(a.select, prefix="select-sharegpt", first_slice=max(a.chat, 8))
     if a.gemma:
         train_gemma_students(chatgpt=a.gemma)
