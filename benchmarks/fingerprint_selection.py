@@ -22,6 +22,8 @@ Second block, ``wide`` selectors: the selection students plus one model of each 
 model in the zoo (``WIDE``: Gemma-3-270M, an older ShareGPT student, a text-trained twin), which then leave
 the evaluated zoo -- for ``random-1`` too, so the two rows of the block compare the same models. (Added after
 the first run showed the chat-student selectors flag Gemma-3-270M: an exploratory follow-up, not planned.)
+Then each of the three extra selection models is held out in turn (evaluated, not selecting): does a wide
+selection keep a kind of model it never saw at alpha?
 
 Data: the per-answer log-probs of every zoo model on the shipped answered probe set
 (``benchmarks/data/fingerprint/probes.json``) go to ``benchmarks/data/fingerprint/answered_logprobs.npz``;
@@ -91,7 +93,7 @@ def choose(config: str, pool: np.ndarray, n: int, snr: np.ndarray, rng: np.rando
 
 
 def evaluate(data: dict, reps: int, configs: dict[str, int], extra_selectors: tuple[str, ...] = (),
-             seed: int = 0, alpha: float = 0.01) -> tuple[list[dict], dict]:
+             block: str = "chat", seed: int = 0, alpha: float = 0.01) -> tuple[list[dict], dict]:
     """AUROC / TPR / FPR per configuration and query budget over ``reps`` random candidate pools.
 
     Selection models: the ``select-sharegpt-*`` students plus ``extra_selectors``; none of them is evaluated.
@@ -108,7 +110,6 @@ def evaluate(data: dict, reps: int, configs: dict[str, int], extra_selectors: tu
     n_probes = len(data["probe_ids"])
     rng = np.random.default_rng(seed)
     pools = [rng.permutation(n_probes)[: n_probes // 2] for _ in range(reps)]
-    block = "wide" if extra_selectors else "chat"
     rows, per_model = [], {}
     for config, answers in configs.items():
         S = D[answers]
@@ -182,8 +183,15 @@ def main() -> None:
         data = collect(ps.probes, Path(a.demo))
         np.savez_compressed(DATA, **data)
     rows, per_model = evaluate(data, a.reps, CONFIGS)
-    wide_rows, wide_per_model = evaluate(data, a.reps, WIDE_CONFIGS, WIDE)
+    wide_rows, wide_per_model = evaluate(data, a.reps, WIDE_CONFIGS, WIDE, "wide")
     rows, per_model = rows + wide_rows, {**per_model, **wide_per_model}
+    # does a wide selection keep a kind of model it never saw at alpha? hold each extra selector out in turn
+    held_out = {}
+    for kind in WIDE:
+        r, pm = evaluate(data, a.reps, {"snr-1": 1}, tuple(w for w in WIDE if w != kind), f"wide-minus-{kind}")
+        held_out[kind] = {f"{x['queries']}": {"fpr_at_alpha": x["fpr_at_alpha"], "auroc_mean": x["auroc_mean"],
+                                              "held_out_detected_share": pm[f"wide-minus-{kind}/snr-1@{x['queries']}"]
+                                              [kind]["detected_share"]} for x in r}
     names = [str(n) for n in data["names"]]
     out = {"question": "AUROC / TPR / FPR of the fingerprint test at a fixed number of log-prob queries: random "
                        "probes (1 or 4 teacher answers) vs probes chosen by the teacher's SNR against selection "
@@ -195,7 +203,7 @@ def main() -> None:
            "null_models": [n for n in names if n.startswith(NULL_PREFIX)],
            "zoo": [{"name": n, "label": int(lab), "kind": str(k)}
                    for n, lab, k in zip(names, data["labels"], data["kinds"])],
-           "results": rows, "per_model": per_model, "seconds": round(time.time() - t0, 1)}
+           "results": rows, "per_model": per_model, "held_out_selector": held_out, "seconds": round(time.time() - t0, 1)}
     res = ROOT / "results"
     (res / "fingerprint_selection.json").write_text(json.dumps(out, indent=2))
     plot(rows, res / "fingerprint_selection.png")
@@ -222,6 +230,12 @@ def main() -> None:
             r = per_model[f"{c}@32"].get(z["name"])
             cells.append("-" if r is None else f"{r['t_median']:.2f} ({r['detected_share']:.2f})")
         md.append(f"| {z['name']} | {'+' if z['label'] else '-'} | " + " | ".join(cells) + " |")
+    md += ["", "Wide selection with one of its extra models held out (it is then evaluated; snr-1): share of its "
+           "tests with p <= 0.01, and the FPR over all negatives:", "",
+           "| held out | detected at 16 q | 32 q | 64 q | FPR at 32 q | FPR at 64 q |", "|---|---|---|---|---|---|"]
+    for kind, h in held_out.items():
+        md.append(f"| {kind} | " + " | ".join(f"{h[q]['held_out_detected_share']:.2f}" for q in ("16", "32", "64"))
+                  + f" | {h['32']['fpr_at_alpha']:.3f} | {h['64']['fpr_at_alpha']:.3f} |")
     md += ["", "![AUROC vs queries](fingerprint_selection.png)", "", f"Wall time {out['seconds']:.0f} s."]
     (res / "fingerprint_selection.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
