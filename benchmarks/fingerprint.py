@@ -79,11 +79,16 @@ def zoo(demo_dir: Path) -> list[dict]:
     return out
 
 
+def score_path(pool: str, name: str, mode: str) -> Path:
+    """Where :func:`model_scores` caches one model's per-probe scores (and, in log-prob mode, every log-prob)."""
+    return CACHE / "scores" / f"{pool}_{name}_{mode}.json"
+
+
 def model_scores(m: dict, probes: list, mode: str, max_new_tokens: int, pool: str,
                  teacher_answers: int | None = None) -> np.ndarray:
     """Per-probe scores of one zoo model on all probes of a pool (cached; log-prob mode caches every answer's
     log-prob, so the contrast can use the first ``teacher_answers`` teacher answers only)."""
-    path = CACHE / "scores" / f"{pool}_{m['name']}_{mode}.json"
+    path = score_path(pool, m["name"], mode)
     if path.exists():
         cached = json.loads(path.read_text())
         if cached["ids"] == [p.id for p in probes] and (mode == "text" or "teacher_lps" in cached):

@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from fingerprint import CACHE, NULL_PREFIX, auroc, model_scores, null_models, zoo
+from fingerprint import NULL_PREFIX, auroc, model_scores, null_models, score_path, zoo
 
 from distillguard.fingerprint.probeset import ProbeSet
 from distillguard.fingerprint.stats import calibrated_test
@@ -65,7 +65,7 @@ def collect(probes: list, demo_dir: Path) -> dict:
     t_lp, r_lp = [], []
     for m in models:
         model_scores(m, probes, "logprob", 40, "answered")  # computes and caches, or reuses the cache
-        cached = json.loads((CACHE / "scores" / f"answered_{m['name']}_logprob.json").read_text())
+        cached = json.loads(score_path("answered", m["name"], "logprob").read_text())
         t_lp.append(np.array(cached["teacher_lps"], float))
         r_lp.append(np.array(cached["reference_lps"], float)[:, 0])
     return {"names": np.array([m["name"] for m in models]), "labels": np.array([m["label"] for m in models]),

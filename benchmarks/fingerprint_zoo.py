@@ -167,6 +167,6 @@ if __name__ == "__main__":
     if a.chat:
         train_chat_nulls(a.chat)
     if a.select:
-        train_chat_nulls(a.select, prefix="select-sharegpt", first_slice=max(a.chat, 8))
+        train_chat_nulls(a.select, prefix="select-sharegpt", first_slice=8)  # after the 8 null students' slices
     if a.gemma:
         train_gemma_students(chatgpt=a.gemma)
