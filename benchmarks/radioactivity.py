@@ -46,7 +46,7 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
 
 
-def _harvest(teacher: Any, prompts: list[str], path: Path, key: Any, tokens: int, seed: int,
+def harvest_answers(teacher: Any, prompts: list[str], path: Path, key: Any, tokens: int, seed: int,
              log: dict[str, Any]) -> list[dict]:
     """Teacher answers (resumable JSONL); ``log`` records how many were reused, so timings stay honest."""
     from distillguard.watermark.generate import generate_jsonl
@@ -68,7 +68,7 @@ def _answers(suspect: Any, prompts: list[str], path: Path, tokens: int) -> list[
     return out
 
 
-def _test(name: str, suspect: Any, tok: Any, keys: list, accounts: list[str], other: Any, read_seqs: list,
+def test_suspect(name: str, suspect: Any, tok: Any, keys: list, accounts: list[str], other: Any, read_seqs: list,
           gen_prompts: list[str], out: Path, gen_tokens: int, read: bool = True,
           reference_lp: np.ndarray | None = None) -> dict[str, Any]:
     """Reading + generation mode against every account sub-key (Holm) and one unrelated key. With
@@ -188,11 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     w_prompts, c_prompts, q_prompts = pool[:n], pool[n : 2 * n], pool[2 * n : 2 * n + args.queries]
     t0 = time.perf_counter()
     counts: dict[str, Any] = {}  # answers generated in this run vs reused from an earlier (interrupted) one
-    wm = _harvest(teacher, w_prompts, out / "harvest_wm.jsonl", keys[0], args.tokens, seed=1, log=counts)
+    wm = harvest_answers(teacher, w_prompts, out / "harvest_wm.jsonl", keys[0], args.tokens, seed=1, log=counts)
     if counts["harvest_wm"]["generated"]:
         timings["harvest_wm"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
-    clean = _harvest(teacher, c_prompts, out / "harvest_clean.jsonl", None, args.tokens, seed=2, log=counts)
+    clean = harvest_answers(teacher, c_prompts, out / "harvest_clean.jsonl", None, args.tokens, seed=2, log=counts)
     if counts["harvest_clean"]["generated"]:
         timings["harvest_clean"] = round(time.perf_counter() - t0, 1)
     wm = [r for r in wm if r["response"].strip()]  # an answer that is only <eos> teaches nothing
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
              reference_lp: np.ndarray | None = None) -> dict[str, Any]:
         t = time.perf_counter()
         fresh = not (out / "answers" / f"{name}.json").exists()
-        row = _test(name, suspect, tok, keys, accounts, other, read_seqs, prompts, out, args.tokens, read,
+        row = test_suspect(name, suspect, tok, keys, accounts, other, read_seqs, prompts, out, args.tokens, read,
                     reference_lp)
         if fresh:
             timings[f"test_{name}"] = round(time.perf_counter() - t, 1)

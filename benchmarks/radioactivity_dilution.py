@@ -1,0 +1,252 @@
+"""Benchmark: the 5 % cell at scale -- watermarked teacher answers diluted in 19x as much public chat data.
+
+Question (issue 3): a harvester rarely trains on our answers alone. Mix the teacher's watermarked answers with
+public (prompt, answer) pairs so that they are only ``--fraction`` of the training answers, train a student
+from scratch, and ask: does reading mode still find the harvester's account among ``--accounts`` sub-keys?
+radioactivity.py's 5 % student saw 256 answers in all (13 watermarked, 1.5k tokens) and was not detected;
+here the watermarked answers stay at 256 and the student grows around them.
+
+Set-up (radioactivity.py's key spec, prompts and student shape): an h = 0 key (gamma 0.25, delta 2, one keyed
+vocabulary order per account). The teacher answers ``--wm-answers`` real ShareGPT prompts by sampling
+(T = 0.7) with the sub-key of account ``harvester`` (W) and as many other prompts without watermark (C).
+Diluent D and D': disjoint sets of ShareGPT (human prompt, ChatGPT answer) pairs, none of them a harvest or
+test prompt and none of their answers a reading text. Students (2 layers, d = 256, from scratch):
+
+* ``dilute-wm``  = W + D: the suspect, ``--fraction`` of its answers watermarked;
+* ``shadow``     = C + D' (another seed): what the investigator can build without the harvester's data -- the
+  teacher's clean answers and other public pairs. It is also the clean control: tested with the harvester's
+  key it must stay quiet.
+
+Statistics (all among the account sub-keys, Holm): reading-rank (the suspect's averaged next-token
+distribution on 100 held-out ChatGPT answers, Wilcoxon rank sum of the key's green list), reading-rank-shadow
+(the same on the difference to the shadow's distribution: the null stays exact because the shadow never saw
+a watermarked token), reading (green coins of top-1 predictions) and generation (green coins of the student's
+answers to held-out prompts). The 999 accounts a student never learned from calibrate each statistic.
+
+    python benchmarks/radioactivity_dilution.py --out runs/radio-dilution --epochs 1   # the committed result
+    python benchmarks/radioactivity_dilution.py --out runs/dil-quick --quick           # ~2 min; prints only
+Writes benchmarks/results/radioactivity_dilution.json and .md (never edit them by hand).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from radioactivity import harvest_answers, test_suspect
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MODES = ("reading-rank", "reading-rank-shadow", "reading", "generation")
+
+
+def diluent_pairs(n: int, exclude_prompts: set[str], exclude_answers: set[str], *, seed: int = 7
+                  ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Two disjoint lists of ``n`` ShareGPT (prompt, ChatGPT answer) pairs, none in the excluded sets.
+
+    Example:
+        >>> d, d2 = diluent_pairs(3, set(), set())  # doctest: +SKIP
+        >>> len(d), len(d2), set(d) & set(d2)  # doctest: +SKIP
+        (3, 3, set())
+    """
+    from distillguard.data import sharegpt_pairs
+
+    seen: set[tuple[str, str]] = set()
+    pool = []
+    for q, a in sharegpt_pairs(None, seed=seed, max_chars=2000):
+        if q in exclude_prompts or a in exclude_answers or (q, a) in seen:
+            continue
+        seen.add((q, a))
+        pool.append((q, a))
+        if len(pool) == 2 * n:
+            return pool[:n], pool[n:]
+    raise SystemExit(f"only {len(pool)} ShareGPT pairs are left, {2 * n} are needed")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="runs/radio-dilution", help="cache directory (harvests, students, answers)")
+    ap.add_argument("--wm-answers", type=int, default=256, help="watermarked teacher answers in the suspect's data")
+    ap.add_argument("--fraction", type=float, default=0.05, help="watermarked share of the suspect's answers")
+    ap.add_argument("--tokens", type=int, default=128, help="max new tokens per harvested answer (and per "
+                                                            "generation-mode answer)")
+    ap.add_argument("--epochs", type=int, default=1, help="epochs over the whole mixture (one is ~20 min per "
+                    "student on 2 cores at the default sizes)")
+    ap.add_argument("--accounts", type=int, default=1000, help="account sub-keys tested (harvester + others)")
+    ap.add_argument("--read", type=int, default=100, help="held-out ShareGPT answers read (reading mode)")
+    ap.add_argument("--queries", type=int, default=128, help="generation-mode prompts per suspect")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes; prints the table, writes no result file")
+    args = ap.parse_args(argv)
+    if not 0 < args.fraction < 1:
+        ap.error("--fraction must be in (0, 1)")
+    if args.quick:
+        args.wm_answers, args.tokens, args.epochs, args.accounts, args.read, args.queries = 16, 32, 1, 50, 12, 8
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    from distillguard.data import sharegpt_prompts
+    from distillguard.demo import pooled_score
+    from distillguard.distill.harvest import real_texts
+    from distillguard.distill.simulate import cached_predictions
+    from distillguard.distill.student import chat_sequences, train_text_student
+    from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
+    from distillguard.models import load_model
+    from distillguard.suspects import LocalSuspect
+
+    t_start = time.perf_counter()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    res: dict[str, Any] = {
+        "question": __doc__.split("\n\n")[1].replace("\n", " "),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "gpu": torch.cuda.is_available()},
+        "command": "python " + " ".join(shlex.quote(a) for a in ["benchmarks/radioactivity_dilution.py", *sys.argv[1:]]),
+        "settings": vars(args), "timings_s": {}}
+    timings = res["timings_s"]
+    previous = out / "run.json"  # a rerun reuses cached stages: keep the times of the run that did the work
+    if previous.exists():
+        timings.update(json.loads(previous.read_text()).get("timings_s", {}))
+    teacher = load_model(None)
+    tok = teacher.tokenizer
+    key_path = out / "teacher.key"
+    if key_path.exists():
+        master = WatermarkKey.load(key_path)
+    else:
+        master = WatermarkKey.generate(WatermarkSpec(vocab_size=len(tok), gamma=0.25, delta=2.0, context_width=0,
+                                                     tokenizer_id=tokenizer_id(tok)))
+        master.save(key_path)
+    spec = master.require_spec()
+    res["spec"] = {k: v for k, v in spec.to_dict().items() if k in ("gamma", "delta", "context_width", "seeding")}
+    accounts = ["harvester"] + [f"acct-{i:05d}" for i in range(args.accounts - 1)]
+    keys = [master.for_account(a) for a in accounts]
+    other = WatermarkKey.generate(spec)  # an unrelated master key: the "another key" control
+
+    # the same prompt slices as radioactivity.py: W, C, then the generation-mode prompts
+    pool = list(dict.fromkeys(sharegpt_prompts(None, seed=31, min_chars=8, max_chars=600)))
+    n = args.wm_answers
+    w_prompts, c_prompts, q_prompts = pool[:n], pool[n : 2 * n], pool[2 * n : 2 * n + args.queries]
+    counts: dict[str, Any] = {}
+    harvests = {}
+    for name, prompts, key, seed in (("harvest_wm", w_prompts, keys[0], 1), ("harvest_clean", c_prompts, None, 2)):
+        t0 = time.perf_counter()
+        recs = harvest_answers(teacher, prompts, out / f"{name}.jsonl", key, args.tokens, seed=seed, log=counts)
+        if counts[name]["generated"]:
+            timings[name] = round(time.perf_counter() - t0, 1)
+        harvests[name] = [r for r in recs if r["response"].strip()]  # an answer that is only <eos> teaches nothing
+    wm, clean = harvests["harvest_wm"], harvests["harvest_clean"]
+    read_texts = real_texts("read", args.read)
+    read_seqs = [tok.encode(t, add_special_tokens=False)[:256] for t in read_texts]
+    n_dil = int(round(len(wm) * (1 - args.fraction) / args.fraction))
+    d_pairs, d2_pairs = diluent_pairs(n_dil, set(w_prompts) | set(c_prompts) | set(q_prompts), set(read_texts))
+
+    def seqs_of(pairs: list[tuple[str, str]]) -> tuple[list[list[int]], int]:
+        """Chat-template sequences (prompt <= 128 tokens, answer <= --tokens) and their answer-token count."""
+        seqs = chat_sequences(tok, pairs, 128, args.tokens)
+        if len(seqs) != len(pairs):
+            raise SystemExit("training sequences are misaligned with their pairs (an answer encodes to no token)")
+        answer_tokens = sum(min(args.tokens, len(tok.encode(a, add_special_tokens=False))) for _, a in pairs)
+        return seqs, answer_tokens
+
+    parts = {"W": seqs_of([(r["prompt"], r["response"]) for r in wm]),
+             "C": seqs_of([(r["prompt"], r["response"]) for r in clean]),
+             "D": seqs_of(d_pairs), "D'": seqs_of(d2_pairs)}
+    res["data"] = {k: {"answers": len(s), "answer_tokens": t, "tokens": int(sum(map(len, s)))}
+                   for k, (s, t) in parts.items()}
+    res["data"]["W"]["served_text"] = pooled_score([r["response_ids"] for r in wm], keys[0])
+    students = {"dilute-wm": (("W", "D"), 0), "shadow": (("C", "D'"), 1)}
+    rows = []
+    lps: dict[str, np.ndarray] = {}
+    for name in ("shadow", "dilute-wm"):  # the shadow first: the suspect's test needs its distribution
+        names, seed = students[name]
+        seqs = [s for p in names for s in parts[p][0]]
+        order = np.random.default_rng(seed).permutation(len(seqs))  # the trainer shuffles too; this is for ties
+        info = train_text_student(out / "students" / name, tok, [seqs[i] for i in order], epochs=args.epochs,
+                                  seed=seed, desc=name)
+        suspect = LocalSuspect.load(out / "students" / name)
+        t0 = time.perf_counter()
+        fresh = not (out / "answers" / f"{name}.json").exists()
+        row = test_suspect(name, suspect, tok, keys, accounts, other, read_seqs, q_prompts, out, args.tokens,
+                           reference_lp=lps.get("shadow"))
+        if fresh:
+            timings[f"test_{name}"] = round(time.perf_counter() - t0, 1)
+        if "reading-rank-ref" in row:
+            row["reading-rank-shadow"] = row.pop("reading-rank-ref")
+        lps[name] = cached_predictions(suspect, read_seqs, out / "preds" / f"{name}.npz").mean_logprobs
+        wm_tok = parts["W"][1] if "W" in names else 0
+        all_tok = sum(parts[p][1] for p in names)
+        rows.append({**row, "data": " + ".join(names), "seed": seed, "train": info,
+                     "watermarked_answers": len(parts["W"][0]) if "W" in names else 0,
+                     "answers": len(seqs), "watermarked_answer_tokens": wm_tok, "answer_tokens": all_tok,
+                     "watermarked_answer_token_share": wm_tok / all_tok})
+    res["students"] = rows
+    res["seconds_total"] = round(time.perf_counter() - t_start, 1)
+    md = _markdown(res)
+    print(md)
+    previous.write_text(json.dumps(res, indent=2, default=str) + "\n")
+    if not args.quick:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "radioactivity_dilution.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+        (RESULTS / "radioactivity_dilution.md").write_text(md)
+    return 0
+
+
+def _markdown(res: dict[str, Any]) -> str:
+    s, d = res["settings"], res["data"]
+    served = d["W"]["served_text"]
+    out = ["# Radioactivity at 5 %: watermarked teacher answers diluted in public chat data\n",
+           f"`{res['command']}` -- {res['date']}, {res['machine']['platform']}, {res['machine']['cpus']} CPUs, "
+           f"GPU: {res['machine']['gpu']}; this run took {res['seconds_total'] / 60:.1f} min (cached stages keep "
+           "the times of the run that did them).\n",
+           f"Key: h = {res['spec']['context_width']}, gamma = {res['spec']['gamma']}, delta = {res['spec']['delta']}. "
+           "Training data (answers / answer tokens / all tokens with the chat template and prompts): "
+           + "; ".join(f"{k} {v['answers']} / {v['answer_tokens']} / {v['tokens']}" for k, v in d.items())
+           + f". W = the teacher's watermarked answers (served text {served['green']} / {served['scored']} green, "
+           f"log10 p {served['log10_p']:.0f}), C = its clean answers, D and D' = disjoint ShareGPT (prompt, "
+           f"ChatGPT answer) pairs. Students: 2 layers, d = 256, from scratch, {s['epochs']} epochs. Tested among "
+           f"{s['accounts']} account sub-keys (Holm, alpha 1e-3); reading = {s['read']} held-out ShareGPT answers, "
+           f"generation = {s['queries']} held-out ShareGPT prompts.\n",
+           "| suspect | data | wm answers / all | wm share of answer tokens | mode | harvester green / coins "
+           "(or mean rank) | scored | log10 p (Holm) | detected (+ other accounts flagged) | another key log10 p |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in res["students"]:
+        for mode in MODES:
+            if mode not in r:
+                continue
+            m, h = r[mode], r[mode]["harvester"]
+            stat = (f"mean rank {h['green_fraction']:.4f} (z {h['z']:.1f})" if h.get("statistic") == "rank" else
+                    f"{h['green']} / {h['scored']} = {h['green_fraction']:.3f}")
+            scored = (f"{m['tokens_read']} tokens read" if mode.startswith("reading") else
+                      f"{m['answer_tokens']} tokens, {m['queries']} queries")
+            others = [a for a in m["flagged"] if a != "harvester"]
+            out.append(f"| {r['suspect']} | {r['data']} | {r['watermarked_answers']} / {r['answers']} | "
+                       f"{r['watermarked_answer_token_share']:.1%} | {mode} | {stat} | {scored} | "
+                       f"{h['log10_p']:.1f} ({h['log10_p_holm']:.1f}) | "
+                       f"{'**yes**' if h['detected'] else 'no'}{' + ' + ', '.join(others) if others else ''} | "
+                       f"{m['other_key']['log10_p']:.1f} |")
+    out += ["\nCalibration (the accounts each student never learned from: their p-values are null):\n",
+            "| suspect | mode | null keys | FPR at 0.01 (0.999 bound) | FPR at 0.001 | min p | one-sided KS p |",
+            "|---|---|---|---|---|---|---|"]
+    for r in res["students"]:
+        for mode in MODES:
+            if mode in r:
+                c = r[mode]["null_accounts"]
+                out.append(f"| {r['suspect']} | {mode} | {c['keys']} | {c['fpr_at_0.01']:.4f} "
+                           f"({c['rejections_0.01']} <= {c['bound_0.01_rejections_q999']}) | {c['fpr_at_0.001']:.4f} "
+                           f"| {c['min_p']:.2g} | {c['ks_anticonservative_pvalue']:.2f} |")
+    out.append("\nTraining: " + "; ".join(f"{r['suspect']} {r['train']['tokens']} tokens x {r['train']['epochs']} "
+                                          f"epochs, {r['train']['steps']} steps, final loss {r['train']['final_loss']}, "
+                                          f"{r['train']['seconds'] / 60:.1f} min" for r in res["students"]))
+    out.append("\nTimings (s): " + ", ".join(f"{k} {v}" for k, v in res["timings_s"].items()))
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
