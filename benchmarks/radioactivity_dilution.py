@@ -16,6 +16,9 @@ test prompt and none of their answers a reading text. Students (2 layers, d = 25
 * ``shadow``     = C + D' (another seed): what the investigator can build without the harvester's data -- the
   teacher's clean answers and other public pairs. It is also the clean control: tested with the harvester's
   key it must stay quiet.
+* ``clean-twin`` = C + D with the suspect's seed (``--twin``): the suspect's exact recipe with the clean answers
+  in place of the watermarked ones. No investigator has it (it needs the harvester's D); it is a diagnostic:
+  relative to its twin (reading-rank-twin), is the mark in the suspect's weights at all?
 
 Statistics (all among the account sub-keys, Holm): reading-rank (the suspect's averaged next-token
 distribution on 100 held-out ChatGPT answers, Wilcoxon rank sum of the key's green list), reading-rank-shadow
@@ -23,8 +26,8 @@ distribution on 100 held-out ChatGPT answers, Wilcoxon rank sum of the key's gre
 a watermarked token), reading (green coins of top-1 predictions) and generation (green coins of the student's
 answers to held-out prompts). The 999 accounts a student never learned from calibrate each statistic.
 
-    python benchmarks/radioactivity_dilution.py --out runs/radio-dilution --epochs 1   # the committed result
-    python benchmarks/radioactivity_dilution.py --out runs/dil-quick --quick           # ~2 min; prints only
+    python benchmarks/radioactivity_dilution.py --out runs/radio-dilution --epochs 1 --twin   # the committed result
+    python benchmarks/radioactivity_dilution.py --out runs/dil-quick --quick                  # ~2 min; prints only
 Writes benchmarks/results/radioactivity_dilution.json and .md (never edit them by hand).
 """
 
@@ -46,7 +49,7 @@ import torch
 from radioactivity import harvest_answers, test_suspect
 
 RESULTS = Path(__file__).resolve().parent / "results"
-MODES = ("reading-rank", "reading-rank-shadow", "reading", "generation")
+MODES = ("reading-rank", "reading-rank-shadow", "reading-rank-twin", "reading", "generation")
 
 
 def diluent_pairs(n: int, exclude_prompts: set[str], exclude_answers: set[str], *, seed: int = 7
@@ -84,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--accounts", type=int, default=1000, help="account sub-keys tested (harvester + others)")
     ap.add_argument("--read", type=int, default=100, help="held-out ShareGPT answers read (reading mode)")
     ap.add_argument("--queries", type=int, default=128, help="generation-mode prompts per suspect")
+    ap.add_argument("--twin", action="store_true",
+                    help="also train the suspect's clean twin (C + D, the suspect's seed): a diagnostic no investigator "
+                         "has -- it tells whether the mark is in the weights at all")
     ap.add_argument("--quick", action="store_true", help="tiny sizes; prints the table, writes no result file")
     args = ap.parse_args(argv)
     if not 0 < args.fraction < 1:
@@ -161,10 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     res["data"] = {k: {"answers": len(s), "answer_tokens": t, "tokens": int(sum(map(len, s)))}
                    for k, (s, t) in parts.items()}
     res["data"]["W"]["served_text"] = pooled_score([r["response_ids"] for r in wm], keys[0])
-    students = {"dilute-wm": (("W", "D"), 0), "shadow": (("C", "D'"), 1)}
+    students = {"dilute-wm": (("W", "D"), 0), "shadow": (("C", "D'"), 1), "clean-twin": (("C", "D"), 0)}
+    order_of_training = ("shadow", "clean-twin", "dilute-wm") if args.twin else ("shadow", "dilute-wm")
     rows = []
     lps: dict[str, np.ndarray] = {}
-    for name in ("shadow", "dilute-wm"):  # the shadow first: the suspect's test needs its distribution
+    for name in order_of_training:  # the references first: the suspect's test needs their distributions
         names, seed = students[name]
         seqs = [s for p in names for s in parts[p][0]]
         order = np.random.default_rng(seed).permutation(len(seqs))  # the trainer shuffles too; this is for ties
@@ -179,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
             timings[f"test_{name}"] = round(time.perf_counter() - t0, 1)
         if "reading-rank-ref" in row:
             row["reading-rank-shadow"] = row.pop("reading-rank-ref")
+        if name == "dilute-wm" and "clean-twin" in lps:  # cached preds and answers: this pass only scores
+            row["reading-rank-twin"] = test_suspect(name, suspect, tok, keys, accounts, other, read_seqs, q_prompts,
+                                                    out, args.tokens, reference_lp=lps["clean-twin"])["reading-rank-ref"]
         lps[name] = cached_predictions(suspect, read_seqs, out / "preds" / f"{name}.npz").mean_logprobs
         wm_tok = parts["W"][1] if "W" in names else 0
         all_tok = sum(parts[p][1] for p in names)
