@@ -58,6 +58,76 @@ def harvest_answers(teacher: Any, prompts: list[str], path: Path, key: Any, toke
     return [by_id[r["id"]] for r in recs]
 
 
+def start_run(script: str, doc: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The result skeleton every radioactivity benchmark writes: question, date, machine, command, settings.
+
+    ``timings_s`` starts from ``<args.out>/run.json`` when an earlier run left one: a rerun reuses cached stages,
+    so it keeps the times of the run that did the work.
+    """
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    res: dict[str, Any] = {
+        "question": doc.split("\n\n")[1].replace("\n", " "),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "gpu": torch.cuda.is_available()},
+        "command": "python " + " ".join(shlex.quote(a) for a in [script, *sys.argv[1:]]),
+        "settings": vars(args), "timings_s": {}}
+    previous = out / "run.json"
+    if previous.exists():
+        res["timings_s"].update(json.loads(previous.read_text()).get("timings_s", {}))
+    return res
+
+
+def teacher_and_keys(out: Path, n_accounts: int, res: dict[str, Any]) -> tuple[Any, list[str], list, Any]:
+    """The SmolLM2 teacher, the account names, their sub-keys (``harvester`` first) and an unrelated key.
+
+    The master key (h = 0, gamma 0.25, delta 2) is created once per cache directory and reused by reruns;
+    ``res["spec"]`` records its public parameters (never the key).
+    """
+    from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
+    from distillguard.models import load_model
+
+    teacher = load_model(None)
+    tok = teacher.tokenizer
+    key_path = out / "teacher.key"
+    if key_path.exists():
+        master = WatermarkKey.load(key_path)
+    else:
+        master = WatermarkKey.generate(WatermarkSpec(vocab_size=len(tok), gamma=0.25, delta=2.0, context_width=0,
+                                                     tokenizer_id=tokenizer_id(tok)))
+        master.save(key_path)
+    spec = master.require_spec()
+    res["spec"] = {k: v for k, v in spec.to_dict().items() if k in ("gamma", "delta", "context_width", "seeding")}
+    accounts = ["harvester"] + [f"acct-{i:05d}" for i in range(n_accounts - 1)]
+    keys = [master.for_account(a) for a in accounts]
+    other = WatermarkKey.generate(spec)  # an unrelated master key: the "another key" control
+    return teacher, accounts, keys, other
+
+
+def harvest_pair(teacher: Any, out: Path, n: int, n_queries: int, key: Any, tokens: int,
+                 timings: dict[str, Any]) -> tuple[list[dict], list[dict], list[list[str]], dict[str, Any]]:
+    """Harvest W (watermarked with ``key``) and C (clean) answers to disjoint real prompts.
+
+    One shuffle of the ShareGPT prompts gives the slices W, C and the generation-mode prompts (returned as the
+    third element, in that order). Answers that are only <eos> are dropped: they teach nothing. Returns the two
+    harvests, the prompt slices and how many answers were generated vs reused (resumable JSONL caches).
+    """
+    from distillguard.data import sharegpt_prompts
+
+    pool = list(dict.fromkeys(sharegpt_prompts(None, seed=31, min_chars=8, max_chars=600)))
+    slices = [pool[:n], pool[n : 2 * n], pool[2 * n : 2 * n + n_queries]]
+    counts: dict[str, Any] = {}
+    harvests = []
+    for name, prompts, k, seed in (("harvest_wm", slices[0], key, 1), ("harvest_clean", slices[1], None, 2)):
+        t0 = time.perf_counter()
+        recs = harvest_answers(teacher, prompts, out / f"{name}.jsonl", k, tokens, seed=seed, log=counts)
+        if counts[name]["generated"]:
+            timings[name] = round(time.perf_counter() - t0, 1)
+        harvests.append([r for r in recs if r["response"].strip()])
+    return harvests[0], harvests[1], slices, counts
+
+
 def _answers(suspect: Any, prompts: list[str], path: Path, tokens: int) -> list[str]:
     """The suspect's answers to the generation-mode prompts, cached (they do not depend on any key)."""
     if path.exists():
@@ -146,57 +216,19 @@ def main(argv: list[str] | None = None) -> int:
         args.n, args.tokens, args.epochs, args.accounts, args.read = 32, 32, 3, 50, 12
         args.queries, args.gemma_queries, args.persist_epochs, args.paraphrase = 16, 0, "1", "0.25"
     torch.set_num_threads(min(2, os.cpu_count() or 1))
-    from distillguard.data import sharegpt_prompts
     from distillguard.distill.harvest import real_texts
     from distillguard.distill.student import chat_sequences, substitute_tokens, train_text_student
-    from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
-    from distillguard.models import load_model
     from distillguard.suspects import LocalSuspect
 
     t_start = time.perf_counter()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    res: dict[str, Any] = {
-        "question": __doc__.split("\n\n")[1].replace("\n", " "),
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "gpu": torch.cuda.is_available()},
-        "command": "python " + " ".join(shlex.quote(a) for a in ["benchmarks/radioactivity.py", *sys.argv[1:]]),
-        "settings": vars(args), "timings_s": {}}
+    res = start_run("benchmarks/radioactivity.py", __doc__, args)
     timings = res["timings_s"]
-    previous = out / "run.json"  # a rerun reuses cached stages: keep the times of the run that did the work
-    if previous.exists():
-        timings.update(json.loads(previous.read_text()).get("timings_s", {}))
-    teacher = load_model(None)
+    previous = out / "run.json"
+    teacher, accounts, keys, other = teacher_and_keys(out, args.accounts, res)
     tok = teacher.tokenizer
-    key_path = out / "teacher.key"
-    if key_path.exists():
-        master = WatermarkKey.load(key_path)
-    else:
-        master = WatermarkKey.generate(WatermarkSpec(vocab_size=len(tok), gamma=0.25, delta=2.0, context_width=0,
-                                                     tokenizer_id=tokenizer_id(tok)))
-        master.save(key_path)
-    spec = master.require_spec()
-    res["spec"] = {k: v for k, v in spec.to_dict().items() if k in ("gamma", "delta", "context_width", "seeding")}
-    accounts = ["harvester"] + [f"acct-{i:05d}" for i in range(args.accounts - 1)]
-    keys = [master.for_account(a) for a in accounts]
-    other = WatermarkKey.generate(spec)  # an unrelated master key: the "another key" control
-
-    # prompts: one shuffle, disjoint slices for the two harvests and the generation-mode test
-    pool = list(dict.fromkeys(sharegpt_prompts(None, seed=31, min_chars=8, max_chars=600)))
     n = args.n
-    w_prompts, c_prompts, q_prompts = pool[:n], pool[n : 2 * n], pool[2 * n : 2 * n + args.queries]
-    t0 = time.perf_counter()
-    counts: dict[str, Any] = {}  # answers generated in this run vs reused from an earlier (interrupted) one
-    wm = harvest_answers(teacher, w_prompts, out / "harvest_wm.jsonl", keys[0], args.tokens, seed=1, log=counts)
-    if counts["harvest_wm"]["generated"]:
-        timings["harvest_wm"] = round(time.perf_counter() - t0, 1)
-    t0 = time.perf_counter()
-    clean = harvest_answers(teacher, c_prompts, out / "harvest_clean.jsonl", None, args.tokens, seed=2, log=counts)
-    if counts["harvest_clean"]["generated"]:
-        timings["harvest_clean"] = round(time.perf_counter() - t0, 1)
-    wm = [r for r in wm if r["response"].strip()]  # an answer that is only <eos> teaches nothing
-    clean = [r for r in clean if r["response"].strip()]
+    wm, clean, (_, _, q_prompts), counts = harvest_pair(teacher, out, n, args.queries, keys[0], args.tokens, timings)
     n = min(n, len(wm), len(clean))
     w_seqs = chat_sequences(tok, [(r["prompt"], r["response"]) for r in wm], 128, args.tokens)
     c_seqs = chat_sequences(tok, [(r["prompt"], r["response"]) for r in clean], 128, args.tokens)

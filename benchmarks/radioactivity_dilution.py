@@ -34,11 +34,8 @@ Writes benchmarks/results/radioactivity_dilution.json and .md (never edit them b
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -46,7 +43,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from radioactivity import harvest_answers, test_suspect
+from radioactivity import harvest_pair, start_run, teacher_and_keys, test_suspect
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODES = ("reading-rank", "reading-rank-shadow", "reading-rank-twin", "reading", "generation")
@@ -97,57 +94,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.wm_answers, args.tokens, args.epochs, args.accounts, args.read, args.queries = 16, 32, 1, 50, 12, 8
     torch.set_num_threads(min(2, os.cpu_count() or 1))
-    from distillguard.data import sharegpt_prompts
     from distillguard.demo import pooled_score
     from distillguard.distill.harvest import real_texts
     from distillguard.distill.simulate import cached_predictions
     from distillguard.distill.student import chat_sequences, train_text_student
-    from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
-    from distillguard.models import load_model
     from distillguard.suspects import LocalSuspect
 
     t_start = time.perf_counter()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    res: dict[str, Any] = {
-        "question": __doc__.split("\n\n")[1].replace("\n", " "),
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "gpu": torch.cuda.is_available()},
-        "command": "python " + " ".join(shlex.quote(a) for a in ["benchmarks/radioactivity_dilution.py", *sys.argv[1:]]),
-        "settings": vars(args), "timings_s": {}}
+    res = start_run("benchmarks/radioactivity_dilution.py", __doc__, args)
     timings = res["timings_s"]
-    previous = out / "run.json"  # a rerun reuses cached stages: keep the times of the run that did the work
-    if previous.exists():
-        timings.update(json.loads(previous.read_text()).get("timings_s", {}))
-    teacher = load_model(None)
+    previous = out / "run.json"
+    teacher, accounts, keys, other = teacher_and_keys(out, args.accounts, res)
     tok = teacher.tokenizer
-    key_path = out / "teacher.key"
-    if key_path.exists():
-        master = WatermarkKey.load(key_path)
-    else:
-        master = WatermarkKey.generate(WatermarkSpec(vocab_size=len(tok), gamma=0.25, delta=2.0, context_width=0,
-                                                     tokenizer_id=tokenizer_id(tok)))
-        master.save(key_path)
-    spec = master.require_spec()
-    res["spec"] = {k: v for k, v in spec.to_dict().items() if k in ("gamma", "delta", "context_width", "seeding")}
-    accounts = ["harvester"] + [f"acct-{i:05d}" for i in range(args.accounts - 1)]
-    keys = [master.for_account(a) for a in accounts]
-    other = WatermarkKey.generate(spec)  # an unrelated master key: the "another key" control
-
     # the same prompt slices as radioactivity.py: W, C, then the generation-mode prompts
-    pool = list(dict.fromkeys(sharegpt_prompts(None, seed=31, min_chars=8, max_chars=600)))
-    n = args.wm_answers
-    w_prompts, c_prompts, q_prompts = pool[:n], pool[n : 2 * n], pool[2 * n : 2 * n + args.queries]
-    counts: dict[str, Any] = {}
-    harvests = {}
-    for name, prompts, key, seed in (("harvest_wm", w_prompts, keys[0], 1), ("harvest_clean", c_prompts, None, 2)):
-        t0 = time.perf_counter()
-        recs = harvest_answers(teacher, prompts, out / f"{name}.jsonl", key, args.tokens, seed=seed, log=counts)
-        if counts[name]["generated"]:
-            timings[name] = round(time.perf_counter() - t0, 1)
-        harvests[name] = [r for r in recs if r["response"].strip()]  # an answer that is only <eos> teaches nothing
-    wm, clean = harvests["harvest_wm"], harvests["harvest_clean"]
+    wm, clean, (w_prompts, c_prompts, q_prompts), _ = harvest_pair(teacher, out, args.wm_answers, args.queries,
+                                                                    keys[0], args.tokens, timings)
     read_texts = real_texts("read", args.read)
     read_seqs = [tok.encode(t, add_special_tokens=False)[:256] for t in read_texts]
     n_dil = int(round(len(wm) * (1 - args.fraction) / args.fraction))
