@@ -140,9 +140,10 @@ def _answers(suspect: Any, prompts: list[str], path: Path, tokens: int) -> list[
 
 def test_suspect(name: str, suspect: Any, tok: Any, keys: list, accounts: list[str], other: Any, read_seqs: list,
           gen_prompts: list[str], out: Path, gen_tokens: int, read: bool = True,
-          reference_lp: np.ndarray | None = None) -> dict[str, Any]:
+          reference_lp: np.ndarray | None = None, support: np.ndarray | None = None) -> dict[str, Any]:
     """Reading + generation mode against every account sub-key (Holm) and one unrelated key. With
-    ``reference_lp`` (the untouched teacher's averaged distribution) also the rank statistic relative to it."""
+    ``reference_lp`` (the untouched teacher's averaged distribution) also the rank statistic relative to it;
+    with ``support`` (the clean teacher's vocabulary) also the rank statistics restricted to it (``-vocab``)."""
     from distillguard.detect.radioactivity import score_generated, score_predictions, score_ranks
     from distillguard.detect.stats import null_summary
     from distillguard.distill.simulate import cached_predictions
@@ -158,10 +159,14 @@ def test_suspect(name: str, suspect: Any, tok: Any, keys: list, accounts: list[s
         t0 = time.perf_counter()  # the rank statistic: the same reading pass, the whole averaged distribution
         modes.append(("reading-rank", score_ranks(preds.mean_logprobs, keys),
                       score_ranks(preds.mean_logprobs, [other])[0], units, time.perf_counter() - t0))
-        if reference_lp is not None:
+        for suffix, ref, sup in (("-ref", reference_lp, None), ("-vocab", None, support),
+                                 ("-vocab-ref", reference_lp, support)):
+            if (suffix.endswith("-ref") and ref is None) or (suffix.startswith("-vocab") and sup is None):
+                continue
             t0 = time.perf_counter()
-            modes.append(("reading-rank-ref", score_ranks(preds.mean_logprobs, keys, reference=reference_lp),
-                          score_ranks(preds.mean_logprobs, [other], reference=reference_lp)[0], units,
+            modes.append((f"reading-rank{suffix}", score_ranks(preds.mean_logprobs, keys, reference=ref, support=sup),
+                          score_ranks(preds.mean_logprobs, [other], reference=ref, support=sup)[0],
+                          {**units, "ranked_entries": int(sup.sum()) if sup is not None else len(preds.mean_logprobs)},
                           time.perf_counter() - t0))
     t0 = time.perf_counter()
     answers = _answers(suspect, gen_prompts, out / "answers" / f"{name}.json", gen_tokens)

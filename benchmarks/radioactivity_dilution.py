@@ -23,12 +23,19 @@ test prompt and none of their answers a reading text. Students (2 layers, d = 25
 Statistics (all among the account sub-keys, Holm): reading-rank (the suspect's averaged next-token
 distribution on 100 held-out ChatGPT answers, Wilcoxon rank sum of the key's green list), reading-rank-shadow
 (the same on the difference to the shadow's distribution: the null stays exact because the shadow never saw
-a watermarked token), reading (green coins of top-1 predictions) and generation (green coins of the student's
-answers to held-out prompts). The 999 accounts a student never learned from calibrate each statistic.
+a watermarked token), reading-rank-vocab and reading-rank-vocab-shadow (the same two, ranking only the tokens
+the clean teacher wrote in C: a key-independent support, so the null stays exact), reading (green coins of
+top-1 predictions) and generation (green coins of the student's answers to held-out prompts). The 999 accounts a student never learned from calibrate each statistic.
 
-    python benchmarks/radioactivity_dilution.py --out runs/radio-dilution --epochs 1 --twin   # the committed result
+    python benchmarks/radioactivity_dilution.py --out runs/radio-dilution --epochs 1 --twin   # the committed 5 % result
+    python benchmarks/radioactivity_dilution.py --out runs/radio-dilution-25 --fraction 0.25 --epochs 5
+                              # 25 %: 1,024 answers x 5 epochs = 640 steps, the 5 % student's compute
+    cp runs/radio-dilution-25/{teacher.key,harvest_wm.jsonl,harvest_clean.jsonl} runs/radio-dilution-5/
+    python benchmarks/radioactivity_dilution.py --out runs/radio-dilution-5 --epochs 1 --name radioactivity_dilution_rep
+                              # a new 5 % student with the 25 % run's key and harvests (the -vocab replication)
     python benchmarks/radioactivity_dilution.py --out runs/dil-quick --quick                  # ~2 min; prints only
-Writes benchmarks/results/radioactivity_dilution.json and .md (never edit them by hand).
+Writes benchmarks/results/radioactivity_dilution.json and .md at the default 5 %, radioactivity_dilution_<N>pct.json
+and .md at another fraction (never edit them by hand).
 """
 
 from __future__ import annotations
@@ -46,7 +53,8 @@ import torch
 from radioactivity import harvest_pair, start_run, teacher_and_keys, test_suspect
 
 RESULTS = Path(__file__).resolve().parent / "results"
-MODES = ("reading-rank", "reading-rank-shadow", "reading-rank-twin", "reading", "generation")
+MODES = ("reading-rank", "reading-rank-shadow", "reading-rank-twin", "reading-rank-vocab",
+         "reading-rank-vocab-shadow", "reading", "generation")
 
 
 def diluent_pairs(n: int, exclude_prompts: set[str], exclude_answers: set[str], *, seed: int = 7
@@ -87,14 +95,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--twin", action="store_true",
                     help="also train the suspect's clean twin (C + D, the suspect's seed): a diagnostic no investigator "
                          "has -- it tells whether the mark is in the weights at all")
+    ap.add_argument("--name", default=None, help="result file stem under benchmarks/results/ (default: "
+                    "radioactivity_dilution at 5 %%, radioactivity_dilution_<N>pct otherwise)")
     ap.add_argument("--quick", action="store_true", help="tiny sizes; prints the table, writes no result file")
     args = ap.parse_args(argv)
     if not 0 < args.fraction < 1:
         ap.error("--fraction must be in (0, 1)")
+    if args.name is not None and not args.name.replace("_", "").replace("-", "").isalnum():
+        ap.error(f"--name {args.name!r}: use letters, digits, '_' and '-' only")
     if args.quick:
         args.wm_answers, args.tokens, args.epochs, args.accounts, args.read, args.queries = 16, 32, 1, 50, 12, 8
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     from distillguard.demo import pooled_score
+    from distillguard.detect.radioactivity import teacher_vocabulary
     from distillguard.distill.harvest import real_texts
     from distillguard.distill.simulate import cached_predictions
     from distillguard.distill.student import chat_sequences, train_text_student
@@ -129,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     res["data"] = {k: {"answers": len(s), "answer_tokens": t, "tokens": int(sum(map(len, s)))}
                    for k, (s, t) in parts.items()}
     res["data"]["W"]["served_text"] = pooled_score([r["response_ids"] for r in wm], keys[0])
+    # the clean teacher's vocabulary (every token it wrote in C): the key-independent support of the -vocab
+    # statistics, chosen after the 25 % run and fixed before the 10 % run was scored (docs/radioactivity.md)
+    support = teacher_vocabulary([r["response_ids"] for r in clean], len(tok))
+    res["data"]["C"]["vocabulary"] = int(support.sum())
     students = {"dilute-wm": (("W", "D"), 0), "shadow": (("C", "D'"), 1), "clean-twin": (("C", "D"), 0)}
     order_of_training = ("shadow", "clean-twin", "dilute-wm") if args.twin else ("shadow", "dilute-wm")
     rows = []
@@ -143,11 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         fresh = not (out / "answers" / f"{name}.json").exists()
         row = test_suspect(name, suspect, tok, keys, accounts, other, read_seqs, q_prompts, out, args.tokens,
-                           reference_lp=lps.get("shadow"))
+                           reference_lp=lps.get("shadow"), support=support)
         if fresh:
             timings[f"test_{name}"] = round(time.perf_counter() - t0, 1)
-        if "reading-rank-ref" in row:
-            row["reading-rank-shadow"] = row.pop("reading-rank-ref")
+        for mode in [m for m in row if m.endswith("-ref")]:
+            row[mode.replace("-ref", "-shadow")] = row.pop(mode)
         if name == "dilute-wm" and "clean-twin" in lps:  # cached preds and answers: this pass only scores
             row["reading-rank-twin"] = test_suspect(name, suspect, tok, keys, accounts, other, read_seqs, q_prompts,
                                                     out, args.tokens, reference_lp=lps["clean-twin"])["reading-rank-ref"]
@@ -165,15 +182,17 @@ def main(argv: list[str] | None = None) -> int:
     previous.write_text(json.dumps(res, indent=2, default=str) + "\n")
     if not args.quick:
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "radioactivity_dilution.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
-        (RESULTS / "radioactivity_dilution.md").write_text(md)
+        stem = args.name or ("radioactivity_dilution" + ("" if args.fraction == 0.05 else
+                                                         f"_{round(args.fraction * 100)}pct"))
+        (RESULTS / f"{stem}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+        (RESULTS / f"{stem}.md").write_text(md)
     return 0
 
 
 def _markdown(res: dict[str, Any]) -> str:
     s, d = res["settings"], res["data"]
     served = d["W"]["served_text"]
-    out = ["# Radioactivity at 5 %: watermarked teacher answers diluted in public chat data\n",
+    out = [f"# Radioactivity at {s['fraction']:.0%}: watermarked teacher answers diluted in public chat data\n",
            f"`{res['command']}` -- {res['date']}, {res['machine']['platform']}, {res['machine']['cpus']} CPUs, "
            f"GPU: {res['machine']['gpu']}; this run took {res['seconds_total'] / 60:.1f} min (cached stages keep "
            "the times of the run that did them).\n",
@@ -195,7 +214,8 @@ def _markdown(res: dict[str, Any]) -> str:
             m, h = r[mode], r[mode]["harvester"]
             stat = (f"mean rank {h['green_fraction']:.4f} (z {h['z']:.1f})" if h.get("statistic") == "rank" else
                     f"{h['green']} / {h['scored']} = {h['green_fraction']:.3f}")
-            scored = (f"{m['tokens_read']} tokens read" if mode.startswith("reading") else
+            scored = (f"{m['tokens_read']} tokens read" + (f", {m['ranked_entries']} entries ranked" if "vocab" in mode
+                                                           else "") if mode.startswith("reading") else
                       f"{m['answer_tokens']} tokens, {m['queries']} queries")
             others = [a for a in m["flagged"] if a != "harvester"]
             out.append(f"| {r['suspect']} | {r['data']} | {r['watermarked_answers']} / {r['answers']} | "

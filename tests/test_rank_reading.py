@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import numpy as np
@@ -17,8 +18,10 @@ from distillguard.detect.radioactivity import (
     read_predictions,
     reading_test,
     score_ranks,
+    teacher_vocabulary,
 )
 from distillguard.detect.stats import blocked_rank_sum_test, rank_scores, rank_sum_cgf, rank_sum_test
+from distillguard.errors import DistillguardError
 from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
 from distillguard.models import LoadedModel
 from distillguard.suspects import LocalSuspect
@@ -102,6 +105,39 @@ def test_rank_sum_test_is_calibrated_on_random_subsets_and_has_power():
     assert rank_sum_test(scores, shifted)[0][0] < -60
     with pytest.raises(ValueError):
         rank_sum_test(scores, np.zeros(600, bool))
+
+
+def test_support_mask_keeps_the_rank_test_exact_and_drops_unlearnable_vocabulary():
+    """Ranking only the teacher's vocabulary: calibrated over 3,000 account keys; where the mark sits on the
+    teacher's few hundred tokens and the rest of the vocabulary is noise, the support finds it and the whole
+    vocabulary does not; a support built from other tokens gains nothing; bad masks and ids raise."""
+    V = 6000
+    spec = WatermarkSpec(vocab_size=V, gamma=0.25, context_width=0)
+    rng = np.random.default_rng(3)
+    teacher_answers = [rng.integers(0, 400, 50) for _ in range(20)]  # the teacher writes tokens 0..399 only
+    support = teacher_vocabulary(teacher_answers, V)
+    assert 350 < support.sum() <= 400 and not support[400:].any()
+    lp = rng.normal(size=V)  # independent of every key
+    keys = account_keys(WatermarkKey(b"\x05" * 32, spec), [f"a{i}" for i in range(3000)])
+    p = np.array([r.p_value for r in score_ranks(lp, keys, alpha=1.0, support=support)])
+    assert _fpr_ok(p, 0.05) and _fpr_ok(p, 0.01) and _fpr_ok(p, 0.001)
+    assert stats.kstest(p, "uniform", alternative="greater").pvalue > 1e-3  # no excess of small p-values
+    harvester = keys[0]
+    green = green_masks([harvester], spec)[0]
+    student = rng.normal(scale=3.0, size=V)  # the student's ranking of tokens it never saw: noise
+    student[:400] = rng.normal(size=400) + 1.0 * green[:400]  # it learned the bias on the teacher's tokens
+    assert score_ranks(student, [harvester], support=support)[0].log10_p < -8
+    assert score_ranks(student, [harvester])[0].log10_p > -3
+    elsewhere = np.zeros(V, bool)
+    elsewhere[3000:3400] = True
+    assert score_ranks(student, [harvester], support=elsewhere)[0].log10_p > -3
+    assert score_ranks(student, [harvester], support=support)[0].scored == support.sum()
+    with pytest.raises(DistillguardError, match="support mask has"):
+        score_ranks(student, [harvester], support=support[:100])
+    with pytest.raises(DistillguardError, match="fewer than 2"):
+        score_ranks(student, [harvester], support=np.zeros(V, bool))
+    with pytest.raises(DistillguardError, match="outside the vocabulary"):
+        teacher_vocabulary([[1, V]], V)
 
 
 def test_blocked_rank_sum_test_is_calibrated_and_pools_blocks():
@@ -217,6 +253,29 @@ def test_cli_reading_statistic_flag(h0_students, capsys):
     assert "mean rank" in capsys.readouterr().out
     rc = main(base + ["--suspect", str(paths["clean"]), "--reading-statistic", "top1"])
     assert rc == 0 and "green " in capsys.readouterr().out
+
+
+def test_cli_reading_vocabulary_ranks_only_the_teachers_tokens(h0_students, tmp_path, capsys):
+    """--reading-vocabulary: clean teacher answers restrict the ranking to their tokens; the marked student is
+    still found and attributed, the clean one is not; with top-1 coins or an empty file it is a one-line error."""
+    _, accounts, key_path, texts, paths = h0_students
+    rng = np.random.default_rng(9)
+    vocab = tmp_path / "teacher_clean.jsonl"  # the teacher writes words w0..w803 (ids 4..807), unmarked
+    vocab.write_text("".join(json.dumps({"response": " ".join(f"w{i}" for i in rng.integers(0, 804, 80))}) + "\n"
+                             for _ in range(60)))
+    base = ["detect", "--key", str(key_path), "--texts", str(texts), "--accounts", ",".join(accounts),
+            "--reading-vocabulary", str(vocab), "--json"]
+    assert main(base + ["--suspect", str(paths["marked"])]) == 1
+    rep = json.loads(capsys.readouterr().out)
+    assert 700 < rep["units"]["ranked_entries"] <= 804 and rep["attributed_to"] == ["acct-7"]
+    assert main(base + ["--suspect", str(paths["clean"])]) == 0
+    capsys.readouterr()
+    assert main(base + ["--suspect", str(paths["clean"]), "--reading-statistic", "top1"]) == 2
+    assert "rank statistic with h = 0" in capsys.readouterr().err
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    assert main(base[:-3] + ["--reading-vocabulary", str(empty), "--suspect", str(paths["clean"])]) == 2
+    assert "is empty" in capsys.readouterr().err
 
 
 def test_reference_model_cancels_what_a_fine_tuned_copy_kept(h0_students, tmp_path):

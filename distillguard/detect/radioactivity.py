@@ -81,6 +81,7 @@ __all__ = [
     "read_predictions",
     "score_predictions",
     "score_ranks",
+    "teacher_vocabulary",
     "score_window_ranks",
     "green_masks",
     "score_generated",
@@ -535,7 +536,7 @@ def green_masks(keys: Sequence[WatermarkKey], spec: WatermarkSpec) -> np.ndarray
 
 def score_ranks(
     mean_logprobs: np.ndarray, keys: Sequence[WatermarkKey], *, spec: WatermarkSpec | None = None,
-    alpha: float = DEFAULT_ALPHA, reference: np.ndarray | None = None,
+    alpha: float = DEFAULT_ALPHA, reference: np.ndarray | None = None, support: np.ndarray | None = None,
 ) -> list[KeyScore]:
     """Rank test of h = 0 keys against a suspect's averaged next-token distribution (Holm over ``keys``).
 
@@ -550,6 +551,13 @@ def score_ranks(
     its watermark is added at serving time). It helps when the suspect is a fine-tuned copy of the reference
     (the difference is what fine-tuning changed), and hurts a student trained from scratch (it adds the
     reference's own preferences as noise).
+
+    ``support``: a boolean mask over the vocabulary; only these entries are ranked (see
+    :func:`teacher_vocabulary`). It must not depend on the key -- the tokens the *unwatermarked* teacher
+    emits, say. A uniformly random gamma-subset restricted to a fixed set is, given its size, a uniformly
+    random subset of that set, so the null stays exact. It helps when most of the vocabulary is never
+    written by the teacher: a student cannot have learned the mark on those entries, and their ranks, moved by
+    everything else the student was trained on, only add noise.
 
     Example:
         >>> import numpy as np
@@ -576,11 +584,42 @@ def score_ranks(
             raise DistillguardError(f"the reference's distribution has {len(ref)} entries, the key's vocabulary {V}")
         lp = lp - ref[:V]
     masks = green_masks(keys, spec)
+    if support is not None:
+        keep = np.asarray(support, dtype=bool).ravel()
+        if len(keep) < V:
+            raise DistillguardError(f"the support mask has {len(keep)} entries, the key's vocabulary {V}")
+        keep = keep[:V]
+        if keep.sum() < 2:
+            raise DistillguardError("the support mask keeps fewer than 2 vocabulary entries: nothing to rank")
+        lp, masks = lp[keep], masks[:, keep]
     log10_p, z, mean = rank_sum_test(lp, masks)
     n = masks.sum(axis=1)
-    out = [KeyScore(k.fingerprint, k.account, V, int(n[i]), 0.5, float(mean[i]), float(z[i]),
+    out = [KeyScore(k.fingerprint, k.account, len(lp), int(n[i]), 0.5, float(mean[i]), float(z[i]),
                     10.0 ** float(log10_p[i]), float(log10_p[i]), statistic="rank") for i, k in enumerate(keys)]
     return _holm_fill(out, alpha)
+
+
+def teacher_vocabulary(token_ids: Sequence[Sequence[int]], vocab_size: int, *, min_count: int = 1) -> np.ndarray:
+    """The vocabulary entries the teacher writes: a ``support`` mask for :func:`score_ranks`.
+
+    ``token_ids``: the teacher's answers *without* watermark (or written under a key that is not tested), as
+    token ids. Entries that occur at least ``min_count`` times are kept. The mask depends on the teacher and
+    the prompts only, never on a key under test -- that is what keeps the rank test exact.
+
+    Example:
+        >>> from distillguard.detect.radioactivity import teacher_vocabulary
+        >>> teacher_vocabulary([[1, 2, 2], [2, 4]], 6, min_count=2).nonzero()[0].tolist()
+        [2]
+    """
+    if vocab_size < 1 or min_count < 1:
+        raise DistillguardError("vocab_size and min_count must be positive")
+    counts = np.zeros(vocab_size, dtype=np.int64)
+    for ids in token_ids:
+        a = np.asarray(ids, dtype=np.int64).ravel()
+        if len(a) and (a.min() < 0 or a.max() >= vocab_size):
+            raise DistillguardError(f"a token id lies outside the vocabulary of {vocab_size}: wrong tokenizer?")
+        np.add.at(counts, a, 1)
+    return counts >= min_count
 
 
 def score_window_ranks(
@@ -676,6 +715,7 @@ def reading_test(
     predictions: Predictions | None = None,
     statistic: str = "auto",
     reference: Any = None,
+    vocabulary_texts: Sequence[str] | None = None,
 ) -> RadioactivityReport:
     """Reading-mode radioactivity test of a local suspect that shares the teacher's tokenizer.
 
@@ -686,7 +726,10 @@ def reading_test(
     ``auto`` (``rank`` for h = 0 keys, else ``top1``); see the module docstring. ``reference`` (rank statistic only): a local
     model *independent of the key* -- typically the untouched teacher -- that reads the same text; the
     vocabulary is then ranked by the suspect's mean log-probability minus the reference's, which cancels the
-    preferences a fine-tuned copy of that model keeps (see :func:`score_ranks`).
+    preferences a fine-tuned copy of that model keeps (see :func:`score_ranks`). ``vocabulary_texts`` (rank
+    statistic, h = 0 keys): answers written by the teacher *without* watermark; only the vocabulary entries
+    they contain are ranked (:func:`teacher_vocabulary`), which drops entries no student of the teacher can
+    have learned the mark on.
 
     Example:
         >>> from distillguard.detect.radioactivity import reading_test  # doctest: +SKIP
@@ -725,6 +768,8 @@ def reading_test(
     units = {"texts_read": predictions.n_texts, "tokens_read": int(len(predictions.ids)), "statistic": statistic}
     if reference is not None and statistic != "rank":
         raise DistillguardError("a reading reference model is used only by the rank statistic (h = 0 keys)")
+    if vocabulary_texts is not None and (statistic != "rank" or spec.context_width > 0):
+        raise DistillguardError("vocabulary texts are used only by the rank statistic with h = 0 keys")
     if statistic == "rank" and spec.context_width > 0:
         results = score_window_ranks(predictions, keys, spec=spec, alpha=alpha)
         units["scored_unit"] = ("vocabulary entry after a frequent context window (one window per keyed order), "
@@ -738,9 +783,23 @@ def reading_test(
             ref_lp = read_predictions(reference, _sequences(predictions), batch_size=batch_size).mean_logprobs
             units["reference"] = getattr(reference, "identity", "reference")
             notes.append(f"ranked by log-probability relative to the reference {units['reference']}")
-        results = score_ranks(predictions.mean_logprobs, keys, spec=spec, alpha=alpha, reference=ref_lp)
+        support = None
+        if vocabulary_texts is not None:
+            tok = getattr(suspect, "tokenizer", None)
+            if tok is None:
+                raise DistillguardError("vocabulary texts need the suspect's tokenizer (a local suspect)")
+            texts_v = [t for t in vocabulary_texts if isinstance(t, str) and t.strip()]
+            if not texts_v:
+                raise DistillguardError("no vocabulary text: the list is empty")
+            support = teacher_vocabulary([tok.encode(t, add_special_tokens=False) for t in texts_v],
+                                         spec.vocab_size)
+            units["vocabulary_texts"], units["ranked_entries"] = len(texts_v), int(support.sum())
+            notes.append(f"ranked only the {int(support.sum())} vocabulary entries of {len(texts_v)} teacher texts")
+        results = score_ranks(predictions.mean_logprobs, keys, spec=spec, alpha=alpha, reference=ref_lp,
+                              support=support)
         units["scored_unit"] = "vocabulary entry, ranked by the suspect's mean next-token log-probability" + (
-            " minus the reference's" if ref_lp is not None else "")
+            " minus the reference's" if ref_lp is not None else "") + (
+            " (the teacher's vocabulary only)" if support is not None else "")
         test = ("one-sided rank test: mean rank of the key's green tokens vs a random subset (Wilcoxon rank "
                 "sum, exact Chernoff bound), Holm-adjusted over keys")
     else:

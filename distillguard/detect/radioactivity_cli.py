@@ -95,13 +95,15 @@ def _detect(args: argparse.Namespace) -> int:
     mode = args.mode
     if mode == "auto":
         mode = "reading" if can_read(suspect, spec) else "generation"
-    if mode != "reading" and (args.reading_reference or args.reading_statistic != "auto"):
-        raise DistillguardError("--reading-statistic / --reading-reference apply to reading mode only, and this "
-                                "suspect is tested in generation mode")
+    if mode != "reading" and (args.reading_reference or args.reading_vocabulary or args.reading_statistic != "auto"):
+        raise DistillguardError("--reading-statistic / --reading-reference / --reading-vocabulary apply to reading "
+                                "mode only, and this suspect is tested in generation mode")
     if mode == "reading":
+        vocab = read_lines(args.reading_vocabulary, "vocabulary text") if args.reading_vocabulary else None
         report = reading_test(suspect, keys, texts, n_texts=args.n_texts, alpha=args.alpha,
                               allow_keyed_text=args.allow_keyed_text, statistic=args.reading_statistic,
-                              reference=LocalSuspect.load(args.reading_reference) if args.reading_reference else None)
+                              reference=LocalSuspect.load(args.reading_reference) if args.reading_reference else None,
+                              vocabulary_texts=vocab)
     else:
         from distillguard.models import load_tokenizer
 
@@ -194,6 +196,12 @@ def register(subparsers: Any) -> None:
                    "independent of the key -- the untouched teacher (smollm2-135m-instruct) for a suspect that "
                    "may be a fine-tuned copy of it, or a shadow student (distillguard shadow --like SUSPECT) for a "
                    "student trained from scratch")
+    p.add_argument("--reading-vocabulary", metavar="FILE",
+                   help="rank statistic (h = 0 keys): answers the teacher wrote WITHOUT watermark (text lines, or "
+                   "JSONL with a 'response'/'text' field, e.g. a clean `distillguard generate` run); only the tokens "
+                   "they contain are ranked -- a student cannot have learned the mark on tokens the teacher never "
+                   "writes, and their ranks only add noise. Never pass watermarked answers: the support must not "
+                   "depend on the key")
     p.add_argument("--allow-keyed-text", action="store_true",
                    help="read text that itself carries a tested watermark (biased: experiments only)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
