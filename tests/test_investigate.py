@@ -55,10 +55,17 @@ def reference_dir(tmp_path_factory, char_tokenizer) -> Path:
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory, teacher_dir, reference_dir):
     from distillguard.demo import run_demo
+    from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
+    from distillguard.models import load_tokenizer
 
     out = tmp_path_factory.mktemp("demo")
     # a character-level vocabulary has ~100 tokens: a unigram key (h = 0, the demo's default) would score at most
-    # ~100 distinct coins; h = 1 gives ~10k (context, token) coins, which a tiny student learns in seconds
+    # ~100 distinct coins; h = 1 gives ~10k (context, token) coins, which a tiny student learns in seconds.
+    # A fixed key (the demo reuses out/teacher.key): with a random one the keyed-text guard refuses the reading
+    # text for ~1 % of keys by design, which made this fixture flaky.
+    tok = load_tokenizer(str(teacher_dir))
+    WatermarkKey(b"\x33" * 32, WatermarkSpec(vocab_size=len(tok), gamma=0.25, delta=2.0, context_width=1,
+                                             tokenizer_id=tokenizer_id(tok))).save(out / "teacher.key")
     doc = run_demo(out, "smoke", teacher=str(teacher_dir), reference=str(reference_dir), context_width=1,
                    print_table=False)
     return out, doc
