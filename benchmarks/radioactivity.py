@@ -58,11 +58,12 @@ def harvest_answers(teacher: Any, prompts: list[str], path: Path, key: Any, toke
     return [by_id[r["id"]] for r in recs]
 
 
-def start_run(script: str, doc: str, args: argparse.Namespace) -> dict[str, Any]:
-    """The result skeleton every radioactivity benchmark writes: question, date, machine, command, settings.
+def start_run(script: str, doc: str, args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
+    """The result skeleton every radioactivity benchmark writes (question, date, machine, command, settings) and
+    the path of the run's record, ``<args.out>/run.json``.
 
-    ``timings_s`` starts from ``<args.out>/run.json`` when an earlier run left one: a rerun reuses cached stages,
-    so it keeps the times of the run that did the work.
+    ``timings_s`` starts from that record when an earlier run left one: a rerun reuses cached stages, so it keeps
+    the times of the run that did the work.
     """
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -76,7 +77,7 @@ def start_run(script: str, doc: str, args: argparse.Namespace) -> dict[str, Any]
     previous = out / "run.json"
     if previous.exists():
         res["timings_s"].update(json.loads(previous.read_text()).get("timings_s", {}))
-    return res
+    return res, previous
 
 
 def teacher_and_keys(out: Path, n_accounts: int, res: dict[str, Any]) -> tuple[Any, list[str], list, Any]:
@@ -159,14 +160,15 @@ def test_suspect(name: str, suspect: Any, tok: Any, keys: list, accounts: list[s
         t0 = time.perf_counter()  # the rank statistic: the same reading pass, the whole averaged distribution
         modes.append(("reading-rank", score_ranks(preds.mean_logprobs, keys),
                       score_ranks(preds.mean_logprobs, [other])[0], units, time.perf_counter() - t0))
-        for suffix, ref, sup in (("-ref", reference_lp, None), ("-vocab", None, support),
-                                 ("-vocab-ref", reference_lp, support)):
-            if (suffix.endswith("-ref") and ref is None) or (suffix.startswith("-vocab") and sup is None):
-                continue
+        variants = [("-ref", reference_lp, None)] if reference_lp is not None else []
+        if support is not None:
+            variants.append(("-vocab", None, support))
+            if reference_lp is not None:
+                variants.append(("-vocab-ref", reference_lp, support))
+        for suffix, ref, sup in variants:
             t0 = time.perf_counter()
             modes.append((f"reading-rank{suffix}", score_ranks(preds.mean_logprobs, keys, reference=ref, support=sup),
-                          score_ranks(preds.mean_logprobs, [other], reference=ref, support=sup)[0],
-                          {**units, "ranked_entries": int(sup.sum()) if sup is not None else len(preds.mean_logprobs)},
+                          score_ranks(preds.mean_logprobs, [other], reference=ref, support=sup)[0], units,
                           time.perf_counter() - t0))
     t0 = time.perf_counter()
     answers = _answers(suspect, gen_prompts, out / "answers" / f"{name}.json", gen_tokens)
@@ -227,9 +229,8 @@ def main(argv: list[str] | None = None) -> int:
 
     t_start = time.perf_counter()
     out = Path(args.out)
-    res = start_run("benchmarks/radioactivity.py", __doc__, args)
+    res, previous = start_run("benchmarks/radioactivity.py", __doc__, args)
     timings = res["timings_s"]
-    previous = out / "run.json"
     teacher, accounts, keys, other = teacher_and_keys(out, args.accounts, res)
     tok = teacher.tokenizer
     n = args.n

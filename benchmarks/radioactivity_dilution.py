@@ -115,9 +115,8 @@ def main(argv: list[str] | None = None) -> int:
 
     t_start = time.perf_counter()
     out = Path(args.out)
-    res = start_run("benchmarks/radioactivity_dilution.py", __doc__, args)
+    res, previous = start_run("benchmarks/radioactivity_dilution.py", __doc__, args)
     timings = res["timings_s"]
-    previous = out / "run.json"
     teacher, accounts, keys, other = teacher_and_keys(out, args.accounts, res)
     tok = teacher.tokenizer
     # the same prompt slices as radioactivity.py: W, C, then the generation-mode prompts
@@ -214,7 +213,7 @@ def _markdown(res: dict[str, Any]) -> str:
             m, h = r[mode], r[mode]["harvester"]
             stat = (f"mean rank {h['green_fraction']:.4f} (z {h['z']:.1f})" if h.get("statistic") == "rank" else
                     f"{h['green']} / {h['scored']} = {h['green_fraction']:.3f}")
-            scored = (f"{m['tokens_read']} tokens read" + (f", {m['ranked_entries']} entries ranked" if "vocab" in mode
+            scored = (f"{m['tokens_read']} tokens read" + (f", {h['scored']} entries ranked" if "vocab" in mode
                                                            else "") if mode.startswith("reading") else
                       f"{m['answer_tokens']} tokens, {m['queries']} queries")
             others = [a for a in m["flagged"] if a != "harvester"]
