@@ -53,6 +53,7 @@ import torch
 from radioactivity import harvest_pair, start_run, teacher_and_keys, test_suspect
 
 RESULTS = Path(__file__).resolve().parent / "results"
+BREAKDOWN_KEYS = 200  # the harvester and 199 null accounts for rank_breakdown (each part is one more rank test)
 MODES = ("reading-rank", "reading-rank-shadow", "reading-rank-twin", "reading-rank-vocab",
          "reading-rank-vocab-shadow", "reading", "generation")
 
@@ -78,6 +79,41 @@ def diluent_pairs(n: int, exclude_prompts: set[str], exclude_answers: set[str], 
         if len(pool) == 2 * n:
             return pool[:n], pool[n:]
     raise SystemExit(f"only {len(pool)} ShareGPT pairs are left, {2 * n} are needed")
+
+
+def rank_breakdown(mean_logprobs: np.ndarray, keys: list, seen: np.ndarray, support: np.ndarray) -> dict[str, Any]:
+    """The whole-vocabulary rank statistic of ``keys[0]`` (the harvester) split over parts of the vocabulary.
+
+    ``seen``: the entries that occur in the student's training sequences. train_text_student keeps the output
+    rows of the others at 0 (restricted-vocabulary softmax), so the never-seen entries form one tied block at
+    logit 0, above the rarely seen ones, whose logits training pushed below 0. ``support``: the teacher's
+    vocabulary. Every part is fixed before a key is looked at, so each row's null is exact; the other keys' z
+    (mean and sd) show it.
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.keys import WatermarkKey, WatermarkSpec
+        >>> spec = WatermarkSpec(vocab_size=400, gamma=0.25, context_width=0)
+        >>> keys = [WatermarkKey(bytes([i]) * 32, spec) for i in range(1, 6)]
+        >>> lp, seen = np.random.default_rng(0).normal(size=400), np.arange(400) < 300
+        >>> rank_breakdown(lp, keys, seen, np.arange(400) < 100)["never seen (tied block)"]["entries"]
+        100
+    """
+    from distillguard.detect.radioactivity import green_masks, score_ranks
+
+    V = len(support)
+    lp = np.asarray(mean_logprobs, dtype=np.float64)[:V]
+    green = green_masks(keys[:1], keys[0].require_spec())[0]
+    parts = {"whole vocabulary": np.ones(V, dtype=bool), "teacher's vocabulary": support,
+             "outside the teacher's vocabulary": ~support, "seen in training": seen,
+             "seen, outside the teacher's vocabulary": seen & ~support, "never seen (tied block)": ~seen}
+    out = {}
+    for name, mask in parts.items():
+        z = np.array([s.z for s in score_ranks(lp, keys, support=mask)]) if mask.sum() >= 2 else np.zeros(len(keys))
+        out[name] = {"entries": int(mask.sum()), "green_share": round(float(green[mask].mean()), 4),
+                     "mean_logprob": round(float(lp[mask].mean()), 3), "harvester_z": round(float(z[0]), 2),
+                     "null_z_mean": round(float(z[1:].mean()), 2), "null_z_sd": round(float(z[1:].std()), 2)}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
             row["reading-rank-twin"] = test_suspect(name, suspect, tok, keys, accounts, other, read_seqs, q_prompts,
                                                     out, args.tokens, reference_lp=lps["clean-twin"])["reading-rank-ref"]
         lps[name] = cached_predictions(suspect, read_seqs, out / "preds" / f"{name}.npz").mean_logprobs
+        seen = np.zeros(len(tok), dtype=bool)
+        seen[np.unique(np.concatenate([np.asarray(s, dtype=np.int64) for s in seqs]))] = True
+        row["rank_by_part"] = rank_breakdown(lps[name], keys[:BREAKDOWN_KEYS], seen, support)
         wm_tok = parts["W"][1] if "W" in names else 0
         all_tok = sum(parts[p][1] for p in names)
         rows.append({**row, "data": " + ".join(names), "seed": seed, "train": info,
@@ -235,6 +274,16 @@ def _markdown(res: dict[str, Any]) -> str:
     out.append("\nTraining: " + "; ".join(f"{r['suspect']} {r['train']['tokens']} tokens x {r['train']['epochs']} "
                                           f"epochs, {r['train']['steps']} steps, final loss {r['train']['final_loss']}, "
                                           f"{r['train']['seconds'] / 60:.1f} min" for r in res["students"]))
+    out += ["\nWhere the whole-vocabulary rank statistic comes from: the harvester's z on parts of the vocabulary "
+            "(`rank_breakdown`; each part is fixed before any key is looked at; null = the first "
+            f"{BREAKDOWN_KEYS - 1} other accounts). Never-seen entries keep output row 0 (restricted-vocabulary "
+            "softmax): one tied block at logit 0.\n",
+            "| suspect | part | entries | green share | mean log-prob | harvester z | null z mean (sd) |",
+            "|---|---|---|---|---|---|---|"]
+    for r in res["students"]:
+        for part, b in r.get("rank_by_part", {}).items():
+            out.append(f"| {r['suspect']} | {part} | {b['entries']} | {b['green_share']:.3f} | {b['mean_logprob']:.2f} "
+                       f"| {b['harvester_z']:.2f} | {b['null_z_mean']:+.2f} ({b['null_z_sd']:.2f}) |")
     out.append("\nTimings (s): " + ", ".join(f"{k} {v}" for k, v in res["timings_s"].items()))
     return "\n".join(out) + "\n"
 
