@@ -141,10 +141,13 @@ def _answers(suspect: Any, prompts: list[str], path: Path, tokens: int) -> list[
 
 def test_suspect(name: str, suspect: Any, tok: Any, keys: list, accounts: list[str], other: Any, read_seqs: list,
           gen_prompts: list[str], out: Path, gen_tokens: int, read: bool = True,
-          reference_lp: np.ndarray | None = None, support: np.ndarray | None = None) -> dict[str, Any]:
+          reference_lp: np.ndarray | None = None, support: np.ndarray | None = None,
+          untrained_last: bool = False) -> dict[str, Any]:
     """Reading + generation mode against every account sub-key (Holm) and one unrelated key. With
     ``reference_lp`` (the untouched teacher's averaged distribution) also the rank statistic relative to it;
-    with ``support`` (the clean teacher's vocabulary) also the rank statistics restricted to it (``-vocab``)."""
+    with ``support`` (the clean teacher's vocabulary) also the rank statistics restricted to it (``-vocab``);
+    with ``untrained_last`` also the whole-vocabulary rank with the never-trained block last
+    (``-untrained-last``)."""
     from distillguard.detect.radioactivity import score_generated, score_predictions, score_ranks
     from distillguard.detect.stats import null_summary
     from distillguard.distill.simulate import cached_predictions
@@ -160,16 +163,17 @@ def test_suspect(name: str, suspect: Any, tok: Any, keys: list, accounts: list[s
         t0 = time.perf_counter()  # the rank statistic: the same reading pass, the whole averaged distribution
         modes.append(("reading-rank", score_ranks(preds.mean_logprobs, keys),
                       score_ranks(preds.mean_logprobs, [other])[0], units, time.perf_counter() - t0))
-        variants = [("-ref", reference_lp, None)] if reference_lp is not None else []
+        variants = [("-ref", {"reference": reference_lp})] if reference_lp is not None else []
         if support is not None:
-            variants.append(("-vocab", None, support))
+            variants.append(("-vocab", {"support": support}))
             if reference_lp is not None:
-                variants.append(("-vocab-ref", reference_lp, support))
-        for suffix, ref, sup in variants:
+                variants.append(("-vocab-ref", {"reference": reference_lp, "support": support}))
+        if untrained_last:
+            variants.append(("-untrained-last", {"untrained_last": True}))
+        for suffix, options in variants:
             t0 = time.perf_counter()
-            modes.append((f"reading-rank{suffix}", score_ranks(preds.mean_logprobs, keys, reference=ref, support=sup),
-                          score_ranks(preds.mean_logprobs, [other], reference=ref, support=sup)[0], units,
-                          time.perf_counter() - t0))
+            modes.append((f"reading-rank{suffix}", score_ranks(preds.mean_logprobs, keys, **options),
+                          score_ranks(preds.mean_logprobs, [other], **options)[0], units, time.perf_counter() - t0))
     t0 = time.perf_counter()
     answers = _answers(suspect, gen_prompts, out / "answers" / f"{name}.json", gen_tokens)
     scores, n_tok = score_generated(answers, tok, keys)

@@ -24,8 +24,12 @@ Statistics (all among the account sub-keys, Holm): reading-rank (the suspect's a
 distribution on 100 held-out ChatGPT answers, Wilcoxon rank sum of the key's green list), reading-rank-shadow
 (the same on the difference to the shadow's distribution: the null stays exact because the shadow never saw
 a watermarked token), reading-rank-vocab and reading-rank-vocab-shadow (the same two, ranking only the tokens
-the clean teacher wrote in C: a key-independent support, so the null stays exact), reading (green coins of
-top-1 predictions) and generation (green coins of the student's answers to held-out prompts). The 999 accounts a student never learned from calibrate each statistic.
+the clean teacher wrote in C: a key-independent support, so the null stays exact),
+reading-rank-untrained-last (the whole vocabulary with the student's never-trained entries -- one tied block at
+logit 0 -- ranked last instead of merged with the top of the ranking; defined after the 25 % and 5 % runs'
+rank_breakdown and fixed before the 10 % run was scored), reading (green coins of top-1 predictions) and
+generation (green coins of the student's answers to held-out prompts). The 999 accounts a student never
+learned from calibrate each statistic.
 
     python benchmarks/radioactivity_dilution.py --out runs/radio-dilution --epochs 1 --twin   # the committed 5 % result
     python benchmarks/radioactivity_dilution.py --out runs/radio-dilution-25 --fraction 0.25 --epochs 5
@@ -54,8 +58,8 @@ from radioactivity import harvest_pair, start_run, teacher_and_keys, test_suspec
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BREAKDOWN_KEYS = 200  # the harvester and 199 null accounts for rank_breakdown (each part is one more rank test)
-MODES = ("reading-rank", "reading-rank-shadow", "reading-rank-twin", "reading-rank-vocab",
-         "reading-rank-vocab-shadow", "reading", "generation")
+MODES = ("reading-rank", "reading-rank-untrained-last", "reading-rank-shadow", "reading-rank-twin",
+         "reading-rank-vocab", "reading-rank-vocab-shadow", "reading", "generation")
 
 
 def diluent_pairs(n: int, exclude_prompts: set[str], exclude_answers: set[str], *, seed: int = 7
@@ -195,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         fresh = not (out / "answers" / f"{name}.json").exists()
         row = test_suspect(name, suspect, tok, keys, accounts, other, read_seqs, q_prompts, out, args.tokens,
-                           reference_lp=lps.get("shadow"), support=support)
+                           reference_lp=lps.get("shadow"), support=support, untrained_last=True)
         if fresh:
             timings[f"test_{name}"] = round(time.perf_counter() - t0, 1)
         for mode in [m for m in row if m.endswith("-ref")]:

@@ -537,6 +537,7 @@ def green_masks(keys: Sequence[WatermarkKey], spec: WatermarkSpec) -> np.ndarray
 def score_ranks(
     mean_logprobs: np.ndarray, keys: Sequence[WatermarkKey], *, spec: WatermarkSpec | None = None,
     alpha: float = DEFAULT_ALPHA, reference: np.ndarray | None = None, support: np.ndarray | None = None,
+    untrained_last: bool = False,
 ) -> list[KeyScore]:
     """Rank test of h = 0 keys against a suspect's averaged next-token distribution (Holm over ``keys``).
 
@@ -558,6 +559,12 @@ def score_ranks(
     random subset of that set, so the null stays exact. It helps when most of the vocabulary is never
     written by the teacher: a student cannot have learned the mark on those entries, and their ranks, moved by
     everything else the student was trained on, only add noise.
+
+    ``untrained_last``: entries sharing one value (at least 1 % of those ranked: a student's never-trained
+    output rows) rank below every other entry instead of merging with the shorter side of the ranking (see
+    :func:`~distillguard.detect.stats.rank_scores`). A student whose untrained rows stay at logit 0 otherwise
+    ranks them above its rarely seen entries and ties away the top of its ranking. Which entries form the
+    block depends on the suspect alone, so the null stays exact.
 
     Example:
         >>> import numpy as np
@@ -592,7 +599,7 @@ def score_ranks(
         if keep.sum() < 2:
             raise DistillguardError("the support mask keeps fewer than 2 vocabulary entries: nothing to rank")
         lp, masks = lp[keep], masks[:, keep]
-    log10_p, z, mean = rank_sum_test(lp, masks)
+    log10_p, z, mean = rank_sum_test(lp, masks, block_last=untrained_last)
     n = masks.sum(axis=1)
     out = [KeyScore(k.fingerprint, k.account, len(lp), int(n[i]), 0.5, float(mean[i]), float(z[i]),
                     10.0 ** float(log10_p[i]), float(log10_p[i]), statistic="rank") for i, k in enumerate(keys)]

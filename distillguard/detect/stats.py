@@ -51,7 +51,8 @@ def binom_test(green: int, scored: int, gamma: float) -> tuple[float, float, flo
     return 10.0**log10_p, log10_p, z
 
 
-def rank_sum_test(scores: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def rank_sum_test(scores: np.ndarray, members: np.ndarray, *, block_last: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Do a subset's members rank higher than random? A one-sided Wilcoxon rank-sum test per subset.
 
     ``scores``: ``[N]`` numbers, higher = preferred (NaN ranks lowest; ties share their mean rank).
@@ -69,6 +70,8 @@ def rank_sum_test(scores: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, 
     bound valid (a mean rank is the conditional mean of ranks with the tie broken at random, so by Jensen its
     MGF is no larger). Against the exact tail the bound loses about a factor z * sqrt(2 pi) (the Chernoff gap).
 
+    ``block_last``: how :func:`rank_scores` places a large tied block (at the bottom, merging nothing).
+
     Returns ``(log10_p, z, mean_rank)`` per subset: ``z`` standardises W with its exact null variance,
     ``mean_rank`` is the members' mean rank scaled to [0, 1] (0.5 under the null).
 
@@ -80,7 +83,7 @@ def rank_sum_test(scores: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, 
         >>> bool(lp[0] < -200), round(float(lp[1]), 3), round(float(m[0]), 3)
         (True, 0.0, 0.875)
     """
-    ranks, tied, top = rank_scores(scores)
+    ranks, tied, top = rank_scores(scores, block_last=block_last)
     m = np.asarray(members, dtype=bool)
     if m.ndim == 1:
         m = m[None, :]
@@ -147,7 +150,7 @@ def blocked_rank_sum_test_ranked(ranked: Sequence[tuple[np.ndarray, int, bool]],
     return log10_p, s / math.sqrt(var) if var > 0 else 0.0, float((s / m.sum() + (N - 1) / 2) / (N - 1))
 
 
-def rank_scores(scores: np.ndarray, *, block: float = 0.01) -> tuple[np.ndarray, int, bool]:
+def rank_scores(scores: np.ndarray, *, block: float = 0.01, block_last: bool = False) -> tuple[np.ndarray, int, bool]:
     """Mean ranks 1..N of ``scores`` (NaN lowest), with one tied block at an end that the null models exactly.
 
     If one value is shared by at least ``block`` x N entries (a model's never-trained vocabulary entries all get
@@ -157,11 +160,19 @@ def rank_scores(scores: np.ndarray, *, block: float = 0.01) -> tuple[np.ndarray,
     ``tied`` is the size of the lowest tie group (often 1). Which entries merge depends on the scores alone,
     never on a key, so the null is untouched.
 
+    ``block_last=True`` merges nothing: the block is moved to the bottom and every other entry keeps its own
+    rank. Read "never trained" as "least preferred": a student whose untrained output rows stay at logit 0
+    ranks them above the entries it saw rarely (training pushed those below 0), and the shorter-side merge
+    would then tie away the top of the ranking, where a learned watermark shows. The block is still chosen by
+    the scores alone, so the null stays exact.
+
     Example:
         >>> import numpy as np
         >>> from distillguard.detect.stats import rank_scores
         >>> rank_scores(np.array([0.0, 5.0, 5.0, 5.0, 7.0, 9.0]), block=0.5)
         (array([2.5, 2.5, 2.5, 2.5, 5. , 6. ]), 4, False)
+        >>> rank_scores(np.array([0.0, 5.0, 5.0, 5.0, 7.0, 9.0]), block=0.5, block_last=True)
+        (array([4., 2., 2., 2., 5., 6.]), 3, False)
     """
     x = np.asarray(scores, dtype=np.float64).ravel()
     x = np.where(np.isnan(x), -np.inf, x)
@@ -169,6 +180,10 @@ def rank_scores(scores: np.ndarray, *, block: float = 0.01) -> tuple[np.ndarray,
     top = False
     if counts.max() >= max(2.0, block * len(x)):
         v = values[counts.argmax()]
+        if block_last:
+            x = np.where(x == v, -np.inf, x)  # NaN entries (already -inf) join the block: tied at the bottom
+            ranks = stats.rankdata(x)
+            return ranks, int((x == -np.inf).sum()), False
         top = (x > v).sum() < (x < v).sum()
         x = np.minimum(x, v) if top else np.maximum(x, v)
     ranks = stats.rankdata(x)
