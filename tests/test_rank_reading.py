@@ -140,6 +140,54 @@ def test_support_mask_keeps_the_rank_test_exact_and_drops_unlearnable_vocabulary
         teacher_vocabulary([[1, V]], V)
 
 
+def test_block_last_moves_the_tied_block_below_every_other_entry_and_merges_nothing():
+    ranks, tied, top = rank_scores(np.array([3.0, 5, 5, 5, 5, 7, 1]), block=0.5, block_last=True)
+    assert ranks.tolist() == [6.0, 2.5, 2.5, 2.5, 2.5, 7.0, 5.0] and (tied, top) == (4, False)
+    assert rank_scores(np.array([1.0, np.nan, 5, 5, 5]), block=0.5, block_last=True)[1] == 4  # NaN joins it
+    no_block = np.arange(10.0)
+    assert np.array_equal(rank_scores(no_block, block_last=True)[0], rank_scores(no_block)[0])
+
+
+@pytest.mark.parametrize("scores", [
+    np.array([0, 1, 5, 5, 5, 5, 5, 5, 5, 6, 7, 8, 9, 10.0]),   # a block in the middle: moved to the bottom
+    np.array([9, 9, 9, 9, 9, 9, 1, 2, 3, 4, 5, 6, 7, 8.0]),    # a block at the top: moved to the bottom
+])
+def test_block_last_bound_holds_against_the_exact_tail(scores):
+    N, n = len(scores), 5
+    ranks, tied, top = rank_scores(scores, block_last=True)
+    values, tail, witnesses = _exact_tail(ranks, n)
+    for exact, subset in zip(tail, witnesses):
+        members = np.zeros(N, bool)
+        members[list(subset)] = True
+        assert 10.0 ** rank_sum_test(scores, members, block_last=True)[0][0] >= exact * (1 - 1e-9)
+
+
+def test_untrained_last_is_calibrated_and_finds_a_mark_the_shorter_side_merge_inverts():
+    """A student whose never-trained rows stay at logit 0: a tied block in the middle of its ranking, above the
+    entries it saw rarely. Null over 3,000 account keys: calibrated. A student that saw more green entries (the
+    watermarked teacher wrote them) and learned them a little: untrained_last detects it; the default merge,
+    which ties the entries above the block into it, reads the same student the wrong way."""
+    V = 6000
+    spec = WatermarkSpec(vocab_size=V, gamma=0.25, context_width=0)
+    rng = np.random.default_rng(4)
+    keys = account_keys(WatermarkKey(b"\x06" * 32, spec), [f"a{i}" for i in range(3000)])
+
+    def student(seen_prob: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        seen = rng.random(V) < seen_prob
+        frequent = seen & (rng.random(V) < 0.3)  # the frequent tokens rank above 0, the rare ones below
+        lp = np.where(frequent, rng.normal(2.0, 1.0, V), rng.normal(-2.0, 1.0, V)) + shift
+        return np.where(seen, lp, 0.0)  # never-trained rows: logit 0, one tied block
+
+    null_lp = student(np.full(V, 0.4), np.zeros(V))
+    p = np.array([r.p_value for r in score_ranks(null_lp, keys, alpha=1.0, untrained_last=True)])
+    assert _fpr_ok(p, 0.05) and _fpr_ok(p, 0.01) and _fpr_ok(p, 0.001)
+    assert stats.kstest(p, "uniform", alternative="greater").pvalue > 1e-3
+    green = green_masks(keys[:1], spec)[0]
+    marked = student(np.where(green, 0.48, 0.4), 0.3 * green)
+    assert score_ranks(marked, keys[:1], untrained_last=True)[0].log10_p < -8
+    assert score_ranks(marked, keys[:1])[0].z < 0
+
+
 def test_blocked_rank_sum_test_is_calibrated_and_pools_blocks():
     """Independent random subsets in 4 blocks: calibrated; 4 weak blocks together beat each one alone."""
     rng = np.random.default_rng(1)
