@@ -326,6 +326,21 @@ def test_cli_reading_vocabulary_ranks_only_the_teachers_tokens(h0_students, tmp_
     assert "is empty" in capsys.readouterr().err
 
 
+def test_cli_reading_untrained_last(h0_students, capsys):
+    """--reading-untrained-last: the marked student is found and attributed, the clean one is not; with top-1
+    coins it is a one-line error (exit 2)."""
+    _, accounts, key_path, texts, paths = h0_students
+    base = ["detect", "--key", str(key_path), "--texts", str(texts), "--accounts", ",".join(accounts),
+            "--reading-untrained-last", "--json"]
+    assert main(base + ["--suspect", str(paths["marked"])]) == 1
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["attributed_to"] == ["acct-7"] and "ranks last" in rep["units"]["scored_unit"]
+    assert main(base + ["--suspect", str(paths["clean"])]) == 0
+    capsys.readouterr()
+    assert main(base + ["--suspect", str(paths["clean"]), "--reading-statistic", "top1"]) == 2
+    assert "never-trained entries last" in capsys.readouterr().err
+
+
 def test_reference_model_cancels_what_a_fine_tuned_copy_kept(h0_students, tmp_path):
     """A copy of the clean model fine-tuned briefly on marked streams: ranked relative to the model it was
     copied from, the green list stands out more than in its own ranking; a model read against itself is null."""

@@ -723,6 +723,7 @@ def reading_test(
     statistic: str = "auto",
     reference: Any = None,
     vocabulary_texts: Sequence[str] | None = None,
+    untrained_last: bool = False,
 ) -> RadioactivityReport:
     """Reading-mode radioactivity test of a local suspect that shares the teacher's tokenizer.
 
@@ -736,7 +737,8 @@ def reading_test(
     preferences a fine-tuned copy of that model keeps (see :func:`score_ranks`). ``vocabulary_texts`` (rank
     statistic, h = 0 keys): answers written by the teacher *without* watermark; only the vocabulary entries
     they contain are ranked (:func:`teacher_vocabulary`), which drops entries no student of the teacher can
-    have learned the mark on.
+    have learned the mark on. ``untrained_last`` (rank statistic, h = 0 keys): a large block of entries the
+    suspect scores identically (never-trained output rows) ranks last (see :func:`score_ranks`).
 
     Example:
         >>> from distillguard.detect.radioactivity import reading_test  # doctest: +SKIP
@@ -777,6 +779,9 @@ def reading_test(
         raise DistillguardError("a reading reference model is used only by the rank statistic (h = 0 keys)")
     if vocabulary_texts is not None and (statistic != "rank" or spec.context_width > 0):
         raise DistillguardError("vocabulary texts are used only by the rank statistic with h = 0 keys")
+    if untrained_last and (statistic != "rank" or spec.context_width > 0):
+        raise DistillguardError("ranking never-trained entries last applies only to the rank statistic with h = 0 "
+                                "keys")
     if statistic == "rank" and spec.context_width > 0:
         results = score_window_ranks(predictions, keys, spec=spec, alpha=alpha)
         units["scored_unit"] = ("vocabulary entry after a frequent context window (one window per keyed order), "
@@ -803,10 +808,11 @@ def reading_test(
             units["vocabulary_texts"], units["ranked_entries"] = len(texts_v), int(support.sum())
             notes.append(f"ranked only the {int(support.sum())} vocabulary entries of {len(texts_v)} teacher texts")
         results = score_ranks(predictions.mean_logprobs, keys, spec=spec, alpha=alpha, reference=ref_lp,
-                              support=support)
+                              support=support, untrained_last=untrained_last)
         units["scored_unit"] = "vocabulary entry, ranked by the suspect's mean next-token log-probability" + (
             " minus the reference's" if ref_lp is not None else "") + (
-            " (the teacher's vocabulary only)" if support is not None else "")
+            " (the teacher's vocabulary only)" if support is not None else "") + (
+            "; a tied block of never-trained entries ranks last" if untrained_last else "")
         test = ("one-sided rank test: mean rank of the key's green tokens vs a random subset (Wilcoxon rank "
                 "sum, exact Chernoff bound), Holm-adjusted over keys")
     else:

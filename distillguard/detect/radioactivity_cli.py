@@ -95,15 +95,17 @@ def _detect(args: argparse.Namespace) -> int:
     mode = args.mode
     if mode == "auto":
         mode = "reading" if can_read(suspect, spec) else "generation"
-    if mode != "reading" and (args.reading_reference or args.reading_vocabulary or args.reading_statistic != "auto"):
-        raise DistillguardError("--reading-statistic / --reading-reference / --reading-vocabulary apply to reading "
-                                "mode only, and this suspect is tested in generation mode")
+    if mode != "reading" and (args.reading_reference or args.reading_vocabulary or args.reading_untrained_last
+                              or args.reading_statistic != "auto"):
+        raise DistillguardError("--reading-statistic / --reading-reference / --reading-vocabulary / "
+                                "--reading-untrained-last apply to reading mode only, and this suspect is tested "
+                                "in generation mode")
     if mode == "reading":
         vocab = read_lines(args.reading_vocabulary, "vocabulary text") if args.reading_vocabulary else None
         report = reading_test(suspect, keys, texts, n_texts=args.n_texts, alpha=args.alpha,
                               allow_keyed_text=args.allow_keyed_text, statistic=args.reading_statistic,
                               reference=LocalSuspect.load(args.reading_reference) if args.reading_reference else None,
-                              vocabulary_texts=vocab)
+                              vocabulary_texts=vocab, untrained_last=args.reading_untrained_last)
     else:
         from distillguard.models import load_tokenizer
 
@@ -202,6 +204,11 @@ def register(subparsers: Any) -> None:
                    "they contain are ranked -- a student cannot have learned the mark on tokens the teacher never "
                    "writes, and their ranks only add noise. Never pass watermarked answers: the support must not "
                    "depend on the key")
+    p.add_argument("--reading-untrained-last", action="store_true",
+                   help="rank statistic (h = 0 keys): vocabulary entries the suspect scores identically (a block of "
+                   ">= 1%% of them: output rows it never trained) rank below all others, instead of tying the "
+                   "shorter side of the ranking into them. For students trained from scratch whose untrained rows "
+                   "stay at logit 0 (above the rarely seen entries); no effect on a suspect without such a block")
     p.add_argument("--allow-keyed-text", action="store_true",
                    help="read text that itself carries a tested watermark (biased: experiments only)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
