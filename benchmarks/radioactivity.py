@@ -130,9 +130,13 @@ def harvest_pair(teacher: Any, out: Path, n: int, n_queries: int, key: Any, toke
 
 
 def _answers(suspect: Any, prompts: list[str], path: Path, tokens: int) -> list[str]:
-    """The suspect's answers to the generation-mode prompts, cached (they do not depend on any key)."""
+    """The suspect's answers to the generation-mode prompts, cached (they do not depend on any key).
+
+    A cache written for another number of prompts (a rerun with another ``--queries``) is not reused."""
     if path.exists():
-        return json.loads(path.read_text())
+        cached = json.loads(path.read_text())
+        if len(cached) == len(prompts):
+            return cached
     out = suspect.generate(prompts, max_new_tokens=tokens, temperature=0.7, seed=0)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, ensure_ascii=False))

@@ -197,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                                   seed=seed, desc=name)
         suspect = LocalSuspect.load(out / "students" / name)
         t0 = time.perf_counter()
-        fresh = not (out / "answers" / f"{name}.json").exists()
+        cached = out / "answers" / f"{name}.json"
+        fresh = not cached.exists() or len(json.loads(cached.read_text())) != len(q_prompts)
         row = test_suspect(name, suspect, tok, keys, accounts, other, read_seqs, q_prompts, out, args.tokens,
                            reference_lp=lps.get("shadow"), support=support, untrained_last=True)
         if fresh:
