@@ -37,6 +37,9 @@ learned from calibrate each statistic.
     cp runs/radio-dilution-25/{teacher.key,harvest_wm.jsonl,harvest_clean.jsonl} runs/radio-dilution-5/
     python benchmarks/radioactivity_dilution.py --out runs/radio-dilution-5 --epochs 1 --name radioactivity_dilution_rep
                               # a new 5 % student with the 25 % run's key and harvests (the -vocab replication)
+    cp runs/radio-dilution-25/{teacher.key,harvest_wm.jsonl,harvest_clean.jsonl} runs/radio-dilution-10/
+    python benchmarks/radioactivity_dilution.py --out runs/radio-dilution-10 --fraction 0.10 --epochs 2
+                              # 10 %: 2,560 answers x 2 epochs = 640 steps (untrained-last fixed in advance)
     python benchmarks/radioactivity_dilution.py --out runs/dil-quick --quick                  # ~2 min; prints only
 Writes benchmarks/results/radioactivity_dilution.json and .md at the default 5 %, radioactivity_dilution_<N>pct.json
 and .md at another fraction (never edit them by hand).
