@@ -129,14 +129,20 @@ def harvest_pair(teacher: Any, out: Path, n: int, n_queries: int, key: Any, toke
     return harvests[0], harvests[1], slices, counts
 
 
-def _answers(suspect: Any, prompts: list[str], path: Path, tokens: int) -> list[str]:
-    """The suspect's answers to the generation-mode prompts, cached (they do not depend on any key).
+def cached_answers(path: Path, n_prompts: int) -> list[str] | None:
+    """The cached generation-mode answers at ``path``, or None when there are none for ``n_prompts`` prompts (a
+    cache written with another ``--queries`` is not reused)."""
+    if not path.exists():
+        return None
+    cached = json.loads(path.read_text())
+    return cached if len(cached) == n_prompts else None
 
-    A cache written for another number of prompts (a rerun with another ``--queries``) is not reused."""
-    if path.exists():
-        cached = json.loads(path.read_text())
-        if len(cached) == len(prompts):
-            return cached
+
+def _answers(suspect: Any, prompts: list[str], path: Path, tokens: int) -> list[str]:
+    """The suspect's answers to the generation-mode prompts, cached (they do not depend on any key)."""
+    cached = cached_answers(path, len(prompts))
+    if cached is not None:
+        return cached
     out = suspect.generate(prompts, max_new_tokens=tokens, temperature=0.7, seed=0)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, ensure_ascii=False))

@@ -57,7 +57,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from radioactivity import harvest_pair, start_run, teacher_and_keys, test_suspect
+from radioactivity import cached_answers, harvest_pair, start_run, teacher_and_keys, test_suspect
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BREAKDOWN_KEYS = 200  # the harvester and 199 null accounts for rank_breakdown (each part is one more rank test)
@@ -200,8 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                                   seed=seed, desc=name)
         suspect = LocalSuspect.load(out / "students" / name)
         t0 = time.perf_counter()
-        cached = out / "answers" / f"{name}.json"
-        fresh = not cached.exists() or len(json.loads(cached.read_text())) != len(q_prompts)
+        fresh = cached_answers(out / "answers" / f"{name}.json", len(q_prompts)) is None
         row = test_suspect(name, suspect, tok, keys, accounts, other, read_seqs, q_prompts, out, args.tokens,
                            reference_lp=lps.get("shadow"), support=support, untrained_last=True)
         if fresh:

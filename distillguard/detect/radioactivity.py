@@ -777,11 +777,10 @@ def reading_test(
     units = {"texts_read": predictions.n_texts, "tokens_read": int(len(predictions.ids)), "statistic": statistic}
     if reference is not None and statistic != "rank":
         raise DistillguardError("a reading reference model is used only by the rank statistic (h = 0 keys)")
-    if vocabulary_texts is not None and (statistic != "rank" or spec.context_width > 0):
-        raise DistillguardError("vocabulary texts are used only by the rank statistic with h = 0 keys")
-    if untrained_last and (statistic != "rank" or spec.context_width > 0):
-        raise DistillguardError("ranking never-trained entries last applies only to the rank statistic with h = 0 "
-                                "keys")
+    h0_rank_options = [name for name, on in (("vocabulary texts", vocabulary_texts is not None),
+                                             ("ranking never-trained entries last", untrained_last)) if on]
+    if h0_rank_options and (statistic != "rank" or spec.context_width > 0):
+        raise DistillguardError(f"{' and '.join(h0_rank_options)}: only for the rank statistic with h = 0 keys")
     if statistic == "rank" and spec.context_width > 0:
         results = score_window_ranks(predictions, keys, spec=spec, alpha=alpha)
         units["scored_unit"] = ("vocabulary entry after a frequent context window (one window per keyed order), "
