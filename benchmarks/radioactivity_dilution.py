@@ -138,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--twin", action="store_true",
                     help="also train the suspect's clean twin (C + D, the suspect's seed): a diagnostic no investigator "
                          "has -- it tells whether the mark is in the weights at all")
+    ap.add_argument("--no-shadow", action="store_true",
+                    help="skip the shadow student (C + D'): halves the training time and drops the -shadow "
+                         "statistics; a later run without this flag trains it and reuses the cached suspect")
     ap.add_argument("--name", default=None, help="result file stem under benchmarks/results/ (default: "
                     "radioactivity_dilution at 5 %%, radioactivity_dilution_<N>pct otherwise)")
     ap.add_argument("--quick", action="store_true", help="tiny sizes; prints the table, writes no result file")
@@ -189,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     support = teacher_vocabulary([r["response_ids"] for r in clean], len(tok))
     res["data"]["C"]["vocabulary"] = int(support.sum())
     students = {"dilute-wm": (("W", "D"), 0), "shadow": (("C", "D'"), 1), "clean-twin": (("C", "D"), 0)}
-    order_of_training = ("shadow", "clean-twin", "dilute-wm") if args.twin else ("shadow", "dilute-wm")
+    order_of_training = [n for n in ("shadow", "clean-twin", "dilute-wm")
+                         if (n != "clean-twin" or args.twin) and (n != "shadow" or not args.no_shadow)]
     rows = []
     lps: dict[str, np.ndarray] = {}
     for name in order_of_training:  # the references first: the suspect's test needs their distributions
