@@ -1,0 +1,131 @@
+"""Ablation: can a better test statistic lift the fingerprint AUROC at <= 32 queries (issue 4)?
+
+``benchmarks/fingerprint.py`` tests ``T = mean_i d_i`` (log-prob contrast of the teacher's answer over ChatGPT's
+recorded answer, per probe) against the chat-sharegpt students. Its weak positives (the d = 128 logit-distilled
+``distil-s*`` students) sit inside the null's range. Two alternatives, scored from the same cached log-probs
+(``benchmarks/data/fingerprint/answered_logprobs.npz``, committed by ``benchmarks/fingerprint_selection.py``:
+no model is loaded or queried, the ablation runs in about a minute):
+
+* ``probe_z``: standardise each probe's contrast by the null models' mean and sd on that probe before
+  averaging, so that probes where independent models disagree weigh less (nested leave-one-out for the null's
+  own statistics, so the null stays exchangeable);
+* ``arch_null``: calibrate each suspect against independent models of its own architecture (the layers and
+  width recorded for each zoo model; Gemma-3-270M's fine-tunes share Gemma's), when three or more exist: an investigator with open weights
+  knows the architecture and can train such models on public data. Suspects of another architecture keep
+  the chat-sharegpt null. The null statement changes to "exchangeable with independent models of the same
+  architecture".
+
+Each row: 200 random probe subsets from the answered pool, one teacher answer + the reference per probe
+(2 queries per probe); AUROC of -log10 p (positives = derived from the teacher), TPR and FPR at alpha = 0.01.
+The zoo is the 27 models of that file (listed in the result).
+
+    python benchmarks/fingerprint_statistics.py
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import platform
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+from fingerprint import NULL_PREFIX, auroc
+from fingerprint_selection import DATA, contrasts
+from scipy import stats as sps
+
+RESULTS = Path(__file__).resolve().parent / "results"
+QUERIES = (8, 16, 32, 64)
+STATISTICS = ("mean", "probe_z", "arch_null")
+
+
+def architecture(name: str, kind: str) -> str:
+    """The model's architecture from its recorded zoo description ("2L d=256"); Gemma's fine-tunes are Gemma."""
+    if name.startswith(("gemma3-270m", "gemmaft-")):
+        return "gemma3-270m"
+    m = re.search(r"(\d+)L d=(\d+)", kind)
+    return f"{m.group(1)}L d={m.group(2)}" if m else ""
+
+
+def t_log10p(T: float, null_T: np.ndarray) -> float:
+    """-log10 of the Student-t prediction p-value of ``T`` against ``null_T`` (as ``calibrated_test``)."""
+    R = len(null_T)
+    t = (T - null_T.mean()) / (max(null_T.std(ddof=1), 1e-9) * math.sqrt(1 + 1 / R))
+    return float(-sps.t.logsf(t, df=R - 1) / math.log(10))
+
+
+def statistic(d: np.ndarray, null: np.ndarray, kind: str) -> float:
+    """The suspect's statistic from its per-probe contrasts ``d`` [n] and the null's ``null`` [R, n]."""
+    if kind == "probe_z":
+        return float(np.mean((d - null.mean(0)) / np.maximum(null.std(0, ddof=1), 1e-6)))
+    return float(d.mean())
+
+
+def log10p(name: str, S: dict[str, np.ndarray], null_names: list[str], sub: np.ndarray, kind: str) -> float:
+    """-log10 p of one model on probes ``sub`` against ``null_names`` (itself left out; nested LOO for probe_z)."""
+    nl = [c for c in null_names if c != name]
+    N = np.array([S[c][sub] for c in nl])
+    T = statistic(S[name][sub], N, kind)
+    null_T = np.array([statistic(N[j], np.delete(N, j, 0), kind) for j in range(len(nl))])
+    return t_log10p(T, null_T)
+
+
+def main() -> int:
+    data = dict(np.load(DATA))
+    S = contrasts(data, 1)  # one teacher answer and the reference: the 2-query-per-probe configuration
+    models = [{"name": str(n), "label": int(lab), "kind": str(k)}
+              for n, lab, k in zip(data["names"], data["labels"], data["kinds"])]
+    arch = {m["name"]: architecture(m["name"], m["kind"]) for m in models}
+    chat_null = [m["name"] for m in models if m["name"].startswith(NULL_PREFIX)]
+    arch_pool = {  # the independent models of each architecture (trained on ChatGPT's answers, or Gemma itself)
+        a: [m["name"] for m in models if arch[m["name"]] == a and not m["label"]
+            and m["name"].startswith((NULL_PREFIX, "sharegpt", "gemma3-270m", "gemmaft-sharegpt"))]
+        for a in set(arch.values()) if a}
+
+    def null_of(name: str, kind: str) -> list[str]:
+        pool = arch_pool.get(arch[name], []) if kind == "arch_null" else []
+        return pool if len([c for c in pool if c != name]) >= 3 else chat_null
+
+    n_probes = len(next(iter(S.values())))
+    rng = np.random.default_rng(0)
+    rows = []
+    for q in QUERIES:
+        subs = [rng.choice(n_probes, q // 2, replace=False) for _ in range(200)]
+        for kind in STATISTICS:
+            lp = {m["name"]: [log10p(m["name"], S, null_of(m["name"], kind), s, kind) for s in subs] for m in models}
+            aucs = [auroc([lp[m["name"]][k] for m in models if m["label"]],
+                          [lp[m["name"]][k] for m in models if not m["label"]]) for k in range(len(subs))]
+            rej = {n: float(np.mean(np.array(v) >= 2)) for n, v in lp.items()}
+            rows.append({"statistic": kind, "queries": q, "probes": q // 2, "subsets": len(subs),
+                         "auroc_mean": float(np.mean(aucs)), "auroc_min": float(np.min(aucs)),
+                         "auroc_1_share": float(np.mean(np.array(aucs) == 1.0)),
+                         "tpr_at_0.01": float(np.mean([rej[m["name"]] for m in models if m["label"]])),
+                         "fpr_at_0.01": float(np.mean([rej[m["name"]] for m in models if not m["label"]])),
+                         "rejection_rate": rej})
+            print(f"{kind:9s} {q:3d} queries: AUROC {rows[-1]['auroc_mean']:.3f} (min {rows[-1]['auroc_min']:.3f}) "
+                  f"FPR {rows[-1]['fpr_at_0.01']:.3f}", flush=True)
+    res = {"question": __doc__.split("\n")[0], "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+           "machine": platform.platform(), "command": "python " + " ".join(sys.argv), "data": str(DATA.relative_to(DATA.parents[2])),
+           "zoo": [{"name": m["name"], "label": m["label"], "architecture": arch[m["name"]],
+                    "arch_null_calibration": null_of(m["name"], "arch_null")} for m in models],
+           "rows": rows}
+    md = [f"# Fingerprint statistics ablation ({res['date'][:10]}, {res['machine']})\n",
+          f"Command: `{res['command']}` (from `{res['data']}`, no model loaded). Answered pool, {n_probes} probes, one teacher answer + ChatGPT's recorded "
+          "answer per probe (2 queries per probe), 200 random subsets per row. Zoo: "
+          + ", ".join(f"{m['name']}{'+' if m['label'] else '-'}" for m in models) + ".\n",
+          "| statistic | queries | probes | AUROC mean | AUROC min | share of subsets with AUROC 1 | TPR@0.01 | "
+          "FPR@0.01 |", "|---|---|---|---|---|---|---|---|"]
+    md += [f"| {r['statistic']} | {r['queries']} | {r['probes']} | {r['auroc_mean']:.3f} | {r['auroc_min']:.3f} | "
+           f"{r['auroc_1_share']:.3f} | {r['tpr_at_0.01']:.2f} | {r['fpr_at_0.01']:.3f} |" for r in rows]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "fingerprint_statistics.json").write_text(json.dumps(res, indent=2) + "\n")
+    (RESULTS / "fingerprint_statistics.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
