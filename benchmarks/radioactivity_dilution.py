@@ -41,8 +41,8 @@ learned from calibrate each statistic.
     python benchmarks/radioactivity_dilution.py --out runs/radio-dilution-10 --fraction 0.10 --epochs 2
                               # 10 %: 2,560 answers x 2 epochs = 640 steps (untrained-last fixed in advance)
     cp runs/radio-dilution-25/{teacher.key,harvest_wm.jsonl,harvest_clean.jsonl} runs/radio-dilution-5e2/
-    python benchmarks/radioactivity_dilution.py --out runs/radio-dilution-5e2 --epochs 2 --no-shadow \
-        --name radioactivity_dilution_5pct_2ep   # 5 % seen twice (1,280 steps), without the shadow student
+    python benchmarks/radioactivity_dilution.py --out runs/radio-dilution-5e2 --epochs 2 --no-shadow --name X
+                              # X = radioactivity_dilution_5pct_2ep: 5 % seen twice (1,280 steps), no shadow
     python benchmarks/radioactivity_dilution.py --out runs/dil-quick --quick                  # ~2 min; prints only
 Writes benchmarks/results/radioactivity_dilution.json and .md at the default 5 %, radioactivity_dilution_<N>pct.json
 and .md at another fraction (never edit them by hand).
