@@ -138,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--accounts", type=int, default=1000, help="account sub-keys tested (harvester + others)")
     ap.add_argument("--read", type=int, default=100, help="held-out ShareGPT answers read (reading mode)")
     ap.add_argument("--queries", type=int, default=128, help="generation-mode prompts per suspect")
+    ap.add_argument("--gen-queries", type=int, default=None,
+                    help="generation-mode prompts, if not --queries: more queries for cached students. The "
+                         "diluent pairs stay those of --queries (the students' training data), and any prompt "
+                         "of D or D' is dropped from the generation prompts")
     ap.add_argument("--twin", action="store_true",
                     help="also train the suspect's clean twin (C + D, the suspect's seed): a diagnostic no investigator "
                          "has -- it tells whether the mark is in the weights at all")
@@ -169,12 +173,18 @@ def main(argv: list[str] | None = None) -> int:
     teacher, accounts, keys, other = teacher_and_keys(out, args.accounts, res)
     tok = teacher.tokenizer
     # the same prompt slices as radioactivity.py: W, C, then the generation-mode prompts
-    wm, clean, (w_prompts, c_prompts, q_prompts), _ = harvest_pair(teacher, out, args.wm_answers, args.queries,
-                                                                    keys[0], args.tokens, timings)
+    gen_queries = args.gen_queries or args.queries
+    wm, clean, (w_prompts, c_prompts, q_all), _ = harvest_pair(teacher, out, args.wm_answers,
+                                                               max(args.queries, gen_queries), keys[0], args.tokens,
+                                                               timings)
+    q_prompts = q_all[: args.queries]  # kept out of the diluent pairs, as when the students were trained
     read_texts = real_texts("read", args.read)
     read_seqs = [tok.encode(t, add_special_tokens=False)[:256] for t in read_texts]
     n_dil = int(round(len(wm) * (1 - args.fraction) / args.fraction))
     d_pairs, d2_pairs = diluent_pairs(n_dil, set(w_prompts) | set(c_prompts) | set(q_prompts), set(read_texts))
+    trained_on = {q for q, _ in d_pairs + d2_pairs}
+    gen_prompts = [q for q in q_all[:gen_queries] if q not in trained_on]  # held out from every student
+    res["generation_prompts"] = len(gen_prompts)
 
     def seqs_of(pairs: list[tuple[str, str]]) -> tuple[list[list[int]], int]:
         """Chat-template sequences (prompt <= 128 tokens, answer <= --tokens) and their answer-token count."""
@@ -207,15 +217,15 @@ def main(argv: list[str] | None = None) -> int:
                                   seed=seed, desc=name)
         suspect = LocalSuspect.load(out / "students" / name)
         t0 = time.perf_counter()
-        fresh = cached_answers(out / "answers" / f"{name}.json", len(q_prompts)) is None
-        row = test_suspect(name, suspect, tok, keys, accounts, other, read_seqs, q_prompts, out, args.tokens,
+        fresh = cached_answers(out / "answers" / f"{name}.json", len(gen_prompts)) is None
+        row = test_suspect(name, suspect, tok, keys, accounts, other, read_seqs, gen_prompts, out, args.tokens,
                            reference_lp=lps.get("shadow"), support=support, untrained_last=True)
         if fresh:
             timings[f"test_{name}"] = round(time.perf_counter() - t0, 1)
         for mode in [m for m in row if m.endswith("-ref")]:
             row[mode.replace("-ref", "-shadow")] = row.pop(mode)
         if name == "dilute-wm" and "clean-twin" in lps:  # cached preds and answers: this pass only scores
-            row["reading-rank-twin"] = test_suspect(name, suspect, tok, keys, accounts, other, read_seqs, q_prompts,
+            row["reading-rank-twin"] = test_suspect(name, suspect, tok, keys, accounts, other, read_seqs, gen_prompts,
                                                     out, args.tokens, reference_lp=lps["clean-twin"])["reading-rank-ref"]
         lps[name] = cached_predictions(suspect, read_seqs, out / "preds" / f"{name}.npz").mean_logprobs
         seen = np.zeros(len(tok), dtype=bool)
@@ -255,7 +265,7 @@ def _markdown(res: dict[str, Any]) -> str:
            f"log10 p {served['log10_p']:.0f}), C = its clean answers, D and D' = disjoint ShareGPT (prompt, "
            f"ChatGPT answer) pairs. Students: 2 layers, d = 256, from scratch, {s['epochs']} epochs. Tested among "
            f"{s['accounts']} account sub-keys (Holm, alpha 1e-3); reading = {s['read']} held-out ShareGPT answers, "
-           f"generation = {s['queries']} held-out ShareGPT prompts.\n",
+           f"generation = {res.get('generation_prompts', s['queries'])} held-out ShareGPT prompts.\n",
            "| suspect | data | wm answers / all | wm share of answer tokens | mode | harvester green / coins "
            "(or mean rank) | scored | log10 p (Holm) | detected (+ other accounts flagged) | another key log10 p |",
            "|---|---|---|---|---|---|---|---|---|---|"]
