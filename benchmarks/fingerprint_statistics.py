@@ -10,10 +10,11 @@ no model is loaded or queried, the ablation runs in about a minute):
   averaging, so that probes where independent models disagree weigh less (nested leave-one-out for the null's
   own statistics, so the null stays exchangeable);
 * ``arch_null``: calibrate each suspect against independent models of its own architecture (the layers and
-  width recorded for each zoo model; Gemma-3-270M's fine-tunes share Gemma's), when three or more exist: an investigator with open weights
-  knows the architecture and can train such models on public data. Suspects of another architecture keep
-  the chat-sharegpt null. The null statement changes to "exchangeable with independent models of the same
-  architecture".
+  width recorded for each zoo model; Gemma-3-270M's fine-tunes share Gemma's), when three or more exist: an
+  investigator with open weights knows the architecture and can train such models on public data. Suspects of
+  another architecture keep the chat-sharegpt null. The null statement changes to "exchangeable with
+  independent models of the same architecture" (with the 4-model d = 128 family here it does not hold: see
+  docs/fingerprint.md).
 
 Each row: 200 random probe subsets from the answered pool, one teacher answer + the reference per probe
 (2 queries per probe); AUROC of -log10 p (positives = derived from the teacher), TPR and FPR at alpha = 0.01.
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import platform
 import re
 import sys
@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 from fingerprint import NULL_PREFIX, auroc
 from fingerprint_selection import DATA, contrasts
-from scipy import stats as sps
+
+from distillguard.fingerprint.stats import calibrated_test
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUERIES = (8, 16, 32, 64)
@@ -50,27 +51,20 @@ def architecture(name: str, kind: str) -> str:
     return f"{m.group(1)}L d={m.group(2)}" if m else ""
 
 
-def t_log10p(T: float, null_T: np.ndarray) -> float:
-    """-log10 of the Student-t prediction p-value of ``T`` against ``null_T`` (as ``calibrated_test``)."""
-    R = len(null_T)
-    t = (T - null_T.mean()) / (max(null_T.std(ddof=1), 1e-9) * math.sqrt(1 + 1 / R))
-    return float(-sps.t.logsf(t, df=R - 1) / math.log(10))
-
-
-def statistic(d: np.ndarray, null: np.ndarray, kind: str) -> float:
-    """The suspect's statistic from its per-probe contrasts ``d`` [n] and the null's ``null`` [R, n]."""
+def per_probe(d: np.ndarray, null: np.ndarray, kind: str) -> np.ndarray:
+    """A model's per-probe scores for statistic ``kind`` from its contrasts ``d`` [n] and the null's [R, n]:
+    ``probe_z`` standardises each probe by the null's mean and sd there; the others keep ``d``."""
     if kind == "probe_z":
-        return float(np.mean((d - null.mean(0)) / np.maximum(null.std(0, ddof=1), 1e-6)))
-    return float(d.mean())
+        return (d - null.mean(0)) / np.maximum(null.std(0, ddof=1), 1e-6)
+    return d
 
 
 def log10p(name: str, S: dict[str, np.ndarray], null_names: list[str], sub: np.ndarray, kind: str) -> float:
-    """-log10 p of one model on probes ``sub`` against ``null_names`` (itself left out; nested LOO for probe_z)."""
-    nl = [c for c in null_names if c != name]
-    N = np.array([S[c][sub] for c in nl])
-    T = statistic(S[name][sub], N, kind)
-    null_T = np.array([statistic(N[j], np.delete(N, j, 0), kind) for j in range(len(nl))])
-    return t_log10p(T, null_T)
+    """-log10 p of one model on probes ``sub`` against ``null_names`` (itself left out; each null model's scores
+    for probe_z are standardised by the others, so the null stays exchangeable), by ``calibrated_test``."""
+    N = np.array([S[c][sub] for c in null_names if c != name])
+    null = np.array([per_probe(N[j], np.delete(N, j, 0), kind) for j in range(len(N))])
+    return -calibrated_test(per_probe(S[name][sub], N, kind), null)["log10_p"]
 
 
 def main() -> int:
@@ -107,14 +101,16 @@ def main() -> int:
                          "rejection_rate": rej})
             print(f"{kind:9s} {q:3d} queries: AUROC {rows[-1]['auroc_mean']:.3f} (min {rows[-1]['auroc_min']:.3f}) "
                   f"FPR {rows[-1]['fpr_at_0.01']:.3f}", flush=True)
-    res = {"question": __doc__.split("\n")[0], "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-           "machine": platform.platform(), "command": "python " + " ".join(sys.argv), "data": str(DATA.relative_to(DATA.parents[2])),
+    res = {"question": __doc__.split("\n")[0],
+           "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": platform.platform(),
+           "command": "python " + " ".join(sys.argv), "data": str(DATA.relative_to(DATA.parents[3])),
            "zoo": [{"name": m["name"], "label": m["label"], "architecture": arch[m["name"]],
                     "arch_null_calibration": null_of(m["name"], "arch_null")} for m in models],
            "rows": rows}
     md = [f"# Fingerprint statistics ablation ({res['date'][:10]}, {res['machine']})\n",
-          f"Command: `{res['command']}` (from `{res['data']}`, no model loaded). Answered pool, {n_probes} probes, one teacher answer + ChatGPT's recorded "
-          "answer per probe (2 queries per probe), 200 random subsets per row. Zoo: "
+          f"Command: `{res['command']}` (from `{res['data']}`, no model loaded). Answered pool, {n_probes} probes, "
+          "one teacher answer + ChatGPT's recorded answer per probe (2 queries per probe), 200 random subsets per "
+          "row. Zoo: "
           + ", ".join(f"{m['name']}{'+' if m['label'] else '-'}" for m in models) + ".\n",
           "| statistic | queries | probes | AUROC mean | AUROC min | share of subsets with AUROC 1 | TPR@0.01 | "
           "FPR@0.01 |", "|---|---|---|---|---|---|---|---|"]
