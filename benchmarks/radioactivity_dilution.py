@@ -27,7 +27,11 @@ a watermarked token), reading-rank-vocab and reading-rank-vocab-shadow (the same
 the clean teacher wrote in C: a key-independent support, so the null stays exact),
 reading-rank-untrained-last (the whole vocabulary with the student's never-trained entries -- one tied block at
 logit 0 -- ranked last instead of merged with the top of the ranking; defined after the 25 % and 5 % runs'
-rank_breakdown and fixed before the 10 % run was scored), reading (green coins of top-1 predictions) and
+rank_breakdown and fixed before the 10 % run was scored), reading-rank-unigram (the same, ranked by the
+student's log-probability minus each token's log-frequency in ``--public`` ShareGPT exchanges that are not in D,
+D', a harvest prompt or a reading text: what public data taught any student is subtracted; a key-independent
+reference, so the null stays exact; defined after the 5 %, 10 % and 25 % runs and fixed before the fresh-key 5 %
+run was scored), reading (green coins of top-1 predictions) and
 generation (green coins of the student's answers to held-out prompts). The 999 accounts a student never
 learned from calibrate each statistic.
 
@@ -43,6 +47,9 @@ learned from calibrate each statistic.
     cp runs/radio-dilution-25/{teacher.key,harvest_wm.jsonl,harvest_clean.jsonl} runs/radio-dilution-5e2/
     python benchmarks/radioactivity_dilution.py --out runs/radio-dilution-5e2 --epochs 2 --no-shadow --name X
                               # X = radioactivity_dilution_5pct_2ep: 5 % seen twice (1,280 steps), no shadow
+    mkdir -p runs/radio-dilution-5r; cp runs/radio-dilution-5/harvest_clean.jsonl runs/radio-dilution-5r/
+    python benchmarks/radioactivity_dilution.py --out runs/radio-dilution-5r --epochs 1 --no-shadow --name Y
+                              # Y = radioactivity_dilution_5pct_unigram: a fresh key and W (-unigram fixed in advance)
     python benchmarks/radioactivity_dilution.py --out runs/dil-quick --quick                  # ~2 min; prints only
 Writes benchmarks/results/radioactivity_dilution.json and .md at the default 5 %, radioactivity_dilution_<N>pct.json
 and .md at another fraction (never edit them by hand).
@@ -64,7 +71,7 @@ from radioactivity import cached_answers, harvest_pair, start_run, teacher_and_k
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BREAKDOWN_KEYS = 200  # the harvester and 199 null accounts for rank_breakdown (each part is one more rank test)
-MODES = ("reading-rank", "reading-rank-untrained-last", "reading-rank-shadow", "reading-rank-twin",
+MODES = ("reading-rank", "reading-rank-unigram", "reading-rank-untrained-last", "reading-rank-shadow", "reading-rank-twin",
          "reading-rank-vocab", "reading-rank-vocab-shadow", "reading", "generation")
 
 
@@ -142,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="generation-mode prompts, if not --queries: more queries for cached students. The "
                          "diluent pairs stay those of --queries (the students' training data), and any prompt "
                          "of D or D' is dropped from the generation prompts")
+    ap.add_argument("--public", type=int, default=20_000,
+                    help="public ShareGPT exchanges (none in D, D', a harvest or a reading text) whose token "
+                         "log-frequencies are the reference of reading-rank-unigram")
     ap.add_argument("--twin", action="store_true",
                     help="also train the suspect's clean twin (C + D, the suspect's seed): a diagnostic no investigator "
                          "has -- it tells whether the mark is in the weights at all")
@@ -158,9 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--name {args.name!r}: use letters, digits, '_' and '-' only")
     if args.quick:
         args.wm_answers, args.tokens, args.epochs, args.accounts, args.read, args.queries = 16, 32, 1, 50, 12, 8
+        args.public = 500
     torch.set_num_threads(min(2, os.cpu_count() or 1))
+    from distillguard.data import public_texts
     from distillguard.demo import pooled_score
-    from distillguard.detect.radioactivity import teacher_vocabulary
+    from distillguard.detect.radioactivity import teacher_vocabulary, unigram_logprobs
     from distillguard.distill.harvest import real_texts
     from distillguard.distill.simulate import cached_predictions
     from distillguard.distill.student import chat_sequences, train_text_student
@@ -204,6 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     # statistics, chosen after the 25 % run and fixed before the 10 % run was scored (docs/radioactivity.md)
     support = teacher_vocabulary([r["response_ids"] for r in clean], len(tok))
     res["data"]["C"]["vocabulary"] = int(support.sum())
+    # public text none of the students saw (the investigator does not know D): the -unigram reference
+    exclude = {x for pair in d_pairs + d2_pairs for x in pair} | set(w_prompts) | set(c_prompts) | set(read_texts)
+    public = public_texts(args.public, seed=7, exclude=exclude)
+    public_ids = [tok.encode(t, add_special_tokens=False) for t in public]
+    unigram_lp = unigram_logprobs(public_ids, len(tok))
+    res["public_unigram"] = {"texts": len(public), "tokens": sum(map(len, public_ids)), "smoothing": 0.5,
+                             "entries_seen": int(len(np.unique(np.concatenate(public_ids))))}
     students = {"dilute-wm": (("W", "D"), 0), "shadow": (("C", "D'"), 1), "clean-twin": (("C", "D"), 0)}
     order_of_training = [n for n in ("shadow", "clean-twin", "dilute-wm")
                          if (n != "clean-twin" or args.twin) and (n != "shadow" or not args.no_shadow)]
@@ -219,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         fresh = cached_answers(out / "answers" / f"{name}.json", len(gen_prompts)) is None
         row = test_suspect(name, suspect, tok, keys, accounts, other, read_seqs, gen_prompts, out, args.tokens,
-                           reference_lp=lps.get("shadow"), support=support, untrained_last=True)
+                           reference_lp=lps.get("shadow"), support=support, untrained_last=True,
+                           unigram_lp=unigram_lp)
         if fresh:
             timings[f"test_{name}"] = round(time.perf_counter() - t0, 1)
         for mode in [m for m in row if m.endswith("-ref")]:

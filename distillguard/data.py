@@ -128,3 +128,30 @@ def sharegpt_pairs(
     rng = random.Random(seed)
     rng.shuffle(pairs)
     return pairs if n is None else pairs[:n]
+
+
+def public_texts(
+    n: int = 20_000, *, seed: int = 0, max_chars: int | None = 2000, exclude: frozenset[str] | set[str] = frozenset()
+) -> list[str]:
+    """``n`` public ShareGPT exchanges as text (``prompt + "\\n" + answer``), for a unigram reference.
+
+    Written by people and ChatGPT, never by our teacher, so no distillguard key marked them: the reading-mode
+    rank statistic can subtract their token log-frequencies (``--reading-unigram``) and stay exact. Pairs whose
+    prompt or answer is in ``exclude`` are skipped (a benchmark keeps a student's own training pairs out).
+
+    Example:
+        >>> from distillguard.data import public_texts
+        >>> texts = public_texts(2, max_chars=500)
+        >>> len(texts), all("\\n" in t for t in texts)
+        (2, True)
+    """
+    if n < 1:
+        raise ValueError("n must be positive")
+    out = []
+    for q, a in sharegpt_pairs(None, seed=seed, max_chars=max_chars):
+        if q in exclude or a in exclude:
+            continue
+        out.append(q + "\n" + a)
+        if len(out) == n:
+            break
+    return out

@@ -19,6 +19,7 @@ from distillguard.detect.radioactivity import (
     reading_test,
     score_ranks,
     teacher_vocabulary,
+    unigram_logprobs,
 )
 from distillguard.detect.stats import blocked_rank_sum_test, rank_scores, rank_sum_cgf, rank_sum_test
 from distillguard.errors import DistillguardError
@@ -188,6 +189,44 @@ def test_untrained_last_is_calibrated_and_finds_a_mark_the_shorter_side_merge_in
     assert score_ranks(marked, keys[:1])[0].z < 0
 
 
+def test_unigram_reference_is_calibrated_and_subtracts_what_public_data_taught():
+    """A student from scratch on public text D plus a 5 % share of watermarked answers W: its ranking is mostly
+    the public unigram. Ranked relative to the unigram of *another* public sample, with its never-trained block
+    (found in its own scores, before the subtraction) last: a student of D alone is calibrated over 3,000
+    account keys, and the W student is found more strongly than by its own ranking."""
+    V = 6000
+    spec = WatermarkSpec(vocab_size=V, gamma=0.25, context_width=0)
+    rng = np.random.default_rng(11)
+    keys = account_keys(WatermarkKey(b"\x07" * 32, spec), [f"a{i}" for i in range(3000)])
+    public = 1.0 / (rng.permutation(V) + 20.0) ** 1.5  # a Zipf law over a shuffled vocabulary
+    public /= public.sum()
+    green = green_masks(keys[:1], spec)[0]
+
+    def student(n_public: int, n_marked: int) -> np.ndarray:
+        marked = public * np.exp(2.0 * green)  # the teacher's answers with the green list boosted (delta 2)
+        counts = rng.multinomial(n_public, public) + rng.multinomial(n_marked, marked / marked.sum())
+        lp = np.log(counts + 0.1) + rng.normal(0, 0.2, V)  # what it learned: its data's frequencies, noisily
+        return np.where(counts > 0, lp, np.log(0.5))  # never-trained rows: one tied value, above the rare ones
+
+    reference = unigram_logprobs([rng.choice(V, 400_000, p=public)], V)
+    null_lp = student(190_000, 0)
+    p = np.array([r.p_value for r in score_ranks(null_lp, keys, alpha=1.0, reference=reference,
+                                                 untrained_last=True)])
+    assert _fpr_ok(p, 0.05) and _fpr_ok(p, 0.01) and _fpr_ok(p, 0.001)
+    assert stats.kstest(p, "uniform", alternative="greater").pvalue > 1e-3
+    marked = student(190_000, 10_000)
+    relative = score_ranks(marked, keys[:1], reference=reference, untrained_last=True)[0]
+    own = score_ranks(marked, keys[:1], untrained_last=True)[0]
+    assert relative.log10_p < -6 and relative.z > own.z + 2, (relative.z, own.z)
+    # the block is the suspect's own: the same as subtracting first and sending its entries to the bottom
+    assert (marked == np.log(0.5)).sum() > 0.05 * V  # a never-trained block
+    by_hand = np.where(marked == np.log(0.5), -np.inf, marked - reference)
+    assert score_ranks(by_hand, keys[:1], untrained_last=True)[0].log10_p == pytest.approx(relative.log10_p)
+    assert score_ranks(marked - reference, keys[:1])[0].z != pytest.approx(relative.z)  # not a scattered block
+    with pytest.raises(DistillguardError, match="outside the vocabulary"):
+        unigram_logprobs([[0, V]], V)
+
+
 def test_blocked_rank_sum_test_is_calibrated_and_pools_blocks():
     """Independent random subsets in 4 blocks: calibrated; 4 weak blocks together beat each one alone."""
     rng = np.random.default_rng(1)
@@ -339,6 +378,31 @@ def test_cli_reading_untrained_last(h0_students, capsys):
     capsys.readouterr()
     assert main(base + ["--suspect", str(paths["clean"]), "--reading-statistic", "top1"]) == 2
     assert "never-trained entries last" in capsys.readouterr().err
+
+
+def test_cli_reading_unigram(h0_students, tmp_path, capsys):
+    """--reading-unigram: ranked relative to public text's token frequencies (with the never-trained block
+    last) the marked student is found and attributed, the clean one is not; with a reference model, with top-1
+    coins or with an empty file it is a one-line error (exit 2)."""
+    _, accounts, key_path, texts, paths = h0_students
+    rng = np.random.default_rng(12)
+    public = tmp_path / "public.txt"  # public text: random words, no key involved
+    public.write_text("".join(" ".join(f"w{i}" for i in rng.integers(0, WORDS - 4, 80)) + "\n" for _ in range(50)))
+    base = ["detect", "--key", str(key_path), "--texts", str(texts), "--accounts", ",".join(accounts),
+            "--reading-unigram", str(public), "--reading-untrained-last", "--json"]
+    assert main(base + ["--suspect", str(paths["marked"])]) == 1
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["attributed_to"] == ["acct-7"] and "unigram" in rep["units"]["reference"]
+    assert main(base + ["--suspect", str(paths["clean"])]) == 0
+    capsys.readouterr()
+    assert main(base + ["--suspect", str(paths["clean"]), "--reading-reference", str(paths["clean"])]) == 2
+    assert "choose one" in capsys.readouterr().err
+    assert main(base + ["--suspect", str(paths["clean"]), "--reading-statistic", "top1"]) == 2
+    assert "unigram texts" in capsys.readouterr().err
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    assert main(base[:-4] + ["--reading-unigram", str(empty), "--suspect", str(paths["clean"])]) == 2
+    assert "is empty" in capsys.readouterr().err
 
 
 def test_reference_model_cancels_what_a_fine_tuned_copy_kept(h0_students, tmp_path):

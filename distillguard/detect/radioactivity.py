@@ -68,6 +68,7 @@ from distillguard.detect.stats import (
     holm,
     rank_scores,
     rank_sum_test,
+    tied_block,
 )
 from distillguard.errors import DistillguardError
 from distillguard.keys import WatermarkKey, WatermarkSpec
@@ -82,6 +83,7 @@ __all__ = [
     "score_predictions",
     "score_ranks",
     "teacher_vocabulary",
+    "unigram_logprobs",
     "score_window_ranks",
     "green_masks",
     "score_generated",
@@ -564,7 +566,8 @@ def score_ranks(
     output rows) rank below every other entry instead of merging with the shorter side of the ranking (see
     :func:`~distillguard.detect.stats.rank_scores`). A student whose untrained rows stay at logit 0 otherwise
     ranks them above its rarely seen entries and ties away the top of its ranking. Which entries form the
-    block depends on the suspect alone, so the null stays exact.
+    block depends on the suspect alone (it is found in the suspect's own scores, before a ``reference`` is
+    subtracted), so the null stays exact.
 
     Example:
         >>> import numpy as np
@@ -584,7 +587,7 @@ def score_ranks(
     lp = np.asarray(mean_logprobs, dtype=np.float64).ravel()
     if len(lp) < V:
         raise DistillguardError(f"the suspect's distribution has {len(lp)} entries, the key's vocabulary {V}")
-    lp = lp[:V]  # entries past the tokenizer's vocabulary (padding rows) are never green
+    own = lp = lp[:V]  # entries past the tokenizer's vocabulary (padding rows) are never green
     if reference is not None:
         ref = np.asarray(reference, dtype=np.float64).ravel()
         if len(ref) < V:
@@ -598,12 +601,44 @@ def score_ranks(
         keep = keep[:V]
         if keep.sum() < 2:
             raise DistillguardError("the support mask keeps fewer than 2 vocabulary entries: nothing to rank")
-        lp, masks = lp[keep], masks[:, keep]
+        own, lp, masks = own[keep], lp[keep], masks[:, keep]
+    if untrained_last and reference is not None:
+        # the never-trained block is the suspect's own: subtracting a reference would scatter it
+        block = tied_block(own)
+        if block is not None:
+            lp = np.where(block, -np.inf, lp)
     log10_p, z, mean = rank_sum_test(lp, masks, block_last=untrained_last)
     n = masks.sum(axis=1)
     out = [KeyScore(k.fingerprint, k.account, len(lp), int(n[i]), 0.5, float(mean[i]), float(z[i]),
                     10.0 ** float(log10_p[i]), float(log10_p[i]), statistic="rank") for i, k in enumerate(keys)]
     return _holm_fill(out, alpha)
+
+
+def unigram_logprobs(token_ids: Sequence[Sequence[int]], vocab_size: int, *, smoothing: float = 0.5) -> np.ndarray:
+    """Log-frequency of every vocabulary entry in public text: a ``reference`` for :func:`score_ranks`.
+
+    A student trained from scratch on a mixture ranks its vocabulary mostly by how often each entry occurs in
+    its training data, and most of that data is public text, not our answers. Subtracting the log-frequency of
+    each entry in a public corpus (add-``smoothing`` counts) leaves what the public text does not explain --
+    the entries our watermarked answers taught it. The corpus must not depend on the key (never our
+    watermarked output): then the reference is independent of the key and the rank test stays exact.
+
+    Example:
+        >>> from distillguard.detect.radioactivity import unigram_logprobs
+        >>> lp = unigram_logprobs([[1, 2, 2], [2]], 4)
+        >>> [round(float(x), 2) for x in lp]
+        [-2.48, -1.39, -0.54, -2.48]
+    """
+    if vocab_size < 1 or smoothing <= 0:
+        raise DistillguardError("vocab_size and smoothing must be positive")
+    counts = np.zeros(vocab_size, dtype=np.float64)
+    for ids in token_ids:
+        a = np.asarray(ids, dtype=np.int64).ravel()
+        if len(a) and (a.min() < 0 or a.max() >= vocab_size):
+            raise DistillguardError(f"a token id lies outside the vocabulary of {vocab_size}: wrong tokenizer?")
+        np.add.at(counts, a, 1.0)
+    counts += smoothing
+    return np.log(counts / counts.sum())
 
 
 def teacher_vocabulary(token_ids: Sequence[Sequence[int]], vocab_size: int, *, min_count: int = 1) -> np.ndarray:
@@ -724,6 +759,7 @@ def reading_test(
     reference: Any = None,
     vocabulary_texts: Sequence[str] | None = None,
     untrained_last: bool = False,
+    unigram_texts: Sequence[str] | None = None,
 ) -> RadioactivityReport:
     """Reading-mode radioactivity test of a local suspect that shares the teacher's tokenizer.
 
@@ -739,6 +775,9 @@ def reading_test(
     they contain are ranked (:func:`teacher_vocabulary`), which drops entries no student of the teacher can
     have learned the mark on. ``untrained_last`` (rank statistic, h = 0 keys): a large block of entries the
     suspect scores identically (never-trained output rows) ranks last (see :func:`score_ranks`).
+    ``unigram_texts`` (rank statistic, h = 0 keys; instead of ``reference``): public text that no tested key
+    marked; the vocabulary is ranked by the suspect's mean log-probability minus each entry's log-frequency in
+    that text (:func:`unigram_logprobs`), which removes what a student learned from public data.
 
     Example:
         >>> from distillguard.detect.radioactivity import reading_test  # doctest: +SKIP
@@ -777,7 +816,10 @@ def reading_test(
     units = {"texts_read": predictions.n_texts, "tokens_read": int(len(predictions.ids)), "statistic": statistic}
     if reference is not None and statistic != "rank":
         raise DistillguardError("a reading reference model is used only by the rank statistic (h = 0 keys)")
+    if reference is not None and unigram_texts is not None:
+        raise DistillguardError("choose one reading reference: a reference model or unigram texts, not both")
     h0_rank_options = [name for name, on in (("vocabulary texts", vocabulary_texts is not None),
+                                             ("unigram texts", unigram_texts is not None),
                                              ("ranking never-trained entries last", untrained_last)) if on]
     if h0_rank_options and (statistic != "rank" or spec.context_width > 0):
         raise DistillguardError(f"{' and '.join(h0_rank_options)}: only for the rank statistic with h = 0 keys")
@@ -794,11 +836,18 @@ def reading_test(
             ref_lp = read_predictions(reference, _sequences(predictions), batch_size=batch_size).mean_logprobs
             units["reference"] = getattr(reference, "identity", "reference")
             notes.append(f"ranked by log-probability relative to the reference {units['reference']}")
+        tok = getattr(suspect, "tokenizer", None)
+        if tok is None and (vocabulary_texts is not None or unigram_texts is not None):
+            raise DistillguardError("vocabulary and unigram texts need the suspect's tokenizer (a local suspect)")
+        if unigram_texts is not None:
+            texts_u = [t for t in unigram_texts if isinstance(t, str) and t.strip()]
+            if not texts_u:
+                raise DistillguardError("no unigram text: the list is empty")
+            ref_lp = unigram_logprobs([tok.encode(t, add_special_tokens=False) for t in texts_u], spec.vocab_size)
+            units["reference"] = f"unigram log-frequency of {len(texts_u)} public texts"
+            notes.append(f"ranked by log-probability relative to the {units['reference']}")
         support = None
         if vocabulary_texts is not None:
-            tok = getattr(suspect, "tokenizer", None)
-            if tok is None:
-                raise DistillguardError("vocabulary texts need the suspect's tokenizer (a local suspect)")
             texts_v = [t for t in vocabulary_texts if isinstance(t, str) and t.strip()]
             if not texts_v:
                 raise DistillguardError("no vocabulary text: the list is empty")

@@ -96,16 +96,26 @@ def _detect(args: argparse.Namespace) -> int:
     if mode == "auto":
         mode = "reading" if can_read(suspect, spec) else "generation"
     if mode != "reading" and (args.reading_reference or args.reading_vocabulary or args.reading_untrained_last
-                              or args.reading_statistic != "auto"):
-        raise DistillguardError("--reading-statistic / --reading-reference / --reading-vocabulary / "
-                                "--reading-untrained-last apply to reading mode only, and this suspect is tested "
-                                "in generation mode")
+                              or args.reading_unigram or args.reading_statistic != "auto"):
+        raise DistillguardError("--reading-statistic / --reading-reference / --reading-unigram / "
+                                "--reading-vocabulary / --reading-untrained-last apply to reading mode only, and "
+                                "this suspect is tested in generation mode")
+    if args.reading_reference and args.reading_unigram:
+        raise DistillguardError("--reading-reference and --reading-unigram are two references: choose one")
     if mode == "reading":
         vocab = read_lines(args.reading_vocabulary, "vocabulary text") if args.reading_vocabulary else None
+        unigram = None
+        if args.reading_unigram == "sharegpt":
+            from distillguard.data import public_texts
+
+            unigram = public_texts()
+        elif args.reading_unigram:
+            unigram = read_lines(args.reading_unigram, "unigram text")
         report = reading_test(suspect, keys, texts, n_texts=args.n_texts, alpha=args.alpha,
                               allow_keyed_text=args.allow_keyed_text, statistic=args.reading_statistic,
                               reference=LocalSuspect.load(args.reading_reference) if args.reading_reference else None,
-                              vocabulary_texts=vocab, untrained_last=args.reading_untrained_last)
+                              vocabulary_texts=vocab, untrained_last=args.reading_untrained_last,
+                              unigram_texts=unigram)
     else:
         from distillguard.models import load_tokenizer
 
@@ -198,6 +208,12 @@ def register(subparsers: Any) -> None:
                    "independent of the key -- the untouched teacher (smollm2-135m-instruct) for a suspect that "
                    "may be a fine-tuned copy of it, or a shadow student (distillguard shadow --like SUSPECT) for a "
                    "student trained from scratch")
+    p.add_argument("--reading-unigram", metavar="FILE|sharegpt",
+                   help="rank statistic (h = 0 keys): rank by log-probability relative to each token's "
+                   "log-frequency in public text (text lines or JSONL with a 'text'/'response' field; 'sharegpt' = "
+                   "20,000 built-in ShareGPT exchanges). For a student trained from scratch on a mixture: it removes "
+                   "what public data taught it. The text must not carry a tested watermark. Best with "
+                   "--reading-untrained-last")
     p.add_argument("--reading-vocabulary", metavar="FILE",
                    help="rank statistic (h = 0 keys): answers the teacher wrote WITHOUT watermark (text lines, or "
                    "JSONL with a 'response'/'text' field, e.g. a clean `distillguard generate` run); only the tokens "

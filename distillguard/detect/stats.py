@@ -150,6 +150,28 @@ def blocked_rank_sum_test_ranked(ranked: Sequence[tuple[np.ndarray, int, bool]],
     return log10_p, s / math.sqrt(var) if var > 0 else 0.0, float((s / m.sum() + (N - 1) / 2) / (N - 1))
 
 
+def tied_block(scores: np.ndarray, share: float = 0.01) -> np.ndarray | None:
+    """The entries holding the most common value of ``scores``, if at least ``share`` x N (and 2) share it.
+
+    A student's never-trained output rows all get the same logit, so its averaged log-probabilities put them in
+    one such block (NaN counts as -inf). Returns a boolean mask, or None when no value is that common.
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.detect.stats import tied_block
+        >>> tied_block(np.array([0.0, 5.0, 5.0, 5.0, 7.0]), 0.5).tolist()
+        [False, True, True, True, False]
+        >>> tied_block(np.arange(5.0)) is None
+        True
+    """
+    x = np.asarray(scores, dtype=np.float64).ravel()
+    x = np.where(np.isnan(x), -np.inf, x)
+    values, counts = np.unique(x, return_counts=True)
+    if len(x) == 0 or counts.max() < max(2.0, share * len(x)):
+        return None
+    return x == values[counts.argmax()]
+
+
 def rank_scores(scores: np.ndarray, *, block: float = 0.01, block_last: bool = False) -> tuple[np.ndarray, int, bool]:
     """Mean ranks 1..N of ``scores`` (NaN lowest), with one tied block at an end that the null models exactly.
 
@@ -176,10 +198,10 @@ def rank_scores(scores: np.ndarray, *, block: float = 0.01, block_last: bool = F
     """
     x = np.asarray(scores, dtype=np.float64).ravel()
     x = np.where(np.isnan(x), -np.inf, x)
-    values, counts = np.unique(x, return_counts=True)
     top = False
-    if counts.max() >= max(2.0, block * len(x)):
-        v = values[counts.argmax()]
+    in_block = tied_block(x, block)
+    if in_block is not None:
+        v = x[in_block][0]
         if block_last:
             x = np.where(x == v, -np.inf, x)  # NaN entries (already -inf) join the block: tied at the bottom
             ranks = stats.rankdata(x)
