@@ -614,6 +614,17 @@ def score_ranks(
     return _holm_fill(out, alpha)
 
 
+def _token_counts(token_ids: Sequence[Sequence[int]], vocab_size: int) -> np.ndarray:
+    """How often each vocabulary entry occurs in ``token_ids`` (float64); ids outside the vocabulary raise."""
+    counts = np.zeros(vocab_size, dtype=np.float64)
+    for ids in token_ids:
+        a = np.asarray(ids, dtype=np.int64).ravel()
+        if len(a) and (a.min() < 0 or a.max() >= vocab_size):
+            raise DistillguardError(f"a token id lies outside the vocabulary of {vocab_size}: wrong tokenizer?")
+        np.add.at(counts, a, 1.0)
+    return counts
+
+
 def unigram_logprobs(token_ids: Sequence[Sequence[int]], vocab_size: int, *, smoothing: float = 0.5) -> np.ndarray:
     """Log-frequency of every vocabulary entry in public text: a ``reference`` for :func:`score_ranks`.
 
@@ -631,13 +642,7 @@ def unigram_logprobs(token_ids: Sequence[Sequence[int]], vocab_size: int, *, smo
     """
     if vocab_size < 1 or smoothing <= 0:
         raise DistillguardError("vocab_size and smoothing must be positive")
-    counts = np.zeros(vocab_size, dtype=np.float64)
-    for ids in token_ids:
-        a = np.asarray(ids, dtype=np.int64).ravel()
-        if len(a) and (a.min() < 0 or a.max() >= vocab_size):
-            raise DistillguardError(f"a token id lies outside the vocabulary of {vocab_size}: wrong tokenizer?")
-        np.add.at(counts, a, 1.0)
-    counts += smoothing
+    counts = _token_counts(token_ids, vocab_size) + smoothing
     return np.log(counts / counts.sum())
 
 
@@ -655,13 +660,7 @@ def teacher_vocabulary(token_ids: Sequence[Sequence[int]], vocab_size: int, *, m
     """
     if vocab_size < 1 or min_count < 1:
         raise DistillguardError("vocab_size and min_count must be positive")
-    counts = np.zeros(vocab_size, dtype=np.int64)
-    for ids in token_ids:
-        a = np.asarray(ids, dtype=np.int64).ravel()
-        if len(a) and (a.min() < 0 or a.max() >= vocab_size):
-            raise DistillguardError(f"a token id lies outside the vocabulary of {vocab_size}: wrong tokenizer?")
-        np.add.at(counts, a, 1)
-    return counts >= min_count
+    return _token_counts(token_ids, vocab_size) >= min_count
 
 
 def score_window_ranks(
