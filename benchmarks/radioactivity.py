@@ -107,17 +107,21 @@ def teacher_and_keys(out: Path, n_accounts: int, res: dict[str, Any]) -> tuple[A
 
 
 def harvest_pair(teacher: Any, out: Path, n: int, n_queries: int, key: Any, tokens: int,
-                 timings: dict[str, Any]) -> tuple[list[dict], list[dict], list[list[str]], dict[str, Any]]:
-    """Harvest W (watermarked with ``key``) and C (clean) answers to disjoint real prompts.
+                 timings: dict[str, Any], n_clean: int | None = None
+                 ) -> tuple[list[dict], list[dict], list[list[str]], dict[str, Any]]:
+    """Harvest W (``n`` answers watermarked with ``key``) and C (``n_clean`` clean answers, default ``n``) to
+    disjoint real prompts.
 
     One shuffle of the ShareGPT prompts gives the slices W, C and the generation-mode prompts (returned as the
     third element, in that order). Answers that are only <eos> are dropped: they teach nothing. Returns the two
-    harvests, the prompt slices and how many answers were generated vs reused (resumable JSONL caches).
+    harvests, the prompt slices and how many answers were generated vs reused (resumable JSONL caches: the
+    answers to the first prompts of a slice are reused when ``n`` grows).
     """
     from distillguard.data import sharegpt_prompts
 
     pool = list(dict.fromkeys(sharegpt_prompts(None, seed=31, min_chars=8, max_chars=600)))
-    slices = [pool[:n], pool[n : 2 * n], pool[2 * n : 2 * n + n_queries]]
+    m = n if n_clean is None else n_clean
+    slices = [pool[:n], pool[n : n + m], pool[n + m : n + m + n_queries]]
     counts: dict[str, Any] = {}
     harvests = []
     for name, prompts, k, seed in (("harvest_wm", slices[0], key, 1), ("harvest_clean", slices[1], None, 2)):

@@ -50,6 +50,10 @@ learned from calibrate each statistic.
     mkdir -p runs/radio-dilution-5r; cp runs/radio-dilution-5/harvest_clean.jsonl runs/radio-dilution-5r/
     python benchmarks/radioactivity_dilution.py --out runs/radio-dilution-5r --epochs 1 --no-shadow --name Y
                               # Y = radioactivity_dilution_5pct_unigram: a fresh key and W (-unigram fixed in advance)
+    mkdir -p runs/radio-dilution-5w768; cp runs/radio-dilution-5r/{teacher.key,harvest_wm.jsonl} runs/radio-dilution-5w768/
+    python benchmarks/radioactivity_dilution.py --out runs/radio-dilution-5w768 --wm-answers 768 --clean-answers 256 \
+        --epochs 1 --no-shadow --name radioactivity_dilution_5pct_768
+                              # key 3 again, three times the watermarked answers (the first 256 are Y's), still 5 %
     python benchmarks/radioactivity_dilution.py --out runs/dil-quick --quick                  # ~2 min; prints only
 Writes benchmarks/results/radioactivity_dilution.json and .md at the default 5 %, radioactivity_dilution_<N>pct.json
 and .md at another fraction (never edit them by hand).
@@ -137,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/radio-dilution", help="cache directory (harvests, students, answers)")
     ap.add_argument("--wm-answers", type=int, default=256, help="watermarked teacher answers in the suspect's data")
+    ap.add_argument("--clean-answers", type=int, default=None,
+                    help="clean teacher answers C (default: as many as --wm-answers); C trains the shadow and "
+                         "gives the teacher's vocabulary of the -vocab statistics")
     ap.add_argument("--fraction", type=float, default=0.05, help="watermarked share of the suspect's answers")
     ap.add_argument("--tokens", type=int, default=128, help="max new tokens per harvested answer (and per "
                                                             "generation-mode answer)")
@@ -164,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not 0 < args.fraction < 1:
         ap.error("--fraction must be in (0, 1)")
+    if args.clean_answers is not None and args.clean_answers < 1:
+        ap.error("--clean-answers must be at least 1")
     if args.name is not None and not args.name.replace("_", "").replace("-", "").isalnum():
         ap.error(f"--name {args.name!r}: use letters, digits, '_' and '-' only")
     if args.quick:
@@ -188,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     gen_queries = args.gen_queries or args.queries
     wm, clean, (w_prompts, c_prompts, q_all), _ = harvest_pair(teacher, out, args.wm_answers,
                                                                max(args.queries, gen_queries), keys[0], args.tokens,
-                                                               timings)
+                                                               timings, n_clean=args.clean_answers)
     q_prompts = q_all[: args.queries]  # kept out of the diluent pairs, as when the students were trained
     read_texts = real_texts("read", args.read)
     read_seqs = [tok.encode(t, add_special_tokens=False)[:256] for t in read_texts]
