@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from radioactivity_dilution import diluent_pairs
+from radioactivity import prompt_slices
+from radioactivity_dilution import diluent_pairs, public_exclusions
 
 
 def run_data(spec: str, fraction: float = 0.05, queries: int = 128) -> dict[str, Any]:
@@ -42,13 +43,11 @@ def run_data(spec: str, fraction: float = 0.05, queries: int = 128) -> dict[str,
         >>> run_data("runs/radio-dilution-5r:256:256")["D"][:1]  # doctest: +SKIP
         [('...', '...')]
     """
-    from distillguard.data import sharegpt_prompts
     from distillguard.distill.harvest import real_texts
 
     out, n, n_clean = spec.split(":")
-    out_dir, n_wm, n_c = Path(out), int(n), int(n_clean)
-    pool = list(dict.fromkeys(sharegpt_prompts(None, seed=31, min_chars=8, max_chars=600)))
-    w_p, c_p, q_p = pool[:n_wm], pool[n_wm:n_wm + n_c], pool[n_wm + n_c:n_wm + n_c + queries]
+    out_dir, n_wm = Path(out), int(n)
+    w_p, c_p, q_p = prompt_slices(n_wm, int(n_clean), queries)
     by_id = {r["id"]: r for r in map(json.loads, (out_dir / "harvest_wm.jsonl").read_text().splitlines())}
     wm = [by_id[f"r{i:05d}"] for i in range(n_wm) if f"r{i:05d}" in by_id]
     wm = [r for r in wm if r["response"].strip()]  # as harvest_pair: empty answers teach nothing
@@ -67,13 +66,13 @@ def rare_entries(data: dict[str, Any], tok: Any, key: Any) -> dict[str, Any]:
     from distillguard.detect.radioactivity import green_masks
 
     V = len(tok)
-    in_d = np.zeros(V, dtype=bool)
-    for q, a in data["D"]:
-        in_d[tok.encode(q, add_special_tokens=False)[:128]] = True
-        in_d[tok.encode(a, add_special_tokens=False)[:128]] = True
-    in_w = np.zeros(V, dtype=np.int64)
-    for r in data["W"]:
-        np.add.at(in_w, tok.encode(r["response"], add_special_tokens=False)[:128], 1)
+
+    def counts(texts: list[str]) -> np.ndarray:  # occurrences per entry, each text cut at 128 tokens
+        return np.bincount(np.concatenate([tok.encode(t, add_special_tokens=False)[:128] for t in texts]),
+                           minlength=V)[:V]
+
+    in_d = counts([x for pair in data["D"] for x in pair]) > 0
+    in_w = counts([r["response"] for r in data["W"]])
     spec = key.require_spec()
     green = green_masks([key], spec)[0][:V]
     only = (in_w > 0) & ~in_d
@@ -88,7 +87,7 @@ def read_more(data: dict[str, Any], student: str, n_read: int, keys: list) -> di
 
     Example:
         >>> read_more(run_data("runs/radio-dilution-5r:256:256"), "dilute-wm", 1000, keys)["z"]  # doctest: +SKIP
-        2.2
+        2.14
     """
     from distillguard.data import public_texts
     from distillguard.detect.radioactivity import score_ranks, unigram_logprobs
@@ -99,9 +98,8 @@ def read_more(data: dict[str, Any], student: str, n_read: int, keys: list) -> di
     suspect = LocalSuspect.load(data["out"] / "students" / student)
     tok = suspect.tokenizer
     read = real_texts("read", n_read)
-    exclude = ({x for pair in data["D"] + data["D'"] for x in pair} | set(data["W prompts"]) | set(data["C prompts"])
-               | set(read))
-    public = public_texts(20_000, seed=7, exclude=exclude)
+    public = public_texts(20_000, seed=7, exclude=public_exclusions(data["D"], data["D'"], data["W prompts"],
+                                                                    data["C prompts"], read))
     unigram = unigram_logprobs([tok.encode(t, add_special_tokens=False) for t in public], len(tok))
     t0 = time.perf_counter()
     preds = cached_predictions(suspect, [tok.encode(t, add_special_tokens=False)[:256] for t in read],
@@ -124,8 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--accounts", type=int, default=1000, help="account sub-keys (harvester + others; read)")
     args = ap.parse_args(argv)
     for spec in args.runs:
-        if spec.count(":") != 2 or not Path(spec.split(":")[0], "teacher.key").exists():
-            ap.error(f"{spec!r}: expected OUT:WM_ANSWERS:CLEAN_ANSWERS with OUT/teacher.key present")
+        out, _, sizes = spec.partition(":")
+        if not all(x.isdigit() and int(x) > 0 for x in sizes.split(":")) or sizes.count(":") != 1:
+            ap.error(f"{spec!r}: expected OUT:WM_ANSWERS:CLEAN_ANSWERS (two positive integers)")
+        needed = ["teacher.key", "harvest_wm.jsonl"] + ([f"students/{args.student}"] if args.what == "read" else [])
+        missing = [f for f in needed if not Path(out, f).exists()]
+        if missing:
+            ap.error(f"{spec!r}: {out} lacks {', '.join(missing)} (not a radioactivity_dilution.py cache)")
     torch.set_num_threads(2)
     from distillguard.keys import WatermarkKey
     from distillguard.models import load_tokenizer

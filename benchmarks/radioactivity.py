@@ -106,22 +106,33 @@ def teacher_and_keys(out: Path, n_accounts: int, res: dict[str, Any]) -> tuple[A
     return teacher, accounts, keys, other
 
 
+def prompt_slices(n: int, n_clean: int, n_queries: int) -> list[list[str]]:
+    """The real prompts of W (``n``), C (``n_clean``) and generation mode (``n_queries``): consecutive slices of
+    one fixed shuffle of the ShareGPT prompts, so every run with the same sizes sees the same prompts.
+
+    Example:
+        >>> w, c, q = prompt_slices(2, 1, 1)  # doctest: +SKIP
+        >>> len(w), len(c), len(q), set(w) & set(c)  # doctest: +SKIP
+        (2, 1, 1, set())
+    """
+    from distillguard.data import sharegpt_prompts
+
+    pool = list(dict.fromkeys(sharegpt_prompts(None, seed=31, min_chars=8, max_chars=600)))
+    return [pool[:n], pool[n : n + n_clean], pool[n + n_clean : n + n_clean + n_queries]]
+
+
 def harvest_pair(teacher: Any, out: Path, n: int, n_queries: int, key: Any, tokens: int,
                  timings: dict[str, Any], n_clean: int | None = None
                  ) -> tuple[list[dict], list[dict], list[list[str]], dict[str, Any]]:
     """Harvest W (``n`` answers watermarked with ``key``) and C (``n_clean`` clean answers, default ``n``) to
     disjoint real prompts.
 
-    One shuffle of the ShareGPT prompts gives the slices W, C and the generation-mode prompts (returned as the
-    third element, in that order). Answers that are only <eos> are dropped: they teach nothing. Returns the two
+    ``prompt_slices`` gives the prompts of W, C and generation mode (returned as the third element, in that
+    order). Answers that are only <eos> are dropped: they teach nothing. Returns the two
     harvests, the prompt slices and how many answers were generated vs reused (resumable JSONL caches: the
     answers to the first prompts of a slice are reused when ``n`` grows).
     """
-    from distillguard.data import sharegpt_prompts
-
-    pool = list(dict.fromkeys(sharegpt_prompts(None, seed=31, min_chars=8, max_chars=600)))
-    m = n if n_clean is None else n_clean
-    slices = [pool[:n], pool[n : n + m], pool[n + m : n + m + n_queries]]
+    slices = prompt_slices(n, n if n_clean is None else n_clean, n_queries)
     counts: dict[str, Any] = {}
     harvests = []
     for name, prompts, k, seed in (("harvest_wm", slices[0], key, 1), ("harvest_clean", slices[1], None, 2)):

@@ -102,6 +102,18 @@ def diluent_pairs(n: int, exclude_prompts: set[str], exclude_answers: set[str], 
     raise SystemExit(f"only {len(pool)} ShareGPT pairs are left, {2 * n} are needed")
 
 
+def public_exclusions(d_pairs: list[tuple[str, str]], d2_pairs: list[tuple[str, str]], w_prompts: list[str],
+                      c_prompts: list[str], read_texts: list[str]) -> set[str]:
+    """What the public corpus of reading-rank-unigram must leave out: every prompt and answer of D and D', the
+    harvest prompts and the reading texts (the investigator does not know D; the benchmark keeps it out).
+
+    Example:
+        >>> sorted(public_exclusions([("q", "a")], [], ["w"], ["c"], ["r"]))
+        ['a', 'c', 'q', 'r', 'w']
+    """
+    return {x for pair in d_pairs + d2_pairs for x in pair} | set(w_prompts) | set(c_prompts) | set(read_texts)
+
+
 def rank_breakdown(mean_logprobs: np.ndarray, keys: list, seen: np.ndarray, support: np.ndarray) -> dict[str, Any]:
     """The whole-vocabulary rank statistic of ``keys[0]`` (the harvester) split over parts of the vocabulary.
 
@@ -226,8 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     support = teacher_vocabulary([r["response_ids"] for r in clean], len(tok))
     res["data"]["C"]["vocabulary"] = int(support.sum())
     # public text none of the students saw (the investigator does not know D): the -unigram reference
-    exclude = {x for pair in d_pairs + d2_pairs for x in pair} | set(w_prompts) | set(c_prompts) | set(read_texts)
-    public = public_texts(args.public, seed=7, exclude=exclude)
+    public = public_texts(args.public, seed=7, exclude=public_exclusions(d_pairs, d2_pairs, w_prompts, c_prompts,
+                                                                         read_texts))
     public_ids = [tok.encode(t, add_special_tokens=False) for t in public]
     unigram_lp = unigram_logprobs(public_ids, len(tok))
     res["public_unigram"] = {"texts": len(public), "tokens": sum(map(len, public_ids)), "smoothing": 0.5,
