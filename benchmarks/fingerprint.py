@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent
 CACHE = cache_dir() / "fingerprint"
 NS = [4, 8, 16, 32, 64]
 NULL_PREFIX = "chat-sharegpt"
+GEMMA_NULL = ("gemmaft-sharegpt", "gemmaft-human", "gemmaft-self")  # Gemma fine-tunes not on our teacher
 TRAINED_ON = [Path("runs/radio-text/harvest_wm.jsonl"), Path("runs/radio-text/harvest_clean.jsonl")]
 ANCHORS = {  # published figures quoted from the issue, not re-run here
     "Wadhwa et al. 2025 (POS templates, teacher attribution, no watermark)": "accuracy ~0.67-0.68",
@@ -65,7 +66,10 @@ def zoo(demo_dir: Path) -> list[dict]:
              "gemmaft-teacher": (1, "Gemma-3-270M fine-tuned (2 epochs, answers only) on 256 clean teacher answers"),
              "gemmaft-teacherwm": (1, "Gemma-3-270M fine-tuned (2 epochs) on 256 watermarked teacher answers"),
              "gemmaft-sharegpt": (0, "Gemma-3-270M fine-tuned (2 epochs) on 256 ShareGPT (ChatGPT) answers "
-                                    "(disjoint sets; with Gemma itself, the Gemma family's null)")}
+                                    "(disjoint sets; with Gemma itself, the Gemma family's null)"),
+             "gemmaft-human": (0, "Gemma-3-270M fine-tuned (2 epochs) on 256 human replies (ShareGPT; "
+                                 "benchmarks/fingerprint_family.py)"),
+             "gemmaft-self": (0, "Gemma-3-270M fine-tuned (2 epochs) on 256 of its own sampled answers")}
     for d in sorted((CACHE / "zoo").glob("*/config.json")):
         name = d.parent.name
         label, kind = kinds[name.rsplit("-s", 1)[0]]
@@ -126,9 +130,9 @@ def auroc(pos: list[float], neg: list[float]) -> float:
 
 def null_models(name: str, names: list[str], family: bool = False) -> list[str]:
     """Calibration models for ``name`` (leave-one-out): the chat-sharegpt students; with ``family`` a model built on
-    Gemma-3-270M gets its own family's null instead: Gemma itself and its ChatGPT fine-tunes."""
+    Gemma-3-270M gets its own family's null instead: Gemma itself and its fine-tunes on other sources."""
     if family and name.startswith("gemma"):
-        pool = [c for c in names if c == "gemma3-270m" or c.startswith("gemmaft-sharegpt")]
+        pool = [c for c in names if c == "gemma3-270m" or c.startswith(GEMMA_NULL)]
     else:
         pool = [c for c in names if c.startswith(NULL_PREFIX)]
     return [c for c in pool if c != name]

@@ -118,9 +118,7 @@ def train_gemma_students(*, chatgpt: int = 1, epochs: int = 2, lr: float = 5e-5)
     """Gemma-3-270M fine-tuned on the teacher's answers (clean, watermarked) and on ChatGPT's (``chatgpt``
     models on disjoint answer sets: the Gemma family's own null), resumable."""
     from distillguard.data import sharegpt_pairs
-    from distillguard.distill.student import chat_examples, train_text_student
     from distillguard.fingerprint.candidates import answered_candidates
-    from distillguard.models import load_model
 
     held_out = {c["prompt"] for c in answered_candidates(ANSWERED, seed=11)}
     sources = {}
@@ -135,17 +133,28 @@ def train_gemma_students(*, chatgpt: int = 1, epochs: int = 2, lr: float = 5e-5)
     runs = [(f"gemmaft-{name}-s0", pairs) for name, pairs in sources.items()]
     runs += [(f"gemmaft-sharegpt-s{i}", chat[i * n : (i + 1) * n]) for i in range(chatgpt)]
     for name, pairs in runs:
-        out = cache_dir() / "fingerprint" / "zoo" / name
-        if (out / "train.json").exists():
-            print("have", out.name, flush=True)
-            continue
-        loaded = load_model("gemma3-270m")  # a fresh copy each time
-        tok = loaded.tokenizer
-        tok.chat_template = GEMMA_CHAT_TEMPLATE
-        seqs, starts = chat_examples(tok, pairs, 128, 128)
-        info = train_text_student(out, tok, seqs, epochs=epochs, lr=lr, seed=0, init=loaded.model, desc=out.name,
-                                  answer_starts=starts, freeze_embeddings=True, bf16=True)
-        print(out.name, json.dumps(info), flush=True)
+        gemma_finetune(cache_dir() / "fingerprint" / "zoo" / name, pairs, epochs=epochs, lr=lr)
+
+
+def gemma_finetune(out: Path, pairs: list[tuple[str, str]], *, epochs: int = 2, lr: float = 5e-5) -> None:
+    """Fine-tune a fresh Gemma-3-270M on ``(prompt, answer)`` pairs into ``out`` (skipped when it is there).
+
+    The zoo's recipe: Gemma-IT's turn format, prompt and answer cut at 128 tokens, the loss on the answers only,
+    embeddings frozen, bf16 autocast, seed 0.
+    """
+    from distillguard.distill.student import chat_examples, train_text_student
+    from distillguard.models import load_model
+
+    if (out / "train.json").exists():
+        print("have", out.name, flush=True)
+        return
+    loaded = load_model("gemma3-270m")  # a fresh copy each time
+    tok = loaded.tokenizer
+    tok.chat_template = GEMMA_CHAT_TEMPLATE
+    seqs, starts = chat_examples(tok, pairs, 128, 128)
+    info = train_text_student(out, tok, seqs, epochs=epochs, lr=lr, seed=0, init=loaded.model, desc=out.name,
+                              answer_starts=starts, freeze_embeddings=True, bf16=True)
+    print(out.name, json.dumps(info), flush=True)
 
 
 if __name__ == "__main__":
