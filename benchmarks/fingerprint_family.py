@@ -120,6 +120,7 @@ def teacher_harvests() -> dict[str, list[tuple[str, str]]]:
         from radioactivity import harvest_pair, teacher_and_keys
 
         out = TEXT_HARVESTS["teacher"].parent
+        out.mkdir(parents=True, exist_ok=True)
         res: dict = {}
         teacher, _, keys, _ = teacher_and_keys(out, 2, res)
         t0 = time.time()
