@@ -140,13 +140,13 @@ def build(n_chatgpt: int, n_human: int, with_self: bool) -> list[str]:
         runs.append((f"gemmaft-{k}-s0", [pq for pq in pairs if pq[0] not in ho]))
     chat = [pq for pq in sharegpt_pairs(None, seed=6, max_chars=2000) if pq[0] not in ho]  # as fingerprint_zoo
     human = human_pairs(ho)
-    for i in range(max(n_chatgpt, n_human)):
+    for i in range(max(n_chatgpt, n_human, 1)):  # one of each source first, then further ones
         if i < n_chatgpt:
             runs.append((f"gemmaft-sharegpt-s{i}", chat[i * N_PAIRS : (i + 1) * N_PAIRS]))
         if i < n_human:
             runs.append((f"gemmaft-human-s{i}", human[i * N_PAIRS : (i + 1) * N_PAIRS]))
-    if with_self:
-        runs.append(("gemmaft-self-s0", None))
+        if i == 0 and with_self:
+            runs.append(("gemmaft-self-s0", None))
     for name, pairs in runs:
         if pairs is None:
             pairs = self_pairs(ho, N_PAIRS)
