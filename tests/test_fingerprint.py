@@ -218,3 +218,30 @@ def test_cli_build_without_any_candidates_or_reference(capsys, tmp_path):
     assert "no candidate prompts" in capsys.readouterr().err
     assert main(["fingerprint", "build", "--out", str(tmp_path / "p.json")]) == 2
     assert "--reference" in capsys.readouterr().err
+
+
+def test_cli_calibrate_swaps_the_null_and_never_touches_the_input(zoo, tmp_path, capsys):
+    src, out = zoo["path"], tmp_path / "family.json"
+    before = src.read_bytes()
+    indep, teacher = str(zoo["dirs"]["independent"]), str(zoo["dirs"]["teacher"])
+    assert main(["fingerprint", "calibrate", "--probes", str(src), "--calibrate", indep, "--calibrate", teacher,
+                 "--replace", "--modes", "logprob", "--out", str(out)]) == 0
+    assert src.read_bytes() == before
+    ps = ProbeSet.load(out)
+    assert set(ps.calibration) == {"logprob"} and set(ps.calibration["logprob"]) == {indep, teacher}
+    assert [p.teacher_answers for p in ps.probes] == [p.teacher_answers for p in zoo["ps"].probes]
+    # the verdict now uses the new null: the teacher is one of its two members, so the copy is no outlier
+    res = probe_suspect(ps, zoo["sus"]["copy"], mode="logprob")
+    assert res["calibration_names"] == [indep, teacher] and not res["detected"]
+    # without --replace the models join the file's null (5 + 1 in log-prob mode)
+    assert main(["fingerprint", "calibrate", "--probes", str(src), "--calibrate", indep, "--modes", "logprob",
+                 "--out", str(tmp_path / "more.json")]) == 0
+    assert len(ProbeSet.load(tmp_path / "more.json").calibration["logprob"]) == 6
+    capsys.readouterr()
+    for argv, msg in ((["--calibrate", indep, "--out", str(src)], "never overwritten"),
+                      (["--calibrate", indep, "--replace", "--modes", "logprob", "--out", str(out)], "at least 2"),
+                      (["--calibrate", indep, "--modes", "bogus", "--out", str(out)], "unknown calibration mode"),
+                      (["--calibrate", str(tmp_path / "nope"), "--out", str(out)], "")):
+        assert main(["fingerprint", "calibrate", "--probes", str(src), *argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith("distillguard: error:") and msg in err[-1]

@@ -1,4 +1,4 @@
-"""``distillguard fingerprint build`` and ``distillguard fingerprint probe``.
+"""``distillguard fingerprint build``, ``calibrate`` and ``probe``.
 
 Example:
     >>> import argparse
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError
@@ -49,6 +50,33 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from distillguard.fingerprint.api import calibrate
+    from distillguard.fingerprint.probeset import ProbeSet
+    from distillguard.fingerprint.score import MODES
+    from distillguard.suspects import open_suspect
+
+    if Path(args.out).resolve() == Path(args.probes).resolve():
+        raise DistillguardError("--out must differ from --probes: the input probe file is never overwritten")
+    ps = ProbeSet.load(args.probes, teacher=args.teacher)
+    modes = args.modes.split(",") if args.modes else (sorted(ps.calibration) or list(MODES))
+    if bad := [m for m in modes if m not in MODES]:
+        raise DistillguardError(f"unknown calibration mode(s) {', '.join(bad)}: choose from {', '.join(MODES)}")
+    if args.replace:
+        ps.calibration = {}
+    models = {c: open_suspect(c) for c in args.calibrate}  # every model loads before any scoring starts
+    for name, model in models.items():
+        calibrate(ps, name, model, modes)
+    for mode in modes:
+        if len(ps.calibration.get(mode, {})) < 2:
+            raise DistillguardError(f"{mode} scoring would have {len(ps.calibration.get(mode, {}))} calibration "
+                                    "model(s); the test needs at least 2 (give --calibrate MODEL more often)")
+    ps.save(args.out)
+    print(f"wrote {args.out}: {len(ps.probes)} probes; calibration: "
+          + ", ".join(f"{m}={len(v)}" for m, v in sorted(ps.calibration.items())))
+    return 0
+
+
 def _probe(args: argparse.Namespace) -> int:
     from distillguard.fingerprint.api import probe_suspect
     from distillguard.fingerprint.probeset import ProbeSet
@@ -73,7 +101,7 @@ def _probe(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``fingerprint`` command with ``build`` and ``probe`` sub-commands."""
+    """Add the ``fingerprint`` command with ``build``, ``calibrate`` and ``probe`` sub-commands."""
     fp = subparsers.add_parser("fingerprint", help="black-box probes: does a suspect answer like our teacher?")
     sub = fp.add_subparsers(dest="fingerprint_command", metavar="ACTION")
     sub.required = True
@@ -99,6 +127,22 @@ def register(subparsers: Any) -> None:
     b.add_argument("--cache", default=None, help="directory caching sampled answers (resumable)")
     b.add_argument("--out", required=True)
     b.set_defaults(func=_build)
+    c = sub.add_parser(
+        "calibrate", help="re-calibrate a probe file on other independent models (e.g. a suspect's own family)",
+        description="Score independent models on an existing probe file's probes and write a copy whose null "
+                    "calibration includes them (or, with --replace, is only them). Use it when the suspect is built "
+                    "on a known public base: calibrate on that base and on fine-tunes of it on sources that are "
+                    "not your teacher (benchmarks/fingerprint_family.py), instead of on unrelated models. The "
+                    "teacher's answers are reused; the input file is never modified.")
+    c.add_argument("--probes", required=True, help="the probe file to start from (read only)")
+    c.add_argument("--calibrate", action="append", required=True,
+                   help="independent null model: local path/name (repeatable)")
+    c.add_argument("--replace", action="store_true", help="drop the file's calibration models first")
+    c.add_argument("--modes", default=None,
+                   help="modes to score, comma-separated (default: those the file is calibrated for)")
+    c.add_argument("--teacher", default=None, help="refuse a probe file built for another teacher identity")
+    c.add_argument("--out", required=True, help="where the re-calibrated probe file goes (not --probes)")
+    c.set_defaults(func=_calibrate)
     p = sub.add_parser("probe", help="query a suspect with a probe set; exit 1 if detected")
     p.add_argument("--probes", required=True)
     p.add_argument("--suspect", required=True, help="local model path/name or http(s)://host/v1")
