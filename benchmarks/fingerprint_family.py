@@ -224,7 +224,7 @@ def main() -> None:
     ap.add_argument("--chatgpt", type=int, default=2, help="fine-tunes on disjoint sets of ChatGPT answers")
     ap.add_argument("--human", type=int, default=2, help="fine-tunes on disjoint sets of human replies")
     ap.add_argument("--no-self", action="store_true", help="skip the self-distilled fine-tune")
-    ap.add_argument("--reps", type=int, default=200)
+    ap.add_argument("--reps", type=int, default=200, help="random probe subsets per row of the table")
     a = ap.parse_args()
     t0 = time.time()
     names = build(a.chatgpt, a.human, not a.no_self)
