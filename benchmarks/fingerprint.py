@@ -160,6 +160,7 @@ def evaluate(models: list[dict], S: dict[str, np.ndarray], idx_pool: np.ndarray,
     neg = [m["name"] for m in models if not m["label"] and rej[m["name"]]]
     pos = [m["name"] for m in models if m["label"] and rej[m["name"]]]
     return {"n_probes": n, "subsets": reps, "auroc_mean": float(np.mean(aucs)), "auroc_min": float(np.min(aucs)),
+            "share_auroc_1": float(np.mean(np.array(aucs) == 1.0)),
             "fpr_at_alpha": float(np.mean([np.mean(rej[k]) for k in neg])),
             "tpr_at_alpha": float(np.mean([np.mean(rej[k]) for k in pos])),
             "rejection_rate": {k: float(np.mean(v)) for k, v in rej.items() if v},

@@ -65,12 +65,13 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.replace:
         ps.calibration = {}
     models = {c: open_suspect(c) for c in args.calibrate}  # every model loads before any scoring starts
+    for mode in modes:  # refuse a null too small for the test before spending any query on it
+        names = set(ps.calibration.get(mode, {})) | {c for c, m in models.items() if mode != "logprob" or m.can_score}
+        if len(names) < 2:
+            raise DistillguardError(f"{mode} scoring would have {len(names)} calibration model(s); the test needs "
+                                    "at least 2 (give --calibrate MODEL more often)")
     for name, model in models.items():
         calibrate(ps, name, model, modes)
-    for mode in modes:
-        if len(ps.calibration.get(mode, {})) < 2:
-            raise DistillguardError(f"{mode} scoring would have {len(ps.calibration.get(mode, {}))} calibration "
-                                    "model(s); the test needs at least 2 (give --calibrate MODEL more often)")
     ps.save(args.out)
     print(f"wrote {args.out}: {len(ps.probes)} probes; calibration: "
           + ", ".join(f"{m}={len(v)}" for m, v in sorted(ps.calibration.items())))
