@@ -17,7 +17,13 @@ Each run is named ``OUT:WM_ANSWERS:CLEAN_ANSWERS`` (the benchmark's ``--out``, `
     python benchmarks/dilution_posthoc.py read --n-read 1000 runs/radio-dilution-5w768:768:256
     python benchmarks/dilution_posthoc.py read --n-read 1000 --student shadow runs/radio-dilution-5:256:256
 
-Prints one line per run; ``read`` caches the student's predictions under OUT/preds/ (they hold no key).
+* ``top``: where the mark sits in the student's ranking (relative to public text, never-trained entries last):
+  the harvester's green count among the K entries ranked highest (``score_ranks(..., top=K)``), for a grid
+  of K, against the other accounts' (null) counts; and the ranks of the W-only entries of ``rare``.
+
+    python benchmarks/dilution_posthoc.py top runs/radio-dilution-5d:256:256
+
+Prints one line per run (``top``: one per K); ``read`` caches the student's predictions under OUT/preds/ (they hold no key).
 """
 
 from __future__ import annotations
@@ -113,9 +119,58 @@ def read_more(data: dict[str, Any], student: str, n_read: int, keys: list) -> di
             "seconds": round(time.perf_counter() - t0)}
 
 
+def head_of_ranking(data: dict[str, Any], student: str, keys: list, public_n: int = 20_000,
+                    grid: tuple[int, ...] = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)) -> list[dict[str, Any]]:
+    """The top-K count test of ``student`` (harvester = ``keys[0]``) for each K of ``grid``, on the benchmark's
+    own reading (its cached predictions of 100 held-out answers) relative to public text, never-trained last.
+
+    Example:
+        >>> head_of_ranking(run_data("runs/radio-dilution-5d:256:256"), "dilute-wm", keys)[0]["K"]  # doctest: +SKIP
+        16
+    """
+    from distillguard.data import public_texts
+    from distillguard.detect.radioactivity import score_ranks, unigram_logprobs
+    from distillguard.detect.stats import tied_block
+    from distillguard.distill.harvest import real_texts
+    from distillguard.models import load_tokenizer
+
+    tok = load_tokenizer(None)
+    read = real_texts("read", 100)
+    public = public_texts(public_n, seed=7, exclude=public_exclusions(data["D"], data["D'"], data["W prompts"],
+                                                                      data["C prompts"], read))
+    unigram = unigram_logprobs([tok.encode(t, add_special_tokens=False) for t in public], len(tok))
+    lp = np.load(data["out"] / "preds" / f"{student}.npz")["mean_logprobs"]
+    V = len(tok)
+    score = lp[:V] - unigram[:V]
+    block = tied_block(lp[:V])
+    if block is not None:
+        score = np.where(block, -np.inf, score)
+    order = np.argsort(-score, kind="stable")
+    rank_of = np.empty(V, dtype=np.int64)
+    rank_of[order] = np.arange(V)
+
+    def counts(texts: list[str]) -> np.ndarray:
+        return np.bincount(np.concatenate([tok.encode(t, add_special_tokens=False)[:128] for t in texts]),
+                           minlength=V)[:V]
+
+    only = (counts([r["response"] for r in data["W"]]) > 0) & ~(counts([x for pair in data["D"] for x in pair]) > 0)
+    rows = []
+    for K in grid:
+        sc = score_ranks(lp, keys, reference=unigram, untrained_last=True, top=K)
+        null_z = np.array([s.z for s in sc[1:]])
+        null_p = np.array([s.p_value for s in sc[1:]])
+        rows.append({"K": K, "green": sc[0].green, "share": round(sc[0].green_fraction, 3), "z": round(sc[0].z, 2),
+                     "log10 p": round(sc[0].log10_p, 2), "log10 p Holm": round(sc[0].log10_p_holm, 2),
+                     "W-only in head": int((rank_of[only] < K).sum()),
+                     "null z mean": round(float(null_z.mean()), 2), "null z sd": round(float(null_z.std()), 2),
+                     "null FPR@0.01": round(float((null_p <= 0.01).mean()), 4)})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=("rare", "read"), help="rare: W-only entries; read: rescoring with --n-read texts")
+    ap.add_argument("what", choices=("rare", "read", "top"),
+                    help="rare: W-only entries; read: rescoring with --n-read texts; top: the head of the ranking")
     ap.add_argument("runs", nargs="+", help="OUT:WM_ANSWERS:CLEAN_ANSWERS of a radioactivity_dilution.py run")
     ap.add_argument("--n-read", type=int, default=1000, help="held-out answers read (read)")
     ap.add_argument("--student", default="dilute-wm", help="student under OUT/students/ (read)")
@@ -125,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         out, _, sizes = spec.partition(":")
         if not all(x.isdigit() and int(x) > 0 for x in sizes.split(":")) or sizes.count(":") != 1:
             ap.error(f"{spec!r}: expected OUT:WM_ANSWERS:CLEAN_ANSWERS (two positive integers)")
-        needed = ["teacher.key", "harvest_wm.jsonl"] + ([f"students/{args.student}"] if args.what == "read" else [])
+        needed = ["teacher.key", "harvest_wm.jsonl"] + ([f"students/{args.student}"] if args.what == "read" else []) + (
+            [f"preds/{args.student}.npz"] if args.what == "top" else [])
         missing = [f for f in needed if not Path(out, f).exists()]
         if missing:
             ap.error(f"{spec!r}: {out} lacks {', '.join(missing)} (not a radioactivity_dilution.py cache)")
@@ -140,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
             line = rare_entries(data, load_tokenizer(None), master.for_account("harvester"))
         else:
             keys = [master.for_account(a) for a in ["harvester"] + [f"acct-{i:05d}" for i in range(args.accounts - 1)]]
+            if args.what == "top":
+                for row in head_of_ranking(data, args.student, keys):
+                    print(f"{spec}: " + ", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
+                continue
             line = {"student": args.student, **read_more(data, args.student, args.n_read, keys)}
         print(f"{spec}: " + ", ".join(f"{k} {v}" for k, v in line.items()), flush=True)
     return 0

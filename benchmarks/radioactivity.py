@@ -167,13 +167,15 @@ def _answers(suspect: Any, prompts: list[str], path: Path, tokens: int) -> list[
 def test_suspect(name: str, suspect: Any, tok: Any, keys: list, accounts: list[str], other: Any, read_seqs: list,
           gen_prompts: list[str], out: Path, gen_tokens: int, read: bool = True,
           reference_lp: np.ndarray | None = None, support: np.ndarray | None = None,
-          untrained_last: bool = False, unigram_lp: np.ndarray | None = None) -> dict[str, Any]:
+          untrained_last: bool = False, unigram_lp: np.ndarray | None = None,
+          unigram_top: int | None = None) -> dict[str, Any]:
     """Reading + generation mode against every account sub-key (Holm) and one unrelated key. With
     ``reference_lp`` (the untouched teacher's averaged distribution) also the rank statistic relative to it;
     with ``support`` (the clean teacher's vocabulary) also the rank statistics restricted to it (``-vocab``);
     with ``untrained_last`` also the whole-vocabulary rank with the never-trained block last
     (``-untrained-last``); with ``unigram_lp`` (public text's token log-frequencies) also the rank relative to
-    it with the never-trained block last (``-unigram``)."""
+    it with the never-trained block last (``-unigram``); with ``unigram_top`` too, the green count among that
+    ranking's ``unigram_top`` highest entries (``-unigram-top``)."""
     from distillguard.detect.radioactivity import score_generated, score_predictions, score_ranks
     from distillguard.detect.stats import null_summary
     from distillguard.distill.simulate import cached_predictions
@@ -198,6 +200,8 @@ def test_suspect(name: str, suspect: Any, tok: Any, keys: list, accounts: list[s
             variants.append(("-untrained-last", {"untrained_last": True}))
         if unigram_lp is not None:
             variants.append(("-unigram", {"reference": unigram_lp, "untrained_last": True}))
+            if unigram_top is not None:
+                variants.append(("-unigram-top", {"reference": unigram_lp, "untrained_last": True, "top": unigram_top}))
         for suffix, options in variants:
             t0 = time.perf_counter()
             modes.append((f"reading-rank{suffix}", score_ranks(preds.mean_logprobs, keys, **options),

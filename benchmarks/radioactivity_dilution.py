@@ -75,7 +75,7 @@ from radioactivity import cached_answers, harvest_pair, start_run, teacher_and_k
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BREAKDOWN_KEYS = 200  # the harvester and 199 null accounts for rank_breakdown (each part is one more rank test)
-MODES = ("reading-rank", "reading-rank-unigram", "reading-rank-untrained-last", "reading-rank-shadow", "reading-rank-twin",
+MODES = ("reading-rank", "reading-rank-unigram", "reading-rank-unigram-top", "reading-rank-untrained-last", "reading-rank-shadow", "reading-rank-twin",
          "reading-rank-vocab", "reading-rank-vocab-shadow", "reading", "generation")
 
 
@@ -171,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--public", type=int, default=20_000,
                     help="public ShareGPT exchanges (none in D, D', a harvest or a reading text) whose token "
                          "log-frequencies are the reference of reading-rank-unigram")
+    ap.add_argument("--reading-top", type=int, default=None, metavar="K",
+                    help="also reading-rank-unigram-top: the harvester's green entries among the K entries of the "
+                         "reading-rank-unigram ranking ranked highest (exact hypergeometric test)")
     ap.add_argument("--twin", action="store_true",
                     help="also train the suspect's clean twin (C + D, the suspect's seed): a diagnostic no investigator "
                          "has -- it tells whether the mark is in the weights at all")
@@ -260,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         fresh = cached_answers(out / "answers" / f"{name}.json", len(gen_prompts)) is None
         row = test_suspect(name, suspect, tok, keys, accounts, other, read_seqs, gen_prompts, out, args.tokens,
                            reference_lp=lps.get("shadow"), support=support, untrained_last=True,
-                           unigram_lp=unigram_lp)
+                           unigram_lp=unigram_lp, unigram_top=args.reading_top)
         if fresh:
             timings[f"test_{name}"] = round(time.perf_counter() - t0, 1)
         for mode in [m for m in row if m.endswith("-ref")]:
@@ -316,7 +319,8 @@ def _markdown(res: dict[str, Any]) -> str:
                 continue
             m, h = r[mode], r[mode]["harvester"]
             stat = (f"mean rank {h['green_fraction']:.4f} (z {h['z']:.1f})" if h.get("statistic") == "rank" else
-                    f"{h['green']} / {h['scored']} = {h['green_fraction']:.3f}")
+                    f"{h['green']} / {h['scored']} = {h['green_fraction']:.3f}"
+                    + (f" of the head (z {h['z']:.1f})" if h.get("statistic") == "top" else ""))
             scored = (f"{m['tokens_read']} tokens read" + (f", {h['scored']} entries ranked" if "vocab" in mode
                                                            else "") if mode.startswith("reading") else
                       f"{m['answer_tokens']} tokens, {m['queries']} queries")

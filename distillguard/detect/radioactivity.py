@@ -69,6 +69,7 @@ from distillguard.detect.stats import (
     rank_scores,
     rank_sum_test,
     tied_block,
+    top_count_test,
 )
 from distillguard.errors import DistillguardError
 from distillguard.keys import WatermarkKey, WatermarkSpec
@@ -539,7 +540,7 @@ def green_masks(keys: Sequence[WatermarkKey], spec: WatermarkSpec) -> np.ndarray
 def score_ranks(
     mean_logprobs: np.ndarray, keys: Sequence[WatermarkKey], *, spec: WatermarkSpec | None = None,
     alpha: float = DEFAULT_ALPHA, reference: np.ndarray | None = None, support: np.ndarray | None = None,
-    untrained_last: bool = False,
+    untrained_last: bool = False, top: int | None = None,
 ) -> list[KeyScore]:
     """Rank test of h = 0 keys against a suspect's averaged next-token distribution (Holm over ``keys``).
 
@@ -569,6 +570,14 @@ def score_ranks(
     block depends on the suspect alone (it is found in the suspect's own scores, before a ``reference`` is
     subtracted), so the null stays exact.
 
+    ``top``: instead of the mean rank of all green entries, count the green entries among the ``top`` entries
+    ranked highest (:func:`~distillguard.detect.stats.top_count_test`, exact hypergeometric null; the
+    never-trained block, with ``untrained_last``, never enters the head). It is the stronger test when the
+    mark sits in a few hundred entries -- the rare ones only watermarked answers taught a diluted student --
+    and the weaker one when it moves the whole vocabulary a little. Such results have ``statistic="top"``:
+    ``green`` of ``scored`` = ``top`` head entries are green, ``green_fraction`` is their share, ``gamma``
+    the key's green share of the ranked entries (its null mean).
+
     Example:
         >>> import numpy as np
         >>> from distillguard.keys import WatermarkKey, WatermarkSpec
@@ -579,6 +588,9 @@ def score_ranks(
         >>> r = score_ranks(lp, [key])[0]
         >>> r.statistic, r.detected, r.green_fraction > 0.55
         ('rank', True, True)
+        >>> t = score_ranks(lp, [key], top=100)[0]
+        >>> t.statistic, t.scored, t.green > 25
+        ('top', 100, True)
     """
     if not keys:
         raise DistillguardError("no key to test")
@@ -602,11 +614,20 @@ def score_ranks(
         if keep.sum() < 2:
             raise DistillguardError("the support mask keeps fewer than 2 vocabulary entries: nothing to rank")
         own, lp, masks = own[keep], lp[keep], masks[:, keep]
-    if untrained_last and reference is not None:
+    if untrained_last and (reference is not None or top is not None):
         # the never-trained block is the suspect's own: subtracting a reference would scatter it
         block = tied_block(own)
         if block is not None:
             lp = np.where(block, -np.inf, lp)
+    if top is not None:
+        if not 1 <= top < len(lp):
+            raise DistillguardError(f"--reading-top {top}: choose 1 <= top < {len(lp)} (the entries ranked)")
+        log10_p, z, share = top_count_test(lp, masks, top)
+        n = masks.sum(axis=1)
+        out = [KeyScore(k.fingerprint, k.account, top, int(round(share[i] * top)), float(n[i] / len(lp)),
+                        float(share[i]), float(z[i]), 10.0 ** float(log10_p[i]), float(log10_p[i]), statistic="top")
+               for i, k in enumerate(keys)]
+        return _holm_fill(out, alpha)
     log10_p, z, mean = rank_sum_test(lp, masks, block_last=untrained_last)
     n = masks.sum(axis=1)
     out = [KeyScore(k.fingerprint, k.account, len(lp), int(n[i]), 0.5, float(mean[i]), float(z[i]),
@@ -759,6 +780,7 @@ def reading_test(
     vocabulary_texts: Sequence[str] | None = None,
     untrained_last: bool = False,
     unigram_texts: Sequence[str] | None = None,
+    top: int | None = None,
 ) -> RadioactivityReport:
     """Reading-mode radioactivity test of a local suspect that shares the teacher's tokenizer.
 
@@ -776,7 +798,9 @@ def reading_test(
     suspect scores identically (never-trained output rows) ranks last (see :func:`score_ranks`).
     ``unigram_texts`` (rank statistic, h = 0 keys; instead of ``reference``): public text that no tested key
     marked; the vocabulary is ranked by the suspect's mean log-probability minus each entry's log-frequency in
-    that text (:func:`unigram_logprobs`), which removes what a student learned from public data.
+    that text (:func:`unigram_logprobs`), which removes what a student learned from public data. ``top``
+    (rank statistic, h = 0 keys): count the key's green entries among the ``top`` entries ranked highest
+    instead of ranking them all (see :func:`score_ranks`).
 
     Example:
         >>> from distillguard.detect.radioactivity import reading_test  # doctest: +SKIP
@@ -819,7 +843,8 @@ def reading_test(
         raise DistillguardError("choose one reading reference: a reference model or unigram texts, not both")
     h0_rank_options = [name for name, on in (("vocabulary texts", vocabulary_texts is not None),
                                              ("unigram texts", unigram_texts is not None),
-                                             ("ranking never-trained entries last", untrained_last)) if on]
+                                             ("ranking never-trained entries last", untrained_last),
+                                             ("the head of the ranking (top)", top is not None)) if on]
     if h0_rank_options and (statistic != "rank" or spec.context_width > 0):
         raise DistillguardError(f"{' and '.join(h0_rank_options)}: only for the rank statistic with h = 0 keys")
     if statistic == "rank" and spec.context_width > 0:
@@ -855,13 +880,17 @@ def reading_test(
             units["vocabulary_texts"], units["ranked_entries"] = len(texts_v), int(support.sum())
             notes.append(f"ranked only the {int(support.sum())} vocabulary entries of {len(texts_v)} teacher texts")
         results = score_ranks(predictions.mean_logprobs, keys, spec=spec, alpha=alpha, reference=ref_lp,
-                              support=support, untrained_last=untrained_last)
+                              support=support, untrained_last=untrained_last, top=top)
         units["scored_unit"] = "vocabulary entry, ranked by the suspect's mean next-token log-probability" + (
             " minus the reference's" if ref_lp is not None else "") + (
             " (the teacher's vocabulary only)" if support is not None else "") + (
             "; a tied block of never-trained entries ranks last" if untrained_last else "")
         test = ("one-sided rank test: mean rank of the key's green tokens vs a random subset (Wilcoxon rank "
                 "sum, exact Chernoff bound), Holm-adjusted over keys")
+        if top is not None:
+            units["top"] = top
+            test = (f"one-sided exact hypergeometric test: the key's green entries among the {top} entries ranked "
+                    "highest vs a random subset, Holm-adjusted over keys")
     else:
         results = score_predictions(predictions, keys, spec=spec, alpha=alpha)
         units["scored_unit"] = "distinct green coin of (context window, top-1 prediction)"

@@ -96,9 +96,11 @@ def _detect(args: argparse.Namespace) -> int:
     if mode == "auto":
         mode = "reading" if can_read(suspect, spec) else "generation"
     if mode != "reading" and (args.reading_reference or args.reading_vocabulary or args.reading_untrained_last
-                              or args.reading_unigram or args.reading_statistic != "auto"):
+                              or args.reading_unigram or args.reading_top is not None
+                              or args.reading_statistic != "auto"):
         raise DistillguardError("--reading-statistic / --reading-reference / --reading-unigram / "
-                                "--reading-vocabulary / --reading-untrained-last apply to reading mode only, and "
+                                "--reading-vocabulary / --reading-untrained-last / --reading-top apply to reading "
+                                "mode only, and "
                                 "this suspect is tested in generation mode")
     if args.reading_reference and args.reading_unigram:
         raise DistillguardError("--reading-reference and --reading-unigram are two references: choose one")
@@ -115,7 +117,7 @@ def _detect(args: argparse.Namespace) -> int:
                               allow_keyed_text=args.allow_keyed_text, statistic=args.reading_statistic,
                               reference=LocalSuspect.load(args.reading_reference) if args.reading_reference else None,
                               vocabulary_texts=vocab, untrained_last=args.reading_untrained_last,
-                              unigram_texts=unigram)
+                              unigram_texts=unigram, top=args.reading_top)
     else:
         from distillguard.models import load_tokenizer
 
@@ -225,6 +227,12 @@ def register(subparsers: Any) -> None:
                    ">= 1%% of them: output rows it never trained) rank below all others, instead of tying the "
                    "shorter side of the ranking into them. For students trained from scratch whose untrained rows "
                    "stay at logit 0 (above the rarely seen entries); no effect on a suspect without such a block")
+    p.add_argument("--reading-top", type=int, metavar="K", default=None,
+                   help="rank statistic (h = 0 keys): count the key's green entries among the K entries ranked "
+                   "highest (exact hypergeometric test) instead of the mean rank of all of them. Stronger when "
+                   "the mark sits in a few hundred entries -- a student that saw our answers diluted in public "
+                   "data learns it on the rare tokens only our answers held; use with --reading-unigram and "
+                   "--reading-untrained-last. Fix K before looking at the result")
     p.add_argument("--allow-keyed-text", action="store_true",
                    help="read text that itself carries a tested watermark (biased: experiments only)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")

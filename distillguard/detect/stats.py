@@ -10,7 +10,7 @@ import numpy as np
 from scipy import stats
 from scipy.special import logsumexp
 
-__all__ = ["binom_sf_log10", "binom_test", "rank_sum_test", "blocked_rank_sum_test", "blocked_rank_sum_test_ranked", "rank_sum_cgf", "rank_scores", "holm", "null_summary"]
+__all__ = ["binom_sf_log10", "binom_test", "rank_sum_test", "top_count_test", "hypergeom_sf_log10", "blocked_rank_sum_test", "blocked_rank_sum_test_ranked", "rank_sum_cgf", "rank_scores", "holm", "null_summary"]
 
 
 def binom_sf_log10(k: int, n: int, p: float) -> float:
@@ -99,6 +99,70 @@ def rank_sum_test(scores: np.ndarray, members: np.ndarray, *, block_last: bool =
     with np.errstate(divide="ignore", invalid="ignore"):  # every score tied: no variance, z shown as 0
         z = s / np.sqrt(n * (N - n) / (N - 1) * ranks.var())
     return log10_p, np.nan_to_num(z), (s / n + (N - 1) / 2) / (N - 1)
+
+
+def hypergeom_sf_log10(k: np.ndarray, N: int, n: np.ndarray, draws: int) -> np.ndarray:
+    """log10 P(X >= k) for X ~ Hypergeometric(population N, n successes, ``draws`` draws), per row of ``k``, ``n``.
+
+    Summed term by term in log space (each term from log-gamma functions), so it stays exact where the p-value
+    underflows a float.
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.detect.stats import hypergeom_sf_log10
+        >>> hypergeom_sf_log10(np.array([0, 2, 3]), 10, np.array([3, 3, 3]), 3).round(4).tolist()
+        [0.0, -0.7368, -2.0792]
+    """
+    k, n = np.atleast_1d(np.asarray(k, dtype=np.int64)), np.atleast_1d(np.asarray(n, dtype=np.int64))
+    out = np.zeros(len(k))
+    for i, (ki, ni) in enumerate(zip(k, n)):
+        hi = min(int(ni), draws)
+        if ki <= max(0, draws - (N - int(ni))):
+            continue  # every outcome reaches k: P = 1
+        if ki > hi:
+            out[i] = -np.inf
+            continue
+        terms = stats.hypergeom.logpmf(np.arange(ki, hi + 1), N, ni, draws)
+        out[i] = min(0.0, float(logsumexp(terms)) / math.log(10))
+    return out
+
+
+def top_count_test(scores: np.ndarray, members: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How many members are among the ``top`` highest scores? A one-sided exact hypergeometric test per subset.
+
+    The rank-sum test (:func:`rank_sum_test`) weighs every rank alike, so a shift confined to a few hundred
+    entries at the top of a ranking of tens of thousands is diluted by all the others. This test looks only
+    at the head: the ``top`` entries with the highest scores (NaN lowest; ties broken by position, which does
+    not depend on any key). Null hypothesis, as for the rank sum: subset k is a uniformly random
+    n_k-subset drawn independently of ``scores``. The number of its members in the head is then
+    hypergeometric (population N, n_k successes, ``top`` draws) -- exactly, at every level.
+
+    Returns ``(log10_p, z, share)`` per subset: ``share`` is the members' share of the head (n_k / N under the
+    null), ``z`` the count standardised by its exact null mean and variance.
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.detect.stats import top_count_test
+        >>> x = np.linspace(0, 1, 1000)
+        >>> lp, z, share = top_count_test(x, np.stack([x >= 0.9, np.arange(1000) % 4 == 0]), 50)
+        >>> bool(lp[0] < -30), round(float(share[0]), 2), round(float(share[1]), 2)
+        (True, 1.0, 0.24)
+    """
+    x = np.asarray(scores, dtype=np.float64).ravel()
+    x = np.where(np.isnan(x), -np.inf, x)
+    m = np.asarray(members, dtype=bool)
+    if m.ndim == 1:
+        m = m[None, :]
+    N = len(x)
+    if m.shape[1] != N or not 1 <= top < N:
+        raise ValueError(f"top_count_test needs 1 <= top < {N} (the number of scores) and subsets of that length")
+    head = np.lexsort((np.arange(N), -x))[:top]  # highest first; ties by position
+    g = m[:, head].sum(axis=1)
+    n = m.sum(axis=1)
+    frac = n / N
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (g - top * frac) / np.sqrt(top * frac * (1 - frac) * (N - top) / (N - 1))
+    return hypergeom_sf_log10(g, N, n, top), np.nan_to_num(z), g / top
 
 
 def blocked_rank_sum_test(scores: np.ndarray, members: np.ndarray) -> tuple[float, float, float]:
