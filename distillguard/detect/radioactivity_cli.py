@@ -230,9 +230,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--reading-top", type=int, metavar="K", default=None,
                    help="rank statistic (h = 0 keys): count the key's green entries among the K entries ranked "
                    "highest (exact hypergeometric test) instead of the mean rank of all of them. Stronger when "
-                   "the mark sits in a few hundred entries -- a student that saw our answers diluted in public "
-                   "data learns it on the rare tokens only our answers held; use with --reading-unigram and "
-                   "--reading-untrained-last. Fix K before looking at the result")
+                   "the mark has moved a few hundred entries to the very top, weaker when it moves many entries "
+                   "a little (on the benchmark's 5%% student no K beat the mean rank: docs/radioactivity.md). "
+                   "Usually with --reading-unigram and --reading-untrained-last. Fix K before looking at a result")
     p.add_argument("--allow-keyed-text", action="store_true",
                    help="read text that itself carries a tested watermark (biased: experiments only)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
