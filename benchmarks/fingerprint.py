@@ -69,7 +69,11 @@ def zoo(demo_dir: Path) -> list[dict]:
                                     "(disjoint sets; with Gemma itself, the Gemma family's null)"),
              "gemmaft-human": (0, "Gemma-3-270M fine-tuned (2 epochs) on 256 human replies (ShareGPT; "
                                  "benchmarks/fingerprint_family.py)"),
-             "gemmaft-self": (0, "Gemma-3-270M fine-tuned (2 epochs) on 256 of its own sampled answers")}
+             "gemmaft-self": (0, "Gemma-3-270M fine-tuned (2 epochs) on 256 of its own sampled answers"),
+             "chat-teacher": (1, "demo recipe 2L d=256, 6 epochs on 192 of the teacher's sampled answers "
+                                 "(clean harvest; benchmarks/fingerprint_issue_zoo.py)"),
+             "chat-teacherwm": (1, "demo recipe 2L d=256, 6 epochs on 192 of the teacher's watermarked answers "
+                                   "(benchmarks/fingerprint_issue_zoo.py)")}
     for d in sorted((CACHE / "zoo").glob("*/config.json")):
         name = d.parent.name
         label, kind = kinds[name.rsplit("-s", 1)[0]]

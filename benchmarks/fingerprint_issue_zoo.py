@@ -1,0 +1,141 @@
+"""Benchmark: issue 4's AUROC target on the zoo the issue names, each model judged against its own family's null.
+
+Issue 4 names the zoo: positives -- a from-scratch student with the teacher's tokenizer and Gemma-3-270M
+fine-tuned on teacher answers, each with and without the watermark on the harvest; negatives -- Gemma-3-270M
+untouched, Gemma-3-270M fine-tuned on ShareGPT answers, a from-scratch student on ShareGPT answers. The
+committed zoos hold all of these except from-scratch students of the null's own recipe on teacher answers
+(the 38-model zoo's were the radioactivity benchmark's, whose scores are not committed). This trains them
+and asks the issue's question on that zoo, and on everything committed.
+
+New positives (``chat-teacher-s<i>``, ``chat-teacherwm-s<i>``): the null population's recipe exactly (the
+demo's quick shape: 2 layers, d = 256, 6 epochs, lr 3e-3, 192 chat pairs) on 192 of the teacher's 256 sampled
+answers (``benchmarks/radioactivity.py``'s clean / watermarked harvest, ``runs/radio-text``; a random subset
+per seed, answered probe prompts held out). Scores: the 126 answered probes, first teacher answer vs
+ChatGPT's recorded answer (2 log-prob queries per probe), as ``fingerprint_family.py``.
+
+Zoos (fingerprint.py's ``evaluate`` with ``family=True``: a model built on Gemma is tested against the base and
+its non-teacher fine-tunes, a from-scratch model against the chat-sharegpt students; leave-one-out):
+* ``issue``: the new students and the two Gemma teacher fine-tunes (+) against Gemma, its fine-tunes on
+  ChatGPT answers, human replies and its own answers, and every from-scratch ShareGPT student (-);
+* ``all``: the same plus the committed positives the issue does not name: the teacher itself and the six
+  logit-distilled students (which never saw a teacher answer).
+
+Run: ``python benchmarks/fingerprint_issue_zoo.py`` (about 10 min on 2 CPU cores once the Gemma family of
+``fingerprint_family.py`` is cached; scores are read from ``family_logprobs.npz`` and
+``answered_logprobs.npz``). Writes ``benchmarks/data/fingerprint/issue_zoo_logprobs.npz`` and
+``benchmarks/results/fingerprint_issue_zoo.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import sys
+import time
+
+import numpy as np
+from fingerprint import evaluate, full_statistics
+from fingerprint_family import DATA, NS, ROOT, ZOO, committed_zoo, held_out, probes, score, teacher_harvests
+
+N_PAIRS = 192  # the null students' data size
+SOURCES = {"chat-teacher": "teacher", "chat-teacherwm": "teacherwm"}  # student prefix -> harvest
+
+
+def train(seeds: int) -> list[str]:
+    """The from-scratch positives (resumable): the null's recipe on the teacher's answers."""
+    from distillguard.demo import PROFILES
+    from distillguard.distill.student import chat_sequences, train_text_student
+    from distillguard.models import load_tokenizer
+
+    prof, tok, ho = PROFILES["quick"], load_tokenizer(None), held_out()
+    harvests = teacher_harvests()
+    names = []
+    for prefix, src in SOURCES.items():
+        pairs = [pq for pq in harvests[src] if pq[0] not in ho]
+        for s in range(seeds):
+            name = f"{prefix}-s{s}"
+            names.append(name)
+            if (ZOO / name / "config.json").exists():
+                continue
+            pick = np.random.default_rng(s).choice(len(pairs), min(N_PAIRS, len(pairs)), replace=False)
+            seqs = chat_sequences(tok, [pairs[i] for i in sorted(pick)], 128, prof.harvest_tokens)
+            info = train_text_student(ZOO / name, tok, seqs, layers=prof.student_layers, hidden=prof.student_hidden,
+                                      epochs=prof.epochs, lr=3e-3, seed=200 + s, desc=name)
+            print(name, json.dumps(info), flush=True)
+    return names
+
+
+def family_scores() -> tuple[list[dict], dict[str, np.ndarray]]:
+    """The committed Gemma family (``family_logprobs.npz``): members and per-probe contrasts."""
+    d = np.load(DATA / "family_logprobs.npz", allow_pickle=False)
+    names = [str(n) for n in d["names"]]
+    return ([{"name": n, "label": int(lab)} for n, lab in zip(names, d["labels"])],
+            {n: d["teacher_lps"][i] - d["reference_lps"][i] for i, n in enumerate(names)})
+
+
+def in_issue_zoo(name: str) -> bool:
+    """Whether issue 4 names this kind of model (the teacher and the logit-distilled students it does not)."""
+    return not (name == "teacher" or name.startswith(("logit-", "distil-")))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", type=int, default=2, help="from-scratch students per harvest (clean, watermarked)")
+    ap.add_argument("--reps", type=int, default=200, help="random probe subsets per row of the table")
+    a = ap.parse_args()
+    t0 = time.time()
+    new = train(a.seeds)
+    plist = probes()
+    lp = {n: score(n, plist) for n in new}
+    np.savez_compressed(DATA / "issue_zoo_logprobs.npz", names=np.array(new), labels=np.ones(len(new), dtype=int),
+                        probe_ids=np.array([p.id for p in plist]), teacher_lps=np.array([lp[n][0] for n in new]),
+                        reference_lps=np.array([lp[n][1] for n in new]))
+    zoo_models, zoo_S = committed_zoo()
+    fam_models, fam_S = family_scores()
+    S = {**zoo_S, **fam_S, **{n: t - r for n, (t, r) in lp.items()}}
+    every = zoo_models + fam_models + [{"name": n, "label": 1} for n in new]
+    zoos = {"issue": [m for m in every if in_issue_zoo(m["name"])], "all": every}
+    idx = np.arange(len(plist))
+    rng = np.random.default_rng(0)
+    rows = {z: [evaluate(ms, S, idx, n, a.reps, rng, family=True) for n in [*NS, len(plist)]] for z, ms in zoos.items()}
+    full = full_statistics(every, S, idx, family=True)
+    res = {"question": __doc__.split("\n\n")[0], "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+           "machine": platform.platform(), "command": "python " + " ".join(sys.argv),
+           "zoos": {z: {m["name"]: m["label"] for m in ms} for z, ms in zoos.items()},
+           "train": {n: json.loads((ZOO / n / "train.json").read_text()) for n in new},
+           "full_statistics": full, "subsets": rows, "wall_s": round(time.time() - t0, 1)}
+    out = ROOT / "results" / "fingerprint_issue_zoo"
+    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
+    md = [f"# Fingerprint: issue 4's zoo, each model against its own family's null ({res['date'][:10]}, "
+          f"{res['machine']})", "", f"Command: `{res['command']}`", "", __doc__.split("\n\n")[1].replace("\n", " "), "",
+          f"Zoo `issue`: {sum(zoos['issue'][i]['label'] for i in range(len(zoos['issue'])))} positives, "
+          f"{sum(1 - m['label'] for m in zoos['issue'])} negatives; zoo `all`: "
+          f"{sum(m['label'] for m in every)} positives, {sum(1 - m['label'] for m in every)} negatives.", "",
+          "All 126 probes (2 queries each), every positive (t, p against its family's null):", "",
+          "| model | T | t | p |", "|---|---|---|---|"]
+    for m in every:
+        if m["label"] and m["name"] in full:
+            r = full[m["name"]]
+            md.append(f"| {m['name']}{'' if in_issue_zoo(m['name']) else ' (not in the issue zoo)'} | "
+                      f"{r['statistic']:.4f} | {r['t']:.2f} | {r['p_value']:.3g} |")
+    md += ["", "The strongest negatives (t against their own family's null, leave-one-out):", "",
+           "| model | T | t | p |", "|---|---|---|---|"]
+    negs = sorted((m["name"] for m in every if not m["label"] and m["name"] in full), key=lambda n: -full[n]["t"])
+    md += [f"| {n} | {full[n]['statistic']:.4f} | {full[n]['t']:.2f} | {full[n]['p_value']:.3g} |" for n in negs[:5]]
+    md += ["", f"Random probe subsets ({a.reps} each; all 126 probes once):", "",
+           "| queries | probes | issue zoo AUROC mean (min) | share = 1 | TPR@0.01 | FPR@0.01 | "
+           "all AUROC mean (min) | share = 1 |", "|---|---|---|---|---|---|---|---|"]
+    for i, r in zip(rows["issue"], rows["all"]):
+        md.append(f"| {2 * i['n_probes']} | {i['n_probes']} | {i['auroc_mean']:.3f} ({i['auroc_min']:.3f}) | "
+                  f"{i['share_auroc_1']:.2f} | {i['tpr_at_alpha']:.2f} | {i['fpr_at_alpha']:.3f} | "
+                  f"{r['auroc_mean']:.3f} ({r['auroc_min']:.3f}) | {r['share_auroc_1']:.2f} |")
+    md += ["", f"Wall time {res['wall_s'] / 60:.1f} min (training of the new students: "
+           f"{sum(t['seconds'] for t in res['train'].values()) / 60:.1f} min when it ran)."]
+    out.with_suffix(".md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
