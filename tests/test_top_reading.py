@@ -114,6 +114,8 @@ def test_cli_reading_top(h0_students, capsys):  # noqa: F811  (the fixture)
     capsys.readouterr()
     assert main(base + ["--suspect", str(paths["clean"]), "--reading-top", str(WORDS * 10)]) == 2
     assert "--reading-top" in capsys.readouterr().err
+    assert main(base + ["--suspect", str(paths["clean"]), "--reading-top", "0"]) == 2
+    assert "at least 1 entry" in capsys.readouterr().err
     assert main(base[:-2] + ["--json", "--suspect", str(paths["clean"]), "--reading-top", "20",
                              "--reading-statistic", "top1"]) == 2
     assert "head of the ranking" in capsys.readouterr().err

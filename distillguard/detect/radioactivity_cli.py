@@ -79,6 +79,8 @@ def _detect(args: argparse.Namespace) -> int:
 
     if not 0 < args.alpha < 1:
         raise DistillguardError("--alpha must be in (0, 1)")
+    if args.reading_top is not None and args.reading_top < 1:
+        raise DistillguardError(f"--reading-top {args.reading_top}: the head must hold at least 1 entry")
     key = _load_key(args)
     spec = key.require_spec()
     keys = account_keys(key, parse_accounts(args.accounts))
