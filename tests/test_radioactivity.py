@@ -173,6 +173,30 @@ def test_cli_detect_reading_exit_codes_and_report(students, tmp_path, capsys):
     assert rc == 0 and "not detected" in capsys.readouterr().out
 
 
+def test_cli_detect_html_report_and_evidence_curve(students, tmp_path, capsys):
+    """--html: one page with the three plots, the verdict and the flagged account, no key material; the JSON
+    carries the best key's evidence on growing prefixes of the text read, ending at the verdict's own p-value;
+    a report path inside the suspect is refused before anything is read (exit 2)."""
+    import json
+
+    master, key_path, texts, paths = students
+    page, report = tmp_path / "out" / "r.html", tmp_path / "r.json"
+    base = ["detect", "--key", str(key_path), "--texts", str(texts), "--accounts", ",".join(ACCOUNTS)]
+    assert main(base + ["--suspect", str(paths["marked"]), "--html", str(page), "--report", str(report)]) == 1
+    doc, text = json.loads(report.read_text()), page.read_text()
+    assert text.count("<img") == 3 and "RADIOACTIVE" in text and "acct-a" in text
+    assert master._master.hex() not in text and master._master.hex()[:16] not in text  # the secret itself
+    curve = doc["curve"]
+    assert len(curve) >= 4 and [c["texts"] for c in curve] == sorted({c["texts"] for c in curve})
+    assert curve[-1]["tokens"] == doc["units"]["tokens_read"]
+    assert curve[-1]["log10_p"] == pytest.approx(doc["log10_p"]) and curve[0]["log10_p"] > curve[-1]["log10_p"]
+    capsys.readouterr()
+    before = sorted(p.name for p in paths["marked"].iterdir())
+    assert main(base + ["--suspect", str(paths["marked"]), "--html", str(paths["marked"] / "r.html")]) == 2
+    assert "into the suspect" in capsys.readouterr().err
+    assert sorted(p.name for p in paths["marked"].iterdir()) == before
+
+
 # -- generation mode through a real local HTTP server ----------------------------------------------------
 def test_generation_mode_over_http(students, tmp_path):
     from distillguard.models import load_model
@@ -188,10 +212,16 @@ def test_generation_mode_over_http(students, tmp_path):
         try:
             codes[name] = main(["detect", "--key", str(key_path), "--suspect", url, "--mode", "generation",
                                 "--prompts", str(prompts), "--teacher", str(paths[name]), "--max-new-tokens", "60",
-                                "--accounts", "acct-a,acct-b,acct-c"])
+                                "--accounts", "acct-a,acct-b,acct-c", "--report", str(tmp_path / f"{name}.json")])
         finally:
             srv.shutdown()
     assert codes == {"marked": 1, "clean": 0}
+    import json
+
+    doc = json.loads((tmp_path / "marked.json").read_text())  # the evidence curve over growing answer sets
+    assert doc["curve"][-1]["texts"] == doc["units"]["queries"] == 12
+    assert doc["curve"][-1]["tokens"] == doc["units"]["answer_tokens"]
+    assert doc["curve"][-1]["log10_p"] == pytest.approx(doc["log10_p"])
 
 
 # -- bad inputs -> exit 2, one line ----------------------------------------------------------------------

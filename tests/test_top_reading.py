@@ -110,6 +110,10 @@ def test_cli_reading_top(h0_students, capsys):  # noqa: F811  (the fixture)
     assert main(base + ["--suspect", str(paths["marked"]), "--reading-top", "20"]) == 1
     rep = json.loads(capsys.readouterr().out)
     assert rep["attributed_to"] == ["acct-7"] and rep["units"]["top"] == 20 and "hypergeometric" in rep["test"]
+    # the evidence curve: the head test on growing prefixes of the 20 texts (8 groups), ending at the verdict
+    assert [c["texts"] for c in rep["curve"]] == [3, 5, 8, 10, 13, 15, 18, 20]
+    assert rep["curve"][-1]["tokens"] == rep["units"]["tokens_read"] and rep["curve"][-1]["scored"] == 20
+    assert rep["curve"][-1]["log10_p"] == pytest.approx(rep["log10_p"])
     assert main(base + ["--suspect", str(paths["clean"]), "--reading-top", "20"]) == 0
     capsys.readouterr()
     assert main(base + ["--suspect", str(paths["clean"]), "--reading-top", str(WORDS * 10)]) == 2

@@ -117,6 +117,9 @@ class Predictions:
             token; most frequent first), read for the rank statistic of h >= 1 keys; else ``None``.
         window_logprobs: ``[W, V]`` the suspect's next-token log-probabilities averaged over each window's
             positions. window_counts: ``[W]`` positions per window.
+        bucket_logprobs: ``[B, V]`` (h = 0 reading with ``curve_buckets``) the same average over each of B
+            consecutive groups of texts; bucket_counts: ``[B]`` positions per group. They give the evidence
+            curve of a report (log10 p as more text is read) without a second pass.
     """
 
     ids: np.ndarray
@@ -127,6 +130,8 @@ class Predictions:
     window_ids: np.ndarray | None = None
     window_logprobs: np.ndarray | None = None
     window_counts: np.ndarray | None = None
+    bucket_logprobs: np.ndarray | None = None
+    bucket_counts: np.ndarray | None = None
 
     @property
     def n_texts(self) -> int:
@@ -189,6 +194,9 @@ class RadioactivityReport:
     seconds: float = 0.0
     #: flagged keys whose evidence is explained by another flagged key's green lists (see :func:`attribute`)
     explained: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the best key's evidence as it grows: ``{"texts", "tokens", "scored", "log10_p"}`` on growing prefixes of
+    #: the texts read (reading) or answers (generation); empty where it is not computed (h >= 1 rank statistic)
+    curve: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def detected(self) -> bool:
@@ -230,6 +238,7 @@ class RadioactivityReport:
             "spec": self.spec,
             "results": [r.to_dict() for r in self.results],
             "notes": self.notes,
+            "curve": self.curve,
             "versions": versions(),
             "command": self.command,
             "seconds": round(self.seconds, 3),
@@ -277,12 +286,14 @@ def account_keys(key: WatermarkKey, accounts: Sequence[str] | None) -> list[Wate
 
 # -- reading mode ---------------------------------------------------------------------------------------------
 def read_predictions(suspect: Any, sequences: Sequence[Sequence[int]], *, batch_size: int = 8,
-                     context_width: int = 0, n_windows: int = 64) -> Predictions:
+                     context_width: int = 0, n_windows: int = 64, curve_buckets: int = 0) -> Predictions:
     """Run the suspect once over token sequences and keep its top-1 predictions (key-independent).
 
     Suspects with local weights also give their averaged next-token distribution and, with ``context_width``
     h >= 1, its average over the positions of each of the ``n_windows`` most frequent h-token context windows
     (the rank statistic of h >= 1 keys). Which windows are kept depends on the text alone, not on any key.
+    With h = 0 and ``curve_buckets`` B > 0 it also averages over B consecutive groups of the sequences
+    (``bucket_logprobs``), from which a report draws its evidence curve.
 
     Example:
         >>> from distillguard.detect.radioactivity import read_predictions  # doctest: +SKIP
@@ -291,20 +302,30 @@ def read_predictions(suspect: Any, sequences: Sequence[Sequence[int]], *, batch_
     seqs = [list(map(int, s)) for s in sequences if len(s) > 0]
     if not seqs:
         raise DistillguardError("nothing to read: every text is empty")
-    mean_lp = window_ids = window_lp = window_counts = None
+    mean_lp = window_ids = window_lp = window_counts = bucket_lp = bucket_counts = None
     if hasattr(suspect, "reading_pass"):  # top-1 and the averaged distributions from one forward pass
-        groups = None
+        groups, n_groups = None, 0
         if context_width > 0:
             window_ids, window_counts, groups = _frequent_windows(seqs, context_width, n_windows)
-        out, mean_lp, window_lp = suspect.reading_pass(seqs, batch_size=batch_size, groups=groups,
-                                                        n_groups=0 if window_ids is None else len(window_ids))
+            n_groups = len(window_ids)
+        elif curve_buckets > 0:  # the same pass, averaged per group of consecutive texts as well
+            n_groups = min(curve_buckets, len(seqs))
+            which = [i * n_groups // len(seqs) for i in range(len(seqs))]
+            groups = [np.full(len(s), b, dtype=np.int64) for s, b in zip(seqs, which)]
+            bucket_counts = np.bincount(which, weights=[len(s) for s in seqs], minlength=n_groups)
+        out, mean_lp, group_lp = suspect.reading_pass(seqs, batch_size=batch_size, groups=groups, n_groups=n_groups)
+        if context_width > 0:
+            window_lp = group_lp
+        else:
+            bucket_lp = group_lp
     else:
         out = suspect.next_token_predictions(seqs, batch_size=batch_size)
     ids = np.concatenate([np.asarray(s, dtype=np.int64) for s in seqs])
     segments = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
     preds = np.concatenate([np.asarray(p, dtype=np.int64) for p in out])
     return Predictions(ids, segments, preds, getattr(suspect, "identity", "suspect"), mean_lp, window_ids,
-                       None if window_lp is None else window_lp.astype(np.float32), window_counts)
+                       None if window_lp is None else window_lp.astype(np.float32), window_counts, bucket_lp,
+                       bucket_counts)
 
 
 def _frequent_windows(seqs: list[list[int]], h: int, n: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
@@ -830,7 +851,8 @@ def reading_test(
             raise DistillguardError("no text to read: the text list is empty")
         seqs = [suspect.tokenizer.encode(t, add_special_tokens=False)[:max_tokens] for t in texts]
         predictions = read_predictions(suspect, seqs, batch_size=batch_size,
-                                       context_width=spec.context_width if statistic == "rank" else 0)
+                                       context_width=spec.context_width if statistic == "rank" else 0,
+                                       curve_buckets=CURVE_POINTS)
     _guard_keyed_text(predictions, keys, spec, allow_keyed_text, notes)
     if statistic == "auto":  # h >= 1 keys keep top-1 coins unless asked: see the module docstring
         statistic = "rank" if spec.context_width == 0 and predictions.mean_logprobs is not None else "top1"
@@ -847,6 +869,7 @@ def reading_test(
                                              ("the head of the ranking (top)", top is not None)) if on]
     if h0_rank_options and (statistic != "rank" or spec.context_width > 0):
         raise DistillguardError(f"{' and '.join(h0_rank_options)}: only for the rank statistic with h = 0 keys")
+    curve: list[dict[str, float]] = []  # none for the h >= 1 rank statistic (its windows are not bucketed)
     if statistic == "rank" and spec.context_width > 0:
         results = score_window_ranks(predictions, keys, spec=spec, alpha=alpha)
         units["scored_unit"] = ("vocabulary entry after a frequent context window (one window per keyed order), "
@@ -881,6 +904,8 @@ def reading_test(
             notes.append(f"ranked only the {int(support.sum())} vocabulary entries of {len(texts_v)} teacher texts")
         results = score_ranks(predictions.mean_logprobs, keys, spec=spec, alpha=alpha, reference=ref_lp,
                               support=support, untrained_last=untrained_last, top=top)
+        curve = _rank_curve(predictions, _best_key(keys, results), spec, reference=ref_lp, support=support,
+                            untrained_last=untrained_last, top=top)
         units["scored_unit"] = "vocabulary entry, ranked by the suspect's mean next-token log-probability" + (
             " minus the reference's" if ref_lp is not None else "") + (
             " (the teacher's vocabulary only)" if support is not None else "") + (
@@ -893,10 +918,11 @@ def reading_test(
                     "highest vs a random subset, Holm-adjusted over keys")
     else:
         results = score_predictions(predictions, keys, spec=spec, alpha=alpha)
+        curve = _coin_curve(predictions, _best_key(keys, results), spec)
         units["scored_unit"] = "distinct green coin of (context window, top-1 prediction)"
         test = RadioactivityReport.test
     report = RadioactivityReport("reading", predictions.source, alpha, results, units, spec.to_dict(), test=test,
-                                 notes=notes)
+                                 notes=notes, curve=curve)
     # explaining overlaps between flagged accounts works on coins. With h = 0 each account's list comes from its
     # own order: nothing to explain. With h >= 1 sibling accounts share the orders: only the strongest is named.
     if statistic == "top1":
@@ -910,6 +936,41 @@ def reading_test(
                                           "master's vocabulary orders, so only the strongest account is attributed"}
     report.seconds = time.perf_counter() - t0
     return report
+
+
+CURVE_POINTS = 8  # prefixes of the texts (answers) on which a report shows the best key's evidence growing
+
+
+def _best_key(keys: Sequence[WatermarkKey], results: Sequence[KeyScore]) -> WatermarkKey:
+    """The key whose result has the smallest p-value (results are in the order of ``keys``)."""
+    return keys[int(np.argmin([r.log10_p for r in results]))]
+
+
+def _rank_curve(preds: Predictions, key: WatermarkKey, spec: WatermarkSpec, **options: Any) -> list[dict[str, float]]:
+    """The h = 0 rank statistic of ``key`` on growing prefixes of the texts read (from the per-bucket means)."""
+    if preds.bucket_logprobs is None or preds.bucket_counts is None or spec.context_width > 0:
+        return []
+    counts = np.asarray(preds.bucket_counts, dtype=np.float64)
+    cum = np.cumsum(np.asarray(preds.bucket_logprobs, dtype=np.float64) * counts[:, None], axis=0)
+    n_texts, B = preds.n_texts, len(counts)
+    texts = [sum(1 for i in range(n_texts) if i * B // n_texts <= b) for b in range(B)]
+    out = []
+    for b in range(B):
+        r = score_ranks(cum[b] / counts[: b + 1].sum(), [key], spec=spec, **options)[0]
+        out.append({"texts": texts[b], "tokens": int(counts[: b + 1].sum()), "scored": r.scored,
+                    "log10_p": r.log10_p})
+    return out
+
+
+def _coin_curve(preds: Predictions, key: WatermarkKey, spec: WatermarkSpec) -> list[dict[str, float]]:
+    """The coins test of ``key`` on growing prefixes of the texts read."""
+    n = preds.n_texts
+    out = []
+    for k in sorted({-(-n * j // CURVE_POINTS) for j in range(1, CURVE_POINTS + 1)}):
+        m = preds.segments < k
+        r = score_predictions(Predictions(preds.ids[m], preds.segments[m], preds.preds[m]), [key], spec=spec)[0]
+        out.append({"texts": k, "tokens": int(m.sum()), "scored": r.scored, "log10_p": r.log10_p})
+    return out
 
 
 def _sequences(preds: Predictions) -> list[list[int]]:
@@ -1005,7 +1066,12 @@ def generation_test(
     spec = keys[0].require_spec()
     units = {"queries": len(prompts), "answer_tokens": n_tokens,
              "scored_unit": "distinct green coin of (context window, token) across all answers"}
-    report = RadioactivityReport("generation", suspect.identity, alpha, results, units, spec.to_dict(), notes=notes)
+    best, curve = _best_key(keys, results), []
+    for k in sorted({-(-len(answers) * j // CURVE_POINTS) for j in range(1, CURVE_POINTS + 1)}):
+        (r,), tokens = score_generated(answers[:k], teacher_tokenizer, [best], alpha=alpha)
+        curve.append({"texts": k, "tokens": tokens, "scored": r.scored, "log10_p": r.log10_p})
+    report = RadioactivityReport("generation", suspect.identity, alpha, results, units, spec.to_dict(), notes=notes,
+                                 curve=curve)
     if sum(r.detected for r in results) > 1:
         seqs = [s for s in (teacher_tokenizer.encode(a, add_special_tokens=False) for a in answers) if s]
         ids = np.concatenate([np.asarray(s, np.int64) for s in seqs])

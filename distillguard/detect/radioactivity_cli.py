@@ -92,6 +92,13 @@ def _detect(args: argparse.Namespace) -> int:
     is_url = src.startswith(("http://", "https://"))
     if not is_url and not Path(src).expanduser().exists() and src not in ("smollm2-135m-instruct", "gemma3-270m"):
         raise DistillguardError(f"suspect {src}: no such file, directory or URL")
+    for flag, out in (("--report", args.report), ("--html", args.html)):  # never write into the suspect
+        if out and not is_url and Path(src).expanduser().exists():
+            target, suspect_path = Path(out).expanduser().resolve(), Path(src).expanduser().resolve()
+            if target == suspect_path or suspect_path in target.parents:
+                raise DistillguardError(f"{flag} {out}: would write into the suspect {src}; choose another path")
+    if args.report and args.html and Path(args.report).resolve() == Path(args.html).resolve():
+        raise DistillguardError("--report and --html name the same file")
     http_kw = {"model": args.suspect_model, "timeout": args.timeout, "retries": args.retries} if is_url else {}
     suspect = open_suspect(src, **http_kw)
     mode = args.mode
@@ -130,6 +137,10 @@ def _detect(args: argparse.Namespace) -> int:
     doc = report.to_dict()
     if args.report:
         Path(args.report).write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
+    if args.html:
+        from distillguard.detect.radioactivity_html import write_radioactivity_html
+
+        write_radioactivity_html(doc, args.html)
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
     else:
@@ -239,6 +250,9 @@ def register(subparsers: Any) -> None:
                    help="read text that itself carries a tested watermark (biased: experiments only)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.add_argument("--report", metavar="OUT.json", help="write the JSON report here")
+    p.add_argument("--html", metavar="OUT.html",
+                   help="write an HTML report with plots: each account's statistic vs its null band, -log10 p per "
+                   "account (attribution), the best key's evidence as more text is read")
     p.set_defaults(func=_detect)
 
     s = subparsers.add_parser(
