@@ -182,10 +182,15 @@ def test_cli_exit_codes_and_reports(zoo, tmp_path, capsys):
     capsys.readouterr()
     for argv in (["--probes", str(tmp_path / "missing.json"), "--suspect", str(zoo["dirs"]["copy"])],
                  ["--probes", str(zoo["path"]), "--suspect", str(tmp_path / "nope")],
-                 ["--probes", str(zoo["path"]), "--suspect", str(zoo["dirs"]["copy"]), "--budget", "1"]):
+                 ["--probes", str(zoo["path"]), "--suspect", str(zoo["dirs"]["copy"]), "--budget", "1"],
+                 # a report over the probe file or into the suspect: refused before anything is read
+                 ["--probes", str(zoo["path"]), "--suspect", str(zoo["dirs"]["copy"]), "--report", str(zoo["path"])],
+                 ["--probes", str(zoo["path"]), "--suspect", str(zoo["dirs"]["copy"]),
+                  "--report", str(zoo["dirs"]["copy"] / "r.html")]):
         assert main(["fingerprint", "probe", *argv]) == 2
         err = capsys.readouterr().err.strip().splitlines()  # transformers may draw a loading bar before it
         assert err[-1].startswith("distillguard: error:") and sum("error" in e for e in err) == 1
+    assert not (zoo["dirs"]["copy"] / "r.html").exists() and json.loads(zoo["path"].read_text())  # both untouched
 
 
 def test_answered_candidates_bring_their_reference_and_respect_exclusions():

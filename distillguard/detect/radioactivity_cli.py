@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError
+from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError, refuse_overwrite
 
 __all__ = ["register", "read_lines", "parse_accounts"]
 
@@ -92,13 +92,9 @@ def _detect(args: argparse.Namespace) -> int:
     is_url = src.startswith(("http://", "https://"))
     if not is_url and not Path(src).expanduser().exists() and src not in ("smollm2-135m-instruct", "gemma3-270m"):
         raise DistillguardError(f"suspect {src}: no such file, directory or URL")
-    for flag, out in (("--report", args.report), ("--html", args.html)):  # never write into the suspect
-        if out and not is_url and Path(src).expanduser().exists():
-            target, suspect_path = Path(out).expanduser().resolve(), Path(src).expanduser().resolve()
-            if target == suspect_path or suspect_path in target.parents:
-                raise DistillguardError(f"{flag} {out}: would write into the suspect {src}; choose another path")
-    if args.report and args.html and Path(args.report).resolve() == Path(args.html).resolve():
-        raise DistillguardError("--report and --html name the same file")
+    refuse_overwrite({"--report": args.report, "--html": args.html},
+                     {"the suspect": src if Path(src).expanduser().exists() else None, "the key file": args.key,
+                      "the text file": args.texts, "the prompt file": args.prompts})
     http_kw = {"model": args.suspect_model, "timeout": args.timeout, "retries": args.retries} if is_url else {}
     suspect = open_suspect(src, **http_kw)
     mode = args.mode

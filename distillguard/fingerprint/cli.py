@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError
+from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError, refuse_overwrite
 
 __all__ = ["register"]
 
@@ -84,6 +84,9 @@ def _probe(args: argparse.Namespace) -> int:
     from distillguard.fingerprint.report import write_report
     from distillguard.suspects import open_suspect
 
+    refuse_overwrite({"--report": args.report},
+                     {"the suspect": args.suspect if Path(args.suspect).expanduser().exists() else None,
+                      "the probe file": args.probes})
     ps = ProbeSet.load(args.probes, teacher=args.teacher)
     kw: dict[str, Any] = {"model": args.suspect_model} if args.suspect.startswith(("http://", "https://")) else {}
     suspect = open_suspect(args.suspect, **kw)
