@@ -62,6 +62,23 @@ def run_data(spec: str, fraction: float = 0.05, queries: int = 128) -> dict[str,
     return {"out": out_dir, "W": wm, "D": d, "D'": d2, "W prompts": w_p, "C prompts": c_p}
 
 
+def w_only(data: dict[str, Any], tok: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The entries W's answers hold and D's prompts and answers do not (bool ``[V]``), and W's occurrences of
+    every entry; each text cut at 128 tokens.
+
+    Example:
+        >>> only, in_w = w_only(run_data("runs/radio-dilution-5r:256:256"), tok)  # doctest: +SKIP
+    """
+    V = len(tok)
+
+    def counts(texts: list[str]) -> np.ndarray:
+        return np.bincount(np.concatenate([tok.encode(t, add_special_tokens=False)[:128] for t in texts]),
+                           minlength=V)[:V]
+
+    in_w = counts([r["response"] for r in data["W"]])
+    return (in_w > 0) & ~(counts([x for pair in data["D"] for x in pair]) > 0), in_w
+
+
 def rare_entries(data: dict[str, Any], tok: Any, key: Any) -> dict[str, Any]:
     """Entries W's answers hold and D does not, their green count under ``key`` and the excess over gamma.
 
@@ -71,17 +88,9 @@ def rare_entries(data: dict[str, Any], tok: Any, key: Any) -> dict[str, Any]:
     """
     from distillguard.detect.radioactivity import green_masks
 
-    V = len(tok)
-
-    def counts(texts: list[str]) -> np.ndarray:  # occurrences per entry, each text cut at 128 tokens
-        return np.bincount(np.concatenate([tok.encode(t, add_special_tokens=False)[:128] for t in texts]),
-                           minlength=V)[:V]
-
-    in_d = counts([x for pair in data["D"] for x in pair]) > 0
-    in_w = counts([r["response"] for r in data["W"]])
+    only, in_w = w_only(data, tok)
     spec = key.require_spec()
-    green = green_masks([key], spec)[0][:V]
-    only = (in_w > 0) & ~in_d
+    green = green_masks([key], spec)[0][: len(tok)]
     k, g = int(only.sum()), int((only & green).sum())
     return {"W answers": len(data["W"]), "D pairs": len(data["D"]), "W-only entries": k, "green": g,
             "green share": round(g / max(k, 1), 3), "excess": round(g - spec.gamma * k, 1),
@@ -148,12 +157,7 @@ def head_of_ranking(data: dict[str, Any], student: str, keys: list, public_n: in
     order = np.argsort(-score, kind="stable")
     rank_of = np.empty(V, dtype=np.int64)
     rank_of[order] = np.arange(V)
-
-    def counts(texts: list[str]) -> np.ndarray:
-        return np.bincount(np.concatenate([tok.encode(t, add_special_tokens=False)[:128] for t in texts]),
-                           minlength=V)[:V]
-
-    only = (counts([r["response"] for r in data["W"]]) > 0) & ~(counts([x for pair in data["D"] for x in pair]) > 0)
+    only, _ = w_only(data, tok)
     rows = []
     for K in grid:
         sc = score_ranks(lp, keys, reference=unigram, untrained_last=True, top=K)

@@ -110,7 +110,7 @@ def main() -> None:
     out.with_suffix(".json").write_text(json.dumps(res, indent=1))
     md = [f"# Fingerprint: issue 4's zoo, each model against its own family's null ({res['date'][:10]}, "
           f"{res['machine']})", "", f"Command: `{res['command']}`", "", __doc__.split("\n\n")[1].replace("\n", " "), "",
-          f"Zoo `issue`: {sum(zoos['issue'][i]['label'] for i in range(len(zoos['issue'])))} positives, "
+          f"Zoo `issue`: {sum(m['label'] for m in zoos['issue'])} positives, "
           f"{sum(1 - m['label'] for m in zoos['issue'])} negatives; zoo `all`: "
           f"{sum(m['label'] for m in every)} positives, {sum(1 - m['label'] for m in every)} negatives.", "",
           "All 126 probes (2 queries each), every positive (t, p against its family's null):", "",

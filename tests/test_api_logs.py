@@ -360,7 +360,7 @@ def test_cli_simulate_and_score(tmp_path, capsys):
     scores = pd.read_csv(tmp_path / "scores.csv")
     assert scores["flag"].sum() > 0 and "data:image/png;base64" in (tmp_path / "r.html").read_text()
     assert main(["logs", "score", str(logs_p), "--out", str(logs_p)]) == 2
-    assert "refusing to overwrite" in capsys.readouterr().err
+    assert "would write into the log file" in capsys.readouterr().err and _sha(logs_p) == before
     bad = _write(tmp_path, "timestamp,account_id\n", "bad.csv")
     assert main(["logs", "score", str(bad), "--out", str(tmp_path / "s.csv")]) == 2
     rc = main(["logs", "simulate", "--out", str(tmp_path / "s.jsonl"), "--benign", "20", "--per-attack", "1",

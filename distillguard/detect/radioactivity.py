@@ -594,8 +594,9 @@ def score_ranks(
     ``top``: instead of the mean rank of all green entries, count the green entries among the ``top`` entries
     ranked highest (:func:`~distillguard.detect.stats.top_count_test`, exact hypergeometric null; the
     never-trained block, with ``untrained_last``, never enters the head). It is the stronger test when the
-    mark sits in a few hundred entries -- the rare ones only watermarked answers taught a diluted student --
-    and the weaker one when it moves the whole vocabulary a little. Such results have ``statistic="top"``:
+    mark has moved a few hundred entries to the very top, and the weaker one when it moves the whole
+    vocabulary a little (on the benchmark's 5 % sampled-text student the rare entries were not learned into
+    the head and no K beat the mean rank: docs/radioactivity.md). Such results have ``statistic="top"``:
     ``green`` of ``scored`` = ``top`` head entries are green, ``green_fraction`` is their share, ``gamma``
     the key's green share of the ranked entries (its null mean).
 
@@ -850,9 +851,10 @@ def reading_test(
         if not texts:
             raise DistillguardError("no text to read: the text list is empty")
         seqs = [suspect.tokenizer.encode(t, add_special_tokens=False)[:max_tokens] for t in texts]
+        h0_rank = spec.context_width == 0 and statistic in ("auto", "rank")  # only its curve needs the buckets
         predictions = read_predictions(suspect, seqs, batch_size=batch_size,
                                        context_width=spec.context_width if statistic == "rank" else 0,
-                                       curve_buckets=CURVE_POINTS)
+                                       curve_buckets=CURVE_POINTS if h0_rank else 0)
     _guard_keyed_text(predictions, keys, spec, allow_keyed_text, notes)
     if statistic == "auto":  # h >= 1 keys keep top-1 coins unless asked: see the module docstring
         statistic = "rank" if spec.context_width == 0 and predictions.mean_logprobs is not None else "top1"
@@ -941,6 +943,12 @@ def reading_test(
 CURVE_POINTS = 8  # prefixes of the texts (answers) on which a report shows the best key's evidence growing
 
 
+def _prefix_sizes(n: int, points: int = CURVE_POINTS) -> list[int]:
+    """How many of ``n`` texts each point of an evidence curve covers: ceil(n j / points), j = 1..points, distinct.
+    The same boundaries as :func:`read_predictions`' buckets (text i goes to bucket i * points // n)."""
+    return sorted({-(-n * j // points) for j in range(1, points + 1)})
+
+
 def _best_key(keys: Sequence[WatermarkKey], results: Sequence[KeyScore]) -> WatermarkKey:
     """The key whose result has the smallest p-value (results are in the order of ``keys``)."""
     return keys[int(np.argmin([r.log10_p for r in results]))]
@@ -952,10 +960,9 @@ def _rank_curve(preds: Predictions, key: WatermarkKey, spec: WatermarkSpec, **op
         return []
     counts = np.asarray(preds.bucket_counts, dtype=np.float64)
     cum = np.cumsum(np.asarray(preds.bucket_logprobs, dtype=np.float64) * counts[:, None], axis=0)
-    n_texts, B = preds.n_texts, len(counts)
-    texts = [sum(1 for i in range(n_texts) if i * B // n_texts <= b) for b in range(B)]
+    texts = _prefix_sizes(preds.n_texts, len(counts))
     out = []
-    for b in range(B):
+    for b in range(len(counts)):
         r = score_ranks(cum[b] / counts[: b + 1].sum(), [key], spec=spec, **options)[0]
         out.append({"texts": texts[b], "tokens": int(counts[: b + 1].sum()), "scored": r.scored,
                     "log10_p": r.log10_p})
@@ -966,7 +973,7 @@ def _coin_curve(preds: Predictions, key: WatermarkKey, spec: WatermarkSpec) -> l
     """The coins test of ``key`` on growing prefixes of the texts read."""
     n = preds.n_texts
     out = []
-    for k in sorted({-(-n * j // CURVE_POINTS) for j in range(1, CURVE_POINTS + 1)}):
+    for k in _prefix_sizes(n):
         m = preds.segments < k
         r = score_predictions(Predictions(preds.ids[m], preds.segments[m], preds.preds[m]), [key], spec=spec)[0]
         out.append({"texts": k, "tokens": int(m.sum()), "scored": r.scored, "log10_p": r.log10_p})
@@ -1067,7 +1074,7 @@ def generation_test(
     units = {"queries": len(prompts), "answer_tokens": n_tokens,
              "scored_unit": "distinct green coin of (context window, token) across all answers"}
     best, curve = _best_key(keys, results), []
-    for k in sorted({-(-len(answers) * j // CURVE_POINTS) for j in range(1, CURVE_POINTS + 1)}):
+    for k in _prefix_sizes(len(answers)):
         (r,), tokens = score_generated(answers[:k], teacher_tokenizer, [best], alpha=alpha)
         curve.append({"texts": k, "tokens": tokens, "scored": r.scored, "log10_p": r.log10_p})
     report = RadioactivityReport("generation", suspect.identity, alpha, results, units, spec.to_dict(), notes=notes,

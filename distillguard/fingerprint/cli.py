@@ -56,8 +56,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from distillguard.fingerprint.score import MODES
     from distillguard.suspects import open_suspect
 
-    if Path(args.out).resolve() == Path(args.probes).resolve():
-        raise DistillguardError("--out must differ from --probes: the input probe file is never overwritten")
+    refuse_overwrite({"--out": args.out}, {"the input probe file (never overwritten)": args.probes})
     ps = ProbeSet.load(args.probes, teacher=args.teacher)
     modes = args.modes.split(",") if args.modes else (sorted(ps.calibration) or list(MODES))
     if bad := [m for m in modes if m not in MODES]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError
+from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError, refuse_overwrite
 
 __all__ = ["register", "write_table"]
 
@@ -57,10 +57,8 @@ def _score(args: argparse.Namespace) -> int:
     from distillguard.detect.api_logs.detectors import AccountScorer
     from distillguard.detect.api_logs.schema import load_logs
 
-    inputs = [Path(args.logs).resolve()] + ([Path(args.reference).resolve()] if args.reference else [])
-    for out in (args.out, args.html):
-        if out and Path(out).resolve() in inputs:
-            raise DistillguardError(f"{out}: refusing to overwrite an input file")
+    refuse_overwrite({"--out": args.out, "--html": args.html},
+                     {"the log file": args.logs, "the reference log file": args.reference})
     logs = load_logs(args.logs)
     ref = load_logs(args.reference) if args.reference else logs
     labels = None
