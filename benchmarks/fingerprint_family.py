@@ -129,8 +129,9 @@ def teacher_harvests() -> dict[str, list[tuple[str, str]]]:
     return {k: [(r["prompt"], r["response"]) for r in v if r["response"].strip()] for k, v in recs.items()}
 
 
-def build(n_chatgpt: int, n_human: int, with_self: bool) -> list[str]:
-    """Fine-tune every family member not yet on disk (resumable); positives first, then the null by source."""
+def family_runs(n_chatgpt: int, n_human: int, with_self: bool) -> list[tuple[str, object]]:
+    """``(name, training pairs)`` of every fine-tune of the family, positives first, then the null by source
+    (``None``: Gemma's own answers, :func:`self_pairs`, made on demand)."""
     from distillguard.data import sharegpt_pairs
 
     ho = held_out()
@@ -146,9 +147,15 @@ def build(n_chatgpt: int, n_human: int, with_self: bool) -> list[str]:
             runs.append((f"gemmaft-human-s{i}", human[i * N_PAIRS : (i + 1) * N_PAIRS]))
         if i == 0 and with_self:
             runs.append(("gemmaft-self-s0", None))
+    return runs
+
+
+def build(n_chatgpt: int, n_human: int, with_self: bool) -> list[str]:
+    """Fine-tune every family member not yet on disk (resumable); positives first, then the null by source."""
+    runs = family_runs(n_chatgpt, n_human, with_self)
     for name, pairs in runs:
         if pairs is None:
-            pairs = self_pairs(ho, N_PAIRS)
+            pairs = self_pairs(held_out(), N_PAIRS)
         gemma_finetune(ZOO / name, pairs)  # type: ignore[arg-type]
     return ["gemma3-270m", *[name for name, _ in runs]]
 

@@ -136,11 +136,13 @@ def train_gemma_students(*, chatgpt: int = 1, epochs: int = 2, lr: float = 5e-5)
         gemma_finetune(cache_dir() / "fingerprint" / "zoo" / name, pairs, epochs=epochs, lr=lr)
 
 
-def gemma_finetune(out: Path, pairs: list[tuple[str, str]], *, epochs: int = 2, lr: float = 5e-5) -> None:
+def gemma_finetune(out: Path, pairs: list[tuple[str, str]], *, epochs: int = 2, lr: float = 5e-5,
+                   start: Path | None = None) -> None:
     """Fine-tune a fresh Gemma-3-270M on ``(prompt, answer)`` pairs into ``out`` (skipped when it is there).
 
     The zoo's recipe: Gemma-IT's turn format, prompt and answer cut at 128 tokens, the loss on the answers only,
-    embeddings frozen, bf16 autocast, seed 0.
+    embeddings frozen, bf16 autocast, seed 0. ``start``: continue an earlier fine-tune (a saved directory)
+    instead of the untouched base.
     """
     from distillguard.distill.student import chat_examples, train_text_student
     from distillguard.models import load_model
@@ -148,7 +150,7 @@ def gemma_finetune(out: Path, pairs: list[tuple[str, str]], *, epochs: int = 2, 
     if (out / "train.json").exists():
         print("have", out.name, flush=True)
         return
-    loaded = load_model("gemma3-270m")  # a fresh copy each time
+    loaded = load_model(str(start) if start else "gemma3-270m")  # a fresh copy each time
     tok = loaded.tokenizer
     tok.chat_template = GEMMA_CHAT_TEMPLATE
     seqs, starts = chat_examples(tok, pairs, 128, 128)
