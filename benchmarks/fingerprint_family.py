@@ -154,6 +154,8 @@ def build(n_chatgpt: int, n_human: int, with_self: bool) -> list[str]:
     """Fine-tune every family member not yet on disk (resumable); positives first, then the null by source."""
     runs = family_runs(n_chatgpt, n_human, with_self)
     for name, pairs in runs:
+        if (ZOO / name / "train.json").exists():
+            continue  # trained: its data is not needed (and Gemma's own answers are not sampled again)
         if pairs is None:
             pairs = self_pairs(held_out(), N_PAIRS)
         gemma_finetune(ZOO / name, pairs)  # type: ignore[arg-type]
