@@ -63,10 +63,7 @@ def main() -> None:
     train()
     plist = probes()
     names = ["gemma3-270m", "gemmaft-teacher-s0", *NULL_2EP[1:], *[stronger(n) for n in CONTINUED]]
-    S = {}
-    for n in names:
-        t, r = score(n, plist)
-        S[n] = t - r
+    S = {n: np.subtract(*score(n, plist)) for n in names}  # teacher minus reference log-prob, per probe
     T = {n: float(S[n].mean()) for n in names}
     base = T["gemma3-270m"]
     rows = {n: {"T_2ep": T[n], "T_4ep": T[stronger(n)], "shift_2ep": T[n] - base, "shift_4ep": T[stronger(n)] - base,
@@ -77,13 +74,14 @@ def main() -> None:
     null4, how = [], {}
     for n in NULL_2EP:
         if n in CONTINUED:
-            null4.append(S[stronger(n)]), how.update({n: "measured (4 epochs)"})
+            scores, how[n] = S[stronger(n)], "measured (4 epochs)"
         elif n == "gemma3-270m":
-            null4.append(S[n]), how.update({n: "untouched base"})
+            scores, how[n] = S[n], "untouched base"
         else:
             f = factor.get(source(n), mean_factor)
-            null4.append(S["gemma3-270m"] + f * (S[n] - S["gemma3-270m"]))
+            scores = S["gemma3-270m"] + f * (S[n] - S["gemma3-270m"])
             how[n] = f"projected: 2-epoch shift x {f:.2f} ({source(n) if source(n) in factor else 'mean'} factor)"
+        null4.append(scores)
     test_2 = calibrated_test(S["gemmaft-teacher-s0"], np.array([S[n] for n in NULL_2EP]))
     test_4 = calibrated_test(S[stronger("gemmaft-teacher-s0")], np.array(null4))
     res = {"question": __doc__.split("\n\n")[0], "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
