@@ -1,13 +1,17 @@
 """The ``distillguard`` command line: thin wrappers that parse, call the library, print, set the exit code.
 
 Exit codes, the same for every detecting command: 0 = ran, not detected; 1 = detected at the threshold;
-2 = bad input or failure (one line on stderr, no traceback).
+2 = bad input, usage error or any failure (one line on stderr, no traceback). :func:`main` is the one place
+that enforces this: every exception a command raises becomes that one line and exit 2, so a crash can never
+read as "detected". ``--debug`` (or ``DISTILLGUARD_DEBUG=1``) re-raises instead, to show the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -23,8 +27,19 @@ _SUBCOMMAND_MODULES = [
 ]
 
 
+_DEBUG_ENV = "DISTILLGUARD_DEBUG"
+_MAX_ERROR_CHARS = 300
+_EPILOG_MAIN = (
+    "exit codes (every command):\n"
+    "  0  ran, nothing detected (keygen, generate: done)\n"
+    "  1  detected at the threshold (demo: some verdict is wrong)\n"
+    "  2  bad input, usage error or any failure: one line on stderr, no traceback\n"
+    "     (--debug or DISTILLGUARD_DEBUG=1 shows the traceback instead)"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser with every subcommand registered.
+    """Build the argument parser with every subcommand registered (a subcommand that fails to import raises).
 
     Example:
         >>> from distillguard.cli import build_parser
@@ -34,8 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="distillguard",
         description="Watermark your model's answers, then prove a suspect model was distilled from them.",
+        epilog=_EPILOG_MAIN,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--debug", action="store_true",
+                        help=f"on an error, show the full traceback instead of one line (also: {_DEBUG_ENV}=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     _add_keygen(sub)
@@ -45,34 +63,108 @@ def build_parser() -> argparse.ArgumentParser:
     import importlib
 
     for name in _SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue  # that part of the toolkit is not present in this checkout
-            raise
-        module.register(sub)
+        importlib.import_module(name).register(sub)  # an import failure is a bug: never hide a subcommand
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``distillguard`` script; returns the exit code.
+    """Entry point of the ``distillguard`` script; returns the exit code (0, 1, or 2 on any error).
+
+    Every exception a command raises (not only :class:`~distillguard.errors.DistillguardError`) is printed
+    as one line, ``distillguard: error: ...``, on stderr, with the key redacted, and gives exit 2.
+    With ``--debug`` or ``DISTILLGUARD_DEBUG=1`` it is re-raised instead (traceback). argparse usage errors
+    exit 2 through ``SystemExit``.
 
     Example:
         >>> from distillguard.cli import main
-        >>> main(["--help"])  # doctest: +SKIP
+        >>> main(["score-text", "--key", "/nonexistent/k.json", "--text", "hello"])  # one line on stderr
+        2
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    warnings.showwarning = _one_line_warning
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = _debug_from_env() or "--debug" in argv
+    args: argparse.Namespace | None = None
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        debug = debug or bool(getattr(args, "debug", False))
+        warnings.showwarning = _one_line_warning
         return int(args.func(args) or 0)
-    except DistillguardError as exc:
-        print(f"distillguard: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
     except KeyboardInterrupt:
         print("distillguard: interrupted", file=sys.stderr)
         return EXIT_ERROR
+    except Exception as exc:
+        if debug:
+            raise
+        print(error_line(exc, args), file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _debug_from_env() -> bool:
+    return os.environ.get(_DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def error_line(exc: BaseException, args: argparse.Namespace | None = None) -> str:
+    """The one stderr line for an exception: ``distillguard: error: <message>`` (``<Class>: <message>`` when
+    it is not a :class:`~distillguard.errors.DistillguardError`), the key's secret redacted, at most ~300 chars.
+
+    Example:
+        >>> from distillguard.cli import error_line
+        >>> error_line(KeyError("response"))
+        "distillguard: error: KeyError: 'response' (rerun with --debug for the traceback)"
+        >>> error_line(RuntimeError("first\\nsecond"))
+        'distillguard: error: RuntimeError: first second (rerun with --debug for the traceback)'
+    """
+    msg = _redact(str(exc), args)
+    msg = " ".join(msg.split())
+    if len(msg) > _MAX_ERROR_CHARS:
+        msg = msg[: _MAX_ERROR_CHARS - 3] + "..."
+    if isinstance(exc, DistillguardError):
+        return f"distillguard: error: {msg or 'failed'}"
+    name = type(exc).__name__
+    return f"distillguard: error: {name}{': ' + msg if msg else ''} (rerun with --debug for the traceback)"
+
+
+def _redact(text: str, args: argparse.Namespace | None) -> str:
+    """Remove every form of the key's secret this process could know from ``text``."""
+    from distillguard.keys import ENV_VAR
+
+    secrets: list[str] = []
+    value = os.environ.get(ENV_VAR, "")
+    if value.strip():
+        secrets += [value, value.strip()]
+        secrets += _secret_hex_of(value.strip())
+    key_path = getattr(args, "key", None) if args is not None else None
+    if isinstance(key_path, str) and key_path:
+        try:
+            with open(key_path, encoding="utf-8") as fh:
+                secrets += _secret_hex_of(fh.read(1 << 20))
+        except (OSError, ValueError):
+            pass
+    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+        for form in {secret, secret.lower(), secret.upper()}:
+            text = text.replace(form, "<redacted>")
+    return text
+
+
+def _secret_hex_of(text: str) -> list[str]:
+    """The secret of key-file JSON or of a bare hex secret (both as written and as lowercase hex)."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = None
+    hexes: list[str] = []
+    if isinstance(doc, dict) and isinstance(doc.get("secret_hex"), str):
+        hexes.append(doc["secret_hex"])
+    elif doc is None:
+        hexes.append(text)
+    out: list[str] = []
+    for h in hexes:
+        out.append(h)
+        try:
+            out.append(bytes.fromhex(h).hex())
+        except ValueError:
+            pass
+    return out
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001
@@ -164,14 +256,19 @@ def _add_generate(sub) -> None:
         epilog="examples:\n  distillguard generate --key teacher.key --prompts prompts.txt --out answers.jsonl\n"
         "  distillguard generate --key teacher.key --sharegpt 64 --out answers.jsonl --max-new-tokens 200\n"
         "Rerunning the same command continues where it stopped. JSONL prompts may carry an account_id:\n"
-        "each row is then marked with that account's sub-key.",
+        "each row is then marked with that account's sub-key.\n\n"
+        "--out owns a manifest next to it (OUT.manifest.json: key fingerprint, spec, model, settings).\n"
+        "An existing --out is only resumed when its manifest matches; any other file (a key, the prompts,\n"
+        "an API log, answers made with other settings) is refused and left untouched.\n"
+        "exit codes: 0 = done; 2 = bad input or failure",
         **_fmt("Batched watermarked generation with the teacher (chat template applied for chat models)."),
     )
     _add_key_arg(p)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--prompts", metavar="FILE", help="text file (one prompt per line) or JSONL with 'prompt'")
     src.add_argument("--sharegpt", type=int, metavar="N", help="use N real human prompts from ShareGPT")
-    p.add_argument("--out", required=True, metavar="JSONL", help="output file (appended to on resume)")
+    p.add_argument("--out", required=True, metavar="JSONL",
+                   help="output file (appended to on resume; never the key or prompts file)")
     p.add_argument("--model", default=None, help="teacher model: name, HF directory or .gguf (default SmolLM2)")
     p.add_argument("--account", help="mark every answer with this account's sub-key")
     p.add_argument("--no-watermark", action="store_true", help="generate without the watermark (controls)")
@@ -187,11 +284,56 @@ def _add_generate(sub) -> None:
     p.set_defaults(func=_cmd_generate)
 
 
-def _cmd_generate(args: argparse.Namespace) -> int:
-    from distillguard.models import load_model
-    from distillguard.watermark.generate import generate_jsonl, read_prompts
+def _check_generate_options(args: argparse.Namespace) -> None:
+    """Refuse bad numeric options before anything is loaded or read."""
+    if args.batch_size < 1:
+        raise DistillguardError(f"--batch-size must be >= 1 (got {args.batch_size})")
+    if args.max_new_tokens < 1:
+        raise DistillguardError(f"--max-new-tokens must be >= 1 (got {args.max_new_tokens})")
+    if not 0 <= args.min_new_tokens <= args.max_new_tokens:
+        raise DistillguardError(f"--min-new-tokens must be between 0 and --max-new-tokens ({args.max_new_tokens}), "
+                                f"got {args.min_new_tokens}")
+    if not args.greedy and not (math.isfinite(args.temperature) and args.temperature > 0):
+        raise DistillguardError(f"--temperature must be a finite number > 0 (got {args.temperature}); "
+                                "use --greedy for greedy decoding")
+    if args.sharegpt is not None and args.sharegpt < 1:
+        raise DistillguardError(f"--sharegpt N needs N >= 1 (got {args.sharegpt})")
 
+
+def _check_out_path(out: str, protected: dict[str, str | None]) -> None:
+    """Refuse an --out that is an input (key, prompts), a directory, or in a missing/unwritable folder."""
+    from distillguard.errors import refuse_overwrite
+    from distillguard.watermark.generate import manifest_path
+
+    refuse_overwrite({"--out": out, "the manifest of --out": str(manifest_path(out))}, protected)
+    path = Path(out)
+    if path.is_dir():
+        raise DistillguardError(f"--out {out} is a directory; give a JSONL file path")
+    parent = path.parent
+    if not parent.is_dir():
+        raise DistillguardError(f"--out {out}: folder {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DistillguardError(f"--out {out}: folder {parent} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise DistillguardError(f"--out {out} is not writable")
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from distillguard.watermark.generate import (
+        check_output,
+        generate_jsonl,
+        generation_settings,
+        read_prompts,
+    )
+
+    # every check that can refuse runs before ShareGPT is read and before the tokenizer or model loads
+    _check_generate_options(args)
+    _check_out_path(args.out, {"the key file": args.key, "the prompts file": args.prompts})
     key = None if args.no_watermark else _load_key(args)
+    gen_kwargs = dict(batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
+                      min_new_tokens=args.min_new_tokens, do_sample=not args.greedy, temperature=args.temperature,
+                      seed=args.seed)
+    check_output(args.out, key, generation_settings(**gen_kwargs))  # the model is checked once it is loaded
     if args.prompts:
         records = read_prompts(args.prompts)
     else:
@@ -199,15 +341,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
         records = [{"id": f"sharegpt-{i}", "prompt": p}
                    for i, p in enumerate(sharegpt_prompts(args.sharegpt, seed=args.seed, max_chars=1000))]
-    if args.batch_size < 1 or args.max_new_tokens < 1:
-        raise DistillguardError("--batch-size and --max-new-tokens must be >= 1")
-    if not 0 <= args.min_new_tokens <= args.max_new_tokens:
-        raise DistillguardError("--min-new-tokens must be between 0 and --max-new-tokens")
+    from distillguard.models import load_model
+
     loaded = load_model(args.model, device=args.device)
-    stats = generate_jsonl(
-        loaded, records, args.out, key, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
-        min_new_tokens=args.min_new_tokens, do_sample=not args.greedy, temperature=args.temperature, seed=args.seed,
-    )
+    stats = generate_jsonl(loaded, records, args.out, key, **gen_kwargs)
     stats["out"] = args.out
     stats["key_fingerprint"] = None if key is None else key.fingerprint
     if args.json:
@@ -252,7 +389,7 @@ def _cmd_score_text(args: argparse.Namespace) -> int:
         texts.append(("--text", args.text))
     for name in args.inputs:
         if name == "-":
-            texts.append(("stdin", sys.stdin.read()))
+            texts.append(("stdin", _read_stdin()))
         else:
             try:
                 texts.append((name, Path(name).read_text(encoding="utf-8")))
@@ -295,6 +432,16 @@ def _cmd_score_text(args: argparse.Namespace) -> int:
                   f"{r.log10_p:>9.2f}  {verdict}{'  (' + r.note + ')' if r.note else ''}")
         print(f"threshold: p <= {alpha:g}; key {key.fingerprint}")
     return EXIT_DETECTED if detected else EXIT_NOT_DETECTED
+
+
+def _read_stdin() -> str:
+    raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+    if isinstance(raw, str):
+        return raw
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DistillguardError("cannot read stdin: not UTF-8 text") from None
 
 
 # -- demo ---------------------------------------------------------------------------------------------------

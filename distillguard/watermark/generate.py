@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,10 @@ from distillguard.keys import WatermarkKey
 from distillguard.models import LoadedModel
 from distillguard.watermark.processor import WatermarkLogitsProcessor
 
-__all__ = ["read_prompts", "generate_records", "generate_jsonl", "encode_prompts"]
+__all__ = [
+    "read_prompts", "generate_records", "generate_jsonl", "encode_prompts", "manifest_path", "generation_settings",
+    "build_manifest", "check_output", "OutputState",
+]
 
 
 def read_prompts(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -174,24 +178,194 @@ def generate_records(
     bar.close()
 
 
-def _done_ids(out_path: Path) -> set[str]:
-    """Ids already written; a torn last line (killed mid-write) is cut off so the file stays valid JSONL."""
-    if not out_path.exists():
-        return set()
+# -- resumable output: the manifest and the existing records ---------------------------------------------
+MANIFEST_FORMAT = "distillguard-generate"
+MANIFEST_VERSION = 1
+#: Generation settings that change the answers, recorded in the manifest and checked on resume.
+ANSWER_SETTINGS = ("max_new_tokens", "min_new_tokens", "do_sample", "temperature", "top_k", "seed", "batch_size")
+
+
+def manifest_path(out_path: str | os.PathLike) -> Path:
+    """Where the manifest of a generate output lives: ``<out>.manifest.json`` next to it.
+
+    Example:
+        >>> from distillguard.watermark.generate import manifest_path
+        >>> manifest_path("runs/answers.jsonl").as_posix()
+        'runs/answers.jsonl.manifest.json'
+    """
+    out_path = Path(out_path)
+    return out_path.with_name(out_path.name + ".manifest.json")
+
+
+def generation_settings(**kwargs: Any) -> dict[str, Any]:
+    """The answer-changing settings of a :func:`generate_records` call (its defaults filled in), as recorded.
+
+    Sampling parameters are ``None`` under greedy decoding (they do not change the answers there); other
+    keyword arguments (``progress``) are ignored.
+
+    Example:
+        >>> from distillguard.watermark.generate import generation_settings
+        >>> s = generation_settings(max_new_tokens=64)
+        >>> s["max_new_tokens"], s["batch_size"], s["temperature"]
+        (64, 16, 1.0)
+        >>> generation_settings(do_sample=False, temperature=0.3)["temperature"] is None
+        True
+    """
+    merged = {**(generate_records.__kwdefaults__ or {}), **kwargs}
+    s: dict[str, Any] = {name: merged[name] for name in ANSWER_SETTINGS}
+    s["do_sample"] = bool(s["do_sample"])
+    for name in ("max_new_tokens", "min_new_tokens", "seed", "batch_size", "top_k"):
+        s[name] = int(s[name])
+    s["temperature"] = float(s["temperature"])
+    if not s["do_sample"]:
+        s["temperature"] = s["top_k"] = None
+    return s
+
+
+def build_manifest(key: WatermarkKey | None, model_identity: str | None, settings: dict[str, Any]) -> dict[str, Any]:
+    """The manifest of a generate output: what made it (never the key's secret, only its public fingerprint).
+
+    Example:
+        >>> from distillguard.keys import WatermarkKey, WatermarkSpec
+        >>> from distillguard.watermark.generate import build_manifest, generation_settings
+        >>> key = WatermarkKey.generate(WatermarkSpec(vocab_size=100))
+        >>> m = build_manifest(key, "tiny@sha256:0123", generation_settings())
+        >>> m["format"], m["key_fingerprint"] == key.fingerprint, key._master.hex() in str(m)
+        ('distillguard-generate', True, False)
+    """
+    return {
+        "format": MANIFEST_FORMAT,
+        "version": MANIFEST_VERSION,
+        "key_fingerprint": None if key is None else key.fingerprint,
+        "spec": None if key is None else key.require_spec().to_dict(),
+        "model": model_identity,
+        "settings": dict(settings),
+    }
+
+
+@dataclass
+class OutputState:
+    """What :func:`check_output` found at an output path (it writes nothing).
+
+    Attributes:
+        done: ids of the complete records already there.
+        keep_bytes: bytes to keep; less than ``size`` only when a torn final line (no newline) is dropped.
+        size: current size of the file (0 when it does not exist).
+        new: no records there yet (missing or empty file): the manifest is (re)written.
+    """
+
+    done: set[str]
+    keep_bytes: int
+    size: int
+    new: bool
+
+
+def _read_manifest(path: Path) -> dict[str, Any] | None:
+    """The manifest at ``path``, ``None`` when there is none; raises when a file there is not one."""
+    if not path.exists():
+        return None
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:  # ValueError covers JSON and UTF-8 errors
+        raise DistillguardError(f"{path} cannot be read as a generate manifest ({exc.__class__.__name__})") from None
+    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
+        raise DistillguardError(f"{path} exists and is not a {MANIFEST_FORMAT} manifest; choose another --out")
+    return doc
+
+
+def _manifest_differences(found: dict[str, Any], wanted: dict[str, Any], check_model: bool) -> list[str]:
+    diffs: list[str] = []
+    if found.get("version") != wanted["version"]:
+        diffs.append(f"manifest version {found.get('version')!r} (this is {wanted['version']})")
+    if found.get("key_fingerprint") != wanted["key_fingerprint"]:
+        diffs.append(f"key {found.get('key_fingerprint') or 'none (no watermark)'} there, "
+                     f"{wanted['key_fingerprint'] or 'none (no watermark)'} now")
+    elif found.get("spec") != wanted["spec"]:
+        diffs.append("another watermark spec")
+    if check_model and found.get("model") != wanted["model"]:
+        diffs.append(f"model {found.get('model')} there, {wanted['model']} now")
+    there = found.get("settings") if isinstance(found.get("settings"), dict) else {}
+    for name, value in wanted["settings"].items():
+        if there.get(name) != value:
+            diffs.append(f"{name} {there.get(name)!r} there, {value!r} now")
+    return diffs
+
+
+def check_output(
+    out_path: str | os.PathLike,
+    key: WatermarkKey | None,
+    settings: dict[str, Any],
+    model_identity: str | None = None,
+) -> OutputState:
+    """Check that ``out_path`` may be written by this generate run, before any model is loaded; writes nothing.
+
+    A missing or empty file is new. A non-empty one must have a matching manifest (key fingerprint, spec,
+    settings, and the model when ``model_identity`` is given) and every complete line must be a JSON
+    record with an ``id``; only a torn final line (no trailing newline) is marked to be dropped. Anything
+    else raises :class:`~distillguard.errors.DistillguardError` and the file stays as it is.
+
+    Example:
+        >>> import tempfile, os
+        >>> from distillguard.watermark.generate import check_output, generation_settings
+        >>> out = os.path.join(tempfile.mkdtemp(), "answers.jsonl")
+        >>> check_output(out, None, generation_settings()).new
+        True
+        >>> _ = open(out, "w").write("account_id,prompt\\nacct-1,hello\\n")
+        >>> check_output(out, None, generation_settings())  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        distillguard.errors.DistillguardError: ...answers.jsonl exists and is not the output of this generate command (no answers.jsonl.manifest.json next to it); choose another --out
+    """
+    out_path = Path(out_path)
+    if out_path.is_dir():
+        raise DistillguardError(f"{out_path} is a directory; --out must name a JSONL file")
+    mpath = manifest_path(out_path)
+    size = out_path.stat().st_size if out_path.exists() else 0
+    found = _read_manifest(mpath)  # raises when a foreign file sits where the manifest goes
+    if size == 0:
+        return OutputState(done=set(), keep_bytes=0, size=0, new=True)
+    if found is None:
+        raise DistillguardError(
+            f"{out_path} exists and is not the output of this generate command (no {mpath.name} next to it); "
+            "choose another --out"
+        )
+    wanted = json.loads(json.dumps(build_manifest(key, model_identity, settings)))  # compared as stored
+    diffs = _manifest_differences(found, wanted, check_model=model_identity is not None)
+    if diffs:
+        raise DistillguardError(
+            f"{out_path} was made with another key, model or settings ({'; '.join(diffs)}); "
+            "rerun with the same ones or choose another --out"
+        )
+    data = out_path.read_bytes()
+    lines = data.split(b"\n")
+    torn = lines.pop()  # after the last newline: b"" when the file ends cleanly, else a write killed midway
     done: set[str] = set()
-    good_bytes = 0
-    with out_path.open("rb") as fh:
-        for line in fh:
-            try:
-                rec = json.loads(line)
-                done.add(str(rec["id"]))
-                good_bytes += len(line)
-            except (json.JSONDecodeError, KeyError, UnicodeDecodeError):
-                break
-    if good_bytes != out_path.stat().st_size:
-        with out_path.open("r+b") as fh:
-            fh.truncate(good_bytes)
-    return done
+    for i, line in enumerate(lines, start=1):
+        try:
+            rec = json.loads(line)
+        except ValueError:  # invalid JSON or invalid UTF-8
+            rec = None
+        if not isinstance(rec, dict) or "id" not in rec:
+            raise DistillguardError(
+                f"{out_path}:{i}: not a generate record (a JSON object with an 'id'); the file is left "
+                "unchanged: repair or remove that line, or choose another --out"
+            )
+        done.add(str(rec["id"]))
+    return OutputState(done=done, keep_bytes=len(data) - len(torn), size=len(data), new=False)
+
+
+def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """Write the manifest atomically (temp file in the same folder, then ``os.replace``)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(json.dumps(manifest, indent=2) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def generate_jsonl(
@@ -203,22 +377,37 @@ def generate_jsonl(
 ) -> dict[str, int]:
     """Generate answers for prompt records into ``out_path`` (JSONL), skipping ids already there (resume).
 
+    The output owns a manifest, ``<out_path>.manifest.json`` (see :func:`build_manifest`), written when the
+    output is created. A rerun resumes only when the manifest matches the key, spec, model and settings
+    (:func:`check_output`); otherwise it refuses and the file is left byte-identical. Resume never drops a
+    record: only a torn final line (no trailing newline) is cut off and regenerated. ``kwargs`` go to
+    :func:`generate_records`.
+
     Returns counts: ``{"total", "skipped", "generated"}``.
 
     Example:
         >>> from distillguard.watermark.generate import generate_jsonl  # doctest: +SKIP
+        >>> generate_jsonl(teacher, [{"id": "p1", "prompt": "Hi"}], "a.jsonl", key, max_new_tokens=32)  # doctest: +SKIP
+        {'total': 1, 'skipped': 0, 'generated': 1}
     """
     out_path = Path(out_path)
     records = list(records)
-    done = _done_ids(out_path)
-    todo = [r for r in records if str(r["id"]) not in done]
+    settings = generation_settings(**kwargs)
+    state = check_output(out_path, key, settings, model_identity=loaded.identity)
+    todo = [r for r in records if str(r["id"]) not in state.done]
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    if state.new:
+        _write_manifest(manifest_path(out_path), build_manifest(key, loaded.identity, settings))
+    elif state.keep_bytes < state.size:
+        with out_path.open("r+b") as fh:  # only the torn final line goes
+            fh.truncate(state.keep_bytes)
     n = 0
+    batch_size = settings["batch_size"]
     with out_path.open("a", encoding="utf-8") as fh:
         for rec in generate_records(loaded, todo, key, **kwargs):
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
             n += 1
-            if n % kwargs.get("batch_size", 16) == 0:
+            if n % batch_size == 0:
                 fh.flush()
                 os.fsync(fh.fileno())
     return {"total": len(records), "skipped": len(records) - len(todo), "generated": n}
