@@ -10,17 +10,20 @@ Three independent lines, each optional, each with its own calibrated test (DESIG
 * **fingerprint** -- does the suspect answer the probes like our teacher, compared with independent models
   (:mod:`distillguard.fingerprint`).
 
-Verdict per suspect: ``overall_p = min(1, m * min_i p_i)`` over the ``m`` lines that ran (Bonferroni, valid
-whatever the dependence between lines); the suspect is called **distilled** only when ``overall_p <= alpha``
-(default 1e-3). Nothing here re-implements a test: it calls the modules and records their outputs.
+Verdict per suspect (:func:`combine_lines`): Bonferroni over the ``m`` lines that ran, ``min(1, m * min_i p_i)``,
+valid whatever the dependence between lines. The suspect is called **DISTILLED** only when that combination of
+the lines' *exact* p-values is <= ``alpha`` (default 1e-3); when only a p-value that rests on an assumption
+reaches it (the fingerprint's Student-t tail over a few calibration models), the verdict is **INDICATIVE**,
+with the assumption named, and ``distilled`` stays false: an untested tail alone never accuses anyone.
+Nothing here re-implements a test: it calls the modules and records their outputs.
 
 The report is written atomically: ``report.json``/``report.html`` appear only when every requested line has
 finished, so a crash never leaves a report that looks complete.
 
 Example:
     >>> from distillguard.investigate import combine_lines
-    >>> combine_lines({"radioactivity": 1e-9, "fingerprint": 0.2}, alpha=1e-3)["distilled"]
-    True
+    >>> combine_lines({"radioactivity": 1e-9, "fingerprint": 0.2}, alpha=1e-3)["status"]
+    'DISTILLED'
 """
 
 from __future__ import annotations
@@ -58,23 +61,73 @@ DEFAULT_ALPHA = 1e-3
 REPORT_VERSION = 1
 
 
-def combine_lines(p_values: dict[str, float], *, alpha: float = DEFAULT_ALPHA) -> dict[str, Any]:
-    """Bonferroni combination of the per-line p-values of one suspect into one verdict.
+def _line_evidence(value: float | dict[str, Any]) -> dict[str, Any]:
+    """One line's p-values: a bare float is an exact p-value; a dict may add ``p_exact`` and ``assumption``."""
+    if isinstance(value, dict):
+        p = value.get("p_value")
+        exact = value.get("p_exact", p)
+        return {"p_value": p, "p_exact": exact, "assumption": value.get("assumption"),
+                "p_floor": value.get("p_floor")}
+    return {"p_value": value, "p_exact": value, "assumption": None, "p_floor": None}
+
+
+def _ran(p: Any) -> bool:
+    return p is not None and not math.isnan(float(p))
+
+
+def combine_lines(lines: dict[str, float | dict[str, Any]], *, alpha: float = DEFAULT_ALPHA) -> dict[str, Any]:
+    """Combine one suspect's lines of evidence into a verdict that never rests on an untested tail.
+
+    Each line gives its headline ``p_value`` and, where that p-value rests on a distributional assumption
+    (the fingerprint's Student-t tail over a few calibration models), an exact ``p_exact`` (its rank p-value)
+    and the ``assumption`` in words; a bare float is an exact p-value (radioactivity's binomial tails).
+    Both are combined over the ``m`` lines that ran with Bonferroni, ``min(1, m * min_i p_i)``, valid whatever
+    the dependence between lines. Status:
+
+    * ``DISTILLED`` -- the combination of the *exact* p-values is <= ``alpha``;
+    * ``INDICATIVE`` -- only the combination of the headline p-values is: the evidence rests on an
+      assumption that was not tested on this kind of suspect, so it is reported, not acted on;
+    * ``not distilled`` -- neither.
+
+    ``distilled`` is true only for ``DISTILLED``; ``caveats`` lists, in words, what the verdict rests on and
+    what limits it (a parametric tail, a line whose exact p-value cannot reach ``alpha``, a single line).
 
     Example:
         >>> from distillguard.investigate import combine_lines
         >>> v = combine_lines({"radioactivity": 0.01, "fingerprint": 0.3}, alpha=1e-3)
-        >>> v["overall_p"], v["distilled"]
-        (0.02, False)
+        >>> v["overall_p"], v["status"], v["distilled"]
+        (0.02, 'not distilled', False)
+        >>> fp = {"p_value": 1e-5, "p_exact": 1 / 9, "p_floor": 1 / 9, "assumption": "Student-t tail"}
+        >>> v = combine_lines({"radioactivity": 0.2, "fingerprint": fp}, alpha=1e-3)
+        >>> v["status"], v["distilled"], round(v["overall_p_exact"], 3)
+        ('INDICATIVE', False, 0.222)
     """
-    ran = {k: float(v) for k, v in p_values.items() if v is not None and not math.isnan(v)}
+    ran = {k: ev for k, v in lines.items() if _ran((ev := _line_evidence(v))["p_value"])}
     if not ran:
-        return {"lines": 0, "overall_p": None, "distilled": False, "alpha": alpha,
+        return {"lines": 0, "overall_p": None, "overall_p_exact": None, "distilled": False,
+                "status": "not distilled", "alpha": alpha, "caveats": ["no line of evidence ran"],
                 "rule": "no line of evidence ran"}
-    p = min(1.0, len(ran) * min(ran.values()))
-    return {"lines": len(ran), "overall_p": p, "distilled": bool(p <= alpha), "alpha": alpha,
-            "strongest_line": min(ran, key=ran.get),
-            "rule": f"distilled iff min(1, {len(ran)} x min line p) <= {alpha:g} (Bonferroni over lines)"}
+    m = len(ran)
+    p = {k: float(ev["p_value"]) for k, ev in ran.items()}
+    exact = {k: float(ev["p_exact"]) if _ran(ev["p_exact"]) else 1.0 for k, ev in ran.items()}
+    overall, overall_exact = min(1.0, m * min(p.values())), min(1.0, m * min(exact.values()))
+    status = "DISTILLED" if overall_exact <= alpha else "INDICATIVE" if overall <= alpha else "not distilled"
+    caveats = []
+    for k, ev in ran.items():
+        if ev["assumption"] and p[k] < exact[k]:
+            caveats.append(f"{k}: p = {p[k]:.2g} rests on an assumption ({ev['assumption']}); its exact p-value "
+                           f"is {exact[k]:.2g}")
+        if ev["p_floor"] is not None and m * float(ev["p_floor"]) > alpha:
+            caveats.append(f"{k}: its exact p-value cannot go below {float(ev['p_floor']):.2g}, so this line alone "
+                           f"can never reach alpha = {alpha:g} (more calibration models are needed)")
+    if status == "DISTILLED" and sum(m * x <= alpha for x in exact.values()) == 1:
+        caveats.append(f"rests on one line of evidence ({min(exact, key=exact.get)}); the other line(s) did not "
+                       "reach alpha on their own")
+    return {"lines": m, "overall_p": overall, "overall_p_exact": overall_exact, "status": status,
+            "distilled": status == "DISTILLED", "alpha": alpha, "strongest_line": min(exact, key=exact.get),
+            "caveats": caveats,
+            "rule": (f"DISTILLED iff min(1, {m} x min exact line p) <= {alpha:g} (Bonferroni over lines); "
+                     "INDICATIVE when only a p-value resting on an assumption reaches it")}
 
 
 # -- API logs -------------------------------------------------------------------------------------------------
@@ -142,8 +195,10 @@ def radioactivity_evidence(
     """Radioactivity of one suspect for the master key and every account sub-key (attribution).
 
     Reading mode runs only when the suspect has local weights and the teacher's tokenizer. The line's p-value
-    is ``min(1, modes x min Holm p)``; the accounts attributed are those whose Holm p is <= ``alpha`` in a
-    mode that detects.
+    is ``min(1, modes x min Holm p)``; the accounts attributed are those whose ``modes x Holm p`` is <= ``alpha``
+    in some mode (one correction over accounts and modes) and that no mode explained away as an overlap with a
+    more significant account (:func:`~distillguard.detect.radioactivity.attribute`). Without ``accounts`` only
+    the master key is tested, and the line's notes say loudly that account-keyed marks cannot be seen.
 
     Example:
         >>> from distillguard.investigate import radioactivity_evidence  # doctest: +SKIP
@@ -167,11 +222,20 @@ def radioactivity_evidence(
         raise DistillguardError("no radioactivity mode can run on this suspect")
     mode_p = {m: float(min(r.p_holm for r in rep.results)) for m, rep in reports.items()}
     p = min(1.0, len(mode_p) * min(mode_p.values()))
+    # one correction across accounts (Holm, within a mode) and modes (Bonferroni): an account is named only when
+    # its Holm p times the number of modes is <= alpha, and never when a mode explained it away by overlap
+    explained = {name for rep in reports.values() for name in rep.explained}
     attributed: list[str] = []
     for rep in reports.values():
-        for r in rep.results:
-            if r.p_holm <= alpha and r.account and r.account not in attributed:
+        for r in sorted(rep.results, key=lambda r: r.log10_p):
+            if (r.account and math.log10(len(reports)) + r.log10_p_holm <= math.log10(alpha)
+                    and r.account not in explained
+                    and r.account not in attributed):
                 attributed.append(r.account)
+    if not accounts:
+        notes.append("WARNING: only the master key was tested; marks keyed per account (what a server that marks "
+                     "each account's answers serves) are invisible to it -- give the account list (--accounts or "
+                     "--logs)")
     per_mode = {}
     for m, rep in reports.items():
         best = rep.best
@@ -209,17 +273,19 @@ def fingerprint_evidence(probes: Any, suspect: Any, *, alpha: float = DEFAULT_AL
     ps = probes if isinstance(probes, ProbeSet) else ProbeSet.load(probes)
     t0 = time.perf_counter()
     res = probe_suspect(ps, suspect, mode=mode, budget=budget, alpha=alpha)
-    keep = ("mode", "statistic", "t", "p_value", "log10_p", "p_rank", "min_p_rank", "null_mean", "null_sd",
-            "null_statistics", "calibration_models", "calibration_names", "n_probes", "queries_used", "partial",
-            "references", "test", "null")
+    keep = ("mode", "statistic", "t", "p_value", "log10_p", "p_rank", "min_p_rank", "p_exact", "p_floor",
+            "assumption", "detected", "indicative", "null_mean", "null_sd", "null_statistics", "calibration_models",
+            "calibration_names", "n_probes", "queries_used", "partial", "references", "test", "null")
     out = {k: res[k] for k in keep if k in res}
     out["probes"] = sorted(res["probes"], key=lambda r: -r["z"])[:8]
+    word = ("teacher fingerprint found" if res["detected"] else
+            "indicative only (parametric tail)" if res["indicative"] else "not detected")
     out.update({
-        "line": "fingerprint", "suspect": suspect.identity, "alpha": alpha, "detected": bool(res["p_value"] <= alpha),
+        "line": "fingerprint", "suspect": suspect.identity, "alpha": alpha,
         "seconds": round(time.perf_counter() - t0, 1),
-        "summary": (f"{'teacher fingerprint found' if res['p_value'] <= alpha else 'not detected'}: t = {res['t']:.1f}"
-                    f", p = {res['p_value']:.3g} over {res['n_probes']} probes vs {res['calibration_models']} "
-                    "independent models"),
+        "summary": (f"{word}: t = {res['t']:.1f}, p = {res['p_value']:.3g} (Student-t), exact rank p = "
+                    f"{res['p_rank']:.3g} (>= {res['min_p_rank']:.2g}) over {res['n_probes']} probes vs "
+                    f"{res['calibration_models']} independent models"),
     })
     return out
 
@@ -316,7 +382,7 @@ def investigate(
         if probes is not None:
             entry["lines"]["fingerprint"] = fingerprint_evidence(probes, suspect, alpha=alpha,
                                                                  budget=fingerprint_budget)
-        entry["verdict"] = combine_lines({k: v["p_value"] for k, v in entry["lines"].items()}, alpha=alpha)
+        entry["verdict"] = combine_lines(entry["lines"], alpha=alpha)
         doc["suspects"][name] = entry
     if expected:
         doc["expected"] = expected
@@ -358,8 +424,8 @@ def check_expected(doc: dict[str, Any], expected: dict[str, Any]) -> dict[str, b
         if s is None:
             continue
         out[f"{name}: not distilled"] = not s["verdict"]["distilled"]
-        for line, v in s["lines"].items():
-            out[f"{name}: {line} not detected"] = not v["detected"]
+        for line, v in s["lines"].items():  # an indicative tail on a clean suspect is a miss too
+            out[f"{name}: {line} not detected"] = not (v["detected"] or v.get("indicative", False))
     return out
 
 
@@ -370,12 +436,13 @@ def line_power(doc: dict[str, Any], expected: dict[str, Any]) -> dict[str, dict[
         >>> from distillguard.investigate import line_power
         >>> doc = {"suspects": {"s": {"lines": {"fingerprint": {"detected": False, "p_value": 0.004}}}}}
         >>> line_power(doc, {"distilled": ["s"]})
-        {'s: fingerprint': {'detected': False, 'p_value': 0.004}}
+        {'s: fingerprint': {'detected': False, 'indicative': False, 'p_value': 0.004}}
     """
     out: dict[str, dict[str, Any]] = {}
     for name in expected.get("distilled", []):
         for line, v in doc["suspects"].get(name, {}).get("lines", {}).items():
-            out[f"{name}: {line}"] = {"detected": bool(v["detected"]), "p_value": v["p_value"]}
+            out[f"{name}: {line}"] = {"detected": bool(v["detected"]), "indicative": bool(v.get("indicative")),
+                                      "p_value": v["p_value"]}
     return out
 
 
@@ -430,22 +497,27 @@ def summary_table(doc: dict[str, Any]) -> str:
     if not doc["suspects"]:
         lines.append("no suspect tested")
         return "\n".join(lines)
-    head = f"{'suspect':<22} {'radioactivity p':>16} {'fingerprint p':>14} {'overall p':>10}  verdict (alpha {doc['alpha']:g})"
+    head = (f"{'suspect':<22} {'radioactivity p':>16} {'fingerprint p':>14} {'overall p':>10}  "
+            f"verdict (alpha {doc['alpha']:g}, exact p-values)")
     lines += [head, "-" * len(head)]
     for name, s in doc["suspects"].items():
         ra, fp = s["lines"].get("radioactivity"), s["lines"].get("fingerprint")
         v = s["verdict"]
-        verdict = "DISTILLED" if v["distilled"] else "not distilled"
+        verdict = v.get("status", "DISTILLED" if v["distilled"] else "not distilled")
         if ra and ra["attributed"]:
-            verdict += f" (from {', '.join(ra['attributed'][:3])})"
-        lines.append(f"{name:<22} {_p(ra):>16} {_p(fp):>14} {_fmt_p(v['overall_p']):>10}  {verdict}")
+            verdict += f" (learned from {', '.join(ra['attributed'][:3])})"
+        fp_cell = _p(fp) if fp is None or fp.get("p_exact") is None else f"{_fmt_p(fp['p_exact'])} (t {_p(fp)})"
+        lines.append(f"{name:<22} {_p(ra):>16} {fp_cell:>14} {_fmt_p(v.get('overall_p_exact', v['overall_p'])):>10}"
+                     f"  {verdict}")
+        lines += [f"{'':<22}   caveat: {c}" for c in v.get("caveats", [])]
     if doc.get("checks"):
         bad = [k for k, ok in doc["checks"].items() if not ok]
         lines.append(f"ground truth: {len(doc['checks']) - len(bad)}/{len(doc['checks'])} claims right"
                      + (f"; WRONG: {'; '.join(bad)}" if bad else ""))
     if doc.get("line_power"):
         lines.append("lines on the distilled suspects (power, not part of the claims): " + ", ".join(
-            f"{k} {'found' if v['detected'] else 'MISSED'} (p = {_fmt_p(v['p_value'])})"
+            f"{k} {'found' if v['detected'] else 'indicative' if v.get('indicative') else 'MISSED'} "
+            f"(p = {_fmt_p(v['p_value'])})"
             for k, v in doc["line_power"].items()))
     return "\n".join(lines)
 

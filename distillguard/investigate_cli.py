@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,12 @@ _EPILOG = """examples:
   # logs only
   distillguard investigate --logs api_logs.parquet --out runs/inv
 
-verdict: a suspect is called distilled when min(1, m x smallest line p) <= --alpha (Bonferroni over the m
-lines that ran). exit codes: 0 = nothing detected; 1 = distilled suspect (or flagged accounts with logs
-only); 2 = bad input or failure (no report written)."""
+verdict: a suspect is DISTILLED when min(1, m x smallest exact line p) <= --alpha (Bonferroni over the m
+lines that ran; radioactivity's binomial p and the fingerprint's rank p are exact). When only a p-value that
+rests on an assumption (the fingerprint's Student-t tail) reaches --alpha, the verdict is INDICATIVE, with the
+assumption named: it is reported, never acted on (exit 0).
+exit codes: 0 = nothing detected (INDICATIVE included); 1 = a DISTILLED suspect (or flagged accounts with
+logs only); 2 = bad input or failure (one line on stderr, no report written)."""
 
 
 def _open(src: str, args: argparse.Namespace) -> Any:
@@ -93,6 +97,10 @@ def _run(args: argparse.Namespace) -> int:
                       n_texts=args.n_texts, max_new_tokens=args.max_new_tokens,
                       fingerprint_budget=args.fingerprint_budget, alpha=args.alpha, target_fpr=args.target_fpr)
     js, html = write_report(doc, out)
+    for name, entry in doc["suspects"].items():
+        for note in entry["lines"].get("radioactivity", {}).get("notes", []):
+            if note.startswith("WARNING"):
+                print(f"distillguard: warning: {name}: {note[len('WARNING: '):]}", file=sys.stderr)
     print(summary_table(doc))
     print(f"report: {html} (data: {js})")
     if suspects:
@@ -131,7 +139,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--n-texts", type=int, default=200, help="reading-mode texts per suspect (200)")
     p.add_argument("--max-new-tokens", type=int, default=128, help="answer length in generation mode (128)")
     p.add_argument("--fingerprint-budget", type=int, default=None, metavar="N", help="max fingerprint queries")
-    p.add_argument("--alpha", type=float, default=1e-3, help="verdict threshold on the combined p-value (1e-3)")
+    p.add_argument("--alpha", type=float, default=1e-3, help="verdict threshold on the combined exact p-value (1e-3)")
     p.add_argument("--target-fpr", type=float, default=1e-3, help="account-level FPR of the log detector (1e-3)")
     p.add_argument("--teacher", default=None, help="teacher tokenizer (default: the SmolLM2 teacher)")
     p.add_argument("--suspect-model", default=None, help="model name sent to an HTTP suspect")

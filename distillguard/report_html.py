@@ -25,7 +25,7 @@ __all__ = ["render_html"]
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:0.6em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:0.92em;
 text-align:left;vertical-align:top}th{background:#f3f3f3}.yes{color:#b00;font-weight:600}.no{color:#070}
-.note{color:#555;font-size:0.9em}code{background:#f6f6f6;padding:1px 3px}img{max-width:100%}"""
+.ind{color:#8a5a00;font-weight:600}.note{color:#555;font-size:0.9em}code{background:#f6f6f6;padding:1px 3px}img{max-width:100%}"""
 
 
 def _png(fig: Any) -> str:
@@ -40,7 +40,34 @@ def _png(fig: Any) -> str:
 def _pfmt(p: float | None) -> str:
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return "-"
+    if p < 1e-100:
+        return "&lt; 1e-100"
     return f"{p:.3g}"
+
+
+_STATUS_CLASS = {"DISTILLED": "yes", "INDICATIVE": "ind"}
+_STATUS_WORDS = {
+    "DISTILLED": "the exact p-values reach the threshold: evidence someone can act on",
+    "INDICATIVE": "only a p-value that rests on an untested assumption reaches the threshold: reported, not a "
+                  "verdict",
+    "not distilled": "no line of evidence reaches the threshold",
+}
+
+
+def _line_cell(line: str, ln: dict[str, Any] | None) -> str:
+    e = html.escape
+    if ln is None:
+        return "<td>not run</td>"
+    word = "detected" if ln["detected"] else "indicative only" if ln.get("indicative") else "not detected"
+    cls = "yes" if ln["detected"] else "ind" if ln.get("indicative") else "no"
+    if ln.get("p_exact") is not None and ln["p_exact"] != ln["p_value"]:
+        text = (f"exact rank p = {_pfmt(ln['p_exact'])} (can't go below {_pfmt(ln.get('p_floor'))}); Student-t "
+                f"p = {_pfmt(ln['p_value'])} (assumption)")
+    else:
+        text = f"p = {_pfmt(ln['p_value'])} (exact)"
+    if line == "radioactivity" and ln.get("attributed"):
+        text += f"<br>learned from <b>{e(', '.join(ln['attributed']))}</b>"
+    return f"<td class={cls}><b>{word}</b>: {text}</td>"
 
 
 def _verdict_table(doc: dict[str, Any]) -> str:
@@ -48,27 +75,24 @@ def _verdict_table(doc: dict[str, Any]) -> str:
     rows = []
     for name, s in doc["suspects"].items():
         v = s["verdict"]
+        status = v.get("status", "DISTILLED" if v["distilled"] else "not distilled")
         cells = [f"<td>{e(name)}<br><span class=note>{e(str(s['identity']))}</span></td>"]
-        for line in ("radioactivity", "fingerprint"):
-            ln = s["lines"].get(line)
-            if ln is None:
-                cells.append("<td>not run</td>")
-            else:
-                cls = "yes" if ln["detected"] else "no"
-                extra = ""
-                if line == "radioactivity" and ln["attributed"]:
-                    extra = f"<br>learned from <b>{e(', '.join(ln['attributed']))}</b>"
-                cells.append(f"<td class={cls}>p = {_pfmt(ln['p_value'])}{extra}</td>")
-        cls = "yes" if v["distilled"] else "no"
-        cells.append(f"<td class={cls}>{'DISTILLED' if v['distilled'] else 'not distilled'}"
-                     f" (overall p = {_pfmt(v['overall_p'])})</td>")
+        cells += [_line_cell(line, s["lines"].get(line)) for line in ("radioactivity", "fingerprint")]
+        caveats = "".join(f"<li>{e(c)}</li>" for c in v.get("caveats", []))
+        cells.append(f"<td class={_STATUS_CLASS.get(status, 'no')}><b>{e(status)}</b> (overall exact p = "
+                     f"{_pfmt(v.get('overall_p_exact', v['overall_p']))})<br><span class=note>"
+                     f"{e(_STATUS_WORDS.get(status, ''))}</span>" + (f"<ul class=note>{caveats}</ul>" if caveats
+                                                                     else "") + "</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     if not rows:
         return "<p>No suspect model was tested.</p>"
-    return ("<table><tr><th>suspect</th><th>radioactivity (watermark learned)</th><th>fingerprint (teacher's "
+    return ("<table><caption>One row per suspect: each line of evidence, then the verdict.</caption><tr>"
+            "<th>suspect</th><th>radioactivity (watermark learned)</th><th>fingerprint (teacher's "
             "idiosyncrasies)</th><th>verdict</th></tr>" + "".join(rows) + "</table>"
-            f"<p class=note>Rule: a suspect is called distilled only when min(1, m &times; smallest line p) &le; "
-            f"{doc['alpha']:g} over the m lines that ran (Bonferroni: valid whatever the dependence).</p>")
+            f"<p class=note>Rule: a suspect is DISTILLED only when min(1, m &times; smallest exact line p) &le; "
+            f"{doc['alpha']:g} over the m lines that ran (Bonferroni: valid whatever the dependence). When only a "
+            "p-value resting on an assumption (the fingerprint's Student-t tail) reaches it, the verdict is "
+            "INDICATIVE: an untested tail alone never accuses anyone.</p>")
 
 
 def _logs_section(doc: dict[str, Any]) -> str:
@@ -114,6 +138,8 @@ def _radio_plot(name: str, ln: dict[str, Any]) -> str:
     import matplotlib.pyplot as plt
 
     modes = list(ln["modes"])
+    if not modes:
+        return ""
     fig, axes = plt.subplots(1, len(modes), figsize=(5.5 * len(modes), 3), squeeze=False)
     for ax, m in zip(axes[0], modes):
         lp = -np.asarray(ln["modes"][m]["log10_p_all"], float)
@@ -165,7 +191,8 @@ def _radio_section(doc: dict[str, Any]) -> str:
             "is an exact binomial test on distinct green coins (context window, token), or, in reading mode, a rank "
             "test of the green tokens under the suspect's averaged next-token distribution (Wilcoxon rank "
             "sum, Chernoff bound); Holm over the keys of a "
-            "mode, Bonferroni over the modes. Attribution = account sub-keys whose Holm p is below alpha.</p>"
+            "mode, Bonferroni over the modes. Attribution = account sub-keys whose Holm p times the number of modes is at most alpha, unless a more "
+            "significant account's green lists explain them (overlap).</p>"
             + "\n".join(parts))
 
 
@@ -234,7 +261,7 @@ def render_html(doc: dict[str, Any]) -> str:
               "account sub-keys tested. Paraphrasing the harvest, training on a small watermarked fraction, or "
               "heavy further fine-tuning weaken the radioactivity signal; a suspect much unlike the calibration "
               "models weakens the fingerprint's null.</p>")
-    body = [f"<!doctype html><html><head><meta charset=utf-8><title>distillguard investigation</title>"
+    body = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>distillguard investigation</title>"
             f"<style>{_CSS}</style></head><body><h1>distillguard investigation</h1>", head,
             "<h2>Verdict</h2>", _verdict_table(doc), _checks(doc), _logs_section(doc), _radio_section(doc),
             _fp_section(doc), limits, "</body></html>"]

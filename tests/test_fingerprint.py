@@ -87,8 +87,9 @@ def test_copy_flagged_independent_not(zoo):
     ps, sus = zoo["ps"], zoo["sus"]
     copy = probe_suspect(ps, sus["copy"], mode="logprob")
     indep = probe_suspect(ps, sus["independent"], mode="logprob")
-    assert copy["detected"] and copy["p_value"] < 1e-3, copy["p_value"]
-    assert not indep["detected"] and indep["p_value"] > 0.01, indep["p_value"]
+    # 5 calibration models: the exact rank p cannot go below 1/6, so the copy's tiny t-tail p is only indicative
+    assert copy["indicative"] and not copy["detected"] and copy["p_value"] < 1e-3, copy["p_value"]
+    assert not indep["detected"] and not indep["indicative"] and indep["p_value"] > 0.01, indep["p_value"]
     assert copy["min_p_rank"] == pytest.approx(1 / 6) and copy["p_rank"] == pytest.approx(1 / 6)
     assert copy["queries_used"] == sum(len(p.teacher_answers) + len(p.reference_answers) for p in ps.probes)
 
@@ -164,7 +165,7 @@ def test_http_suspect_through_real_server(zoo):
     try:
         s = open_suspect(url, retries=0)
         res = probe_suspect(zoo["ps"], s)  # auto: our server gives echo log-probs
-        assert res["mode"] == "logprob" and res["detected"] and res["queries_used"] > 0
+        assert res["mode"] == "logprob" and res["indicative"] and res["queries_used"] > 0
         txt = probe_suspect(zoo["ps"], s, mode="text", budget=3)
         assert txt["queries_used"] == 3 and txt["partial"]
     finally:
@@ -173,9 +174,15 @@ def test_http_suspect_through_real_server(zoo):
 
 def test_cli_exit_codes_and_reports(zoo, tmp_path, capsys):
     html, js = tmp_path / "r.html", tmp_path / "r.json"
+    # 5 calibration models: the copy's exact rank p is 1/6, its Student-t p tiny -> INDICATIVE, exit 0
     assert main(["fingerprint", "probe", "--probes", str(zoo["path"]), "--suspect", str(zoo["dirs"]["copy"]),
-                 "--report", str(html)]) == 1
-    assert "data:image/png;base64" in html.read_text()
+                 "--report", str(html)]) == 0
+    assert "INDICATIVE" in capsys.readouterr().out
+    assert "data:image/png;base64" in html.read_text() and "INDICATIVE" in html.read_text()
+    # at an alpha the exact rank p can reach, the same copy is DETECTED: exit 1
+    assert main(["fingerprint", "probe", "--probes", str(zoo["path"]), "--suspect", str(zoo["dirs"]["copy"]),
+                 "--alpha", "0.2"]) == 1
+    assert capsys.readouterr().out.startswith("DETECTED")
     assert main(["fingerprint", "probe", "--probes", str(zoo["path"]), "--suspect",
                  str(zoo["dirs"]["independent"]), "--report", str(js), "--json"]) == 0
     assert json.loads(js.read_text())["probes"][0]["teacher_answer"]
@@ -183,6 +190,9 @@ def test_cli_exit_codes_and_reports(zoo, tmp_path, capsys):
     for argv in (["--probes", str(tmp_path / "missing.json"), "--suspect", str(zoo["dirs"]["copy"])],
                  ["--probes", str(zoo["path"]), "--suspect", str(tmp_path / "nope")],
                  ["--probes", str(zoo["path"]), "--suspect", str(zoo["dirs"]["copy"]), "--budget", "1"],
+                 ["--probes", str(zoo["path"]), "--suspect", str(zoo["dirs"]["copy"]), "--alpha", "1.5"],
+                 ["--probes", str(zoo["path"]), "--suspect", str(zoo["dirs"]["copy"]), "--alpha", "nan"],
+                 ["--probes", str(zoo["path"]), "--suspect", str(zoo["dirs"]["copy"]), "--budget", "0"],
                  # a report over the probe file or into the suspect: refused before anything is read
                  ["--probes", str(zoo["path"]), "--suspect", str(zoo["dirs"]["copy"]), "--report", str(zoo["path"])],
                  ["--probes", str(zoo["path"]), "--suspect", str(zoo["dirs"]["copy"]),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +81,13 @@ def _calibrate(args: argparse.Namespace) -> int:
 def _probe(args: argparse.Namespace) -> int:
     from distillguard.fingerprint.api import probe_suspect
     from distillguard.fingerprint.probeset import ProbeSet
-    from distillguard.fingerprint.report import write_report
+    from distillguard.fingerprint.report import verdict_word, write_report
     from distillguard.suspects import open_suspect
 
+    if not (math.isfinite(args.alpha) and 0 < args.alpha < 1):
+        raise DistillguardError(f"--alpha must be a number in (0, 1), got {args.alpha}")
+    if args.budget is not None and args.budget < 1:
+        raise DistillguardError(f"--budget must be >= 1, got {args.budget}")
     refuse_overwrite({"--report": args.report},
                      {"the suspect": args.suspect if Path(args.suspect).expanduser().exists() else None,
                       "the probe file": args.probes})
@@ -96,10 +101,13 @@ def _probe(args: argparse.Namespace) -> int:
         print(json.dumps({k: v for k, v in res.items() if k != "probes"}, indent=2))
     else:
         part = f" (partial: {res['n_probes']}/{res['probes_total']} probes within budget)" if res["partial"] else ""
-        print(f"{'DETECTED' if res['detected'] else 'not detected'}: T={res['statistic']:.4f} "
-              f"p={res['p_value']:.3g} (log10 {res['log10_p']:.2f}; rank p {res['p_rank']:.3g} >= "
-              f"{res['min_p_rank']:.3g}) mode={res['mode']} probes={res['n_probes']} "
+        print(f"{verdict_word(res)}: T={res['statistic']:.4f} exact rank p={res['p_rank']:.3g} (>= "
+              f"{res['min_p_rank']:.3g} with {res['calibration_models']} calibration models); Student-t "
+              f"p={res['p_value']:.3g} (log10 {res['log10_p']:.2f}) mode={res['mode']} probes={res['n_probes']} "
               f"queries={res['queries_used']}{part}")
+        if res["indicative"]:
+            print(f"INDICATIVE: only the Student-t p reaches alpha {res['alpha']:g}; it rests on an assumption "
+                  f"({res['assumption']}). Exit 0: not a detection.")
     return EXIT_DETECTED if res["detected"] else EXIT_NOT_DETECTED
 
 
@@ -146,14 +154,20 @@ def register(subparsers: Any) -> None:
     c.add_argument("--teacher", default=None, help="refuse a probe file built for another teacher identity")
     c.add_argument("--out", required=True, help="where the re-calibrated probe file goes (not --probes)")
     c.set_defaults(func=_calibrate)
-    p = sub.add_parser("probe", help="query a suspect with a probe set; exit 1 if detected")
+    p = sub.add_parser(
+        "probe", help="query a suspect with a probe set; exit 1 if detected (exact rank p <= alpha)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  distillguard fingerprint probe --probes probes.json --suspect runs/student --report fp.html\n"
+               "verdict: DETECTED when the exact rank p among the R calibration models is <= --alpha (it can't go\n"
+               "below 1/(R+1)); INDICATIVE when only the Student-t tail is (an assumption, exit 0).\n"
+               "exit codes: 0 = not detected (INDICATIVE included); 1 = detected; 2 = bad input or failure")
     p.add_argument("--probes", required=True)
     p.add_argument("--suspect", required=True, help="local model path/name or http(s)://host/v1")
     p.add_argument("--suspect-model", default=None, help="model name sent to an HTTP suspect")
     p.add_argument("--teacher", default=None, help="refuse a probe file built for another teacher identity")
     p.add_argument("--mode", default="auto", choices=["auto", "logprob", "text"])
     p.add_argument("--budget", type=int, default=None, help="maximum number of requests to the suspect")
-    p.add_argument("--alpha", type=float, default=0.01)
+    p.add_argument("--alpha", type=float, default=0.01, help="threshold on the exact rank p-value (0.01)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--report", default=None, help="write out.json or out.html")
     p.set_defaults(func=_probe)

@@ -56,21 +56,33 @@ def plot_png(res: dict[str, Any]) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def verdict_word(res: dict[str, Any]) -> str:
+    """``DETECTED`` (exact rank p <= alpha), ``INDICATIVE`` (only the Student-t tail is) or ``not detected``.
+
+    Example:
+        >>> from distillguard.fingerprint.report import verdict_word
+        >>> verdict_word({"detected": False, "indicative": True})
+        'INDICATIVE'
+    """
+    return "DETECTED" if res.get("detected") else "INDICATIVE" if res.get("indicative") else "not detected"
+
+
 def _html(res: dict[str, Any]) -> str:
     e = html.escape
-    verdict = "DETECTED" if res.get("detected") else "not detected"
+    verdict = verdict_word(res)
     rows = "".join(
         f"<tr class='{'m' if p['matched'] else ''}'><td>{e(p['family'])}</td><td>{e(p['prompt'])}</td>"
         f"<td>{e(p['teacher_answer'])}</td><td>{e(p['suspect_answer'] or '(log-prob scoring: no answer)')}</td>"
         f"<td>{e(p['reference_answer'])}</td><td>{p['score']:.3f}</td><td>{p['z']:.2f}</td></tr>"
         for p in res.get("probes", []))
     head = "".join(f"<li><b>{e(k)}</b>: {e(str(res.get(k)))}</li>" for k in (
-        "test", "null", "mode", "statistic", "p_value", "log10_p", "p_rank", "min_p_rank", "calibration_models",
+        "test", "null", "mode", "statistic", "p_rank", "min_p_rank", "p_value", "assumption", "log10_p",
+        "calibration_models",
         "n_probes", "queries_used", "partial", "alpha", "suspect", "teacher", "references", "command") if k in res)
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>distillguard fingerprint</title><style>"
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>distillguard fingerprint</title><style>"
             "body{font-family:sans-serif;max-width:1200px;margin:auto}td{vertical-align:top;border-top:1px solid #ccc;"
             "font-size:12px}tr.m{background:#fee}</style></head><body>"
-            f"<h1>Fingerprint: {verdict}</h1><ul>{head}</ul><img src='data:image/png;base64,{plot_png(res)}'>"
+            f"<h1>Fingerprint: {verdict}</h1><ul>{head}</ul><img alt='statistic T of the suspect against those of the calibration models, and per-probe z' src='data:image/png;base64,{plot_png(res)}'>"
             "<h2>Probes (matched = z &gt; 2, highlighted)</h2><table><tr><th>family</th><th>prompt</th>"
             f"<th>teacher</th><th>suspect</th><th>reference</th><th>score</th><th>z</th></tr>{rows}</table>"
             "</body></html>")
