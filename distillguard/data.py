@@ -13,7 +13,11 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["Conversation", "iter_sharegpt", "sharegpt_prompts", "sharegpt_pairs"]
+from distillguard.errors import DistillguardError
+
+__all__ = ["Conversation", "iter_sharegpt", "sharegpt_prompts", "sharegpt_pairs", "real_texts"]
+
+_SPLITS = ("train", "read")
 
 
 @dataclass(frozen=True)
@@ -155,3 +159,26 @@ def public_texts(
         if len(out) == n:
             break
     return out
+
+
+def real_texts(split: str, n: int, *, max_chars: int = 3000, min_chars: int = 200, skip: int = 0) -> list[str]:
+    """Real assistant answers from ShareGPT: ``train`` counts from the front, ``read`` from the back.
+
+    ``skip`` leaves out the first ``skip`` texts of the split (``real_texts("train", 1000, skip=1000)`` is
+    disjoint from ``real_texts("train", 1000)``).
+
+    The two splits are disjoint, so a student distilled on ``train`` is tested by reading text it never saw.
+    These answers come from another model (ChatGPT), so they do not depend on any distillguard key.
+
+    Example:
+        >>> from distillguard.data import real_texts
+        >>> a, b = real_texts("train", 1, max_chars=500), real_texts("read", 1, max_chars=500)
+        >>> a != b
+        True
+    """
+    if split not in _SPLITS:
+        raise DistillguardError(f"unknown split {split!r}: choose one of {', '.join(_SPLITS)}")
+    answers = [a for _, a in sharegpt_pairs(None, seed=0, max_chars=max_chars) if len(a) >= min_chars]
+    if skip < 0 or skip + n > len(answers) // 2:
+        raise DistillguardError(f"only {len(answers) // 2} texts per split are available, asked for {skip} + {n}")
+    return answers[skip : skip + n] if split == "train" else answers[::-1][skip : skip + n]

@@ -23,7 +23,7 @@ from typing import Any
 
 from distillguard.errors import DistillguardError
 
-__all__ = ["WatermarkSpec", "WatermarkKey", "ENV_VAR", "tokenizer_id"]
+__all__ = ["WatermarkSpec", "WatermarkKey", "ENV_VAR", "tokenizer_id", "check_tokenizer"]
 
 #: Environment variable read by :meth:`WatermarkKey.from_env` (key-file JSON, or a hex secret).
 ENV_VAR = "DISTILLGUARD_KEY"
@@ -376,3 +376,26 @@ class WatermarkKey:
 
     def __reduce__(self):  # refuse to be pickled by accident (e.g. into a multiprocessing log)
         raise TypeError("WatermarkKey is not picklable: save it with key.save(path)")
+
+
+def check_tokenizer(tokenizer: Any, spec: WatermarkSpec) -> None:
+    """Raise a clear error when ``tokenizer`` is not the one the watermark spec was made for.
+
+    Example:
+        >>> from distillguard.keys import WatermarkSpec, check_tokenizer
+        >>> class Tok:
+        ...     def get_vocab(self): return {str(i): i for i in range(12)}
+        >>> check_tokenizer(Tok(), WatermarkSpec(vocab_size=8))
+        Traceback (most recent call last):
+        ...
+        distillguard.errors.DistillguardError: vocab mismatch: tokenizer has 12 tokens, the watermark spec covers 8
+    """
+    if spec.tokenizer_id is not None:
+        tid = tokenizer_id(tokenizer)
+        if tid != spec.tokenizer_id:
+            raise DistillguardError(
+                f"wrong tokenizer: the key's spec was made for {spec.tokenizer_id}, this tokenizer is {tid}"
+            )
+    n = len(tokenizer.get_vocab())
+    if n > spec.vocab_size:
+        raise DistillguardError(f"vocab mismatch: tokenizer has {n} tokens, the watermark spec covers {spec.vocab_size}")

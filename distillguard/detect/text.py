@@ -11,10 +11,10 @@ import numpy as np
 
 from distillguard.detect.stats import binom_test
 from distillguard.errors import DistillguardError
-from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
+from distillguard.keys import WatermarkKey, WatermarkSpec, check_tokenizer
 from distillguard.watermark.prf import context_seeds_np, is_green_np, key_material, seed_to_arc_np
 
-__all__ = ["TextScore", "DEFAULT_ALPHA", "score_tokens", "score_batch", "score_text", "green_coins"]
+__all__ = ["TextScore", "DEFAULT_ALPHA", "score_tokens", "score_batch", "score_text", "green_coins", "check_tokenizer"]
 
 #: Default significance threshold for calling a single text watermarked.
 DEFAULT_ALPHA = 1e-5
@@ -209,14 +209,3 @@ def score_text(
     return score_tokens(ids, key, spec=spec, alpha=alpha)
 
 
-def check_tokenizer(tokenizer: Any, spec: WatermarkSpec) -> None:
-    """Raise a clear error when ``tokenizer`` is not the one the watermark spec was made for."""
-    if spec.tokenizer_id is not None:
-        tid = tokenizer_id(tokenizer)
-        if tid != spec.tokenizer_id:
-            raise DistillguardError(
-                f"wrong tokenizer: the key's spec was made for {spec.tokenizer_id}, this tokenizer is {tid}"
-            )
-    n = len(tokenizer.get_vocab())
-    if n > spec.vocab_size:
-        raise DistillguardError(f"vocab mismatch: tokenizer has {n} tokens, the watermark spec covers {spec.vocab_size}")

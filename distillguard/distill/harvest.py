@@ -13,9 +13,9 @@ Two kinds, and results must always say which one a student learned from:
   (:func:`distillguard.watermark.generate.generate_jsonl`, resumable JSONL).
 
 Example:
-    >>> from distillguard.distill.harvest import real_texts
-    >>> len(real_texts("read", 2, max_chars=400))
-    2
+    >>> from distillguard.distill.harvest import TopkHarvest
+    >>> TopkHarvest.__name__
+    'TopkHarvest'
 """
 
 from __future__ import annotations
@@ -30,39 +30,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from distillguard.data import real_texts  # re-exported: moved to data (the detectors use it)
 from distillguard.errors import DistillguardError
 from distillguard.keys import WatermarkKey, WatermarkSpec
 from distillguard.watermark.prf import context_seeds_np, is_green_np, key_material, seed_to_arc_np
 
 __all__ = ["real_texts", "harvest_topk", "TopkHarvest", "load_topk", "watermark_topk"]
-
-_SPLITS = ("train", "read")
-
-
-def real_texts(split: str, n: int, *, max_chars: int = 3000, min_chars: int = 200, skip: int = 0) -> list[str]:
-    """Real assistant answers from ShareGPT: ``train`` counts from the front, ``read`` from the back.
-
-    ``skip`` leaves out the first ``skip`` texts of the split (``real_texts("train", 1000, skip=1000)`` is
-    disjoint from ``real_texts("train", 1000)``).
-
-    The two splits are disjoint, so a student distilled on ``train`` is tested by reading text it never saw.
-    These answers come from another model (ChatGPT), so they do not depend on any distillguard key.
-
-    Example:
-        >>> from distillguard.distill.harvest import real_texts
-        >>> a, b = real_texts("train", 1, max_chars=500), real_texts("read", 1, max_chars=500)
-        >>> a != b
-        True
-    """
-    from distillguard.data import sharegpt_pairs
-
-    if split not in _SPLITS:
-        raise DistillguardError(f"unknown split {split!r}: choose one of {', '.join(_SPLITS)}")
-    answers = [a for _, a in sharegpt_pairs(None, seed=0, max_chars=max_chars) if len(a) >= min_chars]
-    if skip < 0 or skip + n > len(answers) // 2:
-        raise DistillguardError(f"only {len(answers) // 2} texts per split are available, asked for {skip} + {n}")
-    return answers[skip : skip + n] if split == "train" else answers[::-1][skip : skip + n]
-
 
 @dataclass
 class TopkHarvest:
