@@ -266,8 +266,9 @@ def run_demo(
     """
     from distillguard.data import sharegpt_prompts
     from distillguard.detect.api_logs import load_logs
-    from distillguard.investigate import investigate, summary_table, write_report
+    from distillguard.investigate import investigate, summary_table
     from distillguard.models import load_model
+    from distillguard.report import write_report
     from distillguard.suspects import LocalSuspect, open_suspect
 
     if profile not in PROFILES:

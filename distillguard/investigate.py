@@ -28,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
@@ -36,7 +35,6 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,7 +52,6 @@ __all__ = [
     "check_expected",
     "line_power",
     "investigate",
-    "write_report",
 ]
 
 DEFAULT_ALPHA = 1e-3
@@ -444,41 +441,6 @@ def line_power(doc: dict[str, Any], expected: dict[str, Any]) -> dict[str, dict[
             out[f"{name}: {line}"] = {"detected": bool(v["detected"]), "indicative": bool(v.get("indicative")),
                                       "p_value": v["p_value"]}
     return out
-
-
-def write_report(doc: dict[str, Any], out_dir: str | os.PathLike) -> tuple[Path, Path]:
-    """Write ``report.json`` and ``report.html`` atomically (temporary files renamed at the end).
-
-    A document that is not ``complete`` is refused: no partial report is ever presented as a finished one.
-
-    Example:
-        >>> from distillguard.investigate import write_report  # doctest: +SKIP
-        >>> write_report(investigate({"student": s}, key=key, teacher_tokenizer=tok), "runs/inv")  # doctest: +SKIP
-    """
-    from distillguard.report_html import render_html
-
-    if not doc.get("complete"):
-        raise DistillguardError("the investigation did not finish; no report written")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    public = {k: v for k, v in doc.items() if not k.startswith("_")}
-    js, html = out / "report.json", out / "report.html"
-    tmp_js, tmp_html = out / ".report.json.tmp", out / ".report.html.tmp"
-    tmp_js.write_text(json.dumps(public, indent=2, default=_json_default) + "\n", encoding="utf-8")
-    tmp_html.write_text(render_html(doc), encoding="utf-8")
-    os.replace(tmp_js, js)
-    os.replace(tmp_html, html)
-    return js, html
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, (np.bool_,)):
-        return bool(o)
-    return str(o)
 
 
 def summary_table(doc: dict[str, Any]) -> str:

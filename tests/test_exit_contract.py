@@ -1,4 +1,4 @@
-"""The exit-code contract lives in `distillguard.cli.main`: 0 / 1 = ran (not detected / detected), 2 = any error.
+"""The exit-code contract lives in `distillguard.cli.app`: 0 / 1 = ran (not detected / detected), 2 = any error.
 
 A crash must never exit 1 (which reads as "detected"), and must never print the key.
 """
@@ -8,10 +8,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
-import distillguard.cli as cli
+import distillguard.cli.app as cli_main
+import distillguard.cli.watermark as cli
 from distillguard.cli import main
 from distillguard.keys import WatermarkKey, WatermarkSpec
 
@@ -72,13 +74,15 @@ def test_debug_reraises(how, tmp_path, monkeypatch, capsys):
 def _subprocess(code_lines, env_extra=None, stdin=None):
     env = {k: v for k, v in os.environ.items() if k != "DISTILLGUARD_DEBUG"}
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-c", "\n".join(code_lines)], input=stdin, capture_output=True, env=env)
+    # in a fresh folder: a command that is not patched as meant must not write into the checkout
+    return subprocess.run([sys.executable, "-c", "\n".join(code_lines)], input=stdin, capture_output=True, env=env,
+                          cwd=tempfile.mkdtemp())
 
 
 _CRASHING_KEYGEN = [
-    "import sys, distillguard.cli as c",
+    "import sys, distillguard.cli as c, distillguard.cli.watermark as w",
     "def boom(args): raise RuntimeError('unexpected failure')",
-    "c._cmd_keygen = boom",
+    "w._cmd_keygen = boom",
     "sys.exit(c.main(['keygen', '--out', 'never.key', '--vocab-size', '10']))",
 ]
 
@@ -139,12 +143,24 @@ def test_error_line_never_shows_the_key_file_secret(tmp_path, monkeypatch, capsy
     assert code == 2 and key._master.hex() not in err and "<redacted>" in err
 
 
-def test_subcommand_import_failure_is_loud(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "_SUBCOMMAND_MODULES", [*cli._SUBCOMMAND_MODULES, "distillguard.no_such_cli"])
-    with pytest.raises(ModuleNotFoundError):
-        cli.build_parser()
+def test_a_failing_command_group_is_loud(monkeypatch, capsys):
+    class Broken:
+        @staticmethod
+        def register(sub):
+            raise ImportError("distillguard.no_such_cli")
+
+    monkeypatch.setattr(cli_main, "_COMMAND_GROUPS", (*cli_main._COMMAND_GROUPS, Broken))
+    with pytest.raises(ImportError):
+        cli_main.build_parser()
     code, _, err = _run(["keygen", "--help"], capsys)
-    assert code == 2 and "ModuleNotFoundError" in err and "distillguard.no_such_cli" in err
+    assert code == 2 and "ImportError" in err and "distillguard.no_such_cli" in err
+
+
+def test_every_command_is_registered():
+    text = cli_main.build_parser().format_help()
+    for command in ("keygen", "generate", "score-text", "demo", "detect", "simulate", "shadow", "logs",
+                    "fingerprint", "investigate"):
+        assert f"    {command}" in text, command
 
 
 def test_usage_errors_still_exit_2(capsys):

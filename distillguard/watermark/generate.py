@@ -13,7 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from distillguard.errors import DistillguardError
-from distillguard.keys import WatermarkKey
+from distillguard.keys import WatermarkKey, check_tokenizer
 from distillguard.models import LoadedModel
 from distillguard.watermark.processor import WatermarkLogitsProcessor
 
@@ -133,8 +133,6 @@ def generate_records(
             f"vocab mismatch: the key covers {spec.vocab_size} tokens, the model's tokenizer has {len(tok)}"
         )
     if spec is not None and spec.tokenizer_id is not None:
-        from distillguard.detect.text import check_tokenizer
-
         check_tokenizer(tok, spec)
     device = next(model.parameters()).device
     bar = tqdm(total=len(records), desc="generating", unit="prompt", disable=not progress)

@@ -9,7 +9,7 @@ Pieces, each in its own small module:
   with finite-sample FPR-calibrated thresholds;
 * :mod:`.simulate` -- a labelled traffic simulator (benign families, hard look-alikes, attacker families);
 * :mod:`.spark` -- the same feature function on PySpark via ``groupBy("account_id").applyInPandas``;
-* :mod:`.report` -- an HTML report with embedded plots; :mod:`.cli` -- ``distillguard logs ...``.
+* reports: :mod:`distillguard.report.api_logs` (HTML with embedded plots); command line: ``distillguard logs ...``.
 
 Example:
     >>> from distillguard.detect.api_logs import simulate_logs, account_features

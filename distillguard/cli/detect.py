@@ -14,74 +14,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from distillguard.cli.common import load_key, parse_accounts, read_lines
 from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError, refuse_overwrite
 
-__all__ = ["register", "read_lines", "parse_accounts"]
+__all__ = ["register"]
 
 _EXIT = "exit codes: 0 = not detected; 1 = detected at --alpha (after Holm); 2 = bad input or failure"
 
 
-def read_lines(path: str | Path, what: str) -> list[str]:
-    """Non-empty lines of a text file, or the ``text``/``prompt``/``response`` field of each JSONL record.
-
-    Example:
-        >>> import tempfile, os
-        >>> from distillguard.detect.radioactivity_cli import read_lines
-        >>> p = os.path.join(tempfile.mkdtemp(), "t.txt"); _ = open(p, "w").write("a\\n\\nb\\n")
-        >>> read_lines(p, "text")
-        ['a', 'b']
-    """
-    path = Path(path)
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DistillguardError(f"{what} file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DistillguardError(f"{what} file {path} cannot be read: {exc.__class__.__name__}") from None
-    out: list[str] = []
-    for i, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        if path.suffix.lower() in (".jsonl", ".json"):
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                raise DistillguardError(f"{path}:{i}: not valid JSON") from None
-            value = next((rec.get(f) for f in ("text", "prompt", "response") if isinstance(rec, dict)
-                          and isinstance(rec.get(f), str)), None)
-            if value is None:
-                raise DistillguardError(f"{path}:{i}: needs a 'text', 'prompt' or 'response' string")
-            line = value
-        out.append(line.replace("\\n", "\n"))
-    if not out:
-        raise DistillguardError(f"{what} file {path} is empty")
-    return out
-
-
-def parse_accounts(value: str | None) -> list[str] | None:
-    """``--accounts``: comma-separated ids, or a file of them (one per line / JSONL records).
-
-    Example:
-        >>> from distillguard.detect.radioactivity_cli import parse_accounts
-        >>> parse_accounts("a, b")
-        ['a', 'b']
-    """
-    if not value:
-        return None
-    if "," not in value and Path(value).is_file():
-        return read_lines(value, "account")
-    return [a.strip() for a in value.split(",") if a.strip()]
-
-
 def _detect(args: argparse.Namespace) -> int:
-    from distillguard.cli import _load_key
     from distillguard.detect.radioactivity import account_keys, can_read, generation_test, reading_test
 
     if not 0 < args.alpha < 1:
         raise DistillguardError("--alpha must be in (0, 1)")
     if args.reading_top is not None and args.reading_top < 1:
         raise DistillguardError(f"--reading-top {args.reading_top}: the head must hold at least 1 entry")
-    key = _load_key(args)
+    key = load_key(args)
     spec = key.require_spec()
     keys = account_keys(key, parse_accounts(args.accounts))
     texts = read_lines(args.texts, "text") if args.texts else None
@@ -134,7 +82,7 @@ def _detect(args: argparse.Namespace) -> int:
     if args.report:
         Path(args.report).write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
     if args.html:
-        from distillguard.detect.radioactivity_html import write_radioactivity_html
+        from distillguard.report.radioactivity import write_radioactivity_html
 
         write_radioactivity_html(doc, args.html)
     if args.json:
@@ -178,7 +126,7 @@ def register(subparsers: Any) -> None:
 
     Example:
         >>> import argparse
-        >>> from distillguard.detect.radioactivity_cli import register
+        >>> from distillguard.cli.detect import register
         >>> sub = argparse.ArgumentParser().add_subparsers()
         >>> register(sub)
     """

@@ -2,7 +2,7 @@
 
 Example:
     >>> import argparse
-    >>> from distillguard.fingerprint.cli import register
+    >>> from distillguard.cli.fingerprint import register
     >>> sub = argparse.ArgumentParser().add_subparsers()
     >>> register(sub)
 """
@@ -81,7 +81,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 def _probe(args: argparse.Namespace) -> int:
     from distillguard.fingerprint.api import probe_suspect
     from distillguard.fingerprint.probeset import ProbeSet
-    from distillguard.fingerprint.report import verdict_word, write_report
+    from distillguard.report.fingerprint import verdict_word, write_report
     from distillguard.suspects import open_suspect
 
     if not (math.isfinite(args.alpha) and 0 < args.alpha < 1):

@@ -22,7 +22,7 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
 
     Example:
         >>> import pandas as pd, tempfile, os
-        >>> from distillguard.detect.api_logs.cli import write_table
+        >>> from distillguard.cli.logs import write_table
         >>> p = write_table(pd.DataFrame({"a": [1]}), os.path.join(tempfile.mkdtemp(), "t.jsonl"))
         >>> p.read_text().strip()
         '{"a":1}'
@@ -75,7 +75,7 @@ def _score(args: argparse.Namespace) -> int:
     write_table(scores, args.out)
     n_flag = int(scores["flag"].sum())
     if args.html:
-        from distillguard.detect.api_logs.report import write_html_report
+        from distillguard.report.api_logs import write_html_report
 
         write_html_report(scores, logs, args.html, threshold=scorer.threshold_,
                           command="distillguard " + shlex.join(sys.argv[1:]))
@@ -89,7 +89,7 @@ def register(subparsers) -> None:
 
     Example:
         >>> import argparse
-        >>> from distillguard.detect.api_logs.cli import register
+        >>> from distillguard.cli.logs import register
         >>> p = argparse.ArgumentParser(); register(p.add_subparsers())
         >>> p.parse_args(["logs", "score", "x.csv", "--out", "s.csv"]).target_fpr
         0.001

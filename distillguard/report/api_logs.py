@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from pathlib import Path
 
+import matplotlib.pyplot as plt  # the plot_* helpers draw on pyplot when given no axes (notebooks)
 import numpy as np
 import pandas as pd
 
+from distillguard.report.common import figure_png, subplots
+
 __all__ = ["plot_cluster_graph", "plot_score_distribution", "plot_timelines", "write_html_report"]
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def plot_score_distribution(scores: pd.DataFrame, threshold: float | None = None, ax=None):
@@ -27,11 +19,9 @@ def plot_score_distribution(scores: pd.DataFrame, threshold: float | None = None
 
     Example:
         >>> import pandas as pd
-        >>> from distillguard.detect.api_logs.report import plot_score_distribution
+        >>> from distillguard.report.api_logs import plot_score_distribution
         >>> ax = plot_score_distribution(pd.DataFrame({"score": [0.1, 0.2, 0.9], "flag": [False, False, True]}))
     """
-    import matplotlib.pyplot as plt
-
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3))
     bins = np.linspace(scores["score"].min(), scores["score"].max() + 1e-9, 50)
@@ -50,13 +40,11 @@ def plot_cluster_graph(scores: pd.DataFrame, max_clusters: int = 8, ax=None):
 
     Example:
         >>> import pandas as pd
-        >>> from distillguard.detect.api_logs.report import plot_cluster_graph
+        >>> from distillguard.report.api_logs import plot_cluster_graph
         >>> df = pd.DataFrame({"account_id": list("abc"), "cluster_id": ["c0"] * 3, "cluster_size": [3] * 3,
         ...                    "flag": [True, False, True], "score": [1.0, 0.5, 0.9]})
         >>> ax = plot_cluster_graph(df)
     """
-    import matplotlib.pyplot as plt
-
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 6))
     multi = scores[scores["cluster_size"] > 1]
@@ -80,13 +68,11 @@ def plot_timelines(logs: pd.DataFrame, account_ids: list[str], ax=None):
 
     Example:
         >>> import pandas as pd
-        >>> from distillguard.detect.api_logs.report import plot_timelines
+        >>> from distillguard.report.api_logs import plot_timelines
         >>> logs = pd.DataFrame({"account_id": ["a", "a"],
         ...                      "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02"], utc=True)})
         >>> ax = plot_timelines(logs, ["a"])
     """
-    import matplotlib.pyplot as plt
-
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3))
     for aid in account_ids:
@@ -106,7 +92,7 @@ def write_html_report(scores: pd.DataFrame, logs: pd.DataFrame, path: str | Path
 
     Example:
         >>> import pandas as pd, tempfile, os
-        >>> from distillguard.detect.api_logs.report import write_html_report
+        >>> from distillguard.report.api_logs import write_html_report
         >>> s = pd.DataFrame({"account_id": ["a"], "score": [1.0], "flag": [True], "reasons": ["x"],
         ...                   "cluster_id": ["c0"], "cluster_size": [1]})
         >>> logs = pd.DataFrame({"account_id": ["a"], "timestamp": pd.to_datetime(["2025-01-01"], utc=True)})
@@ -114,27 +100,23 @@ def write_html_report(scores: pd.DataFrame, logs: pd.DataFrame, path: str | Path
         >>> "data:image/png;base64" in p.read_text()
         True
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     path = Path(path)
     flagged = scores[scores["flag"]]
     imgs = []
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = subplots(figsize=(6, 3))
     plot_score_distribution(scores, threshold, ax=ax)
-    imgs.append(("Score distribution", _png(fig)))
-    fig, ax = plt.subplots(figsize=(6, 6))
+    imgs.append(("Score distribution", figure_png(fig)))
+    fig, ax = subplots(figsize=(6, 6))
     plot_cluster_graph(scores, ax=ax)
-    imgs.append(("Coordinated clusters", _png(fig)))
-    fig, ax = plt.subplots(figsize=(7, 3))
+    imgs.append(("Coordinated clusters", figure_png(fig)))
+    fig, ax = subplots(figsize=(7, 3))
     plot_timelines(logs, flagged["account_id"].head(8).tolist(), ax=ax)
-    imgs.append(("Timelines of the top flagged accounts", _png(fig)))
+    imgs.append(("Timelines of the top flagged accounts", figure_png(fig)))
     cols = [c for c in ("account_id", "score", "flag", "cluster_id", "cluster_size", "reasons") if c in scores]
     table = flagged[cols].head(top).to_html(index=False, escape=True, float_format=lambda v: f"{v:.4g}")
-    body = "".join(f"<h2>{html.escape(t)}</h2><img src='data:image/png;base64,{b}'/>" for t, b in imgs)
-    doc = (f"<!doctype html><html><head><meta charset='utf-8'><title>distillguard: API-log scores</title>"
+    body = "".join(f"<h2>{html.escape(t)}</h2><img alt='{html.escape(t)}' src='data:image/png;base64,{b}'/>"
+                   for t, b in imgs)
+    doc = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>distillguard: API-log scores</title>"
            f"</head><body><h1>API-log harvesting scores</h1><p>{len(scores)} accounts, {len(flagged)} flagged"
            f"{'' if threshold is None else f' (threshold {threshold:.4g})'}.</p>"
            f"<p><code>{html.escape(command)}</code></p>{body}<h2>Flagged accounts (top {top})</h2>{table}"

@@ -5,45 +5,28 @@ section per line of evidence with its test, its null hypothesis, its threshold a
 public fingerprint is shown, never the key.
 
 Example:
-    >>> from distillguard.report_html import render_html
+    >>> from distillguard.report.investigation import render_html
     >>> "<html" in render_html({"alpha": 1e-3, "logs": None, "suspects": {}, "complete": True})
     True
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
+import json
 import math
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["render_html"]
+from distillguard.errors import DistillguardError
+from distillguard.report.api_logs import plot_score_distribution
+from distillguard.report.common import CSS, fmt_p, img_tag, subplots
+from distillguard.report.fingerprint import fingerprint_figure
 
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:0.6em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:0.92em;
-text-align:left;vertical-align:top}th{background:#f3f3f3}.yes{color:#b00;font-weight:600}.no{color:#070}
-.ind{color:#8a5a00;font-weight:600}.note{color:#555;font-size:0.9em}code{background:#f6f6f6;padding:1px 3px}img{max-width:100%}"""
-
-
-def _png(fig: Any) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
-
-
-def _pfmt(p: float | None) -> str:
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "-"
-    if p < 1e-100:
-        return "&lt; 1e-100"
-    return f"{p:.3g}"
-
+__all__ = ["render_html", "write_report"]
 
 _STATUS_CLASS = {"DISTILLED": "yes", "INDICATIVE": "ind"}
 _STATUS_WORDS = {
@@ -61,10 +44,10 @@ def _line_cell(line: str, ln: dict[str, Any] | None) -> str:
     word = "detected" if ln["detected"] else "indicative only" if ln.get("indicative") else "not detected"
     cls = "yes" if ln["detected"] else "ind" if ln.get("indicative") else "no"
     if ln.get("p_exact") is not None and ln["p_exact"] != ln["p_value"]:
-        text = (f"exact rank p = {_pfmt(ln['p_exact'])} (can't go below {_pfmt(ln.get('p_floor'))}); Student-t "
-                f"p = {_pfmt(ln['p_value'])} (assumption)")
+        text = (f"exact rank p = {fmt_p(ln['p_exact'])} (can't go below {fmt_p(ln.get('p_floor'))}); Student-t "
+                f"p = {fmt_p(ln['p_value'])} (assumption)")
     else:
-        text = f"p = {_pfmt(ln['p_value'])} (exact)"
+        text = f"p = {fmt_p(ln['p_value'])} (exact)"
     if line == "radioactivity" and ln.get("attributed"):
         text += f"<br>learned from <b>{e(', '.join(ln['attributed']))}</b>"
     return f"<td class={cls}><b>{word}</b>: {text}</td>"
@@ -80,7 +63,7 @@ def _verdict_table(doc: dict[str, Any]) -> str:
         cells += [_line_cell(line, s["lines"].get(line)) for line in ("radioactivity", "fingerprint")]
         caveats = "".join(f"<li>{e(c)}</li>" for c in v.get("caveats", []))
         cells.append(f"<td class={_STATUS_CLASS.get(status, 'no')}><b>{e(status)}</b> (overall exact p = "
-                     f"{_pfmt(v.get('overall_p_exact', v['overall_p']))})<br><span class=note>"
+                     f"{fmt_p(v.get('overall_p_exact', v['overall_p']))})<br><span class=note>"
                      f"{e(_STATUS_WORDS.get(status, ''))}</span>" + (f"<ul class=note>{caveats}</ul>" if caveats
                                                                      else "") + "</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -105,17 +88,11 @@ def _logs_section(doc: dict[str, Any]) -> str:
            f"{e(lg.get('fitted_on', 'traffic assumed benign'))}.</p>"]
     scores = doc.get("_scores")
     if scores is not None and len(scores):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from distillguard.detect.api_logs.report import plot_score_distribution
-
-        fig, ax = plt.subplots(figsize=(7, 3))
+        fig, ax = subplots(figsize=(7, 3))
         plot_score_distribution(scores, lg["threshold"], ax=ax)
         ax.set_title("account scores (log scale)")
-        out.append(_png(fig))
+        out.append(img_tag(fig, "histogram of account scores on a log scale, flagged accounts apart, with the "
+                                "detector's threshold"))
     out.append("<table><tr><th>account</th><th>score</th><th>flagged</th><th>cluster size</th><th>top reasons</th></tr>")
     for r in lg["top"]:
         out.append(f"<tr><td>{e(r['account_id'])}</td><td>{r['score']:.3g}</td>"
@@ -132,15 +109,10 @@ def _stat_cell(b: dict[str, Any]) -> str:
 
 
 def _radio_plot(name: str, ln: dict[str, Any]) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     modes = list(ln["modes"])
     if not modes:
         return ""
-    fig, axes = plt.subplots(1, len(modes), figsize=(5.5 * len(modes), 3), squeeze=False)
+    fig, axes = subplots(1, len(modes), figsize=(5.5 * len(modes), 3), squeeze=False)
     for ax, m in zip(axes[0], modes):
         lp = -np.asarray(ln["modes"][m]["log10_p_all"], float)
         ax.hist(np.clip(lp, 0, None), bins=40, color="grey", log=True)
@@ -154,7 +126,8 @@ def _radio_plot(name: str, ln: dict[str, Any]) -> str:
         ax.set_title(f"{name}: {m} mode ({n} keys)")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    return _png(fig)
+    return img_tag(fig, f"{name}: histogram of -log10 p over the keys tested in each mode, the best key and the "
+                        "Holm/Bonferroni threshold marked")
 
 
 def _radio_section(doc: dict[str, Any]) -> str:
@@ -174,12 +147,12 @@ def _radio_section(doc: dict[str, Any]) -> str:
                     f"{d['units'].get('tokens_read', d['units'].get('answer_tokens'))} tokens")
             parts.append(f"<tr><td>{m}</td><td>{what}</td><td>{e(str(b.get('account') or 'master'))} "
                          f"({e(b['key_fingerprint'])})</td><td>{_stat_cell(b)}</td><td>{b['z']:.1f}</td>"
-                         f"<td>{_pfmt(b['p_value'])}</td><td>{_pfmt(d['p_holm_min'])}</td></tr>")
+                         f"<td>{fmt_p(b['p_value'])}</td><td>{fmt_p(d['p_holm_min'])}</td></tr>")
         parts.append("</table>")
         for m, d in ln["modes"].items():
             for acct, why in d.get("explained_by_overlap", {}).items():
                 parts.append(f"<p class=note>{m} mode: {e(acct)} was significant but is explained by {e(why['by'])}'s "
-                             f"green lists (conditional p = {_pfmt(why['conditional_p'])} on the coins red under "
+                             f"green lists (conditional p = {fmt_p(why['conditional_p'])} on the coins red under "
                              f"{e(why['by'])}); not attributed.</p>")
         parts.append(_radio_plot(name, ln))
         for note in ln.get("notes", []):
@@ -203,13 +176,12 @@ def _fp_section(doc: dict[str, Any]) -> str:
         ln = s["lines"].get("fingerprint")
         if ln is None:
             continue
-        from distillguard.fingerprint.report import plot_png
-
         parts.append(f"<h3>{e(name)}</h3><p>{e(ln['summary'])} ({ln['mode']} mode, {ln['queries_used']} queries"
                      f"{', partial: budget covers part of the probes' if ln.get('partial') else ''}). Calibration "
                      f"models: {e(', '.join(ln.get('calibration_names', [])))}; rank p = {ln['p_rank']:.2f} "
                      f"(minimum possible {ln['min_p_rank']:.2f}).</p>")
-        parts.append(f'<img alt="fingerprint" src="data:image/png;base64,{plot_png(ln)}">')
+        parts.append(img_tag(fingerprint_figure(ln, title=name), f"{name}: the suspect's statistic T against the "
+                             "calibration models' T, and the z-score of each probe"))
         parts.append("<table><tr><th>probe</th><th>family</th><th>z</th><th>prompt</th></tr>")
         for p in ln["probes"][:6]:
             parts.append(f"<tr><td>{e(p['id'])}</td><td>{e(p['family'])}</td><td>{p['z']:.1f}</td>"
@@ -242,7 +214,7 @@ def render_html(doc: dict[str, Any]) -> str:
     """The whole report as one HTML string.
 
     Example:
-        >>> from distillguard.report_html import render_html
+        >>> from distillguard.report.investigation import render_html
         >>> "verdict" in render_html({"alpha": 1e-3, "logs": None, "suspects": {}, "complete": True}).lower()
         True
     """
@@ -262,7 +234,43 @@ def render_html(doc: dict[str, Any]) -> str:
               "heavy further fine-tuning weaken the radioactivity signal; a suspect much unlike the calibration "
               "models weakens the fingerprint's null.</p>")
     body = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>distillguard investigation</title>"
-            f"<style>{_CSS}</style></head><body><h1>distillguard investigation</h1>", head,
+            f"<style>{CSS}</style></head><body><h1>distillguard investigation</h1>", head,
             "<h2>Verdict</h2>", _verdict_table(doc), _checks(doc), _logs_section(doc), _radio_section(doc),
             _fp_section(doc), limits, "</body></html>"]
     return "\n".join(b for b in body if b)
+
+
+def write_report(doc: dict[str, Any], out_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``report.json`` and ``report.html`` atomically (temporary files renamed at the end).
+
+    A document that is not ``complete`` is refused: no partial report is ever presented as a finished one.
+
+    Example:
+        >>> import tempfile
+        >>> from distillguard.report.investigation import write_report
+        >>> doc = {"alpha": 1e-3, "logs": None, "suspects": {}, "complete": True}
+        >>> [p.name for p in write_report(doc, tempfile.mkdtemp())]
+        ['report.json', 'report.html']
+    """
+    if not doc.get("complete"):
+        raise DistillguardError("the investigation did not finish; no report written")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    public = {k: v for k, v in doc.items() if not k.startswith("_")}
+    js, page = out / "report.json", out / "report.html"
+    tmp_js, tmp_html = out / ".report.json.tmp", out / ".report.html.tmp"
+    tmp_js.write_text(json.dumps(public, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    tmp_html.write_text(render_html(doc), encoding="utf-8")
+    os.replace(tmp_js, js)
+    os.replace(tmp_html, page)
+    return js, page
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    return str(o)

@@ -7,7 +7,7 @@ answers are scored). Then the figures behind them. Keys appear by public fingerp
 
 Example:
     >>> from distillguard.detect.radioactivity import KeyScore, RadioactivityReport
-    >>> from distillguard.detect.radioactivity_html import render_radioactivity_html
+    >>> from distillguard.report.radioactivity import render_radioactivity_html
     >>> r = KeyScore("dg-0/a", "a", 100, 40, 0.25, 0.4, 3.46, 1e-3, -3.0, 1e-3, -3.0, False)
     >>> page = render_radioactivity_html(RadioactivityReport("reading", "s", 1e-3, [r], {}, {}).to_dict())
     >>> page.startswith("<!doctype html>") and page.count("<img") == 2  # no curve: two plots
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from distillguard.report_html import _CSS, _png
+from distillguard.report.common import CSS, img_tag, subplots
 
 __all__ = ["render_radioactivity_html", "write_radioactivity_html"]
 
@@ -37,11 +37,6 @@ _WHAT = {"coins": ("green rate of the scored coins", "gamma"),
 
 def _statistic_plot(doc: dict[str, Any]) -> str:
     """Each shown account's statistic vs its null mean, with the null band at Bonferroni-adjusted alpha."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     res = sorted(doc["results"], key=lambda r: r["log10_p"])[:SHOWN]
     m = max(len(doc["results"]), 1)
     zq = float(stats.norm.isf(doc["threshold"]["alpha"] / m))  # one-sided, Bonferroni over every account
@@ -51,7 +46,7 @@ def _statistic_plot(doc: dict[str, Any]) -> str:
     z = np.array([r["z"] for r in res])
     # the statistic's null sd, recovered from its z (z = (value - null mean) / sd); none when z is 0
     sd = np.where(np.abs(z) > 1e-9, np.abs(val - null) / np.where(np.abs(z) > 1e-9, np.abs(z), 1.0), np.nan)
-    fig, ax = plt.subplots(figsize=(10, 3.2))
+    fig, ax = subplots(figsize=(10, 3.2))
     ax.fill_between(x, null - zq * sd, null + zq * sd, color="0.85", step="mid",
                     label=f"null band (z = ±{zq:.2f}: alpha / {m} accounts)")
     ax.plot(x, null, color="k", lw=0.8, drawstyle="steps-mid", label="null mean")
@@ -63,20 +58,15 @@ def _statistic_plot(doc: dict[str, Any]) -> str:
     ax.set_ylabel(_WHAT.get(kind, _WHAT["coins"])[0], fontsize=8)
     ax.set_title(f"the {len(res)} most significant accounts of {len(doc['results'])}: statistic vs its null", fontsize=9)
     ax.legend(fontsize=7, loc="best")
-    return _png(fig)
+    return img_tag(fig, "Each shown account's statistic vs its null mean, with the null band at Bonferroni-adjusted alpha")
 
 
 def _attribution_plot(doc: dict[str, Any]) -> str:
     """-log10 p of every account, sorted, with the Holm threshold of the most significant one."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     res = sorted(doc["results"], key=lambda r: r["log10_p"])
     lp = np.array([-r["log10_p"] for r in res])
     m, alpha = len(res), doc["threshold"]["alpha"]
-    fig, ax = plt.subplots(figsize=(10, 3))
+    fig, ax = subplots(figsize=(10, 3))
     ax.bar(np.arange(m), lp, color=["#b00" if r["detected"] else "0.6" for r in res], width=1.0)
     ax.axhline(-math.log10(alpha / m), color="k", ls="--", lw=0.8, label=f"Holm threshold, first step: alpha / {m}")
     ax.axhline(-math.log10(alpha), color="k", ls=":", lw=0.8, label=f"alpha = {alpha:g}")
@@ -88,21 +78,16 @@ def _attribution_plot(doc: dict[str, Any]) -> str:
     ax.set_ylabel("-log10 p")
     ax.set_title("attribution: which account's sub-key the suspect learned", fontsize=9)
     ax.legend(fontsize=7)
-    return _png(fig)
+    return img_tag(fig, '-log10 p of every account, sorted, with the Holm threshold of the most significant one')
 
 
 def _curve_plot(doc: dict[str, Any]) -> str:
     """The best key's -log10 p on growing prefixes of the text read (answers scored)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     c = doc["curve"]
     x = [p["tokens"] for p in c]
     y = [-p["log10_p"] for p in c]
     m = max(len(doc["results"]), 1)
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = subplots(figsize=(6, 3))
     ax.plot(x, y, marker="o", color="#246")
     ax.axhline(-math.log10(doc["threshold"]["alpha"] / m), color="k", ls="--", lw=0.8,
                label=f"detection threshold (alpha / {m})")
@@ -111,14 +96,14 @@ def _curve_plot(doc: dict[str, Any]) -> str:
     ax.set_ylim(bottom=0)
     ax.set_title("the evidence as it grows", fontsize=9)
     ax.legend(fontsize=7)
-    return _png(fig)
+    return img_tag(fig, "The best key's -log10 p on growing prefixes of the text read (answers scored)")
 
 
 def render_radioactivity_html(doc: dict[str, Any]) -> str:
     """The HTML page of one verdict (``RadioactivityReport.to_dict()``).
 
     Example:
-        >>> from distillguard.detect.radioactivity_html import render_radioactivity_html  # doctest: +SKIP
+        >>> from distillguard.report.radioactivity import render_radioactivity_html  # doctest: +SKIP
         >>> open("report.html", "w").write(render_radioactivity_html(report.to_dict()))  # doctest: +SKIP
     """
     e = html.escape
@@ -143,7 +128,7 @@ def render_radioactivity_html(doc: dict[str, Any]) -> str:
              "<p class=note>No evidence curve for this statistic (h &ge; 1 rank statistic).</p>")
     notes = "".join(f"<li>{e(n)}</li>" for n in doc.get("notes", []))
     return ("<!doctype html><html><head><meta charset='utf-8'><title>distillguard detect</title>"
-            f"<style>{_CSS}</style></head><body><h1>Radioactivity: {verdict}</h1><table>{rows}</table>"
+            f"<style>{CSS}</style></head><body><h1>Radioactivity: {verdict}</h1><table>{rows}</table>"
             f"<h2>Statistic per account</h2>{_statistic_plot(doc)}"
             f"<h2>Attribution</h2>{_attribution_plot(doc)}"
             f"<h2>Evidence vs text read</h2>{curve}"
@@ -157,7 +142,7 @@ def write_radioactivity_html(doc: dict[str, Any], path: str | Path) -> Path:
     """Write the page to ``path`` (parents created) and return it.
 
     Example:
-        >>> from distillguard.detect.radioactivity_html import write_radioactivity_html  # doctest: +SKIP
+        >>> from distillguard.report.radioactivity import write_radioactivity_html  # doctest: +SKIP
         >>> write_radioactivity_html(report.to_dict(), "runs/report.html")  # doctest: +SKIP
     """
     out = Path(path)

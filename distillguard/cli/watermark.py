@@ -1,9 +1,9 @@
-"""The ``distillguard`` command line: thin wrappers that parse, call the library, print, set the exit code.
+"""``distillguard keygen``, ``generate`` and ``score-text``: make a key, serve watermarked answers, test text.
 
-Exit codes, the same for every detecting command: 0 = ran, not detected; 1 = detected at the threshold;
-2 = bad input, usage error or any failure (one line on stderr, no traceback). :func:`main` is the one place
-that enforces this: every exception a command raises becomes that one line and exit 2, so a crash can never
-read as "detected". ``--debug`` (or ``DISTILLGUARD_DEBUG=1``) re-raises instead, to show the traceback.
+Example:
+    >>> import argparse
+    >>> from distillguard.cli.watermark import register
+    >>> register(argparse.ArgumentParser().add_subparsers())
 """
 
 from __future__ import annotations
@@ -13,192 +13,20 @@ import json
 import math
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
-from distillguard.errors import EXIT_DETECTED, EXIT_ERROR, EXIT_NOT_DETECTED, DistillguardError
+from distillguard.cli.common import EPILOG_EXIT, add_key_arg, fmt, load_key, print_json
+from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError
 
-_SUBCOMMAND_MODULES = [
-    "distillguard.detect.api_logs.cli",
-    "distillguard.detect.radioactivity_cli",
-    "distillguard.fingerprint.cli",
-    "distillguard.investigate_cli",
-]
+__all__ = ["register"]
 
 
-_DEBUG_ENV = "DISTILLGUARD_DEBUG"
-_MAX_ERROR_CHARS = 300
-_EPILOG_MAIN = (
-    "exit codes (every command):\n"
-    "  0  ran, nothing detected (keygen, generate: done)\n"
-    "  1  detected at the threshold (demo: some verdict is wrong)\n"
-    "  2  bad input, usage error or any failure: one line on stderr, no traceback\n"
-    "     (--debug or DISTILLGUARD_DEBUG=1 shows the traceback instead)"
-)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser with every subcommand registered (a subcommand that fails to import raises).
-
-    Example:
-        >>> from distillguard.cli import build_parser
-        >>> "usage" in build_parser().format_usage()
-        True
-    """
-    parser = argparse.ArgumentParser(
-        prog="distillguard",
-        description="Watermark your model's answers, then prove a suspect model was distilled from them.",
-        epilog=_EPILOG_MAIN,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--debug", action="store_true",
-                        help=f"on an error, show the full traceback instead of one line (also: {_DEBUG_ENV}=1)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
+def register(sub: Any) -> None:
+    """Add ``keygen``, ``generate`` and ``score-text`` to the ``distillguard`` parser."""
     _add_keygen(sub)
     _add_generate(sub)
     _add_score_text(sub)
-    _add_demo(sub)
-    import importlib
-
-    for name in _SUBCOMMAND_MODULES:
-        importlib.import_module(name).register(sub)  # an import failure is a bug: never hide a subcommand
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``distillguard`` script; returns the exit code (0, 1, or 2 on any error).
-
-    Every exception a command raises (not only :class:`~distillguard.errors.DistillguardError`) is printed
-    as one line, ``distillguard: error: ...``, on stderr, with the key redacted, and gives exit 2.
-    With ``--debug`` or ``DISTILLGUARD_DEBUG=1`` it is re-raised instead (traceback). argparse usage errors
-    exit 2 through ``SystemExit``.
-
-    Example:
-        >>> from distillguard.cli import main
-        >>> main(["score-text", "--key", "/nonexistent/k.json", "--text", "hello"])  # one line on stderr
-        2
-    """
-    argv = sys.argv[1:] if argv is None else list(argv)
-    debug = _debug_from_env() or "--debug" in argv
-    args: argparse.Namespace | None = None
-    try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        debug = debug or bool(getattr(args, "debug", False))
-        warnings.showwarning = _one_line_warning
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("distillguard: interrupted", file=sys.stderr)
-        return EXIT_ERROR
-    except Exception as exc:
-        if debug:
-            raise
-        print(error_line(exc, args), file=sys.stderr)
-        return EXIT_ERROR
-
-
-def _debug_from_env() -> bool:
-    return os.environ.get(_DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def error_line(exc: BaseException, args: argparse.Namespace | None = None) -> str:
-    """The one stderr line for an exception: ``distillguard: error: <message>`` (``<Class>: <message>`` when
-    it is not a :class:`~distillguard.errors.DistillguardError`), the key's secret redacted, at most ~300 chars.
-
-    Example:
-        >>> from distillguard.cli import error_line
-        >>> error_line(KeyError("response"))
-        "distillguard: error: KeyError: 'response' (rerun with --debug for the traceback)"
-        >>> error_line(RuntimeError("first\\nsecond"))
-        'distillguard: error: RuntimeError: first second (rerun with --debug for the traceback)'
-    """
-    msg = _redact(str(exc), args)
-    msg = " ".join(msg.split())
-    if len(msg) > _MAX_ERROR_CHARS:
-        msg = msg[: _MAX_ERROR_CHARS - 3] + "..."
-    if isinstance(exc, DistillguardError):
-        return f"distillguard: error: {msg or 'failed'}"
-    name = type(exc).__name__
-    return f"distillguard: error: {name}{': ' + msg if msg else ''} (rerun with --debug for the traceback)"
-
-
-def _redact(text: str, args: argparse.Namespace | None) -> str:
-    """Remove every form of the key's secret this process could know from ``text``."""
-    from distillguard.keys import ENV_VAR
-
-    secrets: list[str] = []
-    value = os.environ.get(ENV_VAR, "")
-    if value.strip():
-        secrets += [value, value.strip()]
-        secrets += _secret_hex_of(value.strip())
-    key_path = getattr(args, "key", None) if args is not None else None
-    if isinstance(key_path, str) and key_path:
-        try:
-            with open(key_path, encoding="utf-8") as fh:
-                secrets += _secret_hex_of(fh.read(1 << 20))
-        except (OSError, ValueError):
-            pass
-    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
-        for form in {secret, secret.lower(), secret.upper()}:
-            text = text.replace(form, "<redacted>")
-    return text
-
-
-def _secret_hex_of(text: str) -> list[str]:
-    """The secret of key-file JSON or of a bare hex secret (both as written and as lowercase hex)."""
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        doc = None
-    hexes: list[str] = []
-    if isinstance(doc, dict) and isinstance(doc.get("secret_hex"), str):
-        hexes.append(doc["secret_hex"])
-    elif doc is None:
-        hexes.append(text)
-    out: list[str] = []
-    for h in hexes:
-        out.append(h)
-        try:
-            out.append(bytes.fromhex(h).hex())
-        except ValueError:
-            pass
-    return out
-
-
-def _one_line_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001
-    if issubclass(category, UserWarning) and "distillguard" in str(filename):
-        print(f"distillguard: warning: {message}", file=sys.stderr)
-
-
-# -- shared helpers ---------------------------------------------------------------------------------------
-_EPILOG_EXIT = "exit codes: 0 = ran, not detected; 1 = detected at the threshold; 2 = bad input or failure"
-
-
-def _fmt(parser_help: str) -> dict[str, Any]:
-    return {"formatter_class": argparse.RawDescriptionHelpFormatter, "description": parser_help}
-
-
-def _add_key_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--key",
-        metavar="FILE",
-        help="key file made by `distillguard keygen` (default: the DISTILLGUARD_KEY environment variable)",
-    )
-
-
-def _load_key(args: argparse.Namespace):
-    from distillguard.keys import WatermarkKey
-
-    key = WatermarkKey.load(args.key) if args.key else WatermarkKey.from_env()
-    if getattr(args, "account", None):
-        key = key.for_account(args.account)
-    return key
-
-
-def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, default=str))
 
 
 # -- keygen -------------------------------------------------------------------------------------------------
@@ -208,7 +36,7 @@ def _add_keygen(sub) -> None:
         help="create a secret watermark key file (mode 0600)",
         epilog="example:\n  distillguard keygen --out teacher.key --delta 2.0\n"
         "  distillguard keygen --out k.json --vocab-size 50257 --context-width 4 --seeding min",
-        **_fmt("Create a 256-bit watermark key and record the watermark spec with it. The secret is written "
+        **fmt("Create a 256-bit watermark key and record the watermark spec with it. The secret is written "
                "only to the key file (created with mode 0600) and never printed."),
     )
     p.add_argument("--out", required=True, metavar="FILE", help="where to write the key file")
@@ -241,7 +69,7 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
     path = key.save(args.out, overwrite=args.force)
     out = {"key_file": str(path), "fingerprint": key.fingerprint, "spec": spec.to_dict()}
     if args.json:
-        _print_json(out)
+        print_json(out)
     else:
         print(f"wrote {path} (mode 0600), key {key.fingerprint}, vocab {vocab}, gamma {args.gamma}, "
               f"delta {args.delta}, h {args.context_width}, seeding {args.seeding}")
@@ -261,9 +89,9 @@ def _add_generate(sub) -> None:
         "An existing --out is only resumed when its manifest matches; any other file (a key, the prompts,\n"
         "an API log, answers made with other settings) is refused and left untouched.\n"
         "exit codes: 0 = done; 2 = bad input or failure",
-        **_fmt("Batched watermarked generation with the teacher (chat template applied for chat models)."),
+        **fmt("Batched watermarked generation with the teacher (chat template applied for chat models)."),
     )
-    _add_key_arg(p)
+    add_key_arg(p)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--prompts", metavar="FILE", help="text file (one prompt per line) or JSONL with 'prompt'")
     src.add_argument("--sharegpt", type=int, metavar="N", help="use N real human prompts from ShareGPT")
@@ -329,7 +157,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     # every check that can refuse runs before ShareGPT is read and before the tokenizer or model loads
     _check_generate_options(args)
     _check_out_path(args.out, {"the key file": args.key, "the prompts file": args.prompts})
-    key = None if args.no_watermark else _load_key(args)
+    key = None if args.no_watermark else load_key(args)
     gen_kwargs = dict(batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
                       min_new_tokens=args.min_new_tokens, do_sample=not args.greedy, temperature=args.temperature,
                       seed=args.seed)
@@ -348,7 +176,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     stats["out"] = args.out
     stats["key_fingerprint"] = None if key is None else key.fingerprint
     if args.json:
-        _print_json(stats)
+        print_json(stats)
     else:
         print(f"{stats['generated']} generated, {stats['skipped']} already done -> {args.out}")
     return 0
@@ -361,11 +189,11 @@ def _add_score_text(sub) -> None:
         help="test whether text carries the watermark (exact binomial p-value)",
         epilog="examples:\n  distillguard score-text --key teacher.key answer.txt\n"
         "  echo 'some text' | distillguard score-text --key teacher.key -\n"
-        "  distillguard score-text --key teacher.key --jsonl answers.jsonl --json\n" + _EPILOG_EXIT,
-        **_fmt("Count green tokens once per distinct (context, token) coin and test against gamma with an "
+        "  distillguard score-text --key teacher.key --jsonl answers.jsonl --json\n" + EPILOG_EXIT,
+        **fmt("Count green tokens once per distinct (context, token) coin and test against gamma with an "
                "exact binomial tail. A text is 'detected' when p <= --alpha."),
     )
-    _add_key_arg(p)
+    add_key_arg(p)
     p.add_argument("inputs", nargs="*", metavar="FILE", help="text files to score ('-' = stdin)")
     p.add_argument("--text", help="score this string")
     p.add_argument("--jsonl", metavar="FILE", help="score the --field of every record of a JSONL file")
@@ -415,14 +243,14 @@ def _cmd_score_text(args: argparse.Namespace) -> int:
     for name, text in texts:
         if not text.strip():
             raise DistillguardError(f"{name}: empty text, nothing to score")
-    key = _load_key(args)
+    key = load_key(args)
     spec = key.require_spec()
     tok = load_tokenizer(args.model)
     check_tokenizer(tok, spec)
     results = score_batch([tok.encode(t, add_special_tokens=False) for _, t in texts], key, alpha=alpha)
     detected = any(r.detected for r in results)
     if args.json:
-        _print_json({"alpha": alpha, "key_fingerprint": key.fingerprint, "detected": detected,
+        print_json({"alpha": alpha, "key_fingerprint": key.fingerprint, "detected": detected,
                      "results": [{"source": n, **r.to_dict()} for (n, _), r in zip(texts, results)]})
     else:
         print(f"{'source':<32} {'tokens':>7} {'scored':>7} {'green':>7} {'z':>7} {'log10 p':>9}  verdict")
@@ -442,49 +270,3 @@ def _read_stdin() -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise DistillguardError("cannot read stdin: not UTF-8 text") from None
-
-
-# -- demo ---------------------------------------------------------------------------------------------------
-def _add_demo(sub) -> None:
-    p = sub.add_parser(
-        "demo",
-        help="the main job: a whole investigation on the embedded default (SmolLM2 teacher, Gemma control)",
-        epilog="examples:\n  distillguard demo                      # quick profile, <= 20 min on 2 CPU cores\n"
-        "  distillguard demo --profile full --out runs/demo-full\n"
-        "  distillguard demo --profile smoke --teacher tiny/ --reference tiny2/   # seconds, tiny models\n\n"
-        "Steps are cached in --out: rerunning after an interruption resumes.\n"
-        "exit codes: 0 = every verdict matches the simulated ground truth; 1 = some verdict is wrong (listed); "
-        "2 = bad input or failure",
-        **_fmt("Simulates API traffic in which one hidden account harvests the watermarked SmolLM2 teacher, "
-               "trains a student on that account's answers, then investigates: finds the harvesting accounts "
-               "in the logs, tests the student and Gemma-3-270M (the clean control) for radioactivity (with "
-               "attribution to the account) and for the teacher's fingerprint, and writes one HTML report "
-               "(report.html + report.json) and a summary table."),
-    )
-    p.add_argument("--out", default="runs/demo", help="work and report directory (default runs/demo)")
-    p.add_argument("--profile", default="quick", choices=["smoke", "quick", "full"],
-                   help="quick (default, <= 20 min on 2 cores), full (larger), smoke (tiny; for tests)")
-    p.add_argument("--teacher", default=None, help="teacher model (default: the embedded SmolLM2-135M-Instruct)")
-    p.add_argument("--reference", default="gemma3-270m", help="independent model tested as the clean control "
-                   "(default gemma3-270m); the fingerprint's references are ChatGPT's recorded ShareGPT answers")
-    p.add_argument("--context-width", type=int, default=0, metavar="H",
-                   help="context width of the demo key: 0 (default; one green list per account, learned by small "
-                   "students) or 1+ (context-seeded; needs far more harvested data to carry into a student)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--json", action="store_true", help="print the report JSON")
-    p.set_defaults(func=_cmd_demo)
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from distillguard.demo import run_demo
-
-    doc = run_demo(out_dir=args.out, profile=args.profile, teacher=args.teacher, reference=args.reference,
-                   context_width=args.context_width, device=args.device)
-    if args.json:
-        _print_json({k: v for k, v in doc.items() if not k.startswith("_")})
-    # the demo knows the truth: its exit code says whether every verdict was right, not whether one fired
-    return 0 if doc.get("checks") and all(doc["checks"].values()) else 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from distillguard.cli.common import load_key, parse_accounts, read_lines
 from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError
 
 __all__ = ["register"]
@@ -45,8 +46,8 @@ def _open(src: str, args: argparse.Namespace) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from distillguard.detect.radioactivity_cli import parse_accounts
-    from distillguard.investigate import investigate, summary_table, write_report
+    from distillguard.investigate import investigate, summary_table
+    from distillguard.report import write_report
 
     key_given = bool(args.key) or bool(os.environ.get("DISTILLGUARD_KEY"))
     if not args.suspect and not args.logs:
@@ -66,10 +67,9 @@ def _run(args: argparse.Namespace) -> int:
             raise DistillguardError(f"{p}: refusing to overwrite an input file")
     key = teacher_tok = None
     if key_given and (args.suspect or args.accounts):
-        from distillguard.cli import _load_key
         from distillguard.models import load_tokenizer
 
-        key = _load_key(args)
+        key = load_key(args)
         key.require_spec()
         teacher_tok = load_tokenizer(args.teacher)
     probes = None
@@ -85,8 +85,6 @@ def _run(args: argparse.Namespace) -> int:
         ref = load_logs(args.logs_reference) if args.logs_reference else None
     prompts = None
     if args.prompts:
-        from distillguard.detect.radioactivity_cli import read_lines
-
         prompts = read_lines(args.prompts, "prompt")
     suspects = {}
     for src in args.suspect or []:
@@ -113,7 +111,7 @@ def register(subparsers: Any) -> None:
 
     Example:
         >>> import argparse
-        >>> from distillguard.investigate_cli import register
+        >>> from distillguard.cli.investigate import register
         >>> register(argparse.ArgumentParser().add_subparsers())
     """
     p = subparsers.add_parser(

@@ -2,7 +2,7 @@
 
 Example:
     >>> import os, tempfile
-    >>> from distillguard.fingerprint.report import write_report
+    >>> from distillguard.report.fingerprint import write_report
     >>> res = {"statistic": 1.0, "null_statistics": [0.0, 0.1], "p_value": 0.001, "log10_p": -3.0,
     ...        "detected": True, "probes": [{"id": "p", "family": "real", "prompt": "q", "score": 1.0, "z": 3.0,
     ...        "matched": True, "teacher_answer": "a", "reference_answer": "b", "suspect_answer": None}]}
@@ -13,54 +13,80 @@ Example:
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_report", "plot_png"]
+import numpy as np
+from scipy import stats
+
+from distillguard.report.common import figure_png, subplots
+
+__all__ = ["write_report", "fingerprint_figure", "plot_png", "verdict_word"]
+
+
+def fingerprint_figure(res: dict[str, Any], *, title: str | None = None) -> Any:
+    """Figure: the suspect's statistic among the calibration models' (with the null's mean and the t tail's
+    threshold at ``res["alpha"]``), and each probe's z-score, labelled with the probe ids of the table.
+
+    Colours follow the verdict: red only for a detected suspect, amber for an indicative one, neutral blue
+    for a cleared one; the verdict is also written in the title (not colour alone).
+
+    Example:
+        >>> from distillguard.report.fingerprint import fingerprint_figure
+        >>> fig = fingerprint_figure({"statistic": 1.0, "null_statistics": [0.0, 0.2], "probes": [{"z": 1.0}]})
+        >>> len(fig.axes)
+        2
+    """
+    word = verdict_word(res)
+    color = {"DETECTED": "#b00", "INDICATIVE": "#8a5a00"}.get(word, "#246")
+    fig, ax = subplots(1, 2, figsize=(9, 3.2))
+    null = list(res.get("null_statistics", []))
+    ax[0].scatter(null, [0] * len(null), label=f"calibration models (H0, R = {len(null)})", color="grey",
+                  marker="o")
+    ax[0].axvline(res["statistic"], color=color, lw=2, label=f"suspect ({word})")
+    if len(null) >= 2 and "alpha" in res:
+        mu, sd, R = float(np.mean(null)), float(np.std(null, ddof=1)), len(null)
+        cut = mu + float(stats.t.isf(res["alpha"], R - 1)) * sd * (1 + 1 / R) ** 0.5
+        ax[0].axvline(mu, color="k", lw=0.8, ls=":", label="null mean")
+        ax[0].axvline(cut, color="k", lw=0.8, ls="--", label=f"t-tail threshold (alpha {res['alpha']:g})")
+    ax[0].set_yticks([])
+    ax[0].set_xlabel("T = mean probe contrast")
+    ax[0].set_title(("" if title is None else f"{title}: ") + f"T vs independent models ({word})", fontsize=9)
+    ax[0].legend(fontsize=7)
+    probes = res.get("probes", [])
+    z = [p["z"] for p in probes]
+    ax[1].bar(range(len(z)), z, color=[color if v > 2 else "0.7" for v in z], edgecolor="k", linewidth=0.3,
+              hatch=None)
+    ax[1].axhline(2.0, ls="--", color="k", lw=0.8, label="z = 2 (matched)")
+    ax[1].set_xticks(range(len(z)))
+    ax[1].set_xticklabels([str(p.get("id", i)) for i, p in enumerate(probes)], rotation=90, fontsize=6)
+    ax[1].set_xlabel("probe id (strongest first)")
+    ax[1].set_ylabel("z vs calibration")
+    ax[1].set_title("per-probe z-scores", fontsize=9)
+    ax[1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 
 def plot_png(res: dict[str, Any]) -> str:
-    """Base64 PNG: the suspect's statistic against the calibration models', and the per-probe z-scores.
+    """Base64 PNG of :func:`fingerprint_figure`.
 
     Example:
-        >>> from distillguard.fingerprint.report import plot_png
+        >>> from distillguard.report.fingerprint import plot_png
         >>> plot_png({"statistic": 1.0, "null_statistics": [0.0], "probes": [{"z": 1.0}]})[:4]
         'iVBO'
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(1, 2, figsize=(9, 3))
-    null = res.get("null_statistics", [])
-    ax[0].scatter(null, [0] * len(null), label="calibration models (H0)", color="grey")
-    ax[0].axvline(res["statistic"], color="red", label="suspect")
-    ax[0].set_yticks([])
-    ax[0].set_xlabel("T = mean probe contrast")
-    ax[0].legend(fontsize=7)
-    z = [p["z"] for p in res.get("probes", [])]
-    ax[1].bar(range(len(z)), z, color=["red" if v > 2 else "grey" for v in z])
-    ax[1].axhline(2.0, ls="--", color="k", lw=0.8)
-    ax[1].set_xlabel("probe (best first)")
-    ax[1].set_ylabel("z vs calibration")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+    return figure_png(fingerprint_figure(res))
 
 
 def verdict_word(res: dict[str, Any]) -> str:
     """``DETECTED`` (exact rank p <= alpha), ``INDICATIVE`` (only the Student-t tail is) or ``not detected``.
 
     Example:
-        >>> from distillguard.fingerprint.report import verdict_word
+        >>> from distillguard.report.fingerprint import verdict_word
         >>> verdict_word({"detected": False, "indicative": True})
         'INDICATIVE'
     """
@@ -92,7 +118,7 @@ def write_report(res: dict[str, Any], path: str | os.PathLike) -> Path:
     """Write ``res`` as JSON (``.json``) or a self-contained HTML page (``.html``/``.htm``).
 
     Example:
-        >>> from distillguard.fingerprint.report import write_report  # doctest: +SKIP
+        >>> from distillguard.report.fingerprint import write_report  # doctest: +SKIP
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
