@@ -57,10 +57,10 @@ def log(msg: str) -> None:
 
 
 def final_scores(det, feats: pd.DataFrame, clusters: pd.DataFrame, cfeats: pd.DataFrame) -> pd.Series:
-    own = pd.Series(det.decision_function(feats), index=feats["account_id"].to_numpy())
+    own = pd.Series(det.suspicion_score(feats), index=feats["account_id"].to_numpy())
     cl = clusters.set_index("account_id")["cluster_id"].reindex(own.index)
     if len(cfeats):
-        cs = pd.Series(det.decision_function(cfeats), index=cfeats["account_id"].to_numpy())
+        cs = pd.Series(det.suspicion_score(cfeats), index=cfeats["account_id"].to_numpy())
         own = np.fmax(own, cl.map(cs).astype(float).fillna(-np.inf))
     return own
 
@@ -86,7 +86,7 @@ def queries_to_detection(det, thr: float, logs: pd.DataFrame, ids: list[str], ke
         for k in ks + [len(sub)]:
             parts.append(sub.iloc[:k].assign(account_id=f"{aid}@{k}"))
     f = account_features(pd.concat(parts, ignore_index=True))
-    f["sc"] = det.decision_function(f)
+    f["sc"] = det.suspicion_score(f)
     f[["aid", "k"]] = f["account_id"].str.rsplit("@", n=1, expand=True)
     f["k"] = f["k"].astype(int)
     first = f[f["sc"] > thr].groupby("aid")["k"].min()
@@ -152,7 +152,7 @@ def mmd_comparison(logs, benign_ids, acc, quick: bool, rng) -> dict:
            "pool_attack_prompts_per_family": n_pool_a, "fit_windows_ours": n_fit, "null_windows": n_cal,
            "test_windows_per_cell": n_test, "null_test_windows": n_null_test, "target_fpr": 0.003,
            "embedding_seconds": emb_time,
-           "realised_fpr": {"mmd": float(mmd.predict(neg_e).mean()), "ours": float(ours.predict(neg_r).mean())},
+           "realised_fpr": {"mmd": float(mmd.flag(neg_e).mean()), "ours": float(ours.flag(neg_r).mean())},
            "note": "benign client traffic = rows of benign human/power_user/tutoring test accounts; a fraction of "
                    "each window replaced by one attacker family's queries ('all': families mixed equally); "
                    "MMD sees prompt embeddings only, ours sees per-request log fields (prompt markers, "
@@ -162,7 +162,7 @@ def mmd_comparison(logs, benign_ids, acc, quick: bool, rng) -> dict:
         fams = ATTACK_FAMILIES if fam == "all" else (fam,)
         for frac in (0.05, 0.10):
             e, r = make(frac, n_test, fams)
-            cells[f"{fam}@{frac:g}"] = {"mmd": float(mmd.predict(e).mean()), "ours": float(ours.predict(r).mean()),
+            cells[f"{fam}@{frac:g}"] = {"mmd": float(mmd.flag(e).mean()), "ours": float(ours.flag(r).mean()),
                                         "mmd_median_p": float(np.median(mmd.p_values(e))),
                                         "ours_median_p": float(np.median(ours.p_values(r)))}
     res["tpr"] = cells

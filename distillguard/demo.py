@@ -37,8 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from distillguard.detect.stats import binom_test
-from distillguard.detect.text import green_coins
+from distillguard.detect.radioactivity import pooled_coin_test
 from distillguard.errors import DistillguardError
 from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
 
@@ -98,15 +97,10 @@ def pooled_score(sequences: list[list[int]], key: WatermarkKey) -> dict[str, flo
         >>> pooled_score([[1, 2, 3, 4]], k)["scored"]
         3
     """
-    spec = key.require_spec()
     seqs = [s for s in sequences if len(s)]
     ids = np.concatenate([np.asarray(s, np.int64) for s in seqs]) if seqs else np.zeros(0, np.int64)
     segs = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs]) if seqs else np.zeros(0, np.int64)
-    _, coin, green = green_coins(ids, segs, key, spec)
-    _, first = np.unique(coin, return_index=True)
-    n, g = len(first), int(green[first].sum())
-    p, lp, z = binom_test(g, n, spec.effective_gamma)
-    return {"scored": n, "green": g, "p_value": p, "log10_p": lp, "z": z}
+    return pooled_coin_test(ids, segs, key, key.require_spec())._asdict()
 
 
 # -- cached steps ---------------------------------------------------------------------------------------------

@@ -228,7 +228,7 @@ def test_unsupervised_flags_planted_harvester_not_heavy_batch_user(sim, unsup):
 def test_unsupervised_threshold_respects_fpr_on_held_out_benign_accounts(unsup):
     # independent benign traffic (another seed): the realised FPR stays within binomial noise of the target
     logs, acc = simulate_logs(700, 0, families=(), days=7, seed=11, prompts=POOL)
-    flags = unsup.predict(account_features(logs))
+    flags = unsup.predict(account_features(logs)) == -1  # -1 = flagged (scikit-learn's outlier convention)
     assert len(flags) == 700
     assert flags.sum() <= 14  # target 0.01 -> 7 expected; P(Binomial(700, 0.01) > 14) < 0.01
 
@@ -238,7 +238,7 @@ def test_unsupervised_baselines_and_bad_parameters(sim):
     benign = feats[feats["account_id"].isin(acc.loc[acc["label"] == 0, "account_id"])]
     for method in ("robust_z", "iforest"):
         det = UnsupervisedDetector(method=method, target_fpr=0.01, n_estimators=50).fit(benign)
-        assert det.predict(benign).mean() <= 0.05
+        assert (det.predict(benign) == -1).mean() <= 0.05
     with pytest.raises(DistillguardError, match="unknown method 'lof'"):
         UnsupervisedDetector(method="lof").fit(benign)
     with pytest.raises(DistillguardError, match="at least 20 benign accounts"):
@@ -253,9 +253,9 @@ def test_mmd_window_detector_calibrated_null():
     null = [rng.normal(size=(120, 6)) for _ in range(199)]
     det = MMDWindowDetector(window=120, n_reference=400, target_fpr=0.01).fit(null, reference=ref)
     fresh = [rng.normal(size=(120, 6)) for _ in range(100)]
-    assert det.predict(fresh).mean() <= 0.05
+    assert (det.predict(fresh) == -1).mean() <= 0.05
     shifted = [np.vstack([rng.normal(size=(90, 6)), rng.normal(size=(30, 6)) + 3.0]) for _ in range(20)]
-    assert det.predict(shifted).mean() >= 0.9 and det.p_values(shifted).max() <= 0.01
+    assert (det.predict(shifted) == -1).mean() >= 0.9 and det.p_values(shifted).max() <= 0.01
     with pytest.raises(DistillguardError, match="besides the reference"):
         MMDWindowDetector().fit([], reference=ref)
 
@@ -289,9 +289,9 @@ def test_harvest_window_detector_flags_planted_fraction_and_respects_fpr():
     det = HarvestWindowDetector(target_fpr=0.01).fit([_window(rng) for _ in range(80)],
                                                      calibration_windows=[_window(rng) for _ in range(199)])
     assert len(det.null_scores_) == 199
-    assert det.predict([_window(rng) for _ in range(200)]).mean() <= 0.04
+    assert det.flag([_window(rng) for _ in range(200)]).mean() <= 0.04
     planted = [_window(rng, n_cot=30, long_ct=True) for _ in range(20)]  # 10 % harvesting queries
-    assert det.predict(planted).mean() >= 0.9 and det.p_values(planted).max() <= 0.01
+    assert (det.predict(planted) == -1).mean() >= 0.9 and det.p_values(planted).max() <= 0.01
     stats = det.window_statistics(planted[:1])
     assert stats.loc[0, "cot_frac"] == pytest.approx(0.1) and stats.loc[0, "long_completion_frac"] >= 0.1
     with pytest.raises(DistillguardError, match="at least 20 benign windows"):

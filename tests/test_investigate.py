@@ -281,7 +281,7 @@ def test_attribution_one_correction_and_explained_respected(monkeypatch):
     class S:
         identity = "s"
 
-    reading = _fake_report("reading", {"harvester": 1e-30, "sibling": 1e-20, "edge": 3e-4},
+    reading = _fake_report("reading", {"harvester": 1e-30, "sibling": 1e-20, "edge": 6e-4},
                            explained={"sibling": {"by": "harvester"}})
     generation = _fake_report("generation", {"harvester": 1e-12, "sibling": 1e-10, "edge": 0.5})
     monkeypatch.setattr(radio, "can_read", lambda *a: True)
@@ -289,7 +289,7 @@ def test_attribution_one_correction_and_explained_respected(monkeypatch):
     monkeypatch.setattr(radio, "generation_test", lambda *a, **k: generation)
     ev = radioactivity_evidence(S(), key, None, accounts=["harvester", "sibling", "edge"], alpha=1e-3)
     # sibling: explained away by the reading mode's overlap test, so never named although generation flags it;
-    # edge: Holm p 6e-4 <= alpha in one mode, but 2 modes x 6e-4 > alpha
+    # edge: Holm p 6e-4 (the least significant of 3: multiplier 1) <= alpha in one mode, but 2 modes x 6e-4 > alpha
     assert ev["attributed"] == ["harvester"]
     assert not any(n.startswith("WARNING") for n in ev["notes"])
 

@@ -21,8 +21,24 @@
   an account's score = max(own score, its cluster's score) (cluster evidence never lowers a score), one
   threshold calibrated on held-out benign accounts.
 
-``decision_function`` returns higher-is-more-suspicious scores, ``predict`` 0/1 flags (score > ``threshold_``),
-and ``score_accounts`` a DataFrame with ``account_id``, ``score``, ``flag`` and the top reasons.
+Conventions (scikit-learn's): every ``fit`` returns ``self``, and every method that needs a fitted estimator
+raises :class:`sklearn.exceptions.NotFittedError` before ``fit``. Each detector has one score, higher = more
+harvest-like (``suspicion_score``), and flags when it exceeds ``threshold_``; the other methods are views of it:
+
+* the detectors fitted on benign traffic (:class:`UnsupervisedDetector`, :class:`MMDWindowDetector`,
+  :class:`HarvestWindowDetector`) are outlier detectors (:class:`~sklearn.base.OutlierMixin`), and
+  :class:`AccountScorer` follows the same convention per account: ``score_samples = -suspicion_score`` (higher =
+  more normal), ``decision_function = score_samples - offset_`` with ``offset_ = -threshold_`` (negative =
+  flagged), ``predict`` -1 for a flagged (harvester-like) account or window and +1 for a normal one (-1 exactly
+  where ``decision_function < 0``, i.e. ``suspicion_score > threshold_``), ``flag`` the same as 0/1 (1 = flagged);
+* :class:`SupervisedDetector` is a classifier: ``classes_`` from ``fit``, ``predict`` the class labels at the
+  FPR-calibrated threshold (1 = harvester), ``decision_function = log-odds - threshold_`` (positive =
+  ``classes_[1]``), ``predict_proba`` the model's class probabilities (not thresholded);
+* ``score_accounts`` (feature-table detectors) and :meth:`AccountScorer.score_logs` return a DataFrame with
+  ``account_id``, ``score`` (= ``suspicion_score``), ``flag`` (bool) and the top reasons.
+
+Changing ``threshold_`` after ``fit`` (recalibration on held-out benign scores) moves ``offset_``, ``predict``,
+``flag`` and ``decision_function`` with it.
 
 Thresholds (:func:`threshold_for_fpr`) are finite-sample (conformal) quantiles of held-out benign scores: for a
 new benign account exchangeable with the calibration accounts, P(flag) <= target FPR.
@@ -33,6 +49,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, OutlierMixin
+from sklearn.utils.validation import check_is_fitted
 
 from distillguard.detect.api_logs.features import FEATURE_COLUMNS
 from distillguard.errors import DistillguardError
@@ -147,17 +164,136 @@ def _reasons(z: np.ndarray, raw: np.ndarray, top: int) -> list[str]:
             for i, row in enumerate(idx)]
 
 
-class _Base(BaseEstimator):
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.decision_function(X) > self.threshold_).astype(np.int64)
+def _named(x, name: str):
+    """``x`` renamed ``name`` when it is a Series (:class:`AccountScorer`'s per-account outputs), else ``x``."""
+    return x.rename(name) if isinstance(x, pd.Series) else x
 
+
+def _no_2d_array_tags(tags):
+    # X is a named-column feature table, a list of windows or a raw log table, never an arbitrary numeric
+    # matrix: scikit-learn's generic checks (check_estimator), which feed such matrices, do not apply
+    # (tests/test_api_logs_sklearn.py runs the applicable subset)
+    tags.input_tags.two_d_array = False
+    return tags
+
+
+class _Flagging:
+    """scikit-learn's outlier-detector methods over ``_suspicion`` (higher = more harvest-like) and ``threshold_``.
+
+    Subclasses implement ``_suspicion(X)`` (no fitted check) and set ``threshold_`` in ``fit``; a flag is
+    ``suspicion_score > threshold_``, so ``offset_ = -threshold_`` and ``decision_function < 0`` exactly there.
+    """
+
+    @property
+    def offset_(self) -> float:
+        """``-threshold_``: ``decision_function = score_samples - offset_`` (follows a changed ``threshold_``)."""
+        return -self.threshold_
+
+    @offset_.setter
+    def offset_(self, value: float) -> None:
+        self.threshold_ = -value
+
+    def __sklearn_tags__(self):
+        return _no_2d_array_tags(super().__sklearn_tags__())
+
+    def suspicion_score(self, X):
+        """The detector's own score, higher = more harvest-like; flagged where ``> threshold_``.
+
+        The score ``threshold_`` is a benign quantile of (``score`` in :meth:`score_accounts`).
+
+        Example:
+            >>> import numpy as np
+            >>> from distillguard.detect.api_logs.detectors import MMDWindowDetector
+            >>> rng = np.random.default_rng(0)
+            >>> det = MMDWindowDetector(window=50, target_fpr=0.05).fit([rng.normal(size=(50, 3)) for _ in range(40)])
+            >>> s = det.suspicion_score([rng.normal(size=(50, 3)), rng.normal(size=(50, 3)) + 2])
+            >>> bool(s[0] <= det.threshold_ < s[1])
+            True
+        """
+        check_is_fitted(self)
+        return _named(self._suspicion(X), "suspicion_score")
+
+    def score_samples(self, X):
+        """scikit-learn's normality score: ``-suspicion_score`` (higher = more normal).
+
+        Example:
+            >>> import numpy as np
+            >>> from distillguard.detect.api_logs.detectors import MMDWindowDetector
+            >>> rng = np.random.default_rng(0)
+            >>> det = MMDWindowDetector(window=50, target_fpr=0.05).fit([rng.normal(size=(50, 3)) for _ in range(40)])
+            >>> w = [rng.normal(size=(50, 3)), rng.normal(size=(50, 3)) + 2]
+            >>> bool((det.score_samples(w) == -det.suspicion_score(w)).all())
+            True
+        """
+        return _named(-self.suspicion_score(X), "score_samples")
+
+    def decision_function(self, X):
+        """``score_samples - offset_`` (= ``threshold_ - suspicion_score``): negative = flagged (outlier).
+
+        Example:
+            >>> import numpy as np
+            >>> from distillguard.detect.api_logs.detectors import MMDWindowDetector
+            >>> rng = np.random.default_rng(0)
+            >>> det = MMDWindowDetector(window=50, target_fpr=0.05).fit([rng.normal(size=(50, 3)) for _ in range(40)])
+            >>> d = det.decision_function([rng.normal(size=(50, 3)), rng.normal(size=(50, 3)) + 2])
+            >>> bool(d[0] >= 0 > d[1])
+            True
+        """
+        return _named(self.score_samples(X) - self.offset_, "decision_function")
+
+    def predict(self, X):
+        """-1 for a flagged (harvester-like) input, +1 for a normal one: -1 exactly where ``decision_function < 0``.
+
+        Example:
+            >>> import numpy as np
+            >>> from distillguard.detect.api_logs.detectors import MMDWindowDetector
+            >>> rng = np.random.default_rng(0)
+            >>> det = MMDWindowDetector(window=50, target_fpr=0.05).fit([rng.normal(size=(50, 3)) for _ in range(40)])
+            >>> det.predict([rng.normal(size=(50, 3)), rng.normal(size=(50, 3)) + 2]).tolist()
+            [1, -1]
+        """
+        d = self.decision_function(X)
+        p = np.where(np.asarray(d) < 0, -1, 1)
+        return pd.Series(p, index=d.index, name="predict") if isinstance(d, pd.Series) else p
+
+    def flag(self, X):
+        """The 0/1 flags (1 = flagged, ``suspicion_score > threshold_``): ``predict(X) == -1`` as integers.
+
+        Example:
+            >>> import numpy as np
+            >>> from distillguard.detect.api_logs.detectors import MMDWindowDetector
+            >>> rng = np.random.default_rng(0)
+            >>> det = MMDWindowDetector(window=50, target_fpr=0.05).fit([rng.normal(size=(50, 3)) for _ in range(40)])
+            >>> det.flag([rng.normal(size=(50, 3)), rng.normal(size=(50, 3)) + 2]).tolist()
+            [0, 1]
+        """
+        return _named((self.predict(X) == -1).astype(np.int64), "flag")
+
+
+class _Base(BaseEstimator):
     def _explain(self, X: pd.DataFrame, top: int) -> list[str]:
         raw = X[FEATURE_COLUMNS].to_numpy(dtype=np.float64)
         return _reasons(self.scale_.z(_matrix(X)), raw, top)
 
+    def __sklearn_tags__(self):
+        return _no_2d_array_tags(super().__sklearn_tags__())
+
     def score_accounts(self, X: pd.DataFrame, top: int = 3) -> pd.DataFrame:
-        """Scores, flags and the ``top`` reasons per account, most suspicious first."""
-        s = self.decision_function(X)
+        """Scores (``suspicion_score``), flags (bool) and the ``top`` reasons per account, most suspicious first.
+
+        Example:
+            >>> import numpy as np, pandas as pd
+            >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+            >>> from distillguard.detect.api_logs.detectors import UnsupervisedDetector
+            >>> rng = np.random.default_rng(0)
+            >>> X = pd.DataFrame(rng.random(size=(100, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+            >>> det = UnsupervisedDetector(target_fpr=0.05).fit(X)
+            >>> out = det.score_accounts(X)
+            >>> list(out.columns), bool((out["flag"] == (out["score"] > det.threshold_)).all())
+            (['account_id', 'score', 'flag', 'reasons'], True)
+        """
+        check_is_fitted(self)
+        s = self._suspicion(X)
         return pd.DataFrame({"account_id": _ids(X), "score": s, "flag": s > self.threshold_,
                              "reasons": self._explain(X, top)}
                             ).sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
@@ -174,7 +310,7 @@ def _split(n: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
     return cal
 
 
-class UnsupervisedDetector(OutlierMixin, _Base):
+class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
     """Detector fitted on per-account features of traffic assumed benign (no attacker labels).
 
     ``method="harvest"`` (default, see the module docstring and :data:`HARVEST_EVIDENCE`): directional
@@ -190,6 +326,12 @@ class UnsupervisedDetector(OutlierMixin, _Base):
     (optimistic; recalibrate on held-out benign scores). The reference must be benign: harvesters in it
     become neighbours of harvesters.
 
+    ``X`` is a feature table (:func:`~distillguard.detect.api_logs.features.account_features`: the columns of
+    :data:`FEATURE_COLUMNS`, optionally ``account_id``). An outlier detector in scikit-learn's convention (module
+    docstring): ``suspicion_score`` is the score above, ``predict`` -1 for a flagged account (``suspicion_score >
+    threshold_``) and +1 otherwise, ``decision_function = threshold_ - suspicion_score`` (negative = flagged),
+    ``flag`` the 0/1 flags.
+
     Example:
         >>> import numpy as np, pandas as pd
         >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
@@ -200,8 +342,13 @@ class UnsupervisedDetector(OutlierMixin, _Base):
         >>> det = UnsupervisedDetector(target_fpr=0.01).fit(X)
         >>> x = X.iloc[:1].copy()
         >>> x[["n_requests", "completion_tokens_mean", "cot_frac", "active_hours_frac"]] = [5000, 9, 9, 9]
-        >>> int(det.predict(x)[0]), int(det.predict(X.iloc[1:]).sum()) <= 8
-        (1, True)
+        >>> int(det.predict(x)[0]), bool(det.decision_function(x)[0] < 0), int(det.flag(x)[0])
+        (-1, True, 1)
+        >>> p = det.predict(X.iloc[1:])
+        >>> sorted(set(p.tolist())), int((p == -1).sum()) <= 8
+        ([-1, 1], True)
+        >>> det.fit_predict(X).shape
+        (400,)
     """
 
     def __init__(self, method: str = "harvest", target_fpr: float = 1e-3, shrinkage: float = 30.0,
@@ -251,7 +398,7 @@ class UnsupervisedDetector(OutlierMixin, _Base):
             self.model_ = IsolationForest(n_estimators=self.n_estimators, random_state=self.random_state,
                                           n_jobs=1).fit(self.scale_.z(M[fit_rows]))
         ref = X.iloc[np.flatnonzero(cal if cal.any() else fit_rows)]
-        self.threshold_ = threshold_for_fpr(self.decision_function(ref), self.target_fpr)
+        self.threshold_ = threshold_for_fpr(self._suspicion(ref), self.target_fpr)
         return self
 
     def _shrink(self, c: str, v: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -287,13 +434,21 @@ class UnsupervisedDetector(OutlierMixin, _Base):
         """Per-group evidence (``-log10`` benign tail probability beyond the margin) of the harvest method.
 
         Example:
-            >>> from distillguard.detect.api_logs.detectors import HARVEST_EVIDENCE
-            >>> list(HARVEST_EVIDENCE)[:2]
-            ['volume', 'long_outputs']
+            >>> import numpy as np, pandas as pd
+            >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+            >>> from distillguard.detect.api_logs.detectors import HARVEST_EVIDENCE, UnsupervisedDetector
+            >>> rng = np.random.default_rng(0)
+            >>> X = pd.DataFrame(rng.random(size=(100, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+            >>> E = UnsupervisedDetector(target_fpr=0.05).fit(X).evidence(X)
+            >>> list(E.columns) == list(HARVEST_EVIDENCE), bool((E >= 0).all().all())
+            (True, True)
         """
+        check_is_fitted(self)
+        if self.method != "harvest":
+            raise DistillguardError(f"evidence groups exist for method 'harvest' only, not {self.method!r}")
         return pd.DataFrame(self._evidence(X), columns=list(HARVEST_EVIDENCE), index=_ids(X))
 
-    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+    def _suspicion(self, X: pd.DataFrame) -> np.ndarray:
         if self.method == "harvest":
             E = self._evidence(X)
             s = E.sum(axis=1)
@@ -334,8 +489,13 @@ class UnsupervisedDetector(OutlierMixin, _Base):
 class SupervisedDetector(ClassifierMixin, _Base):
     """HistGradientBoosting on labelled accounts (1 = harvester); threshold from held-out benign accounts.
 
-    The decision function is the log-odds. ``calibration_fraction`` of the benign accounts are held out of
-    training to set ``threshold_`` at ``target_fpr``.
+    The score (``suspicion_score``) is the model's log-odds of class 1. ``calibration_fraction`` of the benign
+    accounts are held out of training to set ``threshold_`` at ``target_fpr``. A classifier in scikit-learn's
+    convention: ``classes_`` (``[0, 1]``) set in ``fit``; ``predict`` returns class labels, 1 where the log-odds
+    exceed ``threshold_`` (not 0: the threshold is FPR-calibrated); ``decision_function = log-odds -
+    threshold_`` (positive = ``classes_[1]``, consistent with ``predict``); ``predict_proba`` the model's class
+    probabilities, columns in ``classes_`` order, not thresholded (trained with balanced class weights, so
+    ``argmax`` of it is not ``predict``); ``flag`` the 0/1 flags.
 
     Example:
         >>> import numpy as np, pandas as pd
@@ -345,8 +505,12 @@ class SupervisedDetector(ClassifierMixin, _Base):
         >>> X = pd.DataFrame(rng.normal(size=(600, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
         >>> y = (np.arange(600) < 60).astype(int); X.loc[y == 1, "cot_frac"] += 6
         >>> det = SupervisedDetector(target_fpr=0.01).fit(X, y)
-        >>> float(det.predict(X)[y == 1].mean()) > 0.9
+        >>> det.classes_.tolist(), float(det.predict(X)[y == 1].mean()) > 0.9
+        ([0, 1], True)
+        >>> bool(((det.decision_function(X) > 0) == (det.predict(X) == 1)).all())
         True
+        >>> det.predict_proba(X).shape
+        (600, 2)
     """
 
     def __init__(self, target_fpr: float = 1e-3, max_iter: int = 200, learning_rate: float = 0.1,
@@ -375,15 +539,100 @@ class SupervisedDetector(ClassifierMixin, _Base):
         self.threshold_ = threshold_for_fpr(self.model_.decision_function(ref), self.target_fpr)
         return self
 
-    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+    def _suspicion(self, X: pd.DataFrame) -> np.ndarray:
         return self.model_.decision_function(_matrix(X))
+
+    def suspicion_score(self, X: pd.DataFrame) -> np.ndarray:
+        """The model's log-odds of class 1 (harvester): higher = more harvest-like, flagged where ``> threshold_``.
+
+        Example:
+            >>> import numpy as np, pandas as pd
+            >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+            >>> from distillguard.detect.api_logs.detectors import SupervisedDetector
+            >>> rng = np.random.default_rng(0)
+            >>> X = pd.DataFrame(rng.normal(size=(300, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+            >>> y = (np.arange(300) < 60).astype(int); X.loc[y == 1, "cot_frac"] += 6
+            >>> det = SupervisedDetector(target_fpr=0.05, max_iter=20).fit(X, y)
+            >>> s = det.suspicion_score(X)
+            >>> bool(s[y == 1].min() > s[y == 0].max()), bool(((s > det.threshold_) == det.flag(X)).all())
+            (True, True)
+        """
+        check_is_fitted(self)
+        return self._suspicion(X)
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        """``log-odds - threshold_``: positive = ``classes_[1]`` (harvester), exactly where ``predict`` says so.
+
+        Example:
+            >>> import numpy as np, pandas as pd
+            >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+            >>> from distillguard.detect.api_logs.detectors import SupervisedDetector
+            >>> rng = np.random.default_rng(0)
+            >>> X = pd.DataFrame(rng.normal(size=(300, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+            >>> y = (np.arange(300) < 60).astype(int); X.loc[y == 1, "cot_frac"] += 6
+            >>> det = SupervisedDetector(target_fpr=0.05, max_iter=20).fit(X, y)
+            >>> d = det.decision_function(X)
+            >>> bool((det.classes_[(d > 0).astype(int)] == det.predict(X)).all()), bool((d[y == 1] > 0).all())
+            (True, True)
+        """
+        return self.suspicion_score(X) - self.threshold_
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Class labels: ``classes_[1]`` (1, harvester) where the log-odds exceed ``threshold_``, else 0.
+
+        Example:
+            >>> import numpy as np, pandas as pd
+            >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+            >>> from distillguard.detect.api_logs.detectors import SupervisedDetector
+            >>> rng = np.random.default_rng(0)
+            >>> X = pd.DataFrame(rng.normal(size=(300, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+            >>> y = (np.arange(300) < 60).astype(int); X.loc[y == 1, "cot_frac"] += 6
+            >>> det = SupervisedDetector(target_fpr=0.05, max_iter=20).fit(X, y)
+            >>> bool((det.predict(X)[y == 1] == 1).all()), bool(det.score(X, y) > 0.9)
+            (True, True)
+        """
+        check_is_fitted(self)
+        return self.classes_[(self.decision_function(X) > 0).astype(np.int64)]
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """The model's class probabilities, columns in ``classes_`` order (not thresholded: see the class).
+
+        Example:
+            >>> import numpy as np, pandas as pd
+            >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+            >>> from distillguard.detect.api_logs.detectors import SupervisedDetector
+            >>> rng = np.random.default_rng(0)
+            >>> X = pd.DataFrame(rng.normal(size=(300, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+            >>> y = (np.arange(300) < 60).astype(int); X.loc[y == 1, "cot_frac"] += 6
+            >>> P = SupervisedDetector(target_fpr=0.05, max_iter=20).fit(X, y).predict_proba(X)
+            >>> P.shape, bool(np.allclose(P.sum(axis=1), 1.0)), bool((P[y == 1, 1] > 0.5).all())
+            ((300, 2), True, True)
+        """
+        check_is_fitted(self)
+        return self.model_.predict_proba(_matrix(X))
+
+    def flag(self, X: pd.DataFrame) -> np.ndarray:
+        """The 0/1 flags (1 = harvester, log-odds ``> threshold_``), as ``score_accounts``' ``flag`` column.
+
+        Example:
+            >>> import numpy as np, pandas as pd
+            >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+            >>> from distillguard.detect.api_logs.detectors import SupervisedDetector
+            >>> rng = np.random.default_rng(0)
+            >>> X = pd.DataFrame(rng.normal(size=(300, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+            >>> y = (np.arange(300) < 60).astype(int); X.loc[y == 1, "cot_frac"] += 6
+            >>> det = SupervisedDetector(target_fpr=0.05, max_iter=20).fit(X, y)
+            >>> bool((det.flag(X) == (det.predict(X) == det.classes_[1])).all())
+            True
+        """
+        return (self.decision_function(X) > 0).astype(np.int64)
 
 
 def _sqdist(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return np.maximum((A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2 * A @ B.T, 0)
 
 
-class MMDWindowDetector(BaseEstimator):
+class MMDWindowDetector(OutlierMixin, _Flagging, BaseEstimator):
     """Two-sample MMD test of a window of a client's prompt vectors against benign reference traffic.
 
     The published baseline scores 1,500-query windows; the statistic is the unbiased MMD² with an RBF kernel
@@ -393,14 +642,18 @@ class MMDWindowDetector(BaseEstimator):
     least 333 null windows for a finite-sample guarantee) and give each window an empirical p-value
     (:meth:`p_values`). Without ``reference``, the first quarter of the windows forms it.
 
+    ``X`` is a list of windows (arrays of vectors, one row per query). An outlier detector in scikit-learn's
+    convention (module docstring): ``suspicion_score`` is the MMD² statistic, ``predict`` -1 for a flagged window
+    (MMD² ``> threshold_``) and +1 otherwise, ``decision_function = threshold_ - MMD²``, ``flag`` the 0/1 flags.
+
     Example:
         >>> import numpy as np
         >>> from distillguard.detect.api_logs.detectors import MMDWindowDetector
         >>> rng = np.random.default_rng(0)
         >>> benign = [rng.normal(size=(100, 8)) for _ in range(40)]
         >>> det = MMDWindowDetector(window=100, target_fpr=0.05).fit(benign, reference=rng.normal(size=(300, 8)))
-        >>> bool(det.predict([rng.normal(size=(100, 8)) + 1.0])[0]), len(det.null_scores_)
-        (True, 40)
+        >>> int(det.predict([rng.normal(size=(100, 8)) + 1.0])[0]), len(det.null_scores_)
+        (-1, 40)
     """
 
     def __init__(self, window: int = 1500, n_reference: int = 1000, target_fpr: float = 0.003,
@@ -427,7 +680,7 @@ class MMDWindowDetector(BaseEstimator):
         k = np.exp(-self.gamma_ * _sqdist(self.reference_, self.reference_))
         m = len(k)
         self.kyy_ = float((k.sum() - np.trace(k)) / (m * (m - 1)))
-        self.null_scores_ = self.decision_function(windows)
+        self.null_scores_ = self._suspicion(windows)
         self.threshold_ = threshold_for_fpr(self.null_scores_, self.target_fpr)
         return self
 
@@ -440,20 +693,27 @@ class MMDWindowDetector(BaseEstimator):
         return float((kxx.sum(dtype=np.float64) - np.trace(kxx)) / (n * (n - 1)) + self.kyy_
                      - 2 * kxy.mean(dtype=np.float64))
 
-    def decision_function(self, windows: list[np.ndarray]) -> np.ndarray:
+    def _suspicion(self, windows: list[np.ndarray]) -> np.ndarray:
         return np.array([self._mmd2(np.asarray(w, dtype=np.float32)) for w in windows])
 
     def p_values(self, windows: list[np.ndarray]) -> np.ndarray:
-        """Empirical p-values against the calibrated null: ``(1 + #null >= s) / (n_null + 1)``."""
-        s = self.decision_function(windows)
+        """Empirical p-values against the calibrated null: ``(1 + #null >= s) / (n_null + 1)``.
+
+        Example:
+            >>> import numpy as np
+            >>> from distillguard.detect.api_logs.detectors import MMDWindowDetector
+            >>> rng = np.random.default_rng(0)
+            >>> det = MMDWindowDetector(window=50, target_fpr=0.05).fit([rng.normal(size=(50, 3)) for _ in range(40)])
+            >>> float(det.p_values([rng.normal(size=(50, 3)) + 2])[0]) == 1 / 31
+            True
+        """
+        check_is_fitted(self)
+        s = self._suspicion(windows)
         ref = np.sort(self.null_scores_)
         return (1.0 + len(ref) - np.searchsorted(ref, s, side="left")) / (len(ref) + 1.0)
 
-    def predict(self, windows: list[np.ndarray]) -> np.ndarray:
-        return (self.decision_function(windows) > self.threshold_).astype(np.int64)
 
-
-class HarvestWindowDetector(BaseEstimator):
+class HarvestWindowDetector(OutlierMixin, _Flagging, BaseEstimator):
     """Window-level directional test on per-request features (no embeddings): our answer to the MMD baseline.
 
     A window is a slice of one client's traffic (the published detector uses 1,500 queries). Instead of asking
@@ -467,6 +727,10 @@ class HarvestWindowDetector(BaseEstimator):
     calibration windows (:func:`threshold_for_fpr`). Windows are log tables (``prompt``,
     ``completion_tokens``, optional ``max_tokens``) or the output of :meth:`request_features`.
 
+    ``X`` is a list of windows. An outlier detector in scikit-learn's convention (module docstring):
+    ``suspicion_score`` is ``sum_j max(0, z_j)^2``, ``predict`` -1 for a flagged window (score ``> threshold_``)
+    and +1 otherwise, ``decision_function = threshold_ - score``, ``flag`` the 0/1 flags.
+
     Example:
         >>> import numpy as np, pandas as pd
         >>> from distillguard.detect.api_logs.detectors import HarvestWindowDetector
@@ -476,8 +740,8 @@ class HarvestWindowDetector(BaseEstimator):
         ...     p[:k_cot] = [f"Think step by step: item {i}" for i in range(k_cot)]
         ...     return pd.DataFrame({"prompt": p, "completion_tokens": rng.integers(50, 400, 200)})
         >>> det = HarvestWindowDetector(target_fpr=0.05).fit([win(int(rng.integers(0, 4))) for _ in range(80)])
-        >>> bool(det.predict([win(40)])[0]), bool(det.predict([win(1)])[0])
-        (True, False)
+        >>> det.predict([win(40), win(1)]).tolist(), det.flag([win(40), win(1)]).tolist()
+        ([-1, 1], [1, 0])
     """
 
     def __init__(self, target_fpr: float = 0.003, min_repeat: int = 5, fit_fraction: float = 0.35,
@@ -547,20 +811,28 @@ class HarvestWindowDetector(BaseEstimator):
         z = np.clip((S - self.mean_) / self.scale_, 0.0, 1e3)
         return (z * z).sum(axis=1)
 
-    def decision_function(self, windows: list[pd.DataFrame]) -> np.ndarray:
+    def _suspicion(self, windows: list[pd.DataFrame]) -> np.ndarray:
         return self._score(self.window_statistics(windows).to_numpy())
 
     def p_values(self, windows: list[pd.DataFrame]) -> np.ndarray:
-        """Empirical p-values against the calibration null: ``(1 + #null >= s) / (n_null + 1)``."""
-        s = self.decision_function(windows)
+        """Empirical p-values against the calibration null: ``(1 + #null >= s) / (n_null + 1)``.
+
+        Example:
+            >>> import pandas as pd
+            >>> from distillguard.detect.api_logs.detectors import HarvestWindowDetector
+            >>> win = lambda k: pd.DataFrame({"prompt": [f"think step by step {i}" if i < k else f"hi {i % 7}"
+            ...                                          for i in range(50)], "completion_tokens": 100})
+            >>> det = HarvestWindowDetector().fit([win(1)] * 10, calibration_windows=[win(i % 3) for i in range(19)])
+            >>> det.p_values([win(30), win(0)]).tolist()
+            [0.05, 0.7]
+        """
+        check_is_fitted(self)
+        s = self._suspicion(windows)
         ref = np.sort(self.null_scores_)
         return (1.0 + len(ref) - np.searchsorted(ref, s, side="left")) / (len(ref) + 1.0)
 
-    def predict(self, windows: list[pd.DataFrame]) -> np.ndarray:
-        return (self.decision_function(windows) > self.threshold_).astype(np.int64)
 
-
-class AccountScorer(BaseEstimator):
+class AccountScorer(_Flagging, BaseEstimator):
     """End-to-end scorer on raw logs: features, coordinated clusters, one FPR-calibrated threshold.
 
     ``fit(logs)`` treats ``logs`` as benign reference traffic (or, with ``labels`` -- a Series of 0/1
@@ -572,6 +844,14 @@ class AccountScorer(BaseEstimator):
     traffic then looks like one huge templated harvester), and ``threshold_`` is the :func:`threshold_for_fpr` quantile of the held-out benign
     accounts' final scores.
 
+    It takes raw logs, not a feature matrix: ``fit(logs, labels=None)`` and every scoring method take a log
+    table in the canonical schema (:func:`~distillguard.detect.api_logs.schema.load_logs`). :meth:`score_logs`
+    returns one row per account (``account_id``, ``score``, ``flag``, ``reasons``, cluster columns), most
+    suspicious first. The per-account methods follow the outlier-detector convention of the module docstring
+    (also with ``labels``) and return a Series indexed by ``account_id`` (sorted): ``suspicion_score`` (=
+    ``score_logs``' ``score``), ``score_samples`` (its negation), ``decision_function = threshold_ - score``
+    (negative = flagged), ``predict`` (-1 flagged, +1 not) and ``flag`` (0/1 = ``score_logs``' ``flag``).
+
     Example:
         >>> from distillguard.detect.api_logs import simulate_logs, AccountScorer
         >>> logs, acc = simulate_logs(300, 2, hydra_size=5, days=3, seed=1, prompts=[f"q {i}" for i in range(99)])
@@ -580,6 +860,11 @@ class AccountScorer(BaseEstimator):
         >>> list(out.columns)[:4]
         ['account_id', 'score', 'flag', 'reasons']
         >>> bool((out["score"] >= out["own_score"]).all())
+        True
+        >>> pred = scorer.predict(logs)
+        >>> sorted(pred.index[pred == -1]) == sorted(out.loc[out["flag"], "account_id"])
+        True
+        >>> bool(((scorer.decision_function(logs) < 0) == (pred == -1)).all())
         True
     """
 
@@ -626,6 +911,11 @@ class AccountScorer(BaseEstimator):
         self.n_calibration_ = int(len(ref))
         return self
 
+    def _suspicion(self, logs: pd.DataFrame) -> pd.Series:
+        feats, clusters, cfeats = self._features(logs)
+        ids = pd.Index(feats["account_id"].to_numpy(), name="account_id")
+        return self._combine(feats, clusters, cfeats).set_index("account_id")["score"].reindex(ids)
+
     def _combine(self, feats, clusters, cfeats) -> pd.DataFrame:
         own = self.detector_.score_accounts(feats)
         out = own.merge(clusters, on="account_id", how="left")
@@ -642,7 +932,16 @@ class AccountScorer(BaseEstimator):
         return out.drop(columns=["cluster_reasons"])
 
     def score_logs(self, logs: pd.DataFrame) -> pd.DataFrame:
-        """Score every account of ``logs``: account_id, score, flag, reasons, cluster columns."""
+        """Score every account of ``logs``: account_id, score, flag, reasons, cluster columns.
+
+        Example:
+            >>> from distillguard.detect.api_logs import simulate_logs, AccountScorer
+            >>> logs, _ = simulate_logs(60, 1, hydra_size=3, days=2, seed=2, prompts=[f"q {i}" for i in range(50)])
+            >>> out = AccountScorer(target_fpr=0.05).fit(logs[logs["label"] == 0]).score_logs(logs)
+            >>> bool(out["score"].is_monotonic_decreasing), out["flag"].dtype.name
+            (True, 'bool')
+        """
+        check_is_fitted(self)
         out = self._combine(*self._features(logs))
         out["flag"] = out["score"] > self.threshold_
         cols = ["account_id", "score", "flag", "reasons", "own_score", "cluster_id", "cluster_size",
