@@ -13,7 +13,7 @@ The world (simulated, with ground truth kept aside):
    sampled answers and the answer ChatGPT recorded for it (the reference). Probe prompts are kept out of the
    traffic and out of the calibration students' data, so no model under test saw them.
 
-Then :func:`distillguard.investigate.investigate` runs the three lines of evidence -- API logs, radioactivity
+Then :func:`distillguard.investigation.investigate` runs the three lines of evidence -- API logs, radioactivity
 with attribution over every account in the log, fingerprint -- on the student and on Gemma-3-270M (the
 independent control), and writes ``report.html`` + ``report.json``. Every step is cached in ``out_dir`` (a
 marker file is written when a step finishes), so an interrupted demo resumes where it stopped.
@@ -260,7 +260,7 @@ def run_demo(
     """
     from distillguard.data import sharegpt_prompts
     from distillguard.detect.api_logs import load_logs
-    from distillguard.investigate import investigate, summary_table
+    from distillguard.investigation import investigate, summary_table
     from distillguard.models import load_model
     from distillguard.report import write_report
     from distillguard.suspects import LocalSuspect, open_suspect

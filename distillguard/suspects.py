@@ -62,7 +62,7 @@ class Suspect:
         return False
 
     def next_token_predictions(self, sequences: Sequence[Sequence[int]], *, batch_size: int = 8) -> list[np.ndarray]:
-        """Top-1 prediction after every prefix: ``out[i][t]`` = argmax p(x | sequences[i][: t + 1])."""
+        """Top-1 prediction after every prefix: ``out[i][t]`` = ``argmax p(x | sequences[i][: t + 1])``."""
         raise DistillguardError(f"{self.identity}: next-token predictions need local weights")
 
     def continuation_logprobs(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[float]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from distillguard.cli import main
-from distillguard.investigate import combine_lines
+from distillguard.investigation import combine_lines
 
 
 def _peaked_tiny_lm(path: Path, tok, seed: int) -> Path:
@@ -239,7 +239,7 @@ def test_combine_lines_exact_line_still_decides():
 
 
 def test_investigate_cli_tail_only_exits_0_and_says_indicative(demo_run, tmp_path, capsys, monkeypatch):
-    import distillguard.investigate as inv
+    import distillguard.investigation as inv
 
     out, _ = demo_run
     monkeypatch.setattr(inv, "radioactivity_evidence", lambda *a, **k: {
@@ -257,6 +257,14 @@ def test_investigate_cli_tail_only_exits_0_and_says_indicative(demo_run, tmp_pat
     assert doc["suspects"]["student"]["verdict"]["status"] == "INDICATIVE"
     html = (tmp_path / "inv" / "report.html").read_text()
     assert "INDICATIVE" in html and ">DISTILLED<" not in html
+    # the reproducibility block names every local input by its SHA-256, never the key
+    import hashlib
+
+    probes = doc["provenance"]["inputs"]["probe file"]
+    assert probes["sha256"] == hashlib.sha256((out / "probes.json").read_bytes()).hexdigest()
+    assert "Reproducibility" in html and probes["sha256"] in html and doc["provenance"]["utc"].endswith("+00:00")
+    secret = json.loads((out / "teacher.key").read_text())["secret_hex"]
+    assert secret not in html and secret not in json.dumps(doc)
 
 
 def _fake_report(mode: str, scores: dict[str, float], explained: dict | None = None):
@@ -272,8 +280,8 @@ def _fake_report(mode: str, scores: dict[str, float], explained: dict | None = N
 
 
 def test_attribution_one_correction_and_explained_respected(monkeypatch):
-    import distillguard.detect.radioactivity as radio
-    from distillguard.investigate import radioactivity_evidence
+    import distillguard.investigation as radio  # the names investigate uses
+    from distillguard.investigation import radioactivity_evidence
     from distillguard.keys import WatermarkKey, WatermarkSpec
 
     key = WatermarkKey(b"\x07" * 32, WatermarkSpec(vocab_size=100))
@@ -295,8 +303,8 @@ def test_attribution_one_correction_and_explained_respected(monkeypatch):
 
 
 def test_radioactivity_without_accounts_warns(monkeypatch):
-    import distillguard.detect.radioactivity as radio
-    from distillguard.investigate import radioactivity_evidence
+    import distillguard.investigation as radio  # the names investigate uses
+    from distillguard.investigation import radioactivity_evidence
     from distillguard.keys import WatermarkKey, WatermarkSpec
 
     key = WatermarkKey(b"\x07" * 32, WatermarkSpec(vocab_size=100))

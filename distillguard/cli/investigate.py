@@ -46,7 +46,7 @@ def _open(src: str, args: argparse.Namespace) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from distillguard.investigate import investigate, summary_table
+    from distillguard.investigation import investigate, summary_table
     from distillguard.report import write_report
 
     key_given = bool(args.key) or bool(os.environ.get("DISTILLGUARD_KEY"))
@@ -93,7 +93,10 @@ def _run(args: argparse.Namespace) -> int:
     doc = investigate(suspects, key=key, teacher_tokenizer=teacher_tok, logs=logs, logs_reference=ref, probes=probes,
                       accounts=parse_accounts(args.accounts), prompts=prompts, n_prompts=args.n_prompts,
                       n_texts=args.n_texts, max_new_tokens=args.max_new_tokens,
-                      fingerprint_budget=args.fingerprint_budget, alpha=args.alpha, target_fpr=args.target_fpr)
+                      fingerprint_budget=args.fingerprint_budget, alpha=args.alpha, target_fpr=args.target_fpr,
+                      inputs={"logs": args.logs, "reference logs": args.logs_reference, "probe file": args.probes,
+                              "prompt file": args.prompts, **{f"suspect {n}": src for n, src in
+                                                             zip(suspects, args.suspect or [])}})
     js, html = write_report(doc, out)
     for name, entry in doc["suspects"].items():
         for note in entry["lines"].get("radioactivity", {}).get("notes", []):

@@ -1,4 +1,4 @@
-"""Render an investigation document (:func:`distillguard.investigate.investigate`) as one HTML file.
+"""Render an investigation document (:func:`distillguard.investigation.investigate`) as one HTML file.
 
 Self-contained (plots embedded as PNG), readable without the JSON: the verdict table first, then one
 section per line of evidence with its test, its null hypothesis, its threshold and the plots. The key's
@@ -210,6 +210,24 @@ def _checks(doc: dict[str, Any]) -> str:
     return f"<h2>Ground truth (demo only)</h2><table>{rows}</table>{power}"
 
 
+def _provenance(doc: dict[str, Any]) -> str:
+    """The reproducibility block: what produced this page, and how to tell whether inputs changed since."""
+    e = html.escape
+    prov = doc.get("provenance")
+    if not prov:
+        return ""
+    rows = [("generated (UTC)", prov.get("utc")), ("command", prov.get("command")),
+            ("git commit", prov.get("git_commit") or "not a git checkout"),
+            ("key", f"public fingerprint {doc.get('key_fingerprint') or '-'} (the key itself is never written)"),
+            ("machine", doc.get("machine")),
+            ("versions", ", ".join(f"{k} {v}" for k, v in prov.get("versions", {}).items()))]
+    rows += [(f"input: {role}", f"{v['path']} -- sha256 {v['sha256'] or '(remote or missing: not hashed)'}")
+             for role, v in prov.get("inputs", {}).items()]
+    body = "".join(f"<tr><th scope=row>{e(k)}</th><td><code>{e(str(v))}</code></td></tr>" for k, v in rows)
+    return ("<details><summary><b>Reproducibility</b>: time, command, commit, versions and input hashes"
+            f"</summary><table>{body}</table></details>")
+
+
 def render_html(doc: dict[str, Any]) -> str:
     """The whole report as one HTML string.
 
@@ -236,7 +254,7 @@ def render_html(doc: dict[str, Any]) -> str:
     body = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>distillguard investigation</title>"
             f"<style>{CSS}</style></head><body><h1>distillguard investigation</h1>", head,
             "<h2>Verdict</h2>", _verdict_table(doc), _checks(doc), _logs_section(doc), _radio_section(doc),
-            _fp_section(doc), limits, "</body></html>"]
+            _fp_section(doc), limits, _provenance(doc), "</body></html>"]
     return "\n".join(b for b in body if b)
 
 

@@ -94,8 +94,11 @@ class WatermarkLogitsProcessor(LogitsProcessor):
 
     Args:
         key: a :class:`~distillguard.keys.WatermarkKey`, or a sequence with one key per batch row.
-        vocab_size, gamma, delta, context_width, seeding: override the key's spec (``None``: take it
-            from the key's spec; ``vocab_size`` is required if the key has none).
+        vocab_size: logits that carry the mark (``None``: the key's spec; required if the key has none).
+        gamma: green-list fraction (``None``: the key's spec).
+        delta: logit bias added to green tokens (``None``: the key's spec).
+        context_width: previous tokens that seed a green list, h (``None``: the key's spec).
+        seeding: ``"left"`` or ``"min"`` (``None``: the key's spec).
 
     Example:
         >>> import torch

@@ -10,16 +10,13 @@ Example:
 from __future__ import annotations
 
 import math
-import platform
-import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy
 
-from distillguard import __version__
 from distillguard.detect.stats import holm
+from distillguard.provenance import versions
 
 __all__ = ["DEFAULT_MODEL_ALPHA", "DEFAULT_ALPHA", "KeyScore", "RadioactivityReport", "versions"]
 
@@ -134,22 +131,6 @@ class RadioactivityReport:
             "command": self.command,
             "seconds": round(self.seconds, 3),
         }
-
-
-def versions() -> dict[str, str]:
-    """Versions of the software that produced a verdict (for reports).
-
-    Example:
-        >>> from distillguard.detect.radioactivity import versions
-        >>> "distillguard" in versions()
-        True
-    """
-    out = {"distillguard": __version__, "python": platform.python_version(),
-           "numpy": np.__version__, "scipy": scipy.__version__}
-    for mod in ("torch", "transformers"):  # reported only when the test loaded them
-        if mod in sys.modules:
-            out[mod] = sys.modules[mod].__version__
-    return out
 
 
 def _holm_fill(out: list[KeyScore], alpha: float) -> list[KeyScore]:

@@ -21,7 +21,7 @@ The report is written atomically: ``report.json``/``report.html`` appear only wh
 finished, so a crash never leaves a report that looks complete.
 
 Example:
-    >>> from distillguard.investigate import combine_lines
+    >>> from distillguard.investigation import combine_lines
     >>> combine_lines({"radioactivity": 1e-9, "fingerprint": 0.2}, alpha=1e-3)["status"]
     'DISTILLED'
 """
@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import math
 import os
-import platform
-import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -40,8 +38,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from distillguard.detect.api_logs import AccountScorer
+from distillguard.detect.radioactivity import account_keys, can_read, generation_test, reading_test
 from distillguard.errors import DistillguardError
+from distillguard.fingerprint.api import probe_suspect
+from distillguard.fingerprint.probeset import ProbeSet
 from distillguard.keys import WatermarkKey
+from distillguard.provenance import run_record
 
 __all__ = [
     "DEFAULT_ALPHA",
@@ -90,7 +93,7 @@ def combine_lines(lines: dict[str, float | dict[str, Any]], *, alpha: float = DE
     what limits it (a parametric tail, a line whose exact p-value cannot reach ``alpha``, a single line).
 
     Example:
-        >>> from distillguard.investigate import combine_lines
+        >>> from distillguard.investigation import combine_lines
         >>> v = combine_lines({"radioactivity": 0.01, "fingerprint": 0.3}, alpha=1e-3)
         >>> v["overall_p"], v["status"], v["distilled"]
         (0.02, 'not distilled', False)
@@ -137,14 +140,12 @@ def logs_evidence(logs: pd.DataFrame, *, target_fpr: float = 1e-3, reference: pd
 
     Example:
         >>> from distillguard.detect.api_logs import simulate_logs, validate_logs
-        >>> from distillguard.investigate import logs_evidence
+        >>> from distillguard.investigation import logs_evidence
         >>> logs, acc = simulate_logs(60, 1, hydra_size=4, days=3, seed=1, prompts=[f"q {i}" for i in range(99)])
         >>> ev, scores = logs_evidence(validate_logs(logs.drop(columns=["label", "family"])), target_fpr=0.05)
         >>> ev["line"], len(scores) == logs["account_id"].nunique()
         ('api_logs', True)
     """
-    from distillguard.detect.api_logs import AccountScorer
-
     t0 = time.perf_counter()
     scorer = AccountScorer(target_fpr=target_fpr, progress=progress)
     scorer.fit(reference if reference is not None else logs)
@@ -198,11 +199,9 @@ def radioactivity_evidence(
     the master key is tested, and the line's notes say loudly that account-keyed marks cannot be seen.
 
     Example:
-        >>> from distillguard.investigate import radioactivity_evidence  # doctest: +SKIP
+        >>> from distillguard.investigation import radioactivity_evidence  # doctest: +SKIP
         >>> radioactivity_evidence(LocalSuspect.load("student/"), key, tok, accounts=["acct-1"])["p_value"]  # doctest: +SKIP
     """
-    from distillguard.detect.radioactivity import account_keys, can_read, generation_test, reading_test
-
     keys = account_keys(key, list(accounts) if accounts else None)
     reports = {}
     notes = []
@@ -261,12 +260,9 @@ def fingerprint_evidence(probes: Any, suspect: Any, *, alpha: float = DEFAULT_AL
     """Fingerprint test of one suspect with a probe set (a :class:`ProbeSet` or the path of a probe file).
 
     Example:
-        >>> from distillguard.investigate import fingerprint_evidence  # doctest: +SKIP
+        >>> from distillguard.investigation import fingerprint_evidence  # doctest: +SKIP
         >>> fingerprint_evidence("probes.json", LocalSuspect.load("student/"))["p_value"]  # doctest: +SKIP
     """
-    from distillguard.fingerprint.api import probe_suspect
-    from distillguard.fingerprint.probeset import ProbeSet
-
     ps = probes if isinstance(probes, ProbeSet) else ProbeSet.load(probes)
     t0 = time.perf_counter()
     res = probe_suspect(ps, suspect, mode=mode, budget=budget, alpha=alpha)
@@ -288,12 +284,6 @@ def fingerprint_evidence(probes: Any, suspect: Any, *, alpha: float = DEFAULT_AL
 
 
 # -- the investigation ----------------------------------------------------------------------------------------
-def _versions() -> dict[str, str]:
-    from distillguard.detect.radioactivity import versions
-
-    return versions()
-
-
 def investigate(
     suspects: dict[str, Any] | None = None,
     *,
@@ -312,6 +302,7 @@ def investigate(
     alpha: float = DEFAULT_ALPHA,
     target_fpr: float = 1e-3,
     expected: dict[str, Any] | None = None,
+    inputs: dict[str, str | os.PathLike | None] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run every line of evidence that its inputs allow and return the investigation document.
@@ -323,10 +314,12 @@ def investigate(
     (what a harvester asked is what its student was trained to answer), else real ShareGPT prompts.
     ``n_prompts_by_suspect`` overrides ``n_prompts`` for some suspects (a slow model can get fewer queries;
     its report states how many were scored). ``expected`` (the demo's ground truth) is recorded and compared,
-    never used by a test.
+    never used by a test. ``inputs`` (role -> path of the logs, probe file, suspects ...) are named by SHA-256
+    in the document's ``provenance`` (:func:`distillguard.provenance.run_record`), with the UTC time, the
+    command, the versions and the git commit.
 
     Example:
-        >>> from distillguard.investigate import investigate
+        >>> from distillguard.investigation import investigate
         >>> investigate({})
         Traceback (most recent call last):
         ...
@@ -343,11 +336,13 @@ def investigate(
     doc: dict[str, Any] = {
         "format": "distillguard-investigation", "version": REPORT_VERSION, "alpha": alpha,
         "key_fingerprint": key.master_fingerprint if key is not None else None,
-        "command": " ".join(shlex.quote(a) for a in ["distillguard", *sys.argv[1:]]),
-        "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPUs, python "
-                   f"{platform.python_version()}",
-        "versions": _versions(), "logs": None, "suspects": {}, "complete": False,
+        "provenance": run_record(["distillguard", *sys.argv[1:]], inputs),
+        "logs": None, "suspects": {}, "complete": False,
     }
+    prov = doc["provenance"]
+    m = prov["machine"]
+    doc.update(command=prov["command"], versions=prov["versions"],
+               machine=f"{m['arch']} {m['system']}, {m['cpus']} CPUs, python {m['python']}")
     flagged_prompts: list[str] = []
     if logs is not None:
         ev, scores = logs_evidence(logs, target_fpr=target_fpr, reference=logs_reference, progress=progress)
@@ -399,7 +394,7 @@ def check_expected(doc: dict[str, Any], expected: dict[str, Any]) -> dict[str, b
     suspect is power, not correctness: see :func:`line_power`.
 
     Example:
-        >>> from distillguard.investigate import check_expected
+        >>> from distillguard.investigation import check_expected
         >>> doc = {"logs": {"flagged": ["a"]}, "suspects": {"s": {"verdict": {"distilled": True},
         ...        "lines": {"radioactivity": {"attributed": ["a"], "detected": True}}}}}
         >>> check_expected(doc, {"harvester": "a", "distilled": ["s"], "clean": []})
@@ -430,7 +425,7 @@ def line_power(doc: dict[str, Any], expected: dict[str, Any]) -> dict[str, dict[
     """Which lines of evidence reached alpha on the suspects known to be distilled (reported, not a claim).
 
     Example:
-        >>> from distillguard.investigate import line_power
+        >>> from distillguard.investigation import line_power
         >>> doc = {"suspects": {"s": {"lines": {"fingerprint": {"detected": False, "p_value": 0.004}}}}}
         >>> line_power(doc, {"distilled": ["s"]})
         {'s: fingerprint': {'detected': False, 'indicative': False, 'p_value': 0.004}}
@@ -447,7 +442,7 @@ def summary_table(doc: dict[str, Any]) -> str:
     """A short plain-text table of the verdicts (printed by the CLI).
 
     Example:
-        >>> from distillguard.investigate import summary_table
+        >>> from distillguard.investigation import summary_table
         >>> print(summary_table({"alpha": 1e-3, "logs": None, "suspects": {}}))
         no suspect tested
     """
