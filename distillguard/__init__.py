@@ -2,8 +2,9 @@
 
 The names a user needs, importable from the package itself:
 
-* keys and the watermark -- :class:`WatermarkKey`, :class:`WatermarkSpec`, :class:`WatermarkLogitsProcessor`
-  (one more ``logits_processor`` for ``model.generate``);
+* keys and the watermark -- :class:`WatermarkKey`, :class:`WatermarkSpec` (:func:`tokenizer_id`),
+  :class:`WatermarkLogitsProcessor` (one more ``logits_processor`` for ``model.generate``;
+  :func:`encode_prompts` applies the chat template to a batch);
 * is this *text* marked -- :func:`score_text`, :func:`score_batch` (:class:`TextScore`);
 * was this *model* trained on marked output -- :func:`reading_test`, :func:`generation_test`,
   :class:`ReadingOptions` (:class:`RadioactivityReport`);
@@ -33,7 +34,9 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "WatermarkKey": "distillguard.keys",
     "WatermarkSpec": "distillguard.keys",
+    "tokenizer_id": "distillguard.keys",
     "WatermarkLogitsProcessor": "distillguard.watermark.processor",
+    "encode_prompts": "distillguard.watermark.generate",
     "TextScore": "distillguard.detect.text",
     "score_text": "distillguard.detect.text",
     "score_batch": "distillguard.detect.text",
