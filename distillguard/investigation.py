@@ -50,6 +50,7 @@ __all__ = [
     "DEFAULT_ALPHA",
     "combine_lines",
     "logs_evidence",
+    "flagged_groups",
     "radioactivity_evidence",
     "fingerprint_evidence",
     "check_expected",
@@ -151,6 +152,8 @@ def logs_evidence(logs: pd.DataFrame, *, target_fpr: float = 1e-3, reference: pd
     scorer.fit(reference if reference is not None else logs)
     scores = scorer.score_logs(logs)
     flagged = scores[scores["flag"]]
+    n_cal = int(scorer.detector_.n_calibration_)
+    fpr_bound = max(target_fpr, 1.0 / (n_cal + 1))  # conformal: no finite-sample guarantee below 1 / (n + 1)
     clusters = flagged.loc[flagged["cluster_size"] > 1, "cluster_id"].nunique() if len(flagged) else 0
     ev = {
         "line": "api_logs",
@@ -159,6 +162,8 @@ def logs_evidence(logs: pd.DataFrame, *, target_fpr: float = 1e-3, reference: pd
         "flagged": flagged["account_id"].astype(str).tolist(),
         "flagged_clusters": int(clusters),
         "target_fpr": target_fpr,
+        "calibration_accounts": n_cal,
+        "fpr_bound": fpr_bound,
         "fitted_on": ("reference traffic assumed benign" if reference is not None else
                       "the scored logs themselves (assumed mostly benign; give reference traffic for a sharper "
                       "threshold)"),
@@ -167,11 +172,47 @@ def logs_evidence(logs: pd.DataFrame, *, target_fpr: float = 1e-3, reference: pd
         "top": [{"account_id": str(r.account_id), "score": float(r.score), "flag": bool(r.flag),
                  "reasons": str(r.reasons), "cluster_size": int(r.cluster_size)}
                 for r in scores.head(15).itertuples()],
-        "summary": (f"{len(flagged)} of {len(scores)} accounts flagged at target account FPR {target_fpr:g}"
+        "flagged_groups": flagged_groups(scores),
+        "expected_false_positives": round(fpr_bound * len(scores), 2),
+        "summary": (f"{len(flagged)} of {len(scores)} accounts flagged at account FPR <= {fpr_bound:.2g}"
+                    + (f" (target {target_fpr:g}; {n_cal} held-out benign accounts cannot support less)"
+                       if fpr_bound > target_fpr else "")
                     + (f" ({clusters} coordinated cluster(s))" if clusters else "")),
         "seconds": round(time.perf_counter() - t0, 1),
     }
     return ev, scores
+
+
+def flagged_groups(scores: pd.DataFrame) -> list[dict[str, Any]]:
+    """Every flagged account, a coordinated cluster as one group, most suspicious first.
+
+    Each group: ``accounts`` (ids), ``score`` (the highest), ``percentile`` (of that score among all scored
+    accounts), ``reasons`` (the detector's words, once per group), ``cluster_id`` (None for a lone account).
+
+    Example:
+        >>> import pandas as pd
+        >>> from distillguard.investigation import flagged_groups
+        >>> s = pd.DataFrame({"account_id": ["a", "b", "c", "d"], "score": [9.0, 8.0, 7.0, 1.0],
+        ...                   "flag": [True, True, True, False], "reasons": ["r1", "r1", "r2", ""],
+        ...                   "cluster_id": ["c0", "c0", "c", "d"], "cluster_size": [2, 2, 1, 1]})
+        >>> [(g["accounts"], g["cluster_id"]) for g in flagged_groups(s)]
+        [(['a', 'b'], 'c0'), (['c'], None)]
+    """
+    ranks = scores["score"].rank(pct=True)
+    out: list[dict[str, Any]] = []
+    seen: dict[str, dict[str, Any]] = {}
+    for i, r in scores[scores["flag"]].sort_values("score", ascending=False).iterrows():
+        clustered = int(r["cluster_size"]) > 1
+        cid = str(r["cluster_id"]) if clustered else None
+        if cid is not None and cid in seen:
+            seen[cid]["accounts"].append(str(r["account_id"]))
+            continue
+        group = {"accounts": [str(r["account_id"])], "score": float(r["score"]),
+                 "percentile": round(100 * float(ranks[i]), 1), "reasons": str(r["reasons"]), "cluster_id": cid}
+        out.append(group)
+        if cid is not None:
+            seen[cid] = group
+    return out
 
 
 # -- radioactivity --------------------------------------------------------------------------------------------

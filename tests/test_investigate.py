@@ -316,3 +316,23 @@ def test_radioactivity_without_accounts_warns(monkeypatch):
     monkeypatch.setattr(radio, "generation_test", lambda *a, **k: _fake_report("generation", {"x": 0.5}))
     ev = radioactivity_evidence(S(), key, None, accounts=None, alpha=1e-3)
     assert any(n.startswith("WARNING: only the master key") for n in ev["notes"])
+
+
+def test_logs_evidence_lists_every_flagged_account_and_the_fpr_the_data_supports():
+    from distillguard.detect.api_logs import simulate_logs, validate_logs
+    from distillguard.investigation import logs_evidence
+    from distillguard.report import render_html
+
+    logs, _ = simulate_logs(60, 1, hydra_size=12, days=3, seed=1, prompts=[f"q {i}" for i in range(99)])
+    logs = validate_logs(logs.drop(columns=["label", "family"]))
+    ev, scores = logs_evidence(logs, target_fpr=1e-3)
+    # a few dozen held-out benign accounts cannot support FPR 1e-3: the bound is 1 / (n + 1), and it is said
+    assert ev["fpr_bound"] == pytest.approx(1 / (ev["calibration_accounts"] + 1)) and ev["fpr_bound"] > 1e-3
+    assert "cannot support less" in ev["summary"]
+    flagged = set(scores.loc[scores["flag"], "account_id"].astype(str))
+    listed = [a for g in ev["flagged_groups"] for a in g["accounts"]]
+    assert flagged and sorted(listed) == sorted(flagged)  # every flagged account, each once
+    clusters = [g for g in ev["flagged_groups"] if g["cluster_id"] is not None]
+    assert all(len(g["accounts"]) > 1 for g in clusters)
+    page = render_html({"alpha": 1e-3, "logs": ev, "suspects": {}, "complete": True})
+    assert f"All {len(flagged)} flagged accounts" in page

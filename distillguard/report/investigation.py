@@ -84,7 +84,9 @@ def _logs_section(doc: dict[str, Any]) -> str:
     if not lg:
         return ""
     out = ["<h2>API logs: who harvested?</h2>", f"<p>{e(lg['summary'])} ({lg['requests']:,} requests). The "
-           f"detector's threshold gives an account-level false-positive rate of {lg['target_fpr']:g}; it was fitted on "
+           f"detector's threshold gives an account-level false-positive rate of at most "
+           f"{lg.get('fpr_bound', lg['target_fpr']):.2g} (target {lg['target_fpr']:g}, resting on "
+           f"{lg.get('calibration_accounts', '?')} held-out benign accounts); it was fitted on "
            f"{e(lg.get('fitted_on', 'traffic assumed benign'))}.</p>"]
     scores = doc.get("_scores")
     if scores is not None and len(scores):
@@ -93,13 +95,28 @@ def _logs_section(doc: dict[str, Any]) -> str:
         ax.set_title("account scores (log scale)")
         out.append(img_tag(fig, "histogram of account scores on a log scale, flagged accounts apart, with the "
                                 "detector's threshold"))
-    out.append("<table><tr><th>account</th><th>score</th><th>flagged</th><th>cluster size</th><th>top reasons</th></tr>")
-    for r in lg["top"]:
-        out.append(f"<tr><td>{e(r['account_id'])}</td><td>{r['score']:.3g}</td>"
-                   f"<td class={'yes' if r['flag'] else 'no'}>{'yes' if r['flag'] else 'no'}</td>"
-                   f"<td>{r['cluster_size']}</td><td>{e(r['reasons'])}</td></tr>")
-    out.append("</table>")
+    groups = lg.get("flagged_groups")
+    if groups is None:  # a report made before flagged groups existed
+        groups = [{"accounts": [r["account_id"]], "score": r["score"], "percentile": None, "reasons": r["reasons"],
+                   "cluster_id": None} for r in lg["top"] if r["flag"]]
+    n_acc = sum(len(g["accounts"]) for g in groups)
+    rows = "".join(_group_row(g) for g in groups)
+    expected = lg.get("expected_false_positives")
+    out.append(f"<details open><summary><b>All {n_acc} flagged accounts</b> in {len(groups)} group(s) (a coordinated "
+               "cluster is one row)" + ("" if expected is None else f"; about {expected:g} benign account(s) are "
+               f"expected among them at the target FPR") + "</summary>"
+               "<table><tr><th>group</th><th>accounts</th><th>highest score</th>"
+               f"<th>why (the detector's reasons)</th></tr>{rows}</table></details>")
     return "\n".join(out)
+
+
+def _group_row(g: dict[str, Any]) -> str:
+    e = html.escape
+    n = len(g["accounts"])
+    what = f"cluster {e(g['cluster_id'])} ({n} accounts)" if g["cluster_id"] else "single account"
+    share = "" if g.get("percentile") is None else f" (top {100 - g['percentile']:.1f} % of accounts)"
+    return (f"<tr><td>{what}</td><td>{e(', '.join(g['accounts']))}</td><td>{g['score']:.3g}{share}</td>"
+            f"<td>{e(g['reasons'])}</td></tr>")
 
 
 def _stat_cell(b: dict[str, Any]) -> str:

@@ -6,7 +6,8 @@ Pieces, each in its own small module:
 * :mod:`.features` -- one pandas function computes every per-account (or per account-window) feature;
 * :mod:`.coordination` -- link accounts through shared IPs / user agents / templates / timing into clusters;
 * :mod:`.detectors` -- unsupervised (directional benign-tail evidence), supervised and window (MMD) detectors
-  with finite-sample FPR-calibrated thresholds;
+  with finite-sample FPR-calibrated thresholds (the code: :mod:`.calibration`, :mod:`.account_detectors`,
+  :mod:`.window_detectors`, :mod:`.scorer`);
 * :mod:`.simulate` -- a labelled traffic simulator (benign families, hard look-alikes, attacker families);
 * :mod:`.spark` -- the same feature function on PySpark via ``groupBy("account_id").applyInPandas``;
 * reports: :mod:`distillguard.report.api_logs` (HTML with embedded plots); command line: ``distillguard logs ...``.

@@ -16,6 +16,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from distillguard.detect.api_logs.features import prompt_row_features
+from distillguard.errors import DistillguardError
 
 __all__ = ["cluster_logs", "link_accounts"]
 
@@ -70,8 +71,6 @@ def link_accounts(
     evidence: dict[str, sparse.csr_matrix] = {}
     unknown = set(links) - {"ip", "user_agent", "template"}
     if unknown:
-        from distillguard.errors import DistillguardError
-
         raise DistillguardError(f"unknown link type {sorted(unknown)[0]!r} (use ip, user_agent, template)")
     if "ip" in logs.columns and ("ip" in links or "user_agent" in links):
         b = _incidence(codes, logs["ip"].astype(str), n, max_accounts_per_value)

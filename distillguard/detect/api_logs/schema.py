@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from distillguard.errors import DistillguardError
 
@@ -77,8 +78,6 @@ def _first_bad_utf8_line(path: Path) -> int:
 
 def _read_raw(path: Path, fmt: str, chunksize: int | None, encoding_errors: str) -> Iterator[pd.DataFrame]:
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
         try:
             pf = pq.ParquetFile(path)
         except Exception as exc:

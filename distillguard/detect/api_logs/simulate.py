@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
+
+from distillguard.data import sharegpt_prompts
 
 __all__ = ["ATTACK_FAMILIES", "BENIGN_FAMILIES", "family_prompts", "simulate_logs"]
 
@@ -224,11 +227,14 @@ def simulate_logs(
     Args:
         n_benign: benign accounts (families mixed as in the module docstring).
         n_per_attack: accounts per attacker family other than hydra.
-        hydra_campaigns, hydra_size: number and size (accounts) of hydra campaigns.
+        hydra_campaigns: number of hydra campaigns (coordinated groups of accounts).
+        hydra_size: accounts per hydra campaign.
         days: length of the log; day 0 is a Monday; a new model is released on day ``days // 2``.
         seed: everything is reproducible from it.
+        start: the date of day 0 (UTC).
         prompts: pool of real prompts (default: ShareGPT human turns up to 2,000 characters).
         families: attacker families to include.
+        progress: show a tqdm progress bar over accounts.
 
     Example:
         >>> from distillguard.detect.api_logs.simulate import simulate_logs
@@ -238,8 +244,6 @@ def simulate_logs(
     """
     rng = np.random.default_rng(seed)
     if prompts is None:
-        from distillguard.data import sharegpt_prompts
-
         prompts = sharegpt_prompts(None, seed=seed, min_chars=5, max_chars=2000)
     half = max(1, len(prompts) // 2)
     pool, attack_pool = list(prompts[:half]), list(prompts[half:]) or list(prompts)
@@ -265,8 +269,6 @@ def simulate_logs(
     parts, acc_rows = [], []
     it = enumerate(plan)
     if progress:
-        from tqdm.auto import tqdm
-
         it = tqdm(it, total=len(plan), desc="simulating accounts", unit="acct")
     for i, (aid, fam, camp) in it:
         n = _volume(rng, fam)

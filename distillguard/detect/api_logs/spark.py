@@ -14,6 +14,9 @@ drop the prompt text for the largest accounts (timing and token features need on
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pandas as pd
 
 from distillguard.detect.api_logs.features import FEATURE_COLUMNS, account_features
@@ -28,10 +31,7 @@ def local_session(cores: int = 2, app: str = "distillguard-api-logs"):
         >>> from distillguard.detect.api_logs.spark import local_session
         >>> spark = local_session()  # doctest: +SKIP
     """
-    import os
-    import sys
-
-    from pyspark.sql import SparkSession
+    from pyspark.sql import SparkSession  # lazy: pyspark is the optional [spark] extra and slow to import
 
     # Python workers must run the interpreter that has distillguard and torch installed (a venv), not
     # whatever `python3` is first on PATH; a user's explicit PYSPARK_PYTHON wins.

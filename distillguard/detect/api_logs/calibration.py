@@ -1,0 +1,72 @@
+"""FPR-calibrated thresholds: the conformal benign quantile, the exponential benign tail, the calibration split.
+
+Thresholds (:func:`threshold_for_fpr`) are finite-sample (conformal) quantiles of held-out benign scores: for a
+new benign account exchangeable with the calibration accounts, P(flag) <= target FPR.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from distillguard.errors import DistillguardError
+
+__all__ = ["threshold_for_fpr"]
+
+
+def threshold_for_fpr(benign_scores: np.ndarray, target_fpr: float) -> float:
+    """Finite-sample threshold: flags are ``score > threshold`` with expected benign FPR <= ``target_fpr``.
+
+    The threshold is the ``ceil((n + 1) * (1 - target_fpr))``-th smallest of the ``n`` held-out benign
+    scores (the conformal quantile): for a new benign account exchangeable with them, P(flag) <= target_fpr.
+    When ``n + 1 < 1 / target_fpr`` no finite-sample guarantee is possible and the maximum benign score is
+    returned (its guarantee is ``1 / (n + 1)``).
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.detect.api_logs.detectors import threshold_for_fpr
+        >>> threshold_for_fpr(np.arange(1000.0), 0.01)
+        990.0
+        >>> threshold_for_fpr(np.arange(50.0), 0.001)
+        49.0
+    """
+    s = np.sort(np.asarray(benign_scores, dtype=float))
+    s = s[~np.isnan(s)]
+    if len(s) == 0:
+        raise DistillguardError("no benign scores to calibrate the threshold on")
+    if not 0.0 < target_fpr < 1.0:
+        raise DistillguardError(f"target FPR must be in (0, 1), got {target_fpr}")
+    k = int(np.ceil((len(s) + 1) * (1.0 - target_fpr)))
+    return float(s[min(k, len(s)) - 1])
+
+
+def _exp_tail(ref: np.ndarray, fraction: float) -> tuple[float, float, float] | None:
+    """Exponential tail of a sorted benign reference: ``(u, beta, -log10 p(u))`` or ``None``.
+
+    Beyond ``u`` (the value with a ``fraction`` of the reference above it, at least 10 values) the tail
+    probability is modelled as ``p(u) * exp(-(x - u) / beta)`` with ``beta`` the mean excess over ``u`` (the
+    maximum-likelihood exponential fit, peaks-over-threshold), so evidence keeps growing past the largest
+    benign value instead of saturating at ``log10(n + 1)``. ``None`` when the tail is degenerate (ties).
+    """
+    n = len(ref)
+    k = max(10, int(np.ceil(fraction * n)))
+    if fraction <= 0 or n < 2 * k:
+        return None
+    u = float(ref[n - k - 1])
+    beta = float(np.mean(ref[n - k:] - u))
+    if not np.isfinite(beta) or beta <= 1e-9 * max(1.0, abs(u)):
+        return None
+    ge = n - np.searchsorted(ref, u, side="left")
+    return u, beta, float(-np.log10((1.0 + ge) / (n + 1.0)))
+
+
+
+def _split(n: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask of the calibration rows (empty when ``fraction`` is 0)."""
+    if fraction <= 0:
+        return np.zeros(n, dtype=bool)
+    cal = rng.random(n) < fraction
+    if cal.sum() < 10 or (~cal).sum() < 10:
+        cal = np.zeros(n, dtype=bool)
+        cal[::2] = True
+    return cal
+
