@@ -49,6 +49,7 @@ from distillguard.provenance import run_record
 __all__ = [
     "DEFAULT_ALPHA",
     "combine_lines",
+    "evidence_strength",
     "logs_evidence",
     "flagged_groups",
     "radioactivity_evidence",
@@ -74,6 +75,25 @@ def _line_evidence(value: float | dict[str, Any]) -> dict[str, Any]:
 
 def _ran(p: Any) -> bool:
     return p is not None and not math.isnan(float(p))
+
+
+def evidence_strength(p_exact: float, alpha: float, status: str) -> str:
+    """The evidence in words, from the exact combined p-value (what a reader acts on).
+
+    Example:
+        >>> from distillguard.investigation import evidence_strength
+        >>> evidence_strength(1e-40, 1e-3, "DISTILLED")
+        'overwhelming: exact p = 1e-40, far below alpha 0.001'
+        >>> evidence_strength(0.2, 1e-3, "INDICATIVE")
+        'indicative only: the exact p-value (0.2) does not reach alpha 0.001'
+    """
+    if status == "INDICATIVE":
+        return f"indicative only: the exact p-value ({p_exact:.2g}) does not reach alpha {alpha:g}"
+    if status != "DISTILLED":
+        return f"not enough: exact p = {p_exact:.2g} > alpha {alpha:g}"
+    word = ("overwhelming" if p_exact <= 1e-20 else "very strong" if p_exact <= alpha * 1e-3 else "strong")
+    where = "far below" if p_exact <= alpha * 1e-3 else "below"
+    return f"{word}: exact p = {p_exact:.2g}, {where} alpha {alpha:g}"
 
 
 def combine_lines(lines: dict[str, float | dict[str, Any]], *, alpha: float = DEFAULT_ALPHA) -> dict[str, Any]:
@@ -125,6 +145,7 @@ def combine_lines(lines: dict[str, float | dict[str, Any]], *, alpha: float = DE
         caveats.append(f"rests on one line of evidence ({min(exact, key=exact.get)}); the other line(s) did not "
                        "reach alpha on their own")
     return {"lines": m, "overall_p": overall, "overall_p_exact": overall_exact, "status": status,
+            "strength": evidence_strength(overall_exact, alpha, status),
             "distilled": status == "DISTILLED", "alpha": alpha, "strongest_line": min(exact, key=exact.get),
             "caveats": caveats,
             "rule": (f"DISTILLED iff min(1, {m} x min exact line p) <= {alpha:g} (Bonferroni over lines); "
@@ -507,6 +528,8 @@ def summary_table(doc: dict[str, Any]) -> str:
         fp_cell = _p(fp) if fp is None or fp.get("p_exact") is None else f"{_fmt_p(fp['p_exact'])} (t {_p(fp)})"
         lines.append(f"{name:<22} {_p(ra):>16} {fp_cell:>14} {_fmt_p(v.get('overall_p_exact', v['overall_p'])):>10}"
                      f"  {verdict}")
+        if v.get("strength"):
+            lines.append(f"{'':<22}   evidence: {v['strength']}")
         lines += [f"{'':<22}   caveat: {c}" for c in v.get("caveats", [])]
     if doc.get("checks"):
         bad = [k for k, ok in doc["checks"].items() if not ok]

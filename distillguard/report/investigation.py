@@ -64,7 +64,8 @@ def _verdict_table(doc: dict[str, Any]) -> str:
         caveats = "".join(f"<li>{e(c)}</li>" for c in v.get("caveats", []))
         cells.append(f"<td class={_STATUS_CLASS.get(status, 'no')}><b>{e(status)}</b> (overall exact p = "
                      f"{fmt_p(v.get('overall_p_exact', v['overall_p']))})<br><span class=note>"
-                     f"{e(_STATUS_WORDS.get(status, ''))}</span>" + (f"<ul class=note>{caveats}</ul>" if caveats
+                     f"{e(v.get('strength', _STATUS_WORDS.get(status, '')))}. {e(_STATUS_WORDS.get(status, ''))}"
+                     "</span>" + (f"<ul class=note>{caveats}</ul>" if caveats
                                                                      else "") + "</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     if not rows:
