@@ -23,9 +23,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -48,6 +45,8 @@ from distillguard.detect.api_logs import (  # noqa: E402
 from distillguard.detect.api_logs.coordination import cluster_logs  # noqa: E402
 from distillguard.detect.api_logs.detectors import HARVEST_EVIDENCE  # noqa: E402
 from distillguard.detect.api_logs.features import FEATURE_COLUMNS, embed_prompts  # noqa: E402
+from distillguard.distill.bench import md_table, provenance_line, write_result  # noqa: E402
+from distillguard.provenance import run_record  # noqa: E402
 
 FPRS = (1e-2, 1e-3)
 
@@ -337,15 +336,9 @@ def main() -> None:
     log("throughput")
     results["throughput"] = throughput(logs, args.quick)
     results["total_seconds"] = time.perf_counter() - t_start
-    results["machine"] = {"platform": platform.platform(), "python": platform.python_version(),
-                          "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}
-    results["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    results["command"] = "python " + " ".join(sys.argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "api_logs.json").write_text(json.dumps(results, indent=2, default=str))
+    results["run"] = run_record(["python", "benchmarks/api_logs.py", *sys.argv[1:]])
     md = to_markdown(results)
-    (out / "api_logs.md").write_text(md)
+    write_result("api_logs", results, md, args.out)
     print(md)
 
 
@@ -356,18 +349,14 @@ def _f(v) -> str:
 def to_markdown(r: dict) -> str:
     """Render the results as markdown tables."""
     lines = [f"# API-log detectors ({'quick' if r['config']['n_benign'] < 1000 else 'full'} run)", "",
-             f"`{r['command']}` on {r['machine']['platform']}, {r['machine']['cpus']} CPUs, {r['date']}; "
+             f"{provenance_line(r)}; "
              f"{r['rows']} requests, {r['accounts']} accounts; benign split {r['benign_split']}.", ""]
     for name, key in (("Unsupervised ('harvest' evidence fitted on benign accounts only)", "unsupervised"),
                       ("Supervised (HistGradientBoosting, leave-one-family-out)", "supervised_lofo")):
-        lines += [f"## {name}", "", "| family | AUROC | AUPRC | TPR@FPR 1e-2 | TPR@FPR 1e-3 | realised FPR 1e-3 |",
-                  "|---|---|---|---|---|---|"]
-        for fam, m in r[key].items():
-            if fam.startswith("benign:"):
-                continue
-            lines.append(f"| {fam} | {_f(m['auroc'])} | {_f(m['auprc'])} | {_f(m['tpr@fpr0.01'])} | "
-                         f"{_f(m['tpr@fpr0.001'])} | {_f(m['realised_fpr@0.001'])} |")
-        lines.append("")
+        lines += [f"## {name}", "", *md_table(
+            ["family", "AUROC", "AUPRC", "TPR@FPR 1e-2", "TPR@FPR 1e-3", "realised FPR 1e-3"],
+            [[fam, _f(m["auroc"]), _f(m["auprc"]), _f(m["tpr@fpr0.01"]), _f(m["tpr@fpr0.001"]),
+              _f(m["realised_fpr@0.001"])] for fam, m in r[key].items() if not fam.startswith("benign:")]), ""]
         if key == "unsupervised":
             m = r["unsupervised_iforest_baseline_overall"]
             lines += [f"Baseline IsolationForest (previous default), overall: AUROC {_f(m['auroc'])}, "
@@ -376,31 +365,26 @@ def to_markdown(r: dict) -> str:
     lines += ["Benign look-alikes flagged (unsupervised): " + ", ".join(
         f"{k[7:]} {_f(v['flagged@fpr0.001'])} of {v['n']}" for k, v in r["unsupervised"].items()
         if k.startswith("benign:")) + " at FPR 1e-3.", "", "## Hydra campaigns", "",
-        "| campaign | accounts | max exchanges/account | recall unsup @1e-3 | recall sup LOFO @1e-3 |",
-        "|---|---|---|---|---|"]
-    for cid, c in r["hydra_campaigns"].items():
-        lines.append(f"| {cid} | {c['accounts']} | {c['max_exchanges_per_account']} | "
-                     f"{_f(c['recall_unsupervised@1e-3'])} | {_f(c['recall_supervised_lofo@1e-3'])} |")
+        *md_table(["campaign", "accounts", "max exchanges/account", "recall unsup @1e-3", "recall sup LOFO @1e-3"],
+                  [[cid, c["accounts"], c["max_exchanges_per_account"], _f(c["recall_unsupervised@1e-3"]),
+                    _f(c["recall_supervised_lofo@1e-3"])] for cid, c in r["hydra_campaigns"].items()])]
     lines += ["", "## Queries to detection (unsupervised, FPR 1e-3)", "",
-              "| family | unit | n | never flagged | median exchanges | max exchanges |", "|---|---|---|---|---|---|"]
-    for fam, q in r["queries_to_detection_unsupervised@1e-3"].items():
-        lines.append(f"| {fam} | {q['unit']} | {q['n']} | {q['never_flagged']} | "
-                     f"{_f(q['median_exchanges_to_flag'])} | {_f(q['max_exchanges_to_flag'])} |")
+              *md_table(["family", "unit", "n", "never flagged", "median exchanges", "max exchanges"],
+                        [[fam, q["unit"], q["n"], q["never_flagged"], _f(q["median_exchanges_to_flag"]),
+                          _f(q["max_exchanges_to_flag"])]
+                         for fam, q in r["queries_to_detection_unsupervised@1e-3"].items()])]
     m = r["mmd_comparison"]
+    fams = [k.rsplit("@", 1)[0] for k in m["tpr"] if k.endswith("@0.05")]
     lines += ["", f"## Window detector comparison ({m['window']}-query windows, FPR 0.3%)", "",
               f"Thresholds from {m['null_windows']} benign null windows (ours also standardised on "
               f"{m['fit_windows_ours']} other null windows); {m['test_windows_per_cell']} test windows per cell; "
               f"realised FPR on {m['null_test_windows']} fresh null windows: MMD {_f(m['realised_fpr']['mmd'])}, "
               f"ours {_f(m['realised_fpr']['ours'])}. Published MMD detector: TPR 0.590 at 5% and 0.937 at 10% "
               "attacker fraction, FPR 0.003.", "",
-              "| attacker family mixed in | MMD @5% | ours @5% | MMD @10% | ours @10% |", "|---|---|---|---|---|"]
-    for fam in [k.rsplit("@", 1)[0] for k in m["tpr"] if k.endswith("@0.05")]:
-        a, b = m["tpr"][f"{fam}@0.05"], m["tpr"][f"{fam}@0.1"]
-        lines.append(f"| {fam} | {_f(a['mmd'])} | {_f(a['ours'])} | {_f(b['mmd'])} | {_f(b['ours'])} |")
-    t = r["throughput"]
-    lines += ["", "## Throughput", "", "| measure | value |", "|---|---|"]
-    for k, v in t.items():
-        lines.append(f"| {k} | {_f(v)} |")
+              *md_table(["attacker family mixed in", "MMD @5%", "ours @5%", "MMD @10%", "ours @10%"],
+                        [[fam, _f(a["mmd"]), _f(a["ours"]), _f(b["mmd"]), _f(b["ours"])] for fam in fams
+                         for a, b in [(m["tpr"][f"{fam}@0.05"], m["tpr"][f"{fam}@0.1"])]])]
+    lines += ["", "## Throughput", "", *md_table(["measure", "value"], [[k, _f(v)] for k, v in r["throughput"].items()])]
     lines += ["", f"Total benchmark time {r['total_seconds']:.0f} s.", ""]
     return "\n".join(lines)
 

@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from radioactivity import prompt_slices
-from radioactivity_dilution import diluent_pairs, public_exclusions
+
+from distillguard.distill.sampled import diluent_pairs, prompt_slices, public_exclusions
 
 
 def run_data(spec: str, fraction: float = 0.05, queries: int = 128) -> dict[str, Any]:

@@ -13,7 +13,7 @@ answers (``benchmarks/radioactivity.py``'s clean / watermarked harvest, ``runs/r
 per seed, answered probe prompts held out). Scores: the 126 answered probes, first teacher answer vs
 ChatGPT's recorded answer (2 log-prob queries per probe), as ``fingerprint_family.py``.
 
-Zoos (fingerprint.py's ``evaluate`` with ``family=True``: a model built on Gemma is tested against the base and
+Zoos (``distillguard.distill.evaluate.evaluate`` with ``family=True``: a model built on Gemma is tested against the base and
 its non-teacher fine-tunes, a from-scratch model against the chat-sharegpt students; leave-one-out):
 * ``issue``: the new students and the two Gemma teacher fine-tunes (+) against Gemma, its fine-tunes on
   ChatGPT answers, human replies and its own answers, and every from-scratch ShareGPT student (-);
@@ -29,26 +29,38 @@ Run: ``python benchmarks/fingerprint_issue_zoo.py`` (about 10 min on 2 CPU cores
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import platform
-import sys
 import time
+from pathlib import Path
 
 import numpy as np
-from fingerprint import evaluate, full_statistics
-from fingerprint_family import DATA, NS, ROOT, ZOO, committed_zoo, held_out, probes, score, teacher_harvests
 
+from distillguard.demo import PROFILES
+from distillguard.distill.bench import md_table, new_record, provenance_line, write_result
+from distillguard.distill.evaluate import evaluate, full_statistics, member_logprobs
+from distillguard.distill.student import chat_sequences, train_text_student
+from distillguard.distill.zoo import (
+    answered_probes,
+    committed_zoo,
+    fingerprint_cache,
+    held_out,
+    npz_contrasts,
+    teacher_harvests,
+    zoo_dir,
+)
+from distillguard.models import load_tokenizer
+
+ROOT = Path(__file__).resolve().parent
+DATA = ROOT / "data" / "fingerprint"
+ZOO = zoo_dir()
+SCORES = fingerprint_cache() / "family_scores"
+NS = [2, 4, 8, 16, 32, 64]  # probes per subset (2 queries each), as fingerprint_family.py
 N_PAIRS = 192  # the null students' data size
 SOURCES = {"chat-teacher": "teacher", "chat-teacherwm": "teacherwm"}  # student prefix -> harvest
 
 
 def train(seeds: int) -> list[str]:
     """The from-scratch positives (resumable): the null's recipe on the teacher's answers."""
-    from distillguard.demo import PROFILES
-    from distillguard.distill.student import chat_sequences, train_text_student
-    from distillguard.models import load_tokenizer
-
     prof, tok, ho = PROFILES["quick"], load_tokenizer(None), held_out()
     harvests = teacher_harvests()
     names = []
@@ -67,14 +79,6 @@ def train(seeds: int) -> list[str]:
     return names
 
 
-def family_scores() -> tuple[list[dict], dict[str, np.ndarray]]:
-    """The committed Gemma family (``family_logprobs.npz``): members and per-probe contrasts."""
-    d = np.load(DATA / "family_logprobs.npz", allow_pickle=False)
-    names = [str(n) for n in d["names"]]
-    return ([{"name": n, "label": int(lab)} for n, lab in zip(names, d["labels"])],
-            {n: d["teacher_lps"][i] - d["reference_lps"][i] for i, n in enumerate(names)})
-
-
 def in_issue_zoo(name: str) -> bool:
     """Whether issue 4 names this kind of model (the teacher and the logit-distilled students it does not)."""
     return not (name == "teacher" or name.startswith(("logit-", "distil-")))
@@ -87,13 +91,13 @@ def main() -> None:
     a = ap.parse_args()
     t0 = time.time()
     new = train(a.seeds)
-    plist = probes()
-    lp = {n: score(n, plist) for n in new}
+    plist = answered_probes(DATA / "probes.json")
+    lp = {n: member_logprobs(n, plist, SCORES) for n in new}
     np.savez_compressed(DATA / "issue_zoo_logprobs.npz", names=np.array(new), labels=np.ones(len(new), dtype=int),
                         probe_ids=np.array([p.id for p in plist]), teacher_lps=np.array([lp[n][0] for n in new]),
                         reference_lps=np.array([lp[n][1] for n in new]))
-    zoo_models, zoo_S = committed_zoo()
-    fam_models, fam_S = family_scores()
+    zoo_models, zoo_S = committed_zoo(DATA / "answered_logprobs.npz")
+    fam_models, fam_S = npz_contrasts(DATA / "family_logprobs.npz")
     S = {**zoo_S, **fam_S, **{n: t - r for n, (t, r) in lp.items()}}
     every = zoo_models + fam_models + [{"name": n, "label": 1} for n in new]
     zoos = {"issue": [m for m in every if in_issue_zoo(m["name"])], "all": every}
@@ -101,40 +105,41 @@ def main() -> None:
     rng = np.random.default_rng(0)
     rows = {z: [evaluate(ms, S, idx, n, a.reps, rng, family=True) for n in [*NS, len(plist)]] for z, ms in zoos.items()}
     full = full_statistics(every, S, idx, family=True)
-    res = {"question": __doc__.split("\n\n")[0], "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-           "machine": platform.platform(), "command": "python " + " ".join(sys.argv),
-           "zoos": {z: {m["name"]: m["label"] for m in ms} for z, ms in zoos.items()},
-           "train": {n: json.loads((ZOO / n / "train.json").read_text()) for n in new},
-           "full_statistics": full, "subsets": rows, "wall_s": round(time.time() - t0, 1)}
-    out = ROOT / "results" / "fingerprint_issue_zoo"
-    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
-    md = [f"# Fingerprint: issue 4's zoo, each model against its own family's null ({res['date'][:10]}, "
-          f"{res['machine']})", "", f"Command: `{res['command']}`", "", __doc__.split("\n\n")[1].replace("\n", " "), "",
-          f"Zoo `issue`: {sum(m['label'] for m in zoos['issue'])} positives, "
-          f"{sum(1 - m['label'] for m in zoos['issue'])} negatives; zoo `all`: "
-          f"{sum(m['label'] for m in every)} positives, {sum(1 - m['label'] for m in every)} negatives.", "",
+    res = new_record("benchmarks/fingerprint_issue_zoo.py", question=__doc__.split("\n\n")[0],
+                     zoos={z: {m["name"]: m["label"] for m in ms} for z, ms in zoos.items()},
+                     train={n: json.loads((ZOO / n / "train.json").read_text()) for n in new},
+                     full_statistics=full, subsets=rows, wall_s=round(time.time() - t0, 1), reps=a.reps)
+    md = markdown(res)
+    write_result("fingerprint_issue_zoo", res, md, ROOT / "results", indent=1)
+    print(md, end="")
+
+
+def markdown(res: dict) -> str:
+    """The result page: every positive and the strongest negatives on all probes, then random probe subsets."""
+    every, issue, full, rows = res["zoos"]["all"], res["zoos"]["issue"], res["full_statistics"], res["subsets"]
+    negs = sorted((n for n, lab in every.items() if not lab and n in full), key=lambda n: -full[n]["t"])
+    md = [f"# Fingerprint: issue 4's zoo, each model against its own family's null ({res['run']['utc'][:10]})", "",
+          f"Command: {provenance_line(res)}", "", __doc__.split("\n\n")[1].replace("\n", " "), "",
+          f"Zoo `issue`: {sum(issue.values())} positives, {sum(1 - lab for lab in issue.values())} negatives; zoo "
+          f"`all`: {sum(every.values())} positives, {sum(1 - lab for lab in every.values())} negatives.", "",
           "All 126 probes (2 queries each), every positive (t, p against its family's null):", "",
-          "| model | T | t | p |", "|---|---|---|---|"]
-    for m in every:
-        if m["label"] and m["name"] in full:
-            r = full[m["name"]]
-            md.append(f"| {m['name']}{'' if in_issue_zoo(m['name']) else ' (not in the issue zoo)'} | "
-                      f"{r['statistic']:.4f} | {r['t']:.2f} | {r['p_value']:.3g} |")
-    md += ["", "The strongest negatives (t against their own family's null, leave-one-out):", "",
-           "| model | T | t | p |", "|---|---|---|---|"]
-    negs = sorted((m["name"] for m in every if not m["label"] and m["name"] in full), key=lambda n: -full[n]["t"])
-    md += [f"| {n} | {full[n]['statistic']:.4f} | {full[n]['t']:.2f} | {full[n]['p_value']:.3g} |" for n in negs[:5]]
-    md += ["", f"Random probe subsets ({a.reps} each; all 126 probes once):", "",
-           "| queries | probes | issue zoo AUROC mean (min) | share = 1 | TPR@0.01 | FPR@0.01 | "
-           "all AUROC mean (min) | share = 1 |", "|---|---|---|---|---|---|---|---|"]
-    for i, r in zip(rows["issue"], rows["all"]):
-        md.append(f"| {2 * i['n_probes']} | {i['n_probes']} | {i['auroc_mean']:.3f} ({i['auroc_min']:.3f}) | "
-                  f"{i['share_auroc_1']:.2f} | {i['tpr_at_alpha']:.2f} | {i['fpr_at_alpha']:.3f} | "
-                  f"{r['auroc_mean']:.3f} ({r['auroc_min']:.3f}) | {r['share_auroc_1']:.2f} |")
-    md += ["", f"Wall time {res['wall_s'] / 60:.1f} min (training of the new students: "
-           f"{sum(t['seconds'] for t in res['train'].values()) / 60:.1f} min when it ran)."]
-    out.with_suffix(".md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+          *md_table(["model", "T", "t", "p"],
+                    [[f"{n}{'' if in_issue_zoo(n) else ' (not in the issue zoo)'}", f"{r['statistic']:.4f}",
+                      f"{r['t']:.2f}", f"{r['p_value']:.3g}"]
+                     for n, lab in every.items() if lab and n in full for r in [full[n]]]),
+          "", "The strongest negatives (t against their own family's null, leave-one-out):", "",
+          *md_table(["model", "T", "t", "p"], [[n, f"{full[n]['statistic']:.4f}", f"{full[n]['t']:.2f}",
+                                               f"{full[n]['p_value']:.3g}"] for n in negs[:5]]),
+          "", f"Random probe subsets ({res.get('reps', 200)} each; all 126 probes once):", "",
+          *md_table(["queries", "probes", "issue zoo AUROC mean (min)", "share = 1", "TPR@0.01", "FPR@0.01",
+                     "all AUROC mean (min)", "share = 1"],
+                    [[2 * i["n_probes"], i["n_probes"], f"{i['auroc_mean']:.3f} ({i['auroc_min']:.3f})",
+                      f"{i['share_auroc_1']:.2f}", f"{i['tpr_at_alpha']:.2f}", f"{i['fpr_at_alpha']:.3f}",
+                      f"{r['auroc_mean']:.3f} ({r['auroc_min']:.3f})", f"{r['share_auroc_1']:.2f}"]
+                     for i, r in zip(rows["issue"], rows["all"])]),
+          "", f"Wall time {res['wall_s'] / 60:.1f} min (training of the new students: "
+          f"{sum(t['seconds'] for t in res['train'].values()) / 60:.1f} min when it ran)."]
+    return "\n".join(md) + "\n"
 
 
 if __name__ == "__main__":

@@ -36,16 +36,15 @@ Run: ``python benchmarks/fingerprint_zoo.py --chat 8 --select 4 && python benchm
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from fingerprint import NULL_PREFIX, auroc, model_scores, null_models, score_path, zoo
 
+from distillguard.distill.bench import md_table, new_record, provenance_line, write_result
+from distillguard.distill.evaluate import auroc, contrasts, model_scores, null_models, score_path
+from distillguard.distill.zoo import NULL_PREFIX, zoo
 from distillguard.fingerprint.probeset import ProbeSet
 from distillguard.fingerprint.stats import calibrated_test
 
@@ -71,12 +70,6 @@ def collect(probes: list, demo_dir: Path) -> dict:
     return {"names": np.array([m["name"] for m in models]), "labels": np.array([m["label"] for m in models]),
             "kinds": np.array([m["kind"] for m in models]), "probe_ids": np.array([p.id for p in probes]),
             "teacher_lps": np.stack(t_lp), "reference_lps": np.stack(r_lp)}
-
-
-def contrasts(data: dict, answers: int) -> dict[str, np.ndarray]:
-    """``d_i`` per model: mean log-prob of the first ``answers`` teacher answers minus ChatGPT's answer's."""
-    d = data["teacher_lps"][:, :, :answers].mean(axis=2) - data["reference_lps"]
-    return {str(n): d[k] for k, n in enumerate(data["names"])}
 
 
 def selection_scale(D: dict[str, np.ndarray], selectors: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -194,52 +187,59 @@ def main() -> None:
                                               "held_out_detected_share": pm[f"wide-minus-{kind}/snr-1@{x['queries']}"]
                                               [kind]["detected_share"]} for x in r}
     names = [str(n) for n in data["names"]]
-    out = {"question": "AUROC / TPR / FPR of the fingerprint test at a fixed number of log-prob queries: random "
-                       "probes (1 or 4 teacher answers) vs probes chosen by the teacher's SNR against selection "
-                       "students", "date": dt.datetime.now(dt.timezone.utc).isoformat(),
-           "machine": platform.platform(), "command": " ".join(sys.argv), "data": str(DATA.relative_to(ROOT.parent)),
-           "probes": len(data["probe_ids"]), "candidate_pool": len(data["probe_ids"]) // 2, "reps": a.reps,
-           "selection_models": {"chat": [n for n in names if n.startswith(SELECT_PREFIX)],
-                                "wide": [n for n in names if n.startswith(SELECT_PREFIX) or n in WIDE]},
-           "null_models": [n for n in names if n.startswith(NULL_PREFIX)],
-           "zoo": [{"name": n, "label": int(lab), "kind": str(k)}
-                   for n, lab, k in zip(names, data["labels"], data["kinds"])],
-           "results": rows, "per_model": per_model, "held_out_selector": held_out, "seconds": round(time.time() - t0, 1)}
+    out = new_record(
+        "benchmarks/fingerprint_selection.py",
+        question="AUROC / TPR / FPR of the fingerprint test at a fixed number of log-prob queries: random "
+                 "probes (1 or 4 teacher answers) vs probes chosen by the teacher's SNR against selection "
+                 "students", data=str(DATA.relative_to(ROOT.parent)),
+        probes=len(data["probe_ids"]), candidate_pool=len(data["probe_ids"]) // 2, reps=a.reps,
+        selection_models={"chat": [n for n in names if n.startswith(SELECT_PREFIX)],
+                          "wide": [n for n in names if n.startswith(SELECT_PREFIX) or n in WIDE]},
+        null_models=[n for n in names if n.startswith(NULL_PREFIX)],
+        zoo=[{"name": n, "label": int(lab), "kind": str(k)} for n, lab, k in zip(names, data["labels"], data["kinds"])],
+        results=rows, per_model=per_model, held_out_selector=held_out, seconds=round(time.time() - t0, 1))
     res = ROOT / "results"
-    (res / "fingerprint_selection.json").write_text(json.dumps(out, indent=2))
     plot(rows, res / "fingerprint_selection.png")
+    md = markdown(out)
+    write_result("fingerprint_selection", out, md, res)
+    print(md, end="")
+
+
+def markdown(out: dict) -> str:
+    """The result page: AUROC / TPR / FPR per configuration and budget, median t per model, held-out selectors."""
+    rows, per_model, held_out = out["results"], out["per_model"], out["held_out_selector"]
     ev = [z for z in out["zoo"] if not z["name"].startswith(SELECT_PREFIX)]
-    md = [f"# Fingerprint probe selection ({out['date'][:10]}, {out['machine']})", "",
-          f"Command: `{out['command']}`", "",
+    md = [f"# Fingerprint probe selection ({out['run']['utc'][:10]})", "",
+          f"Command: {provenance_line(out)}", "",
           f"Zoo: {', '.join(z['name'] + ('+' if z['label'] else '-') for z in ev)}. "
           f"Null: {NULL_PREFIX}-* (leave-one-out). Selection models, `chat` block: "
           f"{', '.join(out['selection_models']['chat'])}; `wide` block: these and {', '.join(WIDE)} (which then "
-          f"leave the evaluated zoo, for both of the block's rows). {a.reps} random candidate pools of "
+          f"leave the evaluated zoo, for both of the block's rows). {out['reps']} random candidate pools of "
           f"{out['candidate_pool']} of the {out['probes']} answered probes. The `random` rows ignore the selection "
           "models but are evaluated on their block's zoo.", "",
-          "| selectors | config | queries | probes | answers / probe | AUROC mean | AUROC min | share AUROC = 1 "
-          "| TPR@0.01 | FPR@0.01 |", "|---|---|---|---|---|---|---|---|---|---|"]
-    md += [f"| {r['selectors']} | {r['config']} | {r['queries']} | {r['n_probes']} | {r['teacher_answers']} | "
-           f"{r['auroc_mean']:.3f} | {r['auroc_min']:.3f} | {r['auroc_1_share']:.2f} | {r['tpr_at_alpha']:.2f} | "
-           f"{r['fpr_at_alpha']:.3f} |" for r in rows]
+          *md_table(["selectors", "config", "queries", "probes", "answers / probe", "AUROC mean", "AUROC min",
+                     "share AUROC = 1", "TPR@0.01", "FPR@0.01"],
+                    [[r["selectors"], r["config"], r["queries"], r["n_probes"], r["teacher_answers"],
+                      f"{r['auroc_mean']:.3f}", f"{r['auroc_min']:.3f}", f"{r['auroc_1_share']:.2f}",
+                      f"{r['tpr_at_alpha']:.2f}", f"{r['fpr_at_alpha']:.3f}"] for r in rows])]
     cols = [f"chat/{c}" for c in CONFIGS] + [f"wide/{c}" for c in WIDE_CONFIGS]
-    md += ["", "Median t per model at 32 queries (share of tests with p <= 0.01 in brackets; - = a selection "
-           "model, not evaluated):", "", "| model | + / - | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    table = []
     for z in ev:
         cells = []
         for c in cols:
             r = per_model[f"{c}@32"].get(z["name"])
             cells.append("-" if r is None else f"{r['t_median']:.2f} ({r['detected_share']:.2f})")
-        md.append(f"| {z['name']} | {'+' if z['label'] else '-'} | " + " | ".join(cells) + " |")
+        table.append([z["name"], "+" if z["label"] else "-", *cells])
+    md += ["", "Median t per model at 32 queries (share of tests with p <= 0.01 in brackets; - = a selection "
+           "model, not evaluated):", "", *md_table(["model", "+ / -", *cols], table)]
     md += ["", "Wide selection with one of its extra models held out (it is then evaluated; snr-1): share of its "
            "tests with p <= 0.01, and the FPR over all negatives:", "",
-           "| held out | detected at 16 q | 32 q | 64 q | FPR at 32 q | FPR at 64 q |", "|---|---|---|---|---|---|"]
-    for kind, h in held_out.items():
-        md.append(f"| {kind} | " + " | ".join(f"{h[q]['held_out_detected_share']:.2f}" for q in ("16", "32", "64"))
-                  + f" | {h['32']['fpr_at_alpha']:.3f} | {h['64']['fpr_at_alpha']:.3f} |")
-    md += ["", "![AUROC vs queries](fingerprint_selection.png)", "", f"Wall time {out['seconds']:.0f} s."]
-    (res / "fingerprint_selection.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+           *md_table(["held out", "detected at 16 q", "32 q", "64 q", "FPR at 32 q", "FPR at 64 q"],
+                     [[kind, *(f"{h[q]['held_out_detected_share']:.2f}" for q in ("16", "32", "64")),
+                       f"{h['32']['fpr_at_alpha']:.3f}", f"{h['64']['fpr_at_alpha']:.3f}"]
+                      for kind, h in held_out.items()]),
+           "", "![AUROC vs queries](fingerprint_selection.png)", "", f"Wall time {out['seconds']:.0f} s."]
+    return "\n".join(md) + "\n"
 
 
 if __name__ == "__main__":

@@ -20,25 +20,26 @@ Each row: 200 random probe subsets from the answered pool, one teacher answer + 
 (2 queries per probe); AUROC of -log10 p (positives = derived from the teacher), TPR and FPR at alpha = 0.01.
 The zoo is the 27 models of that file (listed in the result).
 
-    python benchmarks/fingerprint_statistics.py
+    python benchmarks/fingerprint_statistics.py            # writes benchmarks/results/fingerprint_statistics.*
+    python benchmarks/fingerprint_statistics.py --out DIR  # the same files under DIR
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import platform
+import argparse
 import re
 import sys
 from pathlib import Path
 
 import numpy as np
-from fingerprint import NULL_PREFIX, auroc
-from fingerprint_selection import DATA, contrasts
 
+from distillguard.distill.bench import md_table, new_record, provenance_line, write_result
+from distillguard.distill.evaluate import auroc, contrasts
+from distillguard.distill.zoo import NULL_PREFIX
 from distillguard.fingerprint.stats import calibrated_test
 
 RESULTS = Path(__file__).resolve().parent / "results"
+DATA = RESULTS.parent / "data" / "fingerprint" / "answered_logprobs.npz"  # committed by fingerprint_selection.py
 QUERIES = (8, 16, 32, 64)
 STATISTICS = ("mean", "probe_z", "arch_null")
 
@@ -67,7 +68,10 @@ def log10p(name: str, S: dict[str, np.ndarray], null_names: list[str], sub: np.n
     return -calibrated_test(per_probe(S[name][sub], N, kind), null)["log10_p"]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(RESULTS), help="folder of fingerprint_statistics.{json,md}")
+    a = ap.parse_args(argv)
     data = dict(np.load(DATA))
     S = contrasts(data, 1)  # one teacher answer and the reference: the 2-query-per-probe configuration
     models = [{"name": str(n), "label": int(lab), "kind": str(k)}
@@ -101,26 +105,31 @@ def main() -> int:
                          "rejection_rate": rej})
             print(f"{kind:9s} {q:3d} queries: AUROC {rows[-1]['auroc_mean']:.3f} (min {rows[-1]['auroc_min']:.3f}) "
                   f"FPR {rows[-1]['fpr_at_0.01']:.3f}", flush=True)
-    res = {"question": __doc__.split("\n")[0],
-           "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": platform.platform(),
-           "command": "python " + " ".join(sys.argv), "data": str(DATA.relative_to(DATA.parents[3])),
-           "zoo": [{"name": m["name"], "label": m["label"], "architecture": arch[m["name"]],
-                    "arch_null_calibration": null_of(m["name"], "arch_null")} for m in models],
-           "rows": rows}
-    md = [f"# Fingerprint statistics ablation ({res['date'][:10]}, {res['machine']})\n",
-          f"Command: `{res['command']}` (from `{res['data']}`, no model loaded). Answered pool, {n_probes} probes, "
+    res = new_record("benchmarks/fingerprint_statistics.py", argv, question=__doc__.split("\n")[0],
+                     data=str(DATA.relative_to(DATA.parents[3])), n_probes=n_probes,
+                     zoo=[{"name": m["name"], "label": m["label"], "architecture": arch[m["name"]],
+                           "arch_null_calibration": null_of(m["name"], "arch_null")} for m in models],
+                     rows=rows)
+    md = markdown(res)
+    write_result("fingerprint_statistics", res, md, a.out)
+    print(md, end="")
+    return 0
+
+
+def markdown(res: dict) -> str:
+    """The result page: one row per statistic and query budget."""
+    n_probes = res.get("n_probes", 126)
+    md = [f"# Fingerprint statistics ablation ({res['run']['utc'][:10]})\n",
+          f"Command: {provenance_line(res)} (from `{res['data']}`, no model loaded). Answered pool, {n_probes} probes, "
           "one teacher answer + ChatGPT's recorded answer per probe (2 queries per probe), 200 random subsets per "
           "row. Zoo: "
-          + ", ".join(f"{m['name']}{'+' if m['label'] else '-'}" for m in models) + ".\n",
-          "| statistic | queries | probes | AUROC mean | AUROC min | share of subsets with AUROC 1 | TPR@0.01 | "
-          "FPR@0.01 |", "|---|---|---|---|---|---|---|---|"]
-    md += [f"| {r['statistic']} | {r['queries']} | {r['probes']} | {r['auroc_mean']:.3f} | {r['auroc_min']:.3f} | "
-           f"{r['auroc_1_share']:.3f} | {r['tpr_at_0.01']:.2f} | {r['fpr_at_0.01']:.3f} |" for r in rows]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "fingerprint_statistics.json").write_text(json.dumps(res, indent=2) + "\n")
-    (RESULTS / "fingerprint_statistics.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
-    return 0
+          + ", ".join(f"{m['name']}{'+' if m['label'] else '-'}" for m in res["zoo"]) + ".\n",
+          *md_table(["statistic", "queries", "probes", "AUROC mean", "AUROC min", "share of subsets with AUROC 1",
+                     "TPR@0.01", "FPR@0.01"],
+                    [[r["statistic"], r["queries"], r["probes"], f"{r['auroc_mean']:.3f}", f"{r['auroc_min']:.3f}",
+                      f"{r['auroc_1_share']:.3f}", f"{r['tpr_at_0.01']:.2f}", f"{r['fpr_at_0.01']:.3f}"]
+                     for r in res["rows"]])]
+    return "\n".join(md) + "\n"
 
 
 if __name__ == "__main__":

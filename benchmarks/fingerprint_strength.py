@@ -7,7 +7,7 @@ other sources stay near the base. If every source's shift grows by the same fact
 stronger, t does not move (it is a ratio of shifts); only a teacher shift that grows faster than the others
 would make the positives detectable at 32 queries. This measures the factor: three family members (the clean
 teacher fine-tune, a ChatGPT and a human-reply fine-tune) trained two more epochs on the same 256 pairs, same
-recipe (``fingerprint_zoo.gemma_finetune``, continued from the saved 2-epoch model: 4 epochs, 128 steps in all).
+recipe (``distillguard.distill.finetune.gemma_finetune``, continued from the saved 2-epoch model: 4 epochs, 128 steps in all).
 
 Per model: T on the 126 answered probes (first teacher answer vs ChatGPT's, 2 queries per probe), its shift from
 the untouched base at 2 and at 4 epochs, and the growth factor; then the teacher fine-tune's t against a null
@@ -22,18 +22,21 @@ models are cached; the continued models and their scores are cached too).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import platform
-import sys
 import time
+from pathlib import Path
 
 import numpy as np
-from fingerprint_family import ROOT, ZOO, family_runs, probes, score
-from fingerprint_zoo import gemma_finetune
 
+from distillguard.distill.bench import md_table, new_record, provenance_line, write_result
+from distillguard.distill.evaluate import member_logprobs
+from distillguard.distill.finetune import gemma_finetune
+from distillguard.distill.zoo import answered_probes, family_runs, fingerprint_cache, zoo_dir
 from distillguard.fingerprint.stats import calibrated_test
 
+ROOT = Path(__file__).resolve().parent
+ZOO = zoo_dir()
+SCORES = fingerprint_cache() / "family_scores"
 CONTINUED = ["gemmaft-teacher-s0", "gemmaft-sharegpt-s0", "gemmaft-human-s0"]  # trained 2 more epochs
 NULL_2EP = ["gemma3-270m", "gemmaft-sharegpt-s0", "gemmaft-sharegpt-s1", "gemmaft-human-s0", "gemmaft-human-s1",
             "gemmaft-self-s0"]
@@ -48,7 +51,7 @@ def train() -> None:
     """Continue each model of ``CONTINUED`` for two epochs on its own training pairs (resumable)."""
     pairs = dict(family_runs(2, 2, False))
     for name in CONTINUED:
-        gemma_finetune(ZOO / stronger(name), pairs[name], start=ZOO / name)  # type: ignore[arg-type]
+        gemma_finetune(ZOO / stronger(name), pairs[name], start=ZOO / name)
 
 
 def source(name: str) -> str:
@@ -61,9 +64,9 @@ def main() -> None:
     ap.parse_args()
     t0 = time.time()
     train()
-    plist = probes()
+    plist = answered_probes(ROOT / "data" / "fingerprint" / "probes.json")
     names = ["gemma3-270m", "gemmaft-teacher-s0", *NULL_2EP[1:], *[stronger(n) for n in CONTINUED]]
-    S = {n: np.subtract(*score(n, plist)) for n in names}  # teacher minus reference log-prob, per probe
+    S = {n: np.subtract(*member_logprobs(n, plist, SCORES)) for n in names}  # teacher minus reference log-prob, per probe
     T = {n: float(S[n].mean()) for n in names}
     base = T["gemma3-270m"]
     rows = {n: {"T_2ep": T[n], "T_4ep": T[stronger(n)], "shift_2ep": T[n] - base, "shift_4ep": T[stronger(n)] - base,
@@ -84,32 +87,36 @@ def main() -> None:
         null4.append(scores)
     test_2 = calibrated_test(S["gemmaft-teacher-s0"], np.array([S[n] for n in NULL_2EP]))
     test_4 = calibrated_test(S[stronger("gemmaft-teacher-s0")], np.array(null4))
-    res = {"question": __doc__.split("\n\n")[0], "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-           "machine": platform.platform(), "command": "python " + " ".join(sys.argv), "T": T, "continued": rows,
-           "mean_factor": mean_factor, "null_4ep": how, "teacher_2ep_vs_2ep_null": test_2,
-           "teacher_4ep_vs_4ep_null": test_4,
-           "train": {stronger(n): json.loads((ZOO / stronger(n) / "train.json").read_text()) for n in CONTINUED},
-           "wall_s": round(time.time() - t0, 1)}
-    out = ROOT / "results" / "fingerprint_strength"
-    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
-    md = [f"# Fingerprint: a stronger Gemma fine-tune against its family ({res['date'][:10]}, {res['machine']})", "",
-          f"Command: `{res['command']}`", "", __doc__.split("\n\n")[1].replace("\n", " "), "",
+    res = new_record("benchmarks/fingerprint_strength.py", question=__doc__.split("\n\n")[0], T=T, continued=rows,
+                     mean_factor=mean_factor, null_4ep=how, teacher_2ep_vs_2ep_null=test_2,
+                     teacher_4ep_vs_4ep_null=test_4,
+                     train={stronger(n): json.loads((ZOO / stronger(n) / "train.json").read_text()) for n in CONTINUED},
+                     wall_s=round(time.time() - t0, 1))
+    md = markdown(res)
+    write_result("fingerprint_strength", res, md, ROOT / "results", indent=1)
+    print(md, end="")
+
+
+def markdown(res: dict) -> str:
+    """The result page: growth factors of the continued fine-tunes, the teacher fine-tune against its null."""
+    base = res["T"]["gemma3-270m"]
+    md = [f"# Fingerprint: a stronger Gemma fine-tune against its family ({res['run']['utc'][:10]})", "",
+          f"Command: {provenance_line(res)}", "", __doc__.split("\n\n")[1].replace("\n", " "), "",
           f"Untouched base: T = {base:+.3f}.", "",
-          "| model | T, 2 epochs | T, 4 epochs | shift from base, 2 | shift, 4 | growth factor |",
-          "|---|---|---|---|---|---|"]
-    md += [f"| {n} | {r['T_2ep']:+.3f} | {r['T_4ep']:+.3f} | {r['shift_2ep']:+.3f} | {r['shift_4ep']:+.3f} | "
-           f"{r['factor']:.2f} |" for n, r in rows.items()]
+          *md_table(["model", "T, 2 epochs", "T, 4 epochs", "shift from base, 2", "shift, 4", "growth factor"],
+                    [[n, f"{r['T_2ep']:+.3f}", f"{r['T_4ep']:+.3f}", f"{r['shift_2ep']:+.3f}", f"{r['shift_4ep']:+.3f}",
+                      f"{r['factor']:.2f}"] for n, r in res["continued"].items()])]
     md += ["", "The teacher fine-tune against its family's null (all 126 probes; Student-t prediction, R = 6):", "",
-           "| strength | T | null mean | null sd | t | p |", "|---|---|---|---|---|---|"]
-    for label, r in (("2 epochs, null at 2 epochs (measured)", test_2),
-                     ("4 epochs, null at 4 epochs (partly projected)", test_4)):
-        md.append(f"| {label} | {r['statistic']:+.3f} | {r['null_mean']:+.3f} | {r['null_sd']:.3f} | {r['t']:.2f} | "
-                  f"{r['p_value']:.3g} |")
-    md += ["", "The 4-epoch null: " + "; ".join(f"{n}: {h}" for n, h in how.items()) + ".", "",
+           *md_table(["strength", "T", "null mean", "null sd", "t", "p"],
+                     [[label, f"{r['statistic']:+.3f}", f"{r['null_mean']:+.3f}", f"{r['null_sd']:.3f}",
+                       f"{r['t']:.2f}", f"{r['p_value']:.3g}"]
+                      for label, r in (("2 epochs, null at 2 epochs (measured)", res["teacher_2ep_vs_2ep_null"]),
+                                       ("4 epochs, null at 4 epochs (partly projected)",
+                                        res["teacher_4ep_vs_4ep_null"]))])]
+    md += ["", "The 4-epoch null: " + "; ".join(f"{n}: {h}" for n, h in res["null_4ep"].items()) + ".", "",
            f"Wall time {res['wall_s'] / 60:.1f} min (continued training: "
            f"{sum(t['seconds'] for t in res['train'].values()) / 60:.1f} min when it ran)."]
-    out.with_suffix(".md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    return "\n".join(md) + "\n"
 
 
 if __name__ == "__main__":

@@ -21,8 +21,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import platform
 import statistics
 import sys
@@ -34,6 +32,7 @@ import numpy as np
 import torch
 
 from distillguard.detect import score_batch
+from distillguard.distill.bench import md_table, new_record, write_result
 from distillguard.keys import WatermarkKey, WatermarkSpec
 from distillguard.watermark import WatermarkLogitsProcessor
 
@@ -169,23 +168,24 @@ def generation_overhead(device: str, batch: int, new_tokens: int, rounds: int) -
 
 def _markdown(res: dict) -> str:
     lines = [f"### Processor cost per decoding step ({res['device_name']}, V = {V})", "",
-             "| B | method | ms / step | × floor |", "|---|---|---:|---:|"]
-    for r in res["step_costs"]:
-        lines.append(f"| {r['batch']} | {r['method']} | {r['ms_per_step']:.3f} | {r['x_floor']:.1f} |")
+             *md_table(["B", "method", "ms / step", "× floor"],
+                       [[r["batch"], r["method"], f"{r['ms_per_step']:.3f}", f"{r['x_floor']:.1f}"]
+                        for r in res["step_costs"]], align="llrr")]
     d = res.get("detection")
     if d:
         lines += ["", "### Detection throughput (one process)", "",
-                  "| detector | tokens / s |", "|---|---:|",
-                  f"| distillguard `score_batch` | {d['distillguard_tokens_per_s']:,.0f} |",
-                  f"| transformers `WatermarkDetector` | {d['transformers_tokens_per_s']:,.0f} |",
-                  f"| speed-up | {d['speedup']:,.0f}× |"]
+                  *md_table(["detector", "tokens / s"],
+                            [["distillguard `score_batch`", f"{d['distillguard_tokens_per_s']:,.0f}"],
+                             ["transformers `WatermarkDetector`", f"{d['transformers_tokens_per_s']:,.0f}"],
+                             ["speed-up", f"{d['speedup']:,.0f}×"]], align="lr")]
     g = res.get("generation")
     if g:
         lines += ["", f"### End-to-end generation overhead (B = {g['batch']}, {g['new_tokens']} new tokens)", "",
                   f"model: {g['model']}", "",
-                  "| unwatermarked s | watermarked s | overhead |", "|---:|---:|---:|",
-                  f"| {g['plain_s']:.2f} | {g['watermarked_s']:.2f} | {g['overhead_pct']:+.1f}% |"]
-    lines += ["", f"command: `{res['command']}` — {res['date']}"]
+                  *md_table(["unwatermarked s", "watermarked s", "overhead"],
+                            [[f"{g['plain_s']:.2f}", f"{g['watermarked_s']:.2f}", f"{g['overhead_pct']:+.1f}%"]],
+                            align="rrr")]
+    lines += ["", f"command: `{res['run']['command']}` — {res['run']['utc']}"]
     return "\n".join(lines) + "\n"
 
 
@@ -198,15 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cpu":
         torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     quick = args.quick
-    res: dict = {
-        "question": "processor cost per step, detection throughput and generation overhead",
-        "device": args.device,
-        "device_name": torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}",
-        "machine": platform.platform(),
-        "torch": torch.__version__,
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-    }
+    res = new_record(
+        "benchmarks/processor_speed.py", argv,
+        question="processor cost per step, detection throughput and generation overhead",
+        device=args.device,
+        device_name=torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}",
+    )
     batches = [1, 16] if quick else [1, 16, 64]
     res["step_costs"] = processor_step_costs(args.device, batches, reps=5 if quick else 50,
                                              rounds=3 if quick else 9, with_slow=not quick)
@@ -224,9 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (None if quick else str(RESULTS / ("processor_speed_gpu.json" if args.device == "cuda"
                                                           else "processor_speed.json")))
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(res, indent=2) + "\n")
-        Path(out).with_suffix(".md").write_text(md)
+        write_result(Path(out).stem, res, md, Path(out).parent)
     return 0
 
 

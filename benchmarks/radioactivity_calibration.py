@@ -12,10 +12,6 @@ Writes benchmarks/results/radioactivity_calibration.json and .md (never edit the
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import platform
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -32,6 +28,7 @@ from distillguard.detect.radioactivity import (
     score_window_ranks,
 )
 from distillguard.detect.stats import null_summary
+from distillguard.distill.bench import md_table, new_record, provenance_line, write_result
 from distillguard.distill.harvest import real_texts
 from distillguard.keys import WatermarkKey
 from distillguard.suspects import LocalSuspect
@@ -74,13 +71,21 @@ def main(argv: list[str] | None = None) -> int:
             row["reading-rank"] = {"texts": len(seqs), "null": "independent master keys", **null_summary(p_rank)}
         rows.append({**row, "reading": {"texts": len(seqs), **null_summary(p_read)},
                      "generation": {"prompts": args.prompts, "answer_tokens": n_tok, **null_summary(p_gen)}})
-    doc = {"date": dt.date.today().isoformat(), "machine": f"{platform.platform()}, {platform.processor() or 'cpu'}",
-           "command": "python " + " ".join(shlex.quote(a) for a in ["benchmarks/radioactivity_calibration.py", *sys.argv[1:]]),
-           "seconds": round(time.time() - t0, 1), "rows": rows}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "radioactivity_calibration.json").write_text(json.dumps(doc, indent=2) + "\n")
-    lines = [f"# Radioactivity calibration on real students ({doc['date']})", "",
-             f"`{doc['command']}` ({doc['seconds']} s, {doc['machine']}). Null = account sub-keys the student never "
+    doc = new_record("benchmarks/radioactivity_calibration.py", argv, seconds=round(time.time() - t0, 1), rows=rows)
+    md = markdown(doc)
+    write_result("radioactivity_calibration", doc, md, RESULTS)
+    print(md, end="")
+    return 0
+
+
+def markdown(doc: dict) -> str:
+    """The result page: one row per run and mode."""
+    rows = [[r["run"], r["context_width"], mode, m["keys"], f"{m['fpr_at_0.01']:.4f}",
+             f"{m['rejections_0.01']} ({m['bound_0.01_rejections_q999']})", f"{m['fpr_at_0.001']:.4f}",
+             f"{m['min_p']:.2g}", f"{m['ks_uniform_pvalue']:.2f}", f"{m['ks_anticonservative_pvalue']:.2f}"]
+            for r in doc["rows"] for mode in ("reading-rank", "reading", "generation") if mode in r for m in [r[mode]]]
+    lines = [f"# Radioactivity calibration on real students ({doc['run']['utc'][:10]})", "",
+             f"{provenance_line(doc)} ({doc['seconds']} s). Null = account sub-keys the student never "
              "saw; a valid test rejects about alpha of them (bound: 0.999 quantile of Binomial(keys, 0.01)). "
              "reading-rank = the rank statistic (Wilcoxon rank sum of the green tokens, exact Chernoff bound: valid, "
              "conservative by the Chernoff gap; for h >= 1, one frequent context window per keyed order and, as its "
@@ -89,19 +94,9 @@ def main(argv: list[str] | None = None) -> int:
              "two-sided: it also rejects conservative p-values (a Chernoff bound's, exact discrete ones); KS p "
              "(anti-conservative) is one-sided, small only when small p-values come too often: the validity check.",
              "",
-             "| run | h | mode | keys | FPR@0.01 | rejections (bound) | FPR@0.001 | min p | KS p (uniform) | "
-             "KS p (anti-conservative) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        for mode in [m for m in ("reading-rank", "reading", "generation") if m in r]:
-            m = r[mode]
-            lines.append(f"| {r['run']} | {r['context_width']} | {mode} | {m['keys']} | {m['fpr_at_0.01']:.4f} | "
-                         f"{m['rejections_0.01']} ({m['bound_0.01_rejections_q999']}) | {m['fpr_at_0.001']:.4f} | "
-                         f"{m['min_p']:.2g} | {m['ks_uniform_pvalue']:.2f} | "
-                         f"{m['ks_anticonservative_pvalue']:.2f} |")
-    (RESULTS / "radioactivity_calibration.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return 0
+             *md_table(["run", "h", "mode", "keys", "FPR@0.01", "rejections (bound)", "FPR@0.001", "min p",
+                        "KS p (uniform)", "KS p (anti-conservative)"], rows)]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

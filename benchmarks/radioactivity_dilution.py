@@ -56,7 +56,8 @@ learned from calibrate each statistic.
                               # key 3 again, three times the watermarked answers (the first 256 are Y's), still 5 %
     python benchmarks/radioactivity_dilution.py --out runs/dil-quick --quick                  # ~2 min; prints only
 Writes benchmarks/results/radioactivity_dilution.json and .md at the default 5 %, radioactivity_dilution_<N>pct.json
-and .md at another fraction (never edit them by hand).
+and .md at another fraction (never edit them by hand). The committed result is the first command's; the others'
+results are in benchmarks/results/archive/ (its README gives each one's command, with --results-dir).
 """
 
 from __future__ import annotations
@@ -71,82 +72,22 @@ from typing import Any
 
 import numpy as np
 import torch
-from radioactivity import cached_answers, harvest_pair, start_run, teacher_and_keys, test_suspect
+
+from distillguard.distill.bench import md_table, provenance_line, start_run, write_result
+from distillguard.distill.sampled import (
+    cached_answers,
+    diluent_pairs,
+    harvest_pair,
+    public_exclusions,
+    rank_breakdown,
+    score_suspect,
+    teacher_and_keys,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BREAKDOWN_KEYS = 200  # the harvester and 199 null accounts for rank_breakdown (each part is one more rank test)
 MODES = ("reading-rank", "reading-rank-unigram", "reading-rank-unigram-top", "reading-rank-untrained-last", "reading-rank-shadow", "reading-rank-twin",
          "reading-rank-vocab", "reading-rank-vocab-shadow", "reading", "generation")
-
-
-def diluent_pairs(n: int, exclude_prompts: set[str], exclude_answers: set[str], *, seed: int = 7
-                  ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Two disjoint lists of ``n`` ShareGPT (prompt, ChatGPT answer) pairs, none in the excluded sets.
-
-    Example:
-        >>> d, d2 = diluent_pairs(3, set(), set())  # doctest: +SKIP
-        >>> len(d), len(d2), set(d) & set(d2)  # doctest: +SKIP
-        (3, 3, set())
-    """
-    from distillguard.data import sharegpt_pairs
-
-    seen: set[tuple[str, str]] = set()
-    pool = []
-    for q, a in sharegpt_pairs(None, seed=seed, max_chars=2000):
-        if q in exclude_prompts or a in exclude_answers or (q, a) in seen:
-            continue
-        seen.add((q, a))
-        pool.append((q, a))
-        if len(pool) == 2 * n:
-            return pool[:n], pool[n:]
-    raise SystemExit(f"only {len(pool)} ShareGPT pairs are left, {2 * n} are needed")
-
-
-def public_exclusions(d_pairs: list[tuple[str, str]], d2_pairs: list[tuple[str, str]], w_prompts: list[str],
-                      c_prompts: list[str], read_texts: list[str]) -> set[str]:
-    """What the public corpus of reading-rank-unigram must leave out: every prompt and answer of D and D', the
-    harvest prompts and the reading texts (the investigator does not know D; the benchmark keeps it out).
-
-    Example:
-        >>> sorted(public_exclusions([("q", "a")], [], ["w"], ["c"], ["r"]))
-        ['a', 'c', 'q', 'r', 'w']
-    """
-    return {x for pair in d_pairs + d2_pairs for x in pair} | set(w_prompts) | set(c_prompts) | set(read_texts)
-
-
-def rank_breakdown(mean_logprobs: np.ndarray, keys: list, seen: np.ndarray, support: np.ndarray) -> dict[str, Any]:
-    """The whole-vocabulary rank statistic of ``keys[0]`` (the harvester) split over parts of the vocabulary.
-
-    ``seen``: the entries that occur in the student's training sequences. train_text_student keeps the output
-    rows of the others at 0 (restricted-vocabulary softmax), so the never-seen entries form one tied block at
-    logit 0, above the rarely seen ones, whose logits training pushed below 0. ``support``: the teacher's
-    vocabulary. Every part is fixed before a key is looked at, so each row's null is exact; the other keys' z
-    (mean and sd) show it.
-
-    Example:
-        >>> import numpy as np
-        >>> from distillguard.keys import WatermarkKey, WatermarkSpec
-        >>> spec = WatermarkSpec(vocab_size=400, gamma=0.25, context_width=0)
-        >>> keys = [WatermarkKey(bytes([i]) * 32, spec) for i in range(1, 6)]
-        >>> lp, seen = np.random.default_rng(0).normal(size=400), np.arange(400) < 300
-        >>> rank_breakdown(lp, keys, seen, np.arange(400) < 100)["never seen (tied block)"]["entries"]
-        100
-    """
-    from distillguard.detect.radioactivity import green_masks, score_ranks
-
-    V = len(support)
-    lp = np.asarray(mean_logprobs, dtype=np.float64)[:V]
-    green = green_masks(keys[:1], keys[0].require_spec())[0]
-    parts = {"whole vocabulary": np.ones(V, dtype=bool), "teacher's vocabulary": support,
-             "outside the teacher's vocabulary": ~support, "seen in training": seen,
-             "seen, outside the teacher's vocabulary": seen & ~support, "never seen (tied block)": ~seen}
-    out = {}
-    for name, mask in parts.items():
-        z = np.array([s.z for s in score_ranks(lp, keys, support=mask)]) if mask.sum() >= 2 else np.zeros(len(keys))
-        out[name] = {"entries": int(mask.sum()), "green_share": round(float(green[mask].mean()), 4),
-                     "mean_logprob": round(float(lp[mask].mean()), 3), "harvester_z": round(float(z[0]), 2),
-                     "null_z_mean": round(float(z[1:].mean()), 2), "null_z_sd": round(float(z[1:].std()), 2)}
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
                          "statistics; a later run without this flag trains it and reuses the cached suspect")
     ap.add_argument("--name", default=None, help="result file stem under benchmarks/results/ (default: "
                     "radioactivity_dilution at 5 %%, radioactivity_dilution_<N>pct otherwise)")
+    ap.add_argument("--results-dir", default=str(RESULTS),
+                    help="folder of the result files (default benchmarks/results/; the superseded variants "
+                         "are regenerated into benchmarks/results/archive/)")
     ap.add_argument("--quick", action="store_true", help="tiny sizes; prints the table, writes no result file")
     args = ap.parse_args(argv)
     if not 0 < args.fraction < 1:
@@ -261,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         suspect = LocalSuspect.load(out / "students" / name)
         t0 = time.perf_counter()
         fresh = cached_answers(out / "answers" / f"{name}.json", len(gen_prompts)) is None
-        row = test_suspect(name, suspect, tok, keys, accounts, other, read_seqs, gen_prompts, out, args.tokens,
+        row = score_suspect(name, suspect, tok, keys, accounts, other, read_seqs, gen_prompts, out, args.tokens,
                            reference_lp=lps.get("shadow"), support=support, untrained_last=True,
                            unigram_lp=unigram_lp, unigram_top=args.reading_top)
         if fresh:
@@ -269,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         for mode in [m for m in row if m.endswith("-ref")]:
             row[mode.replace("-ref", "-shadow")] = row.pop(mode)
         if name == "dilute-wm" and "clean-twin" in lps:  # cached preds and answers: this pass only scores
-            row["reading-rank-twin"] = test_suspect(name, suspect, tok, keys, accounts, other, read_seqs, gen_prompts,
+            row["reading-rank-twin"] = score_suspect(name, suspect, tok, keys, accounts, other, read_seqs, gen_prompts,
                                                     out, args.tokens, reference_lp=lps["clean-twin"])["reading-rank-ref"]
         lps[name] = cached_predictions(suspect, read_seqs, out / "preds" / f"{name}.npz").mean_logprobs
         seen = np.zeros(len(tok), dtype=bool)
@@ -287,20 +231,40 @@ def main(argv: list[str] | None = None) -> int:
     print(md)
     previous.write_text(json.dumps(res, indent=2, default=str) + "\n")
     if not args.quick:
-        RESULTS.mkdir(exist_ok=True)
         stem = args.name or ("radioactivity_dilution" + ("" if args.fraction == 0.05 else
                                                          f"_{round(args.fraction * 100)}pct"))
-        (RESULTS / f"{stem}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
-        (RESULTS / f"{stem}.md").write_text(md)
+        write_result(stem, res, md, args.results_dir)
     return 0
 
 
 def _markdown(res: dict[str, Any]) -> str:
     s, d = res["settings"], res["data"]
     served = d["W"]["served_text"]
+    rows, calibration, parts = [], [], []
+    for r in res["students"]:
+        for mode in [m for m in MODES if m in r]:
+            m, h = r[mode], r[mode]["harvester"]
+            stat = (f"mean rank {h['green_fraction']:.4f} (z {h['z']:.1f})" if h.get("statistic") == "rank" else
+                    f"{h['green']} / {h['scored']} = {h['green_fraction']:.3f}"
+                    + (f" of the head (z {h['z']:.1f})" if h.get("statistic") == "top" else ""))
+            scored = (f"{m['tokens_read']} tokens read" + (f", {h['scored']} entries ranked" if "vocab" in mode
+                                                           else "") if mode.startswith("reading") else
+                      f"{m['answer_tokens']} tokens, {m['queries']} queries")
+            others = [a for a in m["flagged"] if a != "harvester"]
+            rows.append([r["suspect"], r["data"], f"{r['watermarked_answers']} / {r['answers']}",
+                         f"{r['watermarked_answer_token_share']:.1%}", mode, stat, scored,
+                         f"{h['log10_p']:.1f} ({h['log10_p_holm']:.1f})",
+                         f"{'**yes**' if h['detected'] else 'no'}{' + ' + ', '.join(others) if others else ''}",
+                         f"{m['other_key']['log10_p']:.1f}"])
+            c = m["null_accounts"]
+            calibration.append([r["suspect"], mode, c["keys"], f"{c['fpr_at_0.01']:.4f} ({c['rejections_0.01']} <= "
+                                f"{c['bound_0.01_rejections_q999']})", f"{c['fpr_at_0.001']:.4f}", f"{c['min_p']:.2g}",
+                                f"{c['ks_anticonservative_pvalue']:.2f}"])
+        parts += [[r["suspect"], part, b["entries"], f"{b['green_share']:.3f}", f"{b['mean_logprob']:.2f}",
+                   f"{b['harvester_z']:.2f}", f"{b['null_z_mean']:+.2f} ({b['null_z_sd']:.2f})"]
+                  for part, b in r.get("rank_by_part", {}).items()]
     out = [f"# Radioactivity at {s['fraction']:.0%}: watermarked teacher answers diluted in public chat data\n",
-           f"`{res['command']}` -- {res['date']}, {res['machine']['platform']}, {res['machine']['cpus']} CPUs, "
-           f"GPU: {res['machine']['gpu']}; this run took {res['seconds_total'] / 60:.1f} min (cached stages keep "
+           f"{provenance_line(res)}; this run took {res['seconds_total'] / 60:.1f} min (cached stages keep "
            "the times of the run that did them).\n",
            f"Key: h = {res['spec']['context_width']}, gamma = {res['spec']['gamma']}, delta = {res['spec']['delta']}. "
            "Training data (answers / answer tokens / all tokens with the chat template and prompts): "
@@ -310,50 +274,22 @@ def _markdown(res: dict[str, Any]) -> str:
            f"ChatGPT answer) pairs. Students: 2 layers, d = 256, from scratch, {s['epochs']} epochs. Tested among "
            f"{s['accounts']} account sub-keys (Holm, alpha 1e-3); reading = {s['read']} held-out ShareGPT answers, "
            f"generation = {res.get('generation_prompts', s['queries'])} held-out ShareGPT prompts.\n",
-           "| suspect | data | wm answers / all | wm share of answer tokens | mode | harvester green / coins "
-           "(or mean rank) | scored | log10 p (Holm) | detected (+ other accounts flagged) | another key log10 p |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in res["students"]:
-        for mode in MODES:
-            if mode not in r:
-                continue
-            m, h = r[mode], r[mode]["harvester"]
-            stat = (f"mean rank {h['green_fraction']:.4f} (z {h['z']:.1f})" if h.get("statistic") == "rank" else
-                    f"{h['green']} / {h['scored']} = {h['green_fraction']:.3f}"
-                    + (f" of the head (z {h['z']:.1f})" if h.get("statistic") == "top" else ""))
-            scored = (f"{m['tokens_read']} tokens read" + (f", {h['scored']} entries ranked" if "vocab" in mode
-                                                           else "") if mode.startswith("reading") else
-                      f"{m['answer_tokens']} tokens, {m['queries']} queries")
-            others = [a for a in m["flagged"] if a != "harvester"]
-            out.append(f"| {r['suspect']} | {r['data']} | {r['watermarked_answers']} / {r['answers']} | "
-                       f"{r['watermarked_answer_token_share']:.1%} | {mode} | {stat} | {scored} | "
-                       f"{h['log10_p']:.1f} ({h['log10_p_holm']:.1f}) | "
-                       f"{'**yes**' if h['detected'] else 'no'}{' + ' + ', '.join(others) if others else ''} | "
-                       f"{m['other_key']['log10_p']:.1f} |")
-    out += ["\nCalibration (the accounts each student never learned from: their p-values are null):\n",
-            "| suspect | mode | null keys | FPR at 0.01 (0.999 bound) | FPR at 0.001 | min p | one-sided KS p |",
-            "|---|---|---|---|---|---|---|"]
-    for r in res["students"]:
-        for mode in MODES:
-            if mode in r:
-                c = r[mode]["null_accounts"]
-                out.append(f"| {r['suspect']} | {mode} | {c['keys']} | {c['fpr_at_0.01']:.4f} "
-                           f"({c['rejections_0.01']} <= {c['bound_0.01_rejections_q999']}) | {c['fpr_at_0.001']:.4f} "
-                           f"| {c['min_p']:.2g} | {c['ks_anticonservative_pvalue']:.2f} |")
-    out.append("\nTraining: " + "; ".join(f"{r['suspect']} {r['train']['tokens']} tokens x {r['train']['epochs']} "
-                                          f"epochs, {r['train']['steps']} steps, final loss {r['train']['final_loss']}, "
-                                          f"{r['train']['seconds'] / 60:.1f} min" for r in res["students"]))
-    out += ["\nWhere the whole-vocabulary rank statistic comes from: the harvester's z on parts of the vocabulary "
-            "(`rank_breakdown`; each part is fixed before any key is looked at; null = the first "
-            f"{BREAKDOWN_KEYS - 1} other accounts). Never-seen entries keep output row 0 (restricted-vocabulary "
-            "softmax): one tied block at logit 0.\n",
-            "| suspect | part | entries | green share | mean log-prob | harvester z | null z mean (sd) |",
-            "|---|---|---|---|---|---|---|"]
-    for r in res["students"]:
-        for part, b in r.get("rank_by_part", {}).items():
-            out.append(f"| {r['suspect']} | {part} | {b['entries']} | {b['green_share']:.3f} | {b['mean_logprob']:.2f} "
-                       f"| {b['harvester_z']:.2f} | {b['null_z_mean']:+.2f} ({b['null_z_sd']:.2f}) |")
-    out.append("\nTimings (s): " + ", ".join(f"{k} {v}" for k, v in res["timings_s"].items()))
+           *md_table(["suspect", "data", "wm answers / all", "wm share of answer tokens", "mode",
+                      "harvester green / coins (or mean rank)", "scored", "log10 p (Holm)",
+                      "detected (+ other accounts flagged)", "another key log10 p"], rows),
+           "\nCalibration (the accounts each student never learned from: their p-values are null):\n",
+           *md_table(["suspect", "mode", "null keys", "FPR at 0.01 (0.999 bound)", "FPR at 0.001", "min p",
+                      "one-sided KS p"], calibration),
+           "\nTraining: " + "; ".join(f"{r['suspect']} {r['train']['tokens']} tokens x {r['train']['epochs']} "
+                                      f"epochs, {r['train']['steps']} steps, final loss {r['train']['final_loss']}, "
+                                      f"{r['train']['seconds'] / 60:.1f} min" for r in res["students"]),
+           "\nWhere the whole-vocabulary rank statistic comes from: the harvester's z on parts of the vocabulary "
+           "(`rank_breakdown`; each part is fixed before any key is looked at; null = the first "
+           f"{BREAKDOWN_KEYS - 1} other accounts). Never-seen entries keep output row 0 (restricted-vocabulary "
+           "softmax): one tied block at logit 0.\n",
+           *md_table(["suspect", "part", "entries", "green share", "mean log-prob", "harvester z",
+                      "null z mean (sd)"], parts),
+           "\nTimings (s): " + ", ".join(f"{k} {v}" for k, v in res["timings_s"].items())]
     return "\n".join(out) + "\n"
 
 

@@ -24,17 +24,13 @@ Writes benchmarks/results/radioactivity_logits.json and .md (never edit them by 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
-import shlex
 import sys
 import time
 from pathlib import Path
 
 import torch
-from radioactivity import fraction_epochs  # the FRACTION:EPOCHS parser (benchmarks/ is on sys.path)
 
 from distillguard.detect.radioactivity import (
     account_keys,
@@ -42,9 +38,9 @@ from distillguard.detect.radioactivity import (
     reading_test,
     score_predictions,
     score_ranks,
-    versions,
 )
 from distillguard.detect.stats import null_summary
+from distillguard.distill.bench import fraction_epochs, md_table, new_record, provenance_line, write_result
 from distillguard.distill.harvest import real_texts
 from distillguard.distill.simulate import cached_predictions, make_key, run_simulation
 from distillguard.errors import DistillguardError
@@ -92,14 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     out = Path(args.out)
     fractions = [float(f) for f in args.fractions.split(",")]
-    res: dict = {"question": "is a student distilled from watermarked top-k log-probs detected and attributed, "
-                 "and are all nulls quiet?",
-                 "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                             "torch_threads": torch.get_num_threads(), "gpu": torch.cuda.is_available(),
-                             "note": "2 shared CPU cores (other jobs running): absolute times are noisy"},
-                 "command": " ".join(shlex.quote(a) for a in [sys.executable.split("/")[-1], *sys.argv]),
-                 "versions": versions()}
+    res = new_record("benchmarks/radioactivity_logits.py", argv,
+                     question="is a student distilled from watermarked top-k log-probs detected and attributed, "
+                     "and are all nulls quiet?",
+                     note="2 shared CPU cores (other jobs running): absolute times are noisy")
     t0 = time.perf_counter()
     sim = run_simulation(out, fractions=fractions, n_train=args.n_train, n_read=args.n_read, epochs=args.epochs,
                          quick=args.quick, n_accounts=args.null_keys, delta=args.delta,
@@ -185,18 +177,18 @@ def main(argv: list[str] | None = None) -> int:
     md = _markdown(res)
     print(md)
     if not args.quick:  # a smoke run prints, it does not overwrite the committed result
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / f"{args.result_name}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
-        (RESULTS / f"{args.result_name}.md").write_text(md)
+        write_result(args.result_name, res, md, RESULTS)
     return 0
 
 
-def _fmt_p(d: dict) -> str:
+def _fmt_p(d: dict) -> list[str]:
+    """Statistic, green rate / mean rank, scored, log10 p (Holm): four table cells."""
     holm = d.get("log10_p_holm")
     holm = f" ({holm:.1f})" if holm is not None and holm == holm else ""
     if d.get("statistic") == "rank":
-        return f"rank | mean rank {d['green_fraction']:.4f} (z {d['z']:.1f}) | {d['scored']} entries | {d['log10_p']:.1f}{holm}"
-    return f"top-1 | green {d['green_fraction']:.3f} | {d['scored']} coins | {d['log10_p']:.1f}{holm}"
+        return ["rank", f"mean rank {d['green_fraction']:.4f} (z {d['z']:.1f})", f"{d['scored']} entries",
+                f"{d['log10_p']:.1f}{holm}"]
+    return ["top-1", f"green {d['green_fraction']:.3f}", f"{d['scored']} coins", f"{d['log10_p']:.1f}{holm}"]
 
 
 _RANK_LABELS = (("rank", "rank"), ("rank_ref", "rank rel. teacher"), ("rank_shadow", "rank rel. shadow student"))
@@ -204,9 +196,24 @@ _RANK_LABELS = (("rank", "rank"), ("rank_ref", "rank rel. teacher"), ("rank_shad
 
 def _markdown(res: dict) -> str:
     sim = res["simulation"]
-    m = res["machine"]
+    rows = []
+    for r in sim["rows"]:
+        head = [f"{r['student']} ({r['name']})", f"{r['fraction']:.2f}", r["watermarked_positions"]]
+        for label, d, flagged in [("top-1", r, r["attribution"]["flagged"]),
+                                  *[(lab, r[key], r[key]["flagged"]) for key, lab in _RANK_LABELS if key in r]]:
+            rows.append([*head, label, "harvester", *_fmt_p(d["key"])[1:], ", ".join(flagged) or "none"])
+            rows.append([*head, label, "another key", *_fmt_p(d["other_key"])[1:], ""])
+    t = res["teacher_control"]
+    rows.append(["untouched teacher (reading clean text)", "-", "-", _fmt_p(t)[0], "harvester", *_fmt_p(t)[1:], ""])
+    h = res["hard_null"]
+    rows.append([f"untouched teacher reading its own watermarked samples ({h['sampled_tokens']} tokens), NAIVE", "-",
+                 "-", _fmt_p(h["naive"])[0], "harvester", *_fmt_p(h["naive"])[1:], ""])
+    g = res.get("gemma_generation", {})
+    if "green_fraction" in g:
+        rows.append([f"Gemma-3-270M (generation mode, {g['queries']} queries)", "-", "-", _fmt_p(g)[0], "harvester",
+                     *_fmt_p(g)[1:], ""])
     lines = ["# Radioactivity of students logit-distilled from watermarked top-k log-probs\n",
-             f"`{res['command']}` -- {res['date']}, {m['platform']}, {m['cpus']} CPUs, GPU: {m['gpu']}; this run "
+             f"{provenance_line(res)}; this run "
              f"took {res['seconds_total'] / 60:.1f} min (cached stages keep the times of the run that did them: "
              "`train_seconds` in the JSON).\n",
              f"Key: h = {res['spec']['context_width']}, gamma = {res['spec']['gamma']}, delta = "
@@ -218,28 +225,8 @@ def _markdown(res: dict) -> str:
              + (f" Shadow student: {sim['shadow']['layers']}L d={sim['shadow']['hidden']}, seed "
                 f"{sim['shadow']['seed']}, distilled from the clean teacher on {sim['shadow']['texts']}, "
                 f"{sim['shadow']['positions']} positions." if sim.get("shadow") else "") + "\n",
-             "| suspect | wm fraction | watermarked positions | statistic | test key | green rate / mean rank | "
-             "scored | log10 p (Holm) | accounts flagged |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in sim["rows"]:
-        head = f"| {r['student']} ({r['name']}) | {r['fraction']:.2f} | {r['watermarked_positions']}"
-        for label, d, flagged in [("top-1", r, r["attribution"]["flagged"]),
-                                  *[(lab, r[key], r[key]["flagged"]) for key, lab in _RANK_LABELS if key in r]]:
-            k = _fmt_p(d["key"]).split(" | ", 1)
-            o = _fmt_p(d["other_key"]).split(" | ", 1)
-            lines.append(f"{head} | {label} | harvester | {k[1]} | {', '.join(flagged) or 'none'} |")
-            lines.append(f"{head} | {label} | another key | {o[1]} | |")
-    t = res["teacher_control"]
-    k = _fmt_p(t).split(" | ", 1)
-    lines.append(f"| untouched teacher (reading clean text) | - | - | {k[0]} | harvester | {k[1]} | |")
-    h = res["hard_null"]
-    k = _fmt_p(h["naive"]).split(" | ", 1)
-    lines.append(f"| untouched teacher reading its own watermarked samples ({h['sampled_tokens']} tokens), NAIVE | "
-                 f"- | - | {k[0]} | harvester | {k[1]} | |")
-    g = res.get("gemma_generation", {})
-    if "green_fraction" in g:
-        k = _fmt_p(g).split(" | ", 1)
-        lines.append(f"| Gemma-3-270M (generation mode, {g['queries']} queries) | - | - | {k[0]} | harvester | "
-                     f"{k[1]} | |")
+             *md_table(["suspect", "wm fraction", "watermarked positions", "statistic", "test key",
+                        "green rate / mean rank", "scored", "log10 p (Holm)", "accounts flagged"], rows)]
     lines.append("")
     lines.append(f"Default pipeline on the hard-null text: {h['default_pipeline'][:160]}")
     lines.append("")

@@ -28,19 +28,14 @@ Writes benchmarks/results/shadow_mismatch.json and .md (never edit them by hand)
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
-import shlex
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from distillguard.detect.radioactivity import versions
+from distillguard.distill.bench import md_table, new_record, provenance_line, write_result
 from distillguard.distill.harvest import load_topk, real_texts
 from distillguard.distill.simulate import (
     cached_predictions,
@@ -122,35 +117,40 @@ def main(argv: list[str] | None = None) -> int:
         print(_line(rows[-1]), flush=True)
 
     suspect_row = next(r for r in sim["rows"] if r["name"] == suspect_name)
-    res = {"question": "how much of the shadow student's gain survives a recipe the provider guessed wrong?",
-           "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-           "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                       "torch_threads": torch.get_num_threads(), "gpu": torch.cuda.is_available()},
-           "command": " ".join(shlex.quote(a) for a in [sys.executable.split("/")[-1], *sys.argv]),
-           "versions": versions(),
-           "suspect": {"name": suspect_name, "fraction": args.fraction, "seed": args.seed,
+    res = new_record(
+        "benchmarks/shadow_mismatch.py", argv,
+        question="how much of the shadow student's gain survives a recipe the provider guessed wrong?",
+        suspect={"name": suspect_name, "fraction": args.fraction, "seed": args.seed,
                        "watermarked_positions": suspect_row["watermarked_positions"],
                        "positions": sim["positions"], "train": suspect_row["train"],
                        "spec": {"gamma": master.require_spec().gamma, "delta": args.delta, "context_width": 0}},
-           "texts_read": len(read_seqs), "accounts": args.accounts, "rows": rows,
-           "seconds_total": round(time.perf_counter() - t_start, 1)}
+        texts_read=len(read_seqs), accounts=args.accounts, rows=rows,
+        seconds_total=round(time.perf_counter() - t_start, 1))
     md = _markdown(res)
     print(md)
     if not args.quick:
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "shadow_mismatch.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
-        (RESULTS / "shadow_mismatch.md").write_text(md)
+        write_result("shadow_mismatch", res, md, RESULTS)
     return 0
 
 
-def _line(row: dict) -> str:
+def _cells(row: dict) -> list:
     k, o, n = row["key"], row["other_key"], row["null_accounts"]
     recipe = row.get("recipe")
     recipe = (f"{recipe['layers']}L d={recipe['hidden']}, {recipe['epochs']} ep, {recipe['texts']} texts "
               f"({recipe['positions']} pos.), seed {recipe['seed']}" if recipe else "-")
-    return (f"| {row['reference']} | {recipe} | {k['z']:.1f} | {k['log10_p']:.1f} ({k['log10_p_holm']:.1f}) | "
-            f"{', '.join(row['flagged']) or 'none'} | {o['z']:.1f} | {n['rejections_0.01']} / {n['keys']} "
-            f"(bound {n['bound_0.01_rejections_q999']}) | {n['ks_anticonservative_pvalue']:.2f} |")
+    return [row["reference"], recipe, f"{k['z']:.1f}", f"{k['log10_p']:.1f} ({k['log10_p_holm']:.1f})",
+            ", ".join(row["flagged"]) or "none", f"{o['z']:.1f}",
+            f"{n['rejections_0.01']} / {n['keys']} (bound {n['bound_0.01_rejections_q999']})",
+            f"{n['ks_anticonservative_pvalue']:.2f}"]
+
+
+_HEADER = ["reference", "shadow recipe", "z (harvester)", "log10 p (Holm)", "accounts flagged", "z (another key)",
+           "null rejections at 0.01", "KS p"]
+
+
+def _line(row: dict) -> str:
+    """One row of the table (printed as each shadow is scored)."""
+    return md_table(_HEADER, [_cells(row)])[-1]
 
 
 def _markdown(res: dict) -> str:
@@ -158,8 +158,7 @@ def _markdown(res: dict) -> str:
     lines = [
         "# Shadow students with a recipe that does not match the suspect's",
         "",
-        f"`{res['command']}` -- {res['date']}, {res['machine']['platform']}, {res['machine']['cpus']} CPUs, "
-        f"GPU: {res['machine']['gpu']}; {res['seconds_total'] / 60:.1f} min (cached stages keep their own "
+        f"{provenance_line(res)}; {res['seconds_total'] / 60:.1f} min (cached stages keep their own "
         "times: `train_seconds` in the JSON).",
         "",
         f"Suspect: from-scratch {s['train']['layers']}L d={s['train']['hidden']}, {s['train']['epochs']} epochs, "
@@ -170,11 +169,8 @@ def _markdown(res: dict) -> str:
         f"log10 p in brackets: Holm over {res['accounts']} account sub-keys; null accounts: rejections at 0.01 "
         "among the accounts the suspect never learned from (0.999 binomial bound) and the one-sided KS p.",
         "",
-        "| reference | shadow recipe | z (harvester) | log10 p (Holm) | accounts flagged | z (another key) | "
-        "null rejections at 0.01 | KS p |",
-        "|---|---|---|---|---|---|---|---|",
+        *md_table(_HEADER, [_cells(r) for r in res["rows"]]),
     ]
-    lines += [_line(r) for r in res["rows"]]
     return "\n".join(lines) + "\n"
 
 

@@ -27,15 +27,11 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gc
 import gzip
 import hashlib
 import json
 import math
-import os
-import platform
-import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -51,6 +47,7 @@ from transformers import LogitsProcessorList
 
 from distillguard.data import sharegpt_prompts
 from distillguard.detect.text import TextScore, score_batch
+from distillguard.distill.bench import machine_text, md_table, new_record, write_result
 from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
 from distillguard.models import REFERENCE, LoadedModel, cache_dir, load_model
 from distillguard.watermark.generate import encode_prompts
@@ -522,69 +519,51 @@ def markdown(res: dict[str, Any]) -> str:
         f"{cfg['new_tokens']}-token answers at temperature {cfg['temperature']}; gamma = {GAMMA}, h = 1, left "
         f"seeding; detection at p <= {ALPHA:g} (exact binomial) on text re-tokenised with the teacher's "
         f"tokenizer. PPL: Gemma-3-270M (bf16) on the answer text given the prompt. Machine: "
-        f"{res['machine']['platform']}, {res['date']}. Command: `{res['command']}`.",
+        f"{machine_text(res['run']['machine'])}, {res['run']['utc']}. Command: `{res['run']['command']}`.",
         "",
         "## Trade-off: quality cost vs detection power",
         "",
-        "| δ | PPL mean | PPL median | ratio (mean) | ratio (median) | paired geo-mean ratio [95% CI] "
-        "| degenerate | median scored | green fraction | median log10 p | TPR @ 1e-5 [95% CI] |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *md_table(
+            ["δ", "PPL mean", "PPL median", "ratio (mean)", "ratio (median)", "paired geo-mean ratio [95% CI]",
+             "degenerate", "median scored", "green fraction", "median log10 p", "TPR @ 1e-5 [95% CI]"],
+            [[row["label"], f"{q['ppl_mean']:.2f}", f"{q['ppl_median']:.2f}", f"{q['ratio_mean']:.3f}",
+              f"{q['ratio_median']:.3f}", f"{q['paired_geomean_ratio']:.3f} {_ci(q['paired_geomean_ratio_ci95'])}",
+              f"{d['degenerate_share']:.2f}", f"{d['median_scored']:.0f}", f"{d['mean_green_fraction']:.3f}",
+              f"{d['median_log10_p']:.1f}", f"{d['tpr']:.2f} {_ci(d['tpr_ci95'])}"]
+             for row in res["tradeoff"] for q, d in [(row["quality"], row["detection"])]],
+        ),
     ]
-    for row in res["tradeoff"]:
-        q, d = row["quality"], row["detection"]
-        lines.append(
-            f"| {row['label']} | {q['ppl_mean']:.2f} | {q['ppl_median']:.2f} | {q['ratio_mean']:.3f} | "
-            f"{q['ratio_median']:.3f} | {q['paired_geomean_ratio']:.3f} {_ci(q['paired_geomean_ratio_ci95'])} | "
-            f"{d['degenerate_share']:.2f} | {d['median_scored']:.0f} | "
-            f"{d['mean_green_fraction']:.3f} | {d['median_log10_p']:.1f} | "
-            f"{d['tpr']:.2f} {_ci(d['tpr_ci95'])} |"
-        )
-    lines += ["", "### Detection power by scored length (TPR @ 1e-5 / median log10 p)", ""]
     lengths = list(res["tradeoff"][1]["power_by_length"])
-    lines += ["| δ | " + " | ".join(f"{L} tokens" for L in lengths) + " |", "|---" * (len(lengths) + 1) + "|"]
-    for row in res["tradeoff"]:
-        cells = [f"{v['tpr']:.2f} / {v['median_log10_p']:.1f}" for v in row["power_by_length"].values()]
-        lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
     lines += [
+        "",
+        "### Detection power by scored length (TPR @ 1e-5 / median log10 p)",
+        "",
+        *md_table(
+            ["δ", *(f"{L} tokens" for L in lengths)],
+            [[row["label"], *(f"{v['tpr']:.2f} / {v['median_log10_p']:.1f}" for v in row["power_by_length"].values())]
+             for row in res["tradeoff"]],
+        ),
         "",
         "## Calibration: unwatermarked texts against random keys",
         "",
-        "| texts | α | tests | false positives | expected (exact test) | α × tests | FPR [95% CI] |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for cal in res["null_calibration"]:
-        for r in cal["rows"]:
-            lines.append(
-                f"| {cal['set']} | {r['alpha']:g} | {cal['tests']} | {r['false_positives']} | "
-                f"{r['expected_false_positives_exact']:.2f} | {r['alpha_times_tests']:.2f} | "
-                f"{_sci(r['fpr'])} [{_sci(r['fpr_ci95'][0])}, {_sci(r['fpr_ci95'][1])}] |"
-            )
-    lines += [
+        *md_table(
+            ["texts", "α", "tests", "false positives", "expected (exact test)", "α × tests", "FPR [95% CI]"],
+            [[cal["set"], f"{r['alpha']:g}", cal["tests"], r["false_positives"],
+              f"{r['expected_false_positives_exact']:.2f}", f"{r['alpha_times_tests']:.2f}",
+              f"{_sci(r['fpr'])} [{_sci(r['fpr_ci95'][0])}, {_sci(r['fpr_ci95'][1])}]"]
+             for cal in res["null_calibration"] for r in cal["rows"]],
+        ),
         "",
         f"## Robustness of text detection (δ = {ROBUST_DELTA:g}, {cfg['new_tokens']}-token answers)",
         "",
-        "| condition | tests | median tokens | TPR @ 1e-5 [95% CI] | median log10 p | green fraction |",
-        "|---|---|---|---|---|---|",
+        *md_table(
+            ["condition", "tests", "median tokens", "TPR @ 1e-5 [95% CI]", "median log10 p", "green fraction"],
+            [[r["condition"], r["n"], f"{r['median_tokens']:.0f}", f"{r['tpr']:.2f} {_ci(r['tpr_ci95'])}",
+              f"{r['median_log10_p']:.1f}", f"{r['mean_green_fraction']:.3f}"] for r in res["robustness"]],
+        ),
     ]
-    for r in res["robustness"]:
-        lines.append(
-            f"| {r['condition']} | {r['n']} | {r['median_tokens']:.0f} | {r['tpr']:.2f} {_ci(r['tpr_ci95'])} | "
-            f"{r['median_log10_p']:.1f} | {r['mean_green_fraction']:.3f} |"
-        )
     lines += ["", "## Notes", ""] + [f"- {n}" for n in res["notes"]]
     return "\n".join(lines) + "\n"
-
-
-def machine_info() -> dict[str, Any]:
-    """Where the run happened."""
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-    }
 
 
 def _jsonable(x: Any) -> Any:
@@ -668,10 +647,8 @@ def run(cfg: Config) -> dict[str, Any]:
     timings["total_s"] = time.perf_counter() - t0
     return {
         "benchmark": NAME,
-        "question": "Issue 2: text quality cost of the watermark vs detection power; robustness of text detection.",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-        "machine": machine_info(),
+        **new_record("benchmarks/watermark_quality.py", question="Issue 2: text quality cost of the watermark vs "
+                     "detection power; robustness of text detection."),
         "config": asdict(cfg),
         "teacher": identity,
         "teacher_generation_config": gen_cfg,
@@ -728,10 +705,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, write JSON + markdown, print the markdown."""
     cfg = parse_args(argv)
     res = run(cfg)
-    cfg.out_dir.mkdir(parents=True, exist_ok=True)
-    (cfg.out_dir / f"{NAME}.json").write_text(json.dumps(_jsonable(res), indent=2) + "\n", encoding="utf-8")
     md = markdown(res)
-    (cfg.out_dir / f"{NAME}.md").write_text(md, encoding="utf-8")
+    write_result(NAME, _jsonable(res), md, cfg.out_dir)
     print(md)
     print(f"wrote {cfg.out_dir / NAME}.json and .md (total {res['timings']['total_s']:.0f} s)")
     return 0

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import math
 import os
 import secrets
 import stat
@@ -64,24 +65,31 @@ class WatermarkSpec:
     scheme: str = "dg-arc-v1"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.vocab_size, int) or self.vocab_size < 2:
+        if isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int) or self.vocab_size < 2:
             raise DistillguardError(f"vocab_size must be an integer >= 2, got {self.vocab_size!r}")
         if self.vocab_size >= 2**31:
             raise DistillguardError(f"vocab_size {self.vocab_size} is too large (limit 2**31)")
+        for name in ("gamma", "delta"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise DistillguardError(f"{name} must be a finite number, got {value!r}")
         if not 0.0 < float(self.gamma) < 1.0:
             raise DistillguardError(f"gamma must be in (0, 1), got {self.gamma!r}")
         if not 1 <= self.green_size < self.vocab_size:
             raise DistillguardError(f"gamma={self.gamma} gives an empty or full green list")
         if float(self.delta) < 0:
             raise DistillguardError(f"delta must be >= 0, got {self.delta!r}")
-        if not isinstance(self.context_width, int) or not 0 <= self.context_width <= 16:
+        if self.tokenizer_id is not None and not isinstance(self.tokenizer_id, str):
+            raise DistillguardError(f"tokenizer_id must be a string or null, got {self.tokenizer_id!r}")
+        if isinstance(self.context_width, bool) or not isinstance(self.context_width, int) \
+                or not 0 <= self.context_width <= 16:
             raise DistillguardError(f"context_width must be an integer in [0, 16], got {self.context_width!r}")
         if self.seeding not in _SEEDINGS:
             raise DistillguardError(f"unknown seeding {self.seeding!r}: choose one of {', '.join(_SEEDINGS)}")
         if self.seeding == "min" and self.context_width < 1:
             raise DistillguardError("seeding 'min' needs context_width >= 1")
         p = self.num_permutations
-        if not isinstance(p, int) or p < 1 or p > 256 or p & (p - 1):
+        if isinstance(p, bool) or not isinstance(p, int) or p < 1 or p > 256 or p & (p - 1):
             raise DistillguardError(f"num_permutations must be a power of two in [1, 256], got {p!r}")
         if self.scheme != "dg-arc-v1":
             raise DistillguardError(f"unknown watermark scheme {self.scheme!r} (this version reads dg-arc-v1)")
@@ -306,7 +314,14 @@ class WatermarkKey:
         spec = doc.get("spec")
         if spec is not None and not isinstance(spec, dict):
             raise DistillguardError(f"{source}: corrupt key file (spec is not an object)")
-        return cls(secret, None if spec is None else WatermarkSpec.from_dict(spec), account=doc.get("account"))
+        account = doc.get("account")
+        if account is not None and (not isinstance(account, str) or not account):
+            raise DistillguardError(f"{source}: corrupt key file (account is not a non-empty string)")
+        try:
+            parsed = None if spec is None else WatermarkSpec.from_dict(spec)
+        except DistillguardError as exc:
+            raise DistillguardError(f"{source}: {exc}") from None
+        return cls(secret, parsed, account=account)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> WatermarkKey:
@@ -328,13 +343,14 @@ class WatermarkKey:
             raise DistillguardError(f"key file {path} does not exist") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise DistillguardError(f"key file {path} cannot be read: {exc.__class__.__name__}") from None
+        key = cls.from_json(text, source=f"key file {path}")  # a file that is no key is refused, not warned about
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             warnings.warn(
                 f"key file {path} is accessible by other users (mode {oct(mode & 0o777)}); run: chmod 600 {path}",
                 UserWarning,
                 stacklevel=2,
             )
-        return cls.from_json(text, source=f"key file {path}")
+        return key
 
     @classmethod
     def from_env(cls, var: str = ENV_VAR, spec: WatermarkSpec | None = None) -> WatermarkKey:
@@ -399,3 +415,6 @@ def check_tokenizer(tokenizer: Any, spec: WatermarkSpec) -> None:
     n = len(tokenizer.get_vocab())
     if n > spec.vocab_size:
         raise DistillguardError(f"vocab mismatch: tokenizer has {n} tokens, the watermark spec covers {spec.vocab_size}")
+    if spec.tokenizer_id is None:
+        warnings.warn("the key records no tokenizer id (made with --vocab-size): cannot check that this is the "
+                      "tokenizer the watermark was made with", UserWarning, stacklevel=2)

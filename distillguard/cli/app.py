@@ -14,11 +14,30 @@ import os
 import sys
 import warnings
 
-from distillguard.cli import demo, detect, fingerprint, investigate, logs, watermark
+from distillguard.cli import demo, detect, fingerprint, investigate, logs, serve, watermark
 from distillguard.errors import EXIT_ERROR, DistillguardError
 
 #: every command group, in the order ``--help`` lists them
-_COMMAND_GROUPS = (watermark, demo, detect, logs, fingerprint, investigate)
+_COMMAND_GROUPS = (watermark, demo, detect, logs, fingerprint, investigate, serve)
+
+
+class UsageError(DistillguardError):
+    """A bad option value (an argument type refused it): one line on stderr and exit 2, like any error."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (and exit 2), like every other error.
+
+    A value refused by an argument type (``--alpha 1.5``) raises :class:`UsageError`, so :func:`main`
+    returns 2; a structural error (a missing required option) exits 2 through ``SystemExit``.
+    """
+
+    def error(self, message: str):  # type: ignore[override]
+        msg = " ".join(str(message).split())
+        current = sys.exc_info()[1]
+        if isinstance(current, argparse.ArgumentError) and isinstance(current.__context__, argparse.ArgumentTypeError):
+            raise UsageError(msg)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {msg} (see {self.prog} --help)\n")
 
 
 _DEBUG_ENV = "DISTILLGUARD_DEBUG"
@@ -40,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         >>> "usage" in build_parser().format_usage()
         True
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="distillguard",
         description="Watermark your model's answers, then prove a suspect model was distilled from them.",
         epilog=_EPILOG_MAIN,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from distillguard.cli.common import fmt, print_json
+from distillguard.cli.common import check_device, check_output_dir, fmt, nonneg_int, print_json
 
 __all__ = ["register"]
 
@@ -44,7 +44,7 @@ def _add_demo(sub) -> None:
     p.add_argument("--teacher", default=None, help="teacher model (default: the embedded SmolLM2-135M-Instruct)")
     p.add_argument("--reference", default="gemma3-270m", help="independent model tested as the clean control "
                    "(default gemma3-270m); the fingerprint's references are ChatGPT's recorded ShareGPT answers")
-    p.add_argument("--context-width", type=int, default=0, metavar="H",
+    p.add_argument("--context-width", type=nonneg_int, default=0, metavar="H",
                    help="context width of the demo key: 0 (default; one green list per account, learned by small "
                    "students) or 1+ (context-seeded; needs far more harvested data to carry into a student)")
     p.add_argument("--device", default="cpu")
@@ -54,6 +54,9 @@ def _add_demo(sub) -> None:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from distillguard.demo import run_demo
+
+    check_device(args.device)
+    check_output_dir("--out", args.out, {"the teacher": args.teacher, "the reference": args.reference})
 
     doc = run_demo(out_dir=args.out, profile=args.profile, teacher=args.teacher, reference=args.reference,
                    context_width=args.context_width, device=args.device)

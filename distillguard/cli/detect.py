@@ -14,7 +14,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from distillguard.cli.common import load_key, parse_accounts, read_lines
+from distillguard.cli.common import (
+    add_http_args,
+    atomic_output,
+    check_output,
+    check_output_dir,
+    fraction_list,
+    http_kwargs,
+    load_key,
+    nonneg_float,
+    nonneg_int,
+    parse_accounts,
+    positive_int,
+    probability,
+    read_lines,
+)
 from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError, refuse_overwrite
 
 __all__ = ["register"]
@@ -22,13 +36,27 @@ __all__ = ["register"]
 _EXIT = "exit codes: 0 = not detected; 1 = detected at --alpha (after Holm); 2 = bad input or failure"
 
 
+def _head_size(text: str) -> int:
+    """``--reading-top K``: an integer >= 1."""
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"the head must hold at least 1 entry (an integer >= 1), got {text!r}") from None
+
+
 def _detect(args: argparse.Namespace) -> int:
     from distillguard.detect.radioactivity import account_keys, can_read, generation_test, reading_test
 
-    if not 0 < args.alpha < 1:
-        raise DistillguardError("--alpha must be in (0, 1)")
-    if args.reading_top is not None and args.reading_top < 1:
-        raise DistillguardError(f"--reading-top {args.reading_top}: the head must hold at least 1 entry")
+    src = args.suspect
+    is_url = src.startswith(("http://", "https://"))
+    suspect_input = src if not is_url and Path(src).expanduser().exists() else None
+    inputs = {"the suspect": suspect_input, "the key file": args.key, "the text file": args.texts,
+              "the prompt file": args.prompts, "the reference": args.reading_reference,
+              "the vocabulary file": args.reading_vocabulary, "the unigram file": args.reading_unigram,
+              "the accounts file": args.accounts}
+    check_output("--report", args.report, inputs, force=args.force, own="json", create_parent=True)
+    check_output("--html", args.html, inputs, force=args.force, own="html", create_parent=True)
+    refuse_overwrite({"--report": args.report, "--html": args.html}, {})
     key = load_key(args)
     spec = key.require_spec()
     keys = account_keys(key, parse_accounts(args.accounts))
@@ -36,15 +64,9 @@ def _detect(args: argparse.Namespace) -> int:
     prompts = read_lines(args.prompts, "prompt") if args.prompts else None
     from distillguard.suspects import LocalSuspect, open_suspect
 
-    src = args.suspect
-    is_url = src.startswith(("http://", "https://"))
     if not is_url and not Path(src).expanduser().exists() and src not in ("smollm2-135m-instruct", "gemma3-270m"):
         raise DistillguardError(f"suspect {src}: no such file, directory or URL")
-    refuse_overwrite({"--report": args.report, "--html": args.html},
-                     {"the suspect": src if Path(src).expanduser().exists() else None, "the key file": args.key,
-                      "the text file": args.texts, "the prompt file": args.prompts})
-    http_kw = {"model": args.suspect_model, "timeout": args.timeout, "retries": args.retries} if is_url else {}
-    suspect = open_suspect(src, **http_kw)
+    suspect = open_suspect(src, **http_kwargs(args, src))
     mode = args.mode
     if mode == "auto":
         mode = "reading" if can_read(suspect, spec) else "generation"
@@ -80,11 +102,13 @@ def _detect(args: argparse.Namespace) -> int:
     report.command = " ".join(shlex.quote(a) for a in ["distillguard", *sys.argv[1:]])
     doc = report.to_dict()
     if args.report:
-        Path(args.report).write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
+        with atomic_output(args.report) as tmp:
+            tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
     if args.html:
         from distillguard.report.radioactivity import write_radioactivity_html
 
-        write_radioactivity_html(doc, args.html)
+        with atomic_output(args.html) as tmp:
+            write_radioactivity_html(doc, tmp)
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
     else:
@@ -101,7 +125,8 @@ def _detect(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from distillguard.distill.simulate import run_simulation
 
-    summary = run_simulation(out_dir=args.out, fractions=[float(f) for f in args.fractions.split(",")],
+    check_output_dir("--out", args.out, {"the key file": args.key})
+    summary = run_simulation(out_dir=args.out, fractions=list(args.fractions),
                              n_train=args.n_train, n_read=args.n_read, epochs=args.epochs, quick=args.quick,
                              delta=args.delta, context_width=args.context_width, key_path=args.key)
     print(json.dumps(summary, indent=2, default=str))
@@ -112,6 +137,9 @@ def _shadow(args: argparse.Namespace) -> int:
     from distillguard.distill.shadow import train_shadow
     from distillguard.models import load_model
 
+    check_output_dir("--out", args.out, {"the suspect": args.like, "the teacher": args.teacher})
+    if not (Path(args.like) / "config.json").is_file():
+        raise DistillguardError(f"--like {args.like}: no config.json there (give the suspect's Hugging Face directory)")
     teacher = load_model(args.teacher) if args.teacher else None
     info = train_shadow(args.like, args.out, teacher=teacher, n_texts=args.n_texts, skip=args.skip,
                         epochs=args.epochs, seed=args.seed)
@@ -150,14 +178,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--accounts", metavar="IDS_OR_FILE", help="comma-separated account ids or a file of them")
     p.add_argument("--texts", metavar="FILE", help="reading mode: clean text to read (default: ShareGPT answers)")
     p.add_argument("--prompts", metavar="FILE", help="generation mode: prompts (default: ShareGPT prompts)")
-    p.add_argument("--n-texts", type=int, default=200, help="reading mode: default texts to read (200)")
-    p.add_argument("--n-prompts", type=int, default=200, help="generation mode: default prompts (200)")
-    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--n-texts", type=positive_int, default=200, help="reading mode: default texts to read (200)")
+    p.add_argument("--n-prompts", type=positive_int, default=200, help="generation mode: default prompts (200)")
+    p.add_argument("--max-new-tokens", type=positive_int, default=128)
     p.add_argument("--teacher", default=None, help="teacher tokenizer for generation mode (default SmolLM2)")
     p.add_argument("--suspect-model", default=None, help="model name sent to an HTTP suspect")
-    p.add_argument("--timeout", type=float, default=60.0, help="HTTP timeout per request (s)")
-    p.add_argument("--retries", type=int, default=3, help="HTTP retries after the first attempt")
-    p.add_argument("--alpha", type=float, default=1e-3, help="threshold on Holm-adjusted p-values (1e-3)")
+    add_http_args(p)
+    p.add_argument("--alpha", type=probability, default=1e-3, help="threshold on Holm-adjusted p-values (1e-3)")
     p.add_argument("--reading-statistic", choices=["auto", "rank", "top1"], default="auto",
                    help="reading mode: rank (the whole averaged distribution; for h >= 1 keys per frequent "
                    "context window, one per keyed order), top1 (green coins of top-1 predictions); auto = rank "
@@ -184,7 +211,7 @@ def register(subparsers: Any) -> None:
                    ">= 1%% of them: output rows it never trained) rank below all others, instead of tying the "
                    "shorter side of the ranking into them. For students trained from scratch whose untrained rows "
                    "stay at logit 0 (above the rarely seen entries); no effect on a suspect without such a block")
-    p.add_argument("--reading-top", type=int, metavar="K", default=None,
+    p.add_argument("--reading-top", type=_head_size, metavar="K", default=None,
                    help="rank statistic (h = 0 keys): count the key's green entries among the K entries ranked "
                    "highest (exact hypergeometric test) instead of the mean rank of all of them. Stronger when "
                    "the mark has moved a few hundred entries to the very top, weaker when it moves many entries "
@@ -194,6 +221,7 @@ def register(subparsers: Any) -> None:
                    help="read text that itself carries a tested watermark (biased: experiments only)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.add_argument("--report", metavar="OUT.json", help="write the JSON report here")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --report / --html file")
     p.add_argument("--html", metavar="OUT.html",
                    help="write an HTML report with plots: each account's statistic vs its null band, -log10 p per "
                    "account (attribution), the best key's evidence as more text is read")
@@ -208,12 +236,12 @@ def register(subparsers: Any) -> None:
         epilog="example:\n  distillguard simulate --out runs/sim --fractions 1,0.25,0.05 --n-train 600\n")
     s.add_argument("--out", default="runs/simulate", help="work directory (harvest cache, students, summary)")
     s.add_argument("--key", metavar="FILE", help="key file (default: a fresh key saved in --out)")
-    s.add_argument("--fractions", default="1,0.25,0.05", help="watermarked fractions of the harvest")
-    s.add_argument("--n-train", type=int, default=600, help="real texts harvested for training")
-    s.add_argument("--n-read", type=int, default=400, help="held-out texts read by the detector")
-    s.add_argument("--epochs", type=int, default=2)
-    s.add_argument("--delta", type=float, default=3.0, help="delta of a new key")
-    s.add_argument("--context-width", type=int, default=None,
+    s.add_argument("--fractions", type=fraction_list, default="1,0.25,0.05", help="watermarked fractions of the harvest")
+    s.add_argument("--n-train", type=positive_int, default=600, help="real texts harvested for training")
+    s.add_argument("--n-read", type=positive_int, default=400, help="held-out texts read by the detector")
+    s.add_argument("--epochs", type=positive_int, default=2)
+    s.add_argument("--delta", type=nonneg_float, default=3.0, help="delta of a new key")
+    s.add_argument("--context-width", type=nonneg_int, default=None,
                    help="h of a new key (default 1; 0 = one green list per account, scored by the rank statistic)")
     s.add_argument("--quick", action="store_true", help="tiny configuration for CI smoke runs")
     s.set_defaults(func=_simulate)
@@ -232,10 +260,10 @@ def register(subparsers: Any) -> None:
     sh.add_argument("--like", required=True, metavar="SUSPECT_DIR", help="the suspect's Hugging Face directory")
     sh.add_argument("--out", required=True, help="where the shadow (and its harvest cache) goes")
     sh.add_argument("--teacher", default=None, help="teacher model (default: the SmolLM2 teacher)")
-    sh.add_argument("--n-texts", type=int, default=1000, help="ShareGPT answers to distil on (1000)")
-    sh.add_argument("--skip", type=int, default=0, help="leave out the first SKIP answers of the train split")
-    sh.add_argument("--epochs", type=int, default=2,
+    sh.add_argument("--n-texts", type=positive_int, default=1000, help="ShareGPT answers to distil on (1000)")
+    sh.add_argument("--skip", type=nonneg_int, default=0, help="leave out the first SKIP answers of the train split")
+    sh.add_argument("--epochs", type=positive_int, default=2,
                     help="passes over the texts (2); match the suspect's training length if you know it")
-    sh.add_argument("--seed", type=int, default=1,
+    sh.add_argument("--seed", type=nonneg_int, default=1,
                     help="initialisation and batch order (1); any seed works, the shadow never sees the key")
     sh.set_defaults(func=_shadow)

@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 from typing import Any
 
-from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError, refuse_overwrite
+from distillguard.cli.common import (
+    add_http_args,
+    atomic_output,
+    check_output,
+    http_kwargs,
+    nonneg_int,
+    positive_int,
+    probability,
+)
+from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError
 
 __all__ = ["register"]
 
@@ -25,6 +33,10 @@ def _build(args: argparse.Namespace) -> int:
     from distillguard.fingerprint.candidates import answered_candidates, candidate_pool
     from distillguard.suspects import open_suspect
 
+    modes = _modes(args.modes)
+    sources = {"the teacher": args.teacher, "the prompt file": args.prompts, "the cache": args.cache,
+               **{f"reference {r}": r for r in args.reference}, **{f"calibration model {c}": c for c in args.calibrate}}
+    check_output("--out", args.out, sources, force=args.force, own="probes", create_parent=True)
     cands = candidate_pool(args.real) if args.designed else []
     if args.answered:
         taken = {c["prompt"] for c in cands}
@@ -39,13 +51,14 @@ def _build(args: argparse.Namespace) -> int:
     if not args.reference and any(not c.get("reference_answers") for c in cands):
         raise DistillguardError("give at least one --reference model (or use only --answered candidates with "
                                 "--no-designed)")
-    teacher = open_suspect(args.teacher)
-    refs = [open_suspect(r) for r in args.reference]
-    calib = {c: open_suspect(c) for c in args.calibrate}
+    teacher = open_suspect(args.teacher, **http_kwargs(args, args.teacher))
+    refs = [open_suspect(r, **http_kwargs(args, r)) for r in args.reference]
+    calib = {c: open_suspect(c, **http_kwargs(args, c)) for c in args.calibrate}
     ps = build_probes(teacher, refs, cands, n_probes=args.n_probes, teacher_samples=args.teacher_samples,
                       max_new_tokens=args.max_new_tokens, cache_dir=args.cache, calibration=calib,
-                      calibration_modes=args.modes.split(","), strategy=args.strategy, progress=True)
-    ps.save(args.out)
+                      calibration_modes=modes, strategy=args.strategy, progress=True)
+    with atomic_output(args.out) as tmp:
+        ps.save(tmp)
     print(f"wrote {len(ps.probes)} probes (from {len(cands)} candidates) to {args.out}; "
           f"calibration: {', '.join(f'{m}={len(v)}' for m, v in ps.calibration.items()) or 'none'}")
     return 0
@@ -57,14 +70,14 @@ def _calibrate(args: argparse.Namespace) -> int:
     from distillguard.fingerprint.score import MODES
     from distillguard.suspects import open_suspect
 
-    refuse_overwrite({"--out": args.out}, {"the input probe file (never overwritten)": args.probes})
+    check_output("--out", args.out, {"the input probe file (never overwritten)": args.probes,
+                                     **{f"calibration model {c}": c for c in args.calibrate}}, force=args.force, own="probes", create_parent=True)
+    requested = _modes(args.modes) if args.modes else None
     ps = ProbeSet.load(args.probes, teacher=args.teacher)
-    modes = args.modes.split(",") if args.modes else (sorted(ps.calibration) or list(MODES))
-    if bad := [m for m in modes if m not in MODES]:
-        raise DistillguardError(f"unknown calibration mode(s) {', '.join(bad)}: choose from {', '.join(MODES)}")
+    modes = requested or (sorted(ps.calibration) or list(MODES))
     if args.replace:
         ps.calibration = {}
-    models = {c: open_suspect(c) for c in args.calibrate}  # every model loads before any scoring starts
+    models = {c: open_suspect(c, **http_kwargs(args, c)) for c in args.calibrate}  # every model loads before any scoring starts
     for mode in modes:  # refuse a null too small for the test before spending any query on it
         names = set(ps.calibration.get(mode, {})) | {c for c, m in models.items() if mode != "logprob" or m.can_score}
         if len(names) < 2:
@@ -72,7 +85,8 @@ def _calibrate(args: argparse.Namespace) -> int:
                                     "at least 2 (give --calibrate MODEL more often)")
     for name, model in models.items():
         calibrate(ps, name, model, modes)
-    ps.save(args.out)
+    with atomic_output(args.out) as tmp:
+        ps.save(tmp)
     print(f"wrote {args.out}: {len(ps.probes)} probes; calibration: "
           + ", ".join(f"{m}={len(v)}" for m, v in sorted(ps.calibration.items())))
     return 0
@@ -84,19 +98,16 @@ def _probe(args: argparse.Namespace) -> int:
     from distillguard.report.fingerprint import verdict_word, write_report
     from distillguard.suspects import open_suspect
 
-    if not (math.isfinite(args.alpha) and 0 < args.alpha < 1):
-        raise DistillguardError(f"--alpha must be a number in (0, 1), got {args.alpha}")
-    if args.budget is not None and args.budget < 1:
-        raise DistillguardError(f"--budget must be >= 1, got {args.budget}")
-    refuse_overwrite({"--report": args.report},
-                     {"the suspect": args.suspect if Path(args.suspect).expanduser().exists() else None,
-                      "the probe file": args.probes})
+    check_output("--report", args.report,
+                 {"the suspect": args.suspect if Path(args.suspect).expanduser().exists() else None,
+                  "the probe file": args.probes}, force=args.force,
+                 own="json" if str(args.report).lower().endswith(".json") else "html", create_parent=True)
     ps = ProbeSet.load(args.probes, teacher=args.teacher)
-    kw: dict[str, Any] = {"model": args.suspect_model} if args.suspect.startswith(("http://", "https://")) else {}
-    suspect = open_suspect(args.suspect, **kw)
+    suspect = open_suspect(args.suspect, **http_kwargs(args, args.suspect))
     res = probe_suspect(ps, suspect, mode=args.mode, budget=args.budget, alpha=args.alpha)
     if args.report:
-        write_report(res, args.report)
+        with atomic_output(args.report) as tmp:
+            write_report(res, tmp)
     if args.json:
         print(json.dumps({k: v for k, v in res.items() if k != "probes"}, indent=2))
     else:
@@ -111,6 +122,17 @@ def _probe(args: argparse.Namespace) -> int:
     return EXIT_DETECTED if res["detected"] else EXIT_NOT_DETECTED
 
 
+def _modes(text: str) -> list[str]:
+    from distillguard.fingerprint.score import MODES
+
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if not modes or bad:
+        raise DistillguardError(f"--modes {text!r}: unknown calibration mode(s) {', '.join(bad) or '(none given)'}; "
+                                f"choose from {', '.join(MODES)} (comma-separated)")
+    return modes
+
+
 def register(subparsers: Any) -> None:
     """Add the ``fingerprint`` command with ``build``, ``calibrate`` and ``probe`` sub-commands."""
     fp = subparsers.add_parser("fingerprint", help="black-box probes: does a suspect answer like our teacher?")
@@ -120,23 +142,25 @@ def register(subparsers: Any) -> None:
     b.add_argument("--teacher", default=None, help="teacher model (default: the embedded SmolLM2)")
     b.add_argument("--reference", action="append", default=[], help="reference model (repeatable)")
     b.add_argument("--calibrate", action="append", default=[], help="independent null model (repeatable, >= 2)")
-    b.add_argument("--real", type=int, default=32, help="real ShareGPT prompts added to the designed families "
+    b.add_argument("--real", type=nonneg_int, default=32, help="real ShareGPT prompts added to the designed families "
                    "(answered by the --reference models)")
     b.add_argument("--no-designed", dest="designed", action="store_false",
                    help="leave out the designed families and the --real prompts")
-    b.add_argument("--answered", type=int, default=0,
+    b.add_argument("--answered", type=nonneg_int, default=0,
                    help="real ShareGPT prompts whose recorded ChatGPT answer is their reference (no reference "
                         "model needed for them; the strongest log-prob probes, see the README)")
     b.add_argument("--strategy", default="distinctive", choices=["distinctive", "random-real"],
                    help="distinctive: the most distinctive self-consistent candidates; random-real: a random "
                         "sample of the real prompts (answered ones included)")
     b.add_argument("--prompts", default=None, help="extra candidate prompts (text or JSONL)")
-    b.add_argument("--n-probes", type=int, default=64)
-    b.add_argument("--teacher-samples", type=int, default=2)
-    b.add_argument("--max-new-tokens", type=int, default=40)
+    b.add_argument("--n-probes", type=positive_int, default=64)
+    b.add_argument("--teacher-samples", type=positive_int, default=2)
+    b.add_argument("--max-new-tokens", type=positive_int, default=40)
     b.add_argument("--modes", default="logprob,text", help="calibration modes, comma-separated")
     b.add_argument("--cache", default=None, help="directory caching sampled answers (resumable)")
     b.add_argument("--out", required=True)
+    b.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    add_http_args(b)
     b.set_defaults(func=_build)
     c = sub.add_parser(
         "calibrate", help="re-calibrate a probe file on other independent models (e.g. a suspect's own family)",
@@ -153,6 +177,8 @@ def register(subparsers: Any) -> None:
                    help="modes to score, comma-separated (default: those the file is calibrated for)")
     c.add_argument("--teacher", default=None, help="refuse a probe file built for another teacher identity")
     c.add_argument("--out", required=True, help="where the re-calibrated probe file goes (not --probes)")
+    c.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    add_http_args(c)
     c.set_defaults(func=_calibrate)
     p = sub.add_parser(
         "probe", help="query a suspect with a probe set; exit 1 if detected (exact rank p <= alpha)",
@@ -166,8 +192,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--suspect-model", default=None, help="model name sent to an HTTP suspect")
     p.add_argument("--teacher", default=None, help="refuse a probe file built for another teacher identity")
     p.add_argument("--mode", default="auto", choices=["auto", "logprob", "text"])
-    p.add_argument("--budget", type=int, default=None, help="maximum number of requests to the suspect")
-    p.add_argument("--alpha", type=float, default=0.01, help="threshold on the exact rank p-value (0.01)")
+    p.add_argument("--budget", type=positive_int, default=None, help="maximum number of requests to the suspect")
+    p.add_argument("--alpha", type=probability, default=0.01, help="threshold on the exact rank p-value (0.01)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--report", default=None, help="write out.json or out.html")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --report file")
+    add_http_args(p)
     p.set_defaults(func=_probe)

@@ -12,7 +12,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from distillguard.cli.common import load_key, parse_accounts, read_lines
+from distillguard.cli.common import (
+    add_http_args,
+    check_device,
+    check_output_dir,
+    load_key,
+    parse_accounts,
+    positive_int,
+    probability,
+    read_lines,
+)
 from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError
 
 __all__ = ["register"]
@@ -55,6 +64,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.suspect and not key_given and not args.probes:
         raise DistillguardError("a suspect needs --key (or DISTILLGUARD_KEY) for radioactivity and/or --probes "
                                 "for the fingerprint")
+    check_device(args.device)
+    check_output_dir("--out", args.out, {"the key file": args.key, "the logs": args.logs,
+                                         "the reference logs": args.logs_reference, "the probe file": args.probes,
+                                         "the prompt file": args.prompts, "the accounts file": args.accounts})
     out = Path(args.out)
     for src in args.suspect or []:  # never write into a suspect's directory: the model stays untouched
         sp = Path(src).expanduser()
@@ -136,16 +149,15 @@ def register(subparsers: Any) -> None:
                    help="account ids to attribute (comma-separated or a file; default: every account in --logs)")
     p.add_argument("--prompts", metavar="FILE",
                    help="generation-mode prompts (default: the flagged accounts' prompts, else ShareGPT prompts)")
-    p.add_argument("--n-prompts", type=int, default=200, help="generation-mode prompts per suspect (200)")
-    p.add_argument("--n-texts", type=int, default=200, help="reading-mode texts per suspect (200)")
-    p.add_argument("--max-new-tokens", type=int, default=128, help="answer length in generation mode (128)")
-    p.add_argument("--fingerprint-budget", type=int, default=None, metavar="N", help="max fingerprint queries")
-    p.add_argument("--alpha", type=float, default=1e-3, help="verdict threshold on the combined exact p-value (1e-3)")
-    p.add_argument("--target-fpr", type=float, default=1e-3, help="account-level FPR of the log detector (1e-3)")
+    p.add_argument("--n-prompts", type=positive_int, default=200, help="generation-mode prompts per suspect (200)")
+    p.add_argument("--n-texts", type=positive_int, default=200, help="reading-mode texts per suspect (200)")
+    p.add_argument("--max-new-tokens", type=positive_int, default=128, help="answer length in generation mode (128)")
+    p.add_argument("--fingerprint-budget", type=positive_int, default=None, metavar="N", help="max fingerprint queries")
+    p.add_argument("--alpha", type=probability, default=1e-3, help="verdict threshold on the combined exact p-value (1e-3)")
+    p.add_argument("--target-fpr", type=probability, default=1e-3, help="account-level FPR of the log detector (1e-3)")
     p.add_argument("--teacher", default=None, help="teacher tokenizer (default: the SmolLM2 teacher)")
     p.add_argument("--suspect-model", default=None, help="model name sent to an HTTP suspect")
-    p.add_argument("--timeout", type=float, default=60.0, help="HTTP timeout per request (s)")
-    p.add_argument("--retries", type=int, default=3, help="HTTP retries after the first attempt")
+    add_http_args(p)
     p.add_argument("--device", default="cpu", help="device for local suspects (cpu, cuda)")
     p.add_argument("--out", default="runs/investigation", help="report directory (default runs/investigation)")
     p.set_defaults(func=_run)

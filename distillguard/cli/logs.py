@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from distillguard.cli.common import atomic_output, check_output, nonneg_int, positive_int, probability
 from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError, refuse_overwrite
 
 __all__ = ["register", "write_table"]
@@ -28,20 +29,32 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
         '{"a":1}'
     """
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        df.to_parquet(path, index=False)
-    elif suffix in (".jsonl", ".ndjson"):
-        df.to_json(path, orient="records", lines=True, date_format="iso")
-    elif suffix == ".csv":
-        df.to_csv(path, index=False)
-    else:
-        raise DistillguardError(f"{path}: unknown output format (use .csv, .parquet or .jsonl)")
+    suffix = _table_suffix(path)
+    with atomic_output(path) as tmp:  # written next to it, then renamed: never a half-written table
+        if suffix in (".parquet", ".pq"):
+            df.to_parquet(tmp, index=False)
+        elif suffix in (".jsonl", ".ndjson"):
+            df.to_json(tmp, orient="records", lines=True, date_format="iso")
+        else:
+            df.to_csv(tmp, index=False)
     return path
+
+
+def _table_suffix(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".parquet", ".pq", ".jsonl", ".ndjson", ".csv"):
+        raise DistillguardError(f"{path}: unknown output format (use .csv, .parquet or .jsonl)")
+    return suffix
 
 
 def _simulate(args: argparse.Namespace) -> int:
     from distillguard.detect.api_logs.simulate import simulate_logs
+
+    refuse_overwrite({"--out": args.out, "--accounts": args.accounts}, {})
+    for flag, out in (("--out", args.out), ("--accounts", args.accounts)):
+        if out:
+            _table_suffix(out)
+            check_output(flag, out, {}, force=args.force, own="table")
 
     logs, accounts = simulate_logs(args.benign, args.per_attack, hydra_campaigns=args.hydra_campaigns,
                                    hydra_size=args.hydra_size, days=args.days, seed=args.seed, progress=True)
@@ -57,8 +70,11 @@ def _score(args: argparse.Namespace) -> int:
     from distillguard.detect.api_logs.detectors import AccountScorer
     from distillguard.detect.api_logs.schema import load_logs
 
-    refuse_overwrite({"--out": args.out, "--html": args.html},
-                     {"the log file": args.logs, "the reference log file": args.reference})
+    inputs = {"the log file": args.logs, "the reference log file": args.reference}
+    refuse_overwrite({"--out": args.out, "--html": args.html}, inputs)
+    _table_suffix(args.out)
+    check_output("--out", args.out, inputs, force=args.force, own="table")
+    check_output("--html", args.html, inputs, force=args.force, own="html")
     logs = load_logs(args.logs)
     ref = load_logs(args.reference) if args.reference else logs
     labels = None
@@ -77,8 +93,9 @@ def _score(args: argparse.Namespace) -> int:
     if args.html:
         from distillguard.report.api_logs import write_html_report
 
-        write_html_report(scores, logs, args.html, threshold=scorer.threshold_,
-                          command="distillguard " + shlex.join(sys.argv[1:]))
+        with atomic_output(args.html) as tmp:
+            write_html_report(scores, logs, tmp, threshold=scorer.threshold_,
+                              command="distillguard " + shlex.join(sys.argv[1:]))
     print(f"scored {len(scores)} accounts; {n_flag} flagged at target FPR {args.target_fpr:g} "
           f"(threshold {scorer.threshold_:.4g}); scores in {args.out}")
     return EXIT_DETECTED if n_flag else EXIT_NOT_DETECTED
@@ -100,18 +117,20 @@ def register(subparsers) -> None:
     sim = sub.add_parser("simulate", help="write simulated, labelled API logs")
     sim.add_argument("--out", required=True, help="output file (.csv, .parquet or .jsonl)")
     sim.add_argument("--accounts", help="also write the per-account ground truth here")
-    sim.add_argument("--benign", type=int, default=2000, help="benign accounts (default 2000)")
-    sim.add_argument("--per-attack", type=int, default=10, help="accounts per attacker family (default 10)")
-    sim.add_argument("--hydra-campaigns", type=int, default=1)
-    sim.add_argument("--hydra-size", type=int, default=100, help="accounts per hydra campaign (default 100)")
-    sim.add_argument("--days", type=int, default=14)
-    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--benign", type=positive_int, default=2000, help="benign accounts (default 2000)")
+    sim.add_argument("--per-attack", type=nonneg_int, default=10, help="accounts per attacker family (default 10)")
+    sim.add_argument("--hydra-campaigns", type=nonneg_int, default=1)
+    sim.add_argument("--hydra-size", type=positive_int, default=100, help="accounts per hydra campaign (default 100)")
+    sim.add_argument("--days", type=positive_int, default=14)
+    sim.add_argument("--seed", type=nonneg_int, default=0)
+    sim.add_argument("--force", action="store_true", help="overwrite existing output files")
     sim.set_defaults(func=_simulate)
     sc = sub.add_parser("score", help="score the accounts of a log file")
     sc.add_argument("logs", help="log file (.csv, .parquet or .jsonl) in the canonical schema")
     sc.add_argument("--out", required=True, help="scores output (.csv, .parquet or .jsonl)")
     sc.add_argument("--reference", help="benign reference logs to fit on (default: the scored logs)")
     sc.add_argument("--labels-column", help="train the supervised detector on this 0/1 column of the reference")
-    sc.add_argument("--target-fpr", type=float, default=1e-3, help="account-level false-positive rate")
+    sc.add_argument("--force", action="store_true", help="overwrite existing output files")
+    sc.add_argument("--target-fpr", type=probability, default=1e-3, help="account-level false-positive rate")
     sc.add_argument("--html", help="also write an HTML report with plots")
     sc.set_defaults(func=_score)

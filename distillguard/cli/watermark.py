@@ -16,7 +16,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from distillguard.cli.common import EPILOG_EXIT, add_key_arg, fmt, load_key, print_json
+from distillguard.cli.common import (
+    EPILOG_EXIT,
+    add_key_arg,
+    check_device,
+    check_output,
+    fmt,
+    load_key,
+    nonneg_float,
+    nonneg_int,
+    positive_int,
+    print_json,
+    probability,
+)
 from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardError
 
 __all__ = ["register"]
@@ -41,10 +53,10 @@ def _add_keygen(sub) -> None:
     )
     p.add_argument("--out", required=True, metavar="FILE", help="where to write the key file")
     p.add_argument("--model", default=None, help="tokenizer the watermark is for (default: the SmolLM2 teacher)")
-    p.add_argument("--vocab-size", type=int, help="cover this many token ids instead of reading a tokenizer")
-    p.add_argument("--gamma", type=float, default=0.25, help="green-list fraction (default 0.25)")
-    p.add_argument("--delta", type=float, default=2.0, help="logit bias of green tokens (default 2.0)")
-    p.add_argument("--context-width", type=int, default=1, help="h, previous tokens that seed a list (default 1)")
+    p.add_argument("--vocab-size", type=positive_int, help="cover this many token ids instead of reading a tokenizer")
+    p.add_argument("--gamma", type=probability, default=0.25, help="green-list fraction (default 0.25)")
+    p.add_argument("--delta", type=nonneg_float, default=2.0, help="logit bias of green tokens (default 2.0)")
+    p.add_argument("--context-width", type=nonneg_int, default=1, help="h, previous tokens that seed a list (default 1)")
     p.add_argument("--seeding", choices=["left", "min"], default="left", help="left hash or min/self-hash")
     p.add_argument("--force", action="store_true", help="overwrite an existing key file")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -54,6 +66,7 @@ def _add_keygen(sub) -> None:
 def _cmd_keygen(args: argparse.Namespace) -> int:
     from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
 
+    check_output("--out", args.out, {"the model": args.model}, force=args.force)
     if args.vocab_size is not None:
         vocab, tid = args.vocab_size, None
     else:
@@ -94,19 +107,20 @@ def _add_generate(sub) -> None:
     add_key_arg(p)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--prompts", metavar="FILE", help="text file (one prompt per line) or JSONL with 'prompt'")
-    src.add_argument("--sharegpt", type=int, metavar="N", help="use N real human prompts from ShareGPT")
+    src.add_argument("--sharegpt", type=positive_int, metavar="N", help="use N real human prompts from ShareGPT")
     p.add_argument("--out", required=True, metavar="JSONL",
                    help="output file (appended to on resume; never the key or prompts file)")
     p.add_argument("--model", default=None, help="teacher model: name, HF directory or .gguf (default SmolLM2)")
     p.add_argument("--account", help="mark every answer with this account's sub-key")
     p.add_argument("--no-watermark", action="store_true", help="generate without the watermark (controls)")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--max-new-tokens", type=int, default=128)
-    p.add_argument("--min-new-tokens", type=int, default=0,
+    p.add_argument("--batch-size", type=positive_int, default=16)
+    p.add_argument("--max-new-tokens", type=positive_int, default=128)
+    p.add_argument("--min-new-tokens", type=nonneg_int, default=0,
                    help="forbid <eos> before this many new tokens (default 0: the model decides)")
-    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--temperature", type=nonneg_float, default=0.7,
+                   help="sampling temperature, finite > 0 (default 0.7; ignored with --greedy)")
     p.add_argument("--greedy", action="store_true", help="greedy decoding instead of sampling")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_cmd_generate)
@@ -156,6 +170,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     # every check that can refuse runs before ShareGPT is read and before the tokenizer or model loads
     _check_generate_options(args)
+    check_device(args.device)
     _check_out_path(args.out, {"the key file": args.key, "the prompts file": args.prompts})
     key = None if args.no_watermark else load_key(args)
     gen_kwargs = dict(batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
@@ -200,30 +215,32 @@ def _add_score_text(sub) -> None:
     p.add_argument("--field", default="response", help="JSONL field holding the text (default: response)")
     p.add_argument("--model", default=None, help="tokenizer to use (default: the SmolLM2 teacher)")
     p.add_argument("--account", help="test with this account's sub-key")
-    p.add_argument("--alpha", type=float, default=None, help="detection threshold on the p-value (default 1e-5)")
+    p.add_argument("--alpha", type=probability, default=None, help="detection threshold on the p-value (default 1e-5)")
     p.add_argument("--json", action="store_true", help="print results as JSON")
     p.set_defaults(func=_cmd_score_text)
 
 
 def _cmd_score_text(args: argparse.Namespace) -> int:
-    from distillguard.detect.text import DEFAULT_ALPHA, check_tokenizer, score_batch
+    from distillguard.detect.text import (
+        DEFAULT_ALPHA,
+        MAX_TEXT_CHARS,
+        check_text_size,
+        check_tokenizer,
+        score_batch,
+    )
     from distillguard.models import load_tokenizer
 
     alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
-    if not 0 < alpha < 1:
-        raise DistillguardError("--alpha must be in (0, 1)")
     texts: list[tuple[str, str]] = []
     if args.text is not None:
-        texts.append(("--text", args.text))
+        texts.append(("--text", check_text_size(args.text, "--text")))
     for name in args.inputs:
         if name == "-":
-            texts.append(("stdin", _read_stdin()))
+            texts.append(("stdin", check_text_size(_read_stdin(), "stdin")))
         else:
-            try:
-                texts.append((name, Path(name).read_text(encoding="utf-8")))
-            except (OSError, UnicodeDecodeError) as exc:
-                raise DistillguardError(f"cannot read {name}: {exc.__class__.__name__}") from None
+            texts.append((name, check_text_size(_read_text_file(name), name)))
     if args.jsonl:
+        _check_file_size(args.jsonl, 64 * MAX_TEXT_CHARS)
         try:
             lines = Path(args.jsonl).read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
@@ -237,7 +254,8 @@ def _cmd_score_text(args: argparse.Namespace) -> int:
                 raise DistillguardError(f"{args.jsonl}:{i}: not valid JSON") from None
             if not isinstance(rec, dict) or not isinstance(rec.get(args.field), str):
                 raise DistillguardError(f"{args.jsonl}:{i}: no string field '{args.field}'")
-            texts.append((f"{args.jsonl}:{rec.get('id', i)}", rec[args.field]))
+            texts.append((f"{args.jsonl}:{rec.get('id', i)}",
+                          check_text_size(rec[args.field], f"{args.jsonl}:{i}")))
     if not texts:
         raise DistillguardError("nothing to score: give FILE, -, --text or --jsonl")
     for name, text in texts:
@@ -247,7 +265,9 @@ def _cmd_score_text(args: argparse.Namespace) -> int:
     spec = key.require_spec()
     tok = load_tokenizer(args.model)
     check_tokenizer(tok, spec)
-    results = score_batch([tok.encode(t, add_special_tokens=False) for _, t in texts], key, alpha=alpha)
+    results = []
+    for chunk in _chunks_by_size(texts, MAX_TEXT_CHARS):  # memory stays bounded: one chunk tokenised at a time
+        results += score_batch([tok.encode(t, add_special_tokens=False) for _, t in chunk], key, alpha=alpha)
     detected = any(r.detected for r in results)
     if args.json:
         print_json({"alpha": alpha, "key_fingerprint": key.fingerprint, "detected": detected,
@@ -262,8 +282,45 @@ def _cmd_score_text(args: argparse.Namespace) -> int:
     return EXIT_DETECTED if detected else EXIT_NOT_DETECTED
 
 
+def _chunks_by_size(texts: list[tuple[str, str]], limit: int) -> list[list[tuple[str, str]]]:
+    """Consecutive groups of texts of at most ``limit`` characters together (a longer text alone)."""
+    out: list[list[tuple[str, str]]] = []
+    size = 0
+    for item in texts:
+        if not out or size + len(item[1]) > limit:
+            out.append([])
+            size = 0
+        out[-1].append(item)
+        size += len(item[1])
+    return out
+
+
+def _check_file_size(name: str, limit_bytes: int) -> None:
+    try:
+        size = os.path.getsize(name)
+    except OSError:
+        return  # the read below reports a missing or unreadable file
+    if size > limit_bytes:
+        raise DistillguardError(f"{name}: {size} bytes is above the limit of {limit_bytes} bytes; split it")
+
+
+def _read_text_file(name: str) -> str:
+    from distillguard.detect.text import MAX_TEXT_CHARS
+
+    _check_file_size(name, 4 * MAX_TEXT_CHARS)  # before reading: a UTF-8 character is at most 4 bytes
+    try:
+        return Path(name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DistillguardError(f"cannot read {name}: {exc.__class__.__name__}") from None
+
+
 def _read_stdin() -> str:
-    raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+    from distillguard.detect.text import MAX_TEXT_CHARS
+
+    limit = 4 * MAX_TEXT_CHARS + 1
+    raw = sys.stdin.buffer.read(limit) if hasattr(sys.stdin, "buffer") else sys.stdin.read(limit)
+    if len(raw) >= limit:
+        raise DistillguardError(f"stdin: more than {limit - 1} bytes; split the text")
     if isinstance(raw, str):
         return raw
     try:

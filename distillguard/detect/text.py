@@ -14,10 +14,30 @@ from distillguard.errors import DistillguardError
 from distillguard.keys import WatermarkKey, WatermarkSpec, check_tokenizer
 from distillguard.watermark.prf import context_seeds_np, is_green_np, key_material, seed_to_arc_np
 
-__all__ = ["TextScore", "DEFAULT_ALPHA", "score_tokens", "score_batch", "score_text", "green_coins", "check_tokenizer"]
+__all__ = ["TextScore", "DEFAULT_ALPHA", "MAX_TEXT_CHARS", "check_text_size", "score_tokens", "score_batch",
+           "score_text", "green_coins", "check_tokenizer"]
 
 #: Default significance threshold for calling a single text watermarked.
 DEFAULT_ALPHA = 1e-5
+#: Longest single text scored (characters). Tokenising and scoring cost ~100x the text's size in memory;
+#: a longer text is refused (split it: its halves are tested the same way). Batches are scored in chunks.
+MAX_TEXT_CHARS = 2_000_000
+#: Most tokens scored in one vectorised pass (``score_batch`` splits larger batches by sequence).
+_MAX_BATCH_TOKENS = 1_000_000
+
+
+def check_text_size(text: str, where: str = "text") -> str:
+    """Return ``text``, or raise when it is longer than :data:`MAX_TEXT_CHARS` characters.
+
+    Example:
+        >>> from distillguard.detect.text import check_text_size
+        >>> check_text_size("hello")
+        'hello'
+    """
+    if len(text) > MAX_TEXT_CHARS:
+        raise DistillguardError(f"{where}: {len(text)} characters is above the limit of {MAX_TEXT_CHARS} per text; "
+                                "split it into smaller texts")
+    return text
 
 
 @dataclass(frozen=True)
@@ -152,6 +172,19 @@ def score_batch(
     """
     spec = spec or key.require_spec()
     arrays = [np.asarray(s, dtype=np.int64).reshape(-1) for s in sequences]
+    if len(arrays) > 1 and sum(len(a) for a in arrays) > _MAX_BATCH_TOKENS:  # bounded memory: score in chunks
+        out: list[TextScore] = []
+        start, size = 0, 0
+        for i, a in enumerate(arrays):
+            if i > start and size + len(a) > _MAX_BATCH_TOKENS:
+                out += _score_arrays(arrays[start:i], key, spec, alpha)
+                start, size = i, 0
+            size += len(a)
+        return out + _score_arrays(arrays[start:], key, spec, alpha)
+    return _score_arrays(arrays, key, spec, alpha)
+
+
+def _score_arrays(arrays: list[np.ndarray], key: WatermarkKey, spec: WatermarkSpec, alpha: float) -> list[TextScore]:
     lengths = np.array([len(a) for a in arrays], dtype=np.int64)
     ids = np.concatenate(arrays) if arrays else np.zeros(0, np.int64)
     _validate_ids(ids, spec)
@@ -204,6 +237,7 @@ def score_text(
     spec = spec or key.require_spec()
     if not isinstance(text, str) or not text.strip():
         raise DistillguardError("empty text: nothing to score")
+    check_text_size(text)
     check_tokenizer(tokenizer, spec)
     ids = tokenizer.encode(text, add_special_tokens=False)
     return score_tokens(ids, key, spec=spec, alpha=alpha)
