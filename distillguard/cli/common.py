@@ -17,7 +17,7 @@ import json
 import math
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -141,12 +141,13 @@ def parse_accounts(value: str | None) -> list[str] | None:
 
 
 # -- argument types: argparse ``type=`` callables; a bad value is a usage error (one line, exit 2) ----------
-def _number(text: str, kind: type, what: str) -> Any:
+def _number(text: str, kind: type, what: str, ok: Callable[[Any], bool] = lambda v: True) -> Any:
+    """``kind(text)`` when it parses, is finite and passes ``ok``; else a usage error saying ``what``."""
     try:
         value = kind(text)
     except (TypeError, ValueError):
         raise argparse.ArgumentTypeError(f"{what}, got {text!r}") from None
-    if kind is float and not math.isfinite(value):
+    if (kind is float and not math.isfinite(value)) or not ok(value):
         raise argparse.ArgumentTypeError(f"{what}, got {text!r}")
     return value
 
@@ -163,10 +164,7 @@ def probability(text: str) -> float:
         ...
         argparse.ArgumentTypeError: must be a number in (0, 1), got '1'
     """
-    value = _number(text, float, "must be a number in (0, 1)")
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be a number in (0, 1), got {text!r}")
-    return value
+    return _number(text, float, "must be a number in (0, 1)", lambda v: 0.0 < v < 1.0)
 
 
 def positive_int(text: str) -> int:
@@ -181,10 +179,7 @@ def positive_int(text: str) -> int:
         ...
         argparse.ArgumentTypeError: must be an integer >= 1, got '0'
     """
-    value = _number(text, int, "must be an integer >= 1")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
+    return _number(text, int, "must be an integer >= 1", lambda v: v >= 1)
 
 
 def nonneg_int(text: str) -> int:
@@ -195,10 +190,7 @@ def nonneg_int(text: str) -> int:
         >>> nonneg_int("0")
         0
     """
-    value = _number(text, int, "must be an integer >= 0")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return value
+    return _number(text, int, "must be an integer >= 0", lambda v: v >= 0)
 
 
 def positive_float(text: str) -> float:
@@ -213,10 +205,7 @@ def positive_float(text: str) -> float:
         ...
         argparse.ArgumentTypeError: must be a finite number > 0, got 'nan'
     """
-    value = _number(text, float, "must be a finite number > 0")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
-    return value
+    return _number(text, float, "must be a finite number > 0", lambda v: v > 0)
 
 
 def nonneg_float(text: str) -> float:
@@ -227,10 +216,7 @@ def nonneg_float(text: str) -> float:
         >>> nonneg_float("0")
         0.0
     """
-    value = _number(text, float, "must be a finite number >= 0")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return value
+    return _number(text, float, "must be a finite number >= 0", lambda v: v >= 0)
 
 
 def fraction_list(text: str) -> list[float]:
@@ -244,13 +230,10 @@ def fraction_list(text: str) -> list[float]:
     parts = [t.strip() for t in str(text).split(",")]
     if not parts or any(not t for t in parts):
         raise argparse.ArgumentTypeError(f"must be comma-separated fractions in (0, 1], got {text!r}")
-    out = []
-    for t in parts:
-        v = _number(t, float, "must be comma-separated fractions in (0, 1]")
-        if not 0.0 < v <= 1.0:
-            raise argparse.ArgumentTypeError(f"must be comma-separated fractions in (0, 1], got {text!r}")
-        out.append(v)
-    return out
+    try:
+        return [_number(t, float, "", lambda v: 0.0 < v <= 1.0) for t in parts]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated fractions in (0, 1], got {text!r}") from None
 
 
 # -- HTTP suspects ------------------------------------------------------------------------------------------
