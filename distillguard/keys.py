@@ -24,13 +24,17 @@ from typing import Any
 
 from distillguard.errors import DistillguardError
 
-__all__ = ["WatermarkSpec", "WatermarkKey", "ENV_VAR", "tokenizer_id", "check_tokenizer"]
+__all__ = ["WatermarkSpec", "WatermarkKey", "ENV_VAR", "MARK_SCHEMES", "tokenizer_id", "check_tokenizer"]
 
 #: Environment variable read by :meth:`WatermarkKey.from_env` (key-file JSON, or a hex secret).
 ENV_VAR = "DISTILLGUARD_KEY"
 _MIN_SECRET_BYTES = 16  # 128 bits
 _SEEDINGS = ("left", "min")
 _FORMAT = "distillguard-key"
+#: How generation may use the green lists (:attr:`WatermarkSpec.mark_scheme`).
+MARK_SCHEMES = ("kgw", "adfp", "ads", "kgw+ads", "adfp+ads")
+_MARK_DEFAULTS = {"mark_scheme": "kgw", "adfp_lambda": None, "ads_lambda": None, "ads_epsilon": None,
+                  "ads_direction_sha256": None, "proxy_id": None}
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,18 @@ class WatermarkSpec:
             candidate itself, which makes the mark survive insertions and reordering better).
         tokenizer_id: public fingerprint of the tokenizer (see :func:`tokenizer_id`); ``None`` = unchecked.
         num_permutations: how many keyed vocabulary orders green lists are drawn from (a power of two).
+        scheme: version of the keyed PRF that makes green lists (``dg-arc-v1``).
+        mark_scheme: how generation used the green lists (see :data:`MARK_SCHEMES`): ``"kgw"`` (+delta on
+            green tokens; every key file written before the field existed reads as this), ``"adfp"``
+            (antidistillation fingerprinting: the green lists pushed by ``adfp_lambda`` times the proxy's
+            gradient-aligned shift, no delta), ``"ads"`` (antidistillation sampling only: no mark),
+            ``"kgw+ads"`` or ``"adfp+ads"`` (both). The green lists are the same in every scheme.
+        adfp_lambda: ADFP strength lambda (finite, > 0), set exactly when the scheme has ``adfp``.
+        ads_lambda: ADS strength lambda (finite, >= 0), set exactly when the scheme has ``ads``.
+        ads_epsilon: ADS finite-difference step epsilon along the unit direction (finite, > 0), with ``ads``.
+        ads_direction_sha256: SHA-256 (hex) of the ADS direction artefact (safetensors), with ``ads``.
+        proxy_id: public identity of the proxy model (``"teacher"`` when the teacher is its own proxy);
+            only with ``adfp`` or ``ads``, optional.
 
     Example:
         >>> from distillguard.keys import WatermarkSpec
@@ -63,6 +79,12 @@ class WatermarkSpec:
     tokenizer_id: str | None = None
     num_permutations: int = 16
     scheme: str = "dg-arc-v1"
+    mark_scheme: str = "kgw"
+    adfp_lambda: float | None = None
+    ads_lambda: float | None = None
+    ads_epsilon: float | None = None
+    ads_direction_sha256: str | None = None
+    proxy_id: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int) or self.vocab_size < 2:
@@ -93,6 +115,35 @@ class WatermarkSpec:
             raise DistillguardError(f"num_permutations must be a power of two in [1, 256], got {p!r}")
         if self.scheme != "dg-arc-v1":
             raise DistillguardError(f"unknown watermark scheme {self.scheme!r} (this version reads dg-arc-v1)")
+        self._check_mark_scheme()
+
+    def _check_mark_scheme(self) -> None:
+        """Validate ``mark_scheme`` and the ADFP / ADS fields (each set exactly when its scheme uses it)."""
+        if self.mark_scheme not in MARK_SCHEMES:
+            raise DistillguardError(f"unknown mark scheme {self.mark_scheme!r}: choose one of {', '.join(MARK_SCHEMES)}")
+        parts = set(self.mark_scheme.split("+"))
+        for name, part, low, strict in (("adfp_lambda", "adfp", 0.0, True), ("ads_lambda", "ads", 0.0, False),
+                                        ("ads_epsilon", "ads", 0.0, True)):
+            value = getattr(self, name)
+            if part not in parts:
+                if value is not None:
+                    raise DistillguardError(f"{name} is set but mark scheme {self.mark_scheme!r} does not use it")
+                continue
+            if value is None or isinstance(value, bool) or not isinstance(value, int | float) \
+                    or not math.isfinite(value) or (value <= low if strict else value < low):
+                raise DistillguardError(
+                    f"{name} must be a finite number {'>' if strict else '>='} {low:g} with mark scheme "
+                    f"{self.mark_scheme!r}, got {value!r}")
+        sha = self.ads_direction_sha256
+        if "ads" in parts:
+            if not isinstance(sha, str) or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+                raise DistillguardError(f"ads_direction_sha256 must be 64 lowercase hex digits, got {sha!r}")
+        elif sha is not None:
+            raise DistillguardError(f"ads_direction_sha256 is set but mark scheme {self.mark_scheme!r} does not use it")
+        if self.proxy_id is not None and (not isinstance(self.proxy_id, str) or not self.proxy_id
+                                          or parts == {"kgw"}):
+            raise DistillguardError(f"proxy_id must be a non-empty string, and only with adfp or ads, got "
+                                    f"{self.proxy_id!r}")
 
     @property
     def green_size(self) -> int:
@@ -114,9 +165,29 @@ class WatermarkSpec:
         """
         return dataclasses.replace(self, **changes)
 
+    @property
+    def is_marked(self) -> bool:
+        """Whether generation under this spec biases the green lists (every scheme but ``"ads"`` alone)."""
+        return self.mark_scheme != "ads"
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict of the spec."""
-        return dataclasses.asdict(self)
+        """JSON-ready dict of the spec.
+
+        The mark-scheme fields are left out while they hold their defaults, so a ``"kgw"`` spec serialises
+        exactly as it did before they existed (old key files and generate manifests compare equal).
+
+        Example:
+            >>> from distillguard.keys import WatermarkSpec
+            >>> "mark_scheme" in WatermarkSpec(vocab_size=100).to_dict()
+            False
+            >>> WatermarkSpec(vocab_size=100, mark_scheme="adfp", adfp_lambda=8.0).to_dict()["adfp_lambda"]
+            8.0
+        """
+        out = dataclasses.asdict(self)
+        for name, default in _MARK_DEFAULTS.items():
+            if out[name] == default:
+                del out[name]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WatermarkSpec:
