@@ -21,11 +21,11 @@ import numpy as np
 from distillguard.errors import DistillguardError
 from distillguard.fingerprint.answers import sample_answers
 from distillguard.fingerprint.probeset import VERSION, Probe, ProbeSet
-from distillguard.fingerprint.score import MODES, queries_per_probe, score_suspect
+from distillguard.fingerprint.score import CONTRASTS, MODES, queries_per_probe, score_suspect
 from distillguard.fingerprint.similarity import char_ngram_cosine
 from distillguard.fingerprint.stats import calibrated_test, probe_z
 
-__all__ = ["make_probes", "select_probes", "calibrate", "build_probes", "probe_suspect", "resolve_mode"]
+__all__ = ["make_probes", "select_probes", "reference_contrast", "calibrate", "build_probes", "probe_suspect", "resolve_mode"]
 
 
 def make_probes(candidates: Sequence[dict[str, Any]], teacher_answers: dict[str, list[str]],
@@ -89,6 +89,19 @@ def resolve_mode(suspect: Any, mode: str) -> str:
     return mode
 
 
+def reference_contrast(ps: ProbeSet) -> str:
+    """How the probe set combines each probe's reference answers: ``closest`` or (files written before the
+    reference panel) ``mean`` -- see :mod:`distillguard.fingerprint.score`.
+
+    Example:
+        >>> from distillguard.fingerprint.api import reference_contrast
+        >>> from distillguard.fingerprint.probeset import ProbeSet
+        >>> reference_contrast(ProbeSet(teacher="t", references=[], probes=[]))
+        'mean'
+    """
+    return str(ps.settings.get("reference_contrast", "mean"))
+
+
 def calibrate(ps: ProbeSet, name: str, model: Any, modes: Sequence[str] = MODES) -> ProbeSet:
     """Add an independent model's per-probe scores to the probe set's null calibration (in place).
 
@@ -99,7 +112,7 @@ def calibrate(ps: ProbeSet, name: str, model: Any, modes: Sequence[str] = MODES)
     for mode in modes:
         if mode == "logprob" and not model.can_score:
             continue
-        scores, _ = score_suspect(model, ps.probes, mode, **gen)
+        scores, _ = score_suspect(model, ps.probes, mode, contrast=reference_contrast(ps), **gen)
         ps.calibration.setdefault(mode, {})[name] = [round(float(s), 6) for s in scores]
     return ps
 
@@ -109,17 +122,20 @@ def build_probes(teacher: Any, references: Sequence[Any], candidates: Sequence[d
                  max_new_tokens: int = 40, temperature: float = 0.7, strategy: str = "distinctive",
                  min_consistency: float = 0.1, cache_dir: str | os.PathLike | None = None,
                  calibration: dict[str, Any] | None = None, calibration_modes: Sequence[str] = MODES,
-                 seed: int = 0, progress: bool = False) -> ProbeSet:
+                 contrast: str = "closest", seed: int = 0, progress: bool = False) -> ProbeSet:
     """Sample teacher and reference answers to the candidates, select distinctive probes, calibrate.
 
     ``references`` answer every candidate that does not bring its own ``reference_answers`` (see
     :func:`~distillguard.fingerprint.candidates.answered_candidates`), ``reference_samples`` each;
     ``calibration`` maps names to independent models whose scores estimate the null (they should not be
-    the references).
+    the references). ``contrast`` combines a probe's several reference answers (``closest``: the suspect
+    must be nearer our teacher than every reference; see :mod:`distillguard.fingerprint.score`).
 
     Example:
         >>> from distillguard.fingerprint.api import build_probes  # doctest: +SKIP
     """
+    if contrast not in CONTRASTS:
+        raise DistillguardError(f"unknown reference contrast {contrast!r}: choose one of {', '.join(CONTRASTS)}")
     unanswered = [c for c in candidates if not c.get("reference_answers")]
     if unanswered and not references:
         raise DistillguardError(f"{len(unanswered)} candidate(s) have no reference answers: give a reference model")
@@ -142,7 +158,7 @@ def build_probes(teacher: Any, references: Sequence[Any], candidates: Sequence[d
     ps = ProbeSet(teacher=str(teacher.identity), references=ref_names, probes=probes,
                   settings={"max_new_tokens": max_new_tokens, "temperature": temperature, "strategy": strategy,
                             "teacher_samples": teacher_samples, "reference_samples": reference_samples,
-                            "candidates": len(candidates), "version": VERSION})
+                            "candidates": len(candidates), "version": VERSION, "reference_contrast": contrast})
     for name, model in (calibration or {}).items():
         calibrate(ps, name, model, calibration_modes)
     return ps
@@ -172,8 +188,9 @@ def probe_suspect(ps: ProbeSet, suspect: Any, *, mode: str = "auto", budget: int
     probes = ps.probes[:n]
     before = suspect.queries
     gen = {k: ps.settings[k] for k in ("max_new_tokens", "temperature") if k in ps.settings}
-    scores, answers = score_suspect(suspect, probes, mode, seed=seed, **gen) if mode == "text" else score_suspect(
-        suspect, probes, mode)
+    contrast = reference_contrast(ps)
+    scores, answers = (score_suspect(suspect, probes, mode, contrast=contrast, seed=seed, **gen) if mode == "text"
+                       else score_suspect(suspect, probes, mode, contrast=contrast))
     null = np.array([v[:n] for v in calib.values()])
     res = calibrated_test(scores, null, alpha=alpha)
     z = probe_z(scores, null)
@@ -181,7 +198,7 @@ def probe_suspect(ps: ProbeSet, suspect: Any, *, mode: str = "auto", budget: int
         "mode": mode, "suspect": suspect.identity, "teacher": ps.teacher, "references": ps.references,
         "calibration_names": list(calib), "queries_used": int(suspect.queries - before), "budget": budget,
         "partial": n < len(ps.probes), "probes_total": len(ps.probes), "key_fingerprint": None,
-        "command": " ".join(sys.argv), "probe_file_version": ps.version,
+        "command": " ".join(sys.argv), "probe_file_version": ps.version, "reference_contrast": contrast,
         "probes": [{"id": p.id, "family": p.family, "prompt": p.prompt, "score": float(s), "z": float(zz),
                     "matched": bool(zz > 2.0), "teacher_answer": p.teacher_answers[0],
                     "reference_answer": p.reference_answers[0],

@@ -1,9 +1,14 @@
 """Per-probe scores of a suspect: how much closer it is to the teacher than to the reference models.
 
-* ``logprob`` mode: ``d_i = mean_j logp_S(teacher answer j | prompt i) - mean_k logp_S(reference answer k |
+* ``logprob`` mode: ``d_i = mean_j logp_S(teacher answer j | prompt i) - C_k logp_S(reference answer k |
   prompt i)`` (mean log-prob per token, both under the suspect's own tokenizer, so the tokenizer cancels).
-* ``text`` mode: the suspect answers the prompt; ``d_i = mean_j sim(answer, teacher answer j) - mean_k
+* ``text`` mode: the suspect answers the prompt; ``d_i = mean_j sim(answer, teacher answer j) - C_k
   sim(answer, reference answer k)`` with character n-gram cosine (any tokenizer, any API).
+
+``C`` combines a probe's references (:data:`CONTRASTS`): ``closest`` (the default for new probe sets) takes the
+maximum -- the suspect must be closer to our teacher than to *every* model of the reference panel, so a student
+of some other small chat model, whose answers are as plain and predictable as ours, is not scored as ours
+(issue 30); ``mean`` averages them (probe files written before the panel). With one reference both are equal.
 
 Example:
     >>> from distillguard.fingerprint.score import text_scores
@@ -24,10 +29,19 @@ from distillguard.errors import DistillguardError
 from distillguard.fingerprint.probeset import Probe
 from distillguard.fingerprint.similarity import char_ngram_cosine
 
-__all__ = ["MODES", "queries_per_probe", "answer_logprobs", "logprob_contrast", "logprob_scores", "text_scores",
+__all__ = ["MODES", "CONTRASTS", "queries_per_probe", "answer_logprobs", "logprob_contrast", "logprob_scores", "text_scores",
            "suspect_answers", "score_suspect"]
 
 MODES = ("logprob", "text")
+CONTRASTS = ("closest", "mean")  # how a probe's reference answers are combined (module docstring)
+
+
+def _combine(values: np.ndarray, contrast: str) -> float:
+    if contrast == "closest":
+        return float(np.max(values))
+    if contrast == "mean":
+        return float(np.mean(values))
+    raise DistillguardError(f"unknown reference contrast {contrast!r}: choose one of {', '.join(CONTRASTS)}")
 
 
 def queries_per_probe(probe: Probe, mode: str) -> int:
@@ -71,8 +85,9 @@ def answer_logprobs(suspect: Any, probes: Sequence[Probe]) -> tuple[list[np.ndar
 
 
 def logprob_contrast(teacher: Sequence[np.ndarray], reference: Sequence[np.ndarray],
-                     teacher_answers: int | None = None) -> np.ndarray:
-    """``d_i = mean(teacher log-probs) - mean(reference log-probs)``, from the first ``teacher_answers`` only.
+                     teacher_answers: int | None = None, *, contrast: str = "closest") -> np.ndarray:
+    """``d_i = mean(teacher log-probs) - C(reference log-probs)``, from the first ``teacher_answers`` only;
+    ``C`` = max (``contrast="closest"``) or mean (``"mean"``) over the probe's references.
 
     Example:
         >>> import numpy as np
@@ -81,20 +96,22 @@ def logprob_contrast(teacher: Sequence[np.ndarray], reference: Sequence[np.ndarr
         [2.0]
         >>> logprob_contrast([np.array([-1.0, -3.0])], [np.array([-4.0])], teacher_answers=1).tolist()
         [3.0]
+        >>> [logprob_contrast([np.array([-2.0])], [np.array([-4.0, -2.5])], contrast=c).tolist() for c in ("closest", "mean")]
+        [[0.5], [1.25]]
     """
-    return np.array([np.mean(t[:teacher_answers]) - np.mean(r) for t, r in zip(teacher, reference)])
+    return np.array([np.mean(t[:teacher_answers]) - _combine(r, contrast) for t, r in zip(teacher, reference)])
 
 
-def logprob_scores(suspect: Any, probes: Sequence[Probe]) -> np.ndarray:
+def logprob_scores(suspect: Any, probes: Sequence[Probe], *, contrast: str = "closest") -> np.ndarray:
     """Log-prob contrast ``d_i`` per probe (see module docstring); one scoring request per answer.
 
     Example:
         >>> from distillguard.fingerprint.score import logprob_scores  # doctest: +SKIP
     """
-    return logprob_contrast(*answer_logprobs(suspect, probes))
+    return logprob_contrast(*answer_logprobs(suspect, probes), contrast=contrast)
 
 
-def text_scores(probes: Sequence[Probe], answers: Sequence[str]) -> np.ndarray:
+def text_scores(probes: Sequence[Probe], answers: Sequence[str], *, contrast: str = "closest") -> np.ndarray:
     """Similarity contrast ``d_i`` per probe from the suspect's answers (one answer per probe).
 
     Example:
@@ -106,7 +123,7 @@ def text_scores(probes: Sequence[Probe], answers: Sequence[str]) -> np.ndarray:
     out = np.zeros(len(probes))
     for i, (p, a) in enumerate(zip(probes, answers)):
         st = np.mean([char_ngram_cosine(a, t) for t in p.teacher_answers])
-        sr = np.mean([char_ngram_cosine(a, r) for r in p.reference_answers])
+        sr = _combine(np.array([char_ngram_cosine(a, r) for r in p.reference_answers]), contrast)
         out[i] = st - sr
     return out
 
@@ -127,15 +144,16 @@ def suspect_answers(suspect: Any, probes: Sequence[Probe], *, max_new_tokens: in
     return answers
 
 
-def score_suspect(suspect: Any, probes: Sequence[Probe], mode: str, **gen: Any) -> tuple[np.ndarray, list[str] | None]:
+def score_suspect(suspect: Any, probes: Sequence[Probe], mode: str, *, contrast: str = "closest",
+                  **gen: Any) -> tuple[np.ndarray, list[str] | None]:
     """Per-probe scores in ``mode`` and (text mode) the suspect's answers.
 
     Example:
         >>> from distillguard.fingerprint.score import score_suspect  # doctest: +SKIP
     """
     if mode == "logprob":
-        return logprob_scores(suspect, probes), None
+        return logprob_scores(suspect, probes, contrast=contrast), None
     if mode == "text":
         answers = suspect_answers(suspect, probes, **gen)
-        return text_scores(probes, answers), answers
+        return text_scores(probes, answers, contrast=contrast), answers
     raise DistillguardError(f"unknown scoring mode {mode!r}: choose one of {', '.join(MODES)}")
