@@ -323,3 +323,90 @@ def test_bad_lambda_epsilon_and_proxy_are_refused(tiny, char_tokenizer, tmp_path
         ADSLogitsProcessor(teacher, g, lam=1.0, epsilon=1e-2, spec=key.spec)  # made for the other model
     with pytest.raises(DistillguardError, match="cannot check"):
         ADSLogitsProcessor(proxy, g, lam=1.0, epsilon=1e-2)
+
+
+# -- the CLI: generate --scheme, ads-direction --------------------------------------------------------------
+def _cli(argv, capsys):
+    from distillguard.cli import main
+
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_generate_adfp_and_adfp_plus_ads(tmp_path, tiny_model_dir, capsys):
+    key = tmp_path / "k.json"
+    model = str(tiny_model_dir)
+    assert _cli(["keygen", "--out", str(key), "--model", model], capsys)[0] == 0
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("hello there\nwhat is up\n")
+    common = ["--key", str(key), "--prompts", str(prompts), "--model", model, "--max-new-tokens", "100",
+              "--min-new-tokens", "100", "--temperature", "1.0"]
+    out = tmp_path / "adfp.jsonl"
+    code, _, err = _cli(["generate", *common, "--out", str(out), "--scheme", "adfp", "--lam", "600"], capsys)
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "adfp.jsonl.manifest.json").read_text())
+    assert manifest["spec"]["mark_scheme"] == "adfp" and manifest["spec"]["adfp_lambda"] == 600.0
+    assert manifest["spec"]["proxy_id"] == "teacher" and "delta" in manifest["spec"]
+    code, stdout, _ = _cli(["score-text", "--key", str(key), "--model", model, "--jsonl", str(out), "--json"], capsys)
+    assert code == 1 and json.loads(stdout)["detected"]  # the unchanged text test reads the ADFP mark
+
+    held = tmp_path / "held.jsonl"
+    assert _cli(["generate", *common, "--out", str(held), "--no-watermark"], capsys)[0] == 0
+    code, stdout, err = _cli(["ads-direction", "--key", str(key), "--answers", str(held), "--model", model,
+                              "--json"], capsys)
+    assert code == 0, err
+    sha = json.loads(stdout)["sha256"]
+    assert direction_path(key).is_file()
+    both = tmp_path / "both.jsonl"
+    code, _, err = _cli(["generate", *common, "--out", str(both), "--scheme", "adfp+ads", "--lam", "600",
+                         "--ads-lam", "1.0", "--proxy", model], capsys)
+    assert code == 0, err
+    spec = json.loads((tmp_path / "both.jsonl.manifest.json").read_text())["spec"]
+    assert spec["mark_scheme"] == "adfp+ads" and spec["ads_direction_sha256"] == sha and spec["ads_lambda"] == 1.0
+    recs = [json.loads(line) for line in both.read_text().splitlines()]
+    assert len(recs) == 2 and all(r["watermarked"] for r in recs)
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--scheme", "adfp"], "needs --lam"),
+    (["--scheme", "adfp+ads", "--lam", "8"], "needs --ads-lam"),
+    (["--scheme", "ads", "--lam", "1"], "needs the ADS direction"),
+    (["--scheme", "kgw", "--lam", "1"], "kgw uses the key's delta"),
+    (["--scheme", "adfp", "--lam", "0"], "adfp_lambda must be a finite number > 0"),
+    (["--scheme", "adfp", "--lam", "nan"], "--lam"),
+    (["--scheme", "ads", "--lam", "1", "--ads-eps", "0"], "--ads-eps"),
+    (["--scheme", "wgw"], "--scheme"),
+])
+def test_cli_generate_refuses_bad_scheme_options(tmp_path, tiny_model_dir, capsys, extra, match):
+    key = tmp_path / "k.json"
+    assert _cli(["keygen", "--out", str(key), "--model", str(tiny_model_dir)], capsys)[0] == 0
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("hi\n")
+    argv = ["generate", "--key", str(key), "--prompts", str(prompts), "--out", str(tmp_path / "a.jsonl"),
+            "--model", str(tiny_model_dir), *extra]
+    try:
+        code, _, err = _cli(argv, capsys)
+    except SystemExit as exc:  # argparse refusals
+        code, err = exc.code, capsys.readouterr().err
+    assert code == 2 and match in err
+    assert not (tmp_path / "a.jsonl").exists()
+
+
+def test_cli_refuses_a_proxy_with_another_tokenizer(tmp_path, tiny_model_dir, capsys):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    tk = Tokenizer(models.WordLevel(vocab={"<unk>": 0, "a": 1, "b": 2}, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    other = tmp_path / "other_model"
+    build_tiny_lm(3).save_pretrained(other, safe_serialization=True)
+    PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="<unk>", pad_token="<unk>").save_pretrained(other)
+    key = tmp_path / "k.json"
+    assert _cli(["keygen", "--out", str(key), "--model", str(tiny_model_dir)], capsys)[0] == 0
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("hi\n")
+    code, _, err = _cli(["generate", "--key", str(key), "--prompts", str(prompts), "--out", str(tmp_path / "a.jsonl"),
+                         "--model", str(tiny_model_dir), "--scheme", "adfp", "--lam", "8", "--proxy", str(other)],
+                        capsys)
+    assert code == 2 and "not the teacher's" in err and not (tmp_path / "a.jsonl").exists()

@@ -25,6 +25,7 @@ from distillguard.cli.common import (
     load_key,
     nonneg_float,
     nonneg_int,
+    positive_float,
     positive_int,
     print_json,
     probability,
@@ -35,9 +36,10 @@ __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    """Add ``keygen``, ``generate`` and ``score-text`` to the ``distillguard`` parser."""
+    """Add ``keygen``, ``generate``, ``ads-direction`` and ``score-text`` to the ``distillguard`` parser."""
     _add_keygen(sub)
     _add_generate(sub)
+    _add_ads_direction(sub)
     _add_score_text(sub)
 
 
@@ -122,8 +124,59 @@ def _add_generate(sub) -> None:
     p.add_argument("--greedy", action="store_true", help="greedy decoding instead of sampling")
     p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--scheme", choices=list(_SCHEMES), default=None,
+                   help="how answers are marked: kgw (+delta on green tokens), adfp (antidistillation "
+                        "fingerprinting), ads (antidistillation sampling, no mark), kgw+ads, adfp+ads "
+                        "(default: the key's, kgw for every key made before ADFP)")
+    p.add_argument("--lam", type=nonneg_float, default=None,
+                   help="lambda of the scheme's first part: ADFP strength (> 0, e.g. 64) or, for ads, ADS strength")
+    p.add_argument("--ads-lam", type=nonneg_float, default=None, help="ADS lambda in kgw+ads / adfp+ads")
+    p.add_argument("--ads-eps", type=positive_float, default=1e-2,
+                   help="ADS finite-difference step along the unit direction (default 0.01)")
+    p.add_argument("--proxy", default=None, metavar="MODEL",
+                   help="ADFP/ADS proxy with the teacher's tokenizer (default: the teacher itself)")
+    p.add_argument("--ads-direction", default=None, metavar="FILE",
+                   help="ADS direction (safetensors, from distillguard ads-direction; default: KEY.ads.safetensors)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_cmd_generate)
+
+
+_SCHEMES = ("kgw", "adfp", "ads", "kgw+ads", "adfp+ads")
+
+
+def _scheme_key(args: argparse.Namespace, key: Any) -> tuple[Any, str | None]:
+    """The key with the spec ``--scheme`` asks for (its lambdas, proxy and ADS direction hash recorded), and
+    the ADS direction's path (``None`` without ADS). Refuses before any model is loaded."""
+    import hashlib
+
+    spec = key.require_spec()
+    scheme = args.scheme or spec.mark_scheme
+    parts = scheme.split("+")
+    changes: dict[str, Any] = {}
+    if args.scheme is not None or args.lam is not None or args.ads_lam is not None:
+        if scheme == "kgw" and (args.lam is not None or args.ads_lam is not None or args.proxy):
+            raise DistillguardError("--lam, --ads-lam and --proxy are for --scheme adfp / ads; kgw uses the key's delta")
+        adfp_lam = args.lam if "adfp" in parts else None
+        ads_lam = (args.lam if scheme == "ads" else args.ads_lam) if "ads" in parts else None
+        if "adfp" in parts and adfp_lam is None:
+            raise DistillguardError(f"--scheme {scheme} needs --lam (the ADFP strength, > 0)")
+        if "ads" in parts and ads_lam is None:
+            flag = "--lam" if scheme == "ads" else "--ads-lam"
+            raise DistillguardError(f"--scheme {scheme} needs {flag} (the ADS strength, >= 0)")
+        changes = dict(mark_scheme=scheme, adfp_lambda=adfp_lam, ads_lambda=ads_lam,
+                       ads_epsilon=args.ads_eps if "ads" in parts else None, ads_direction_sha256=None,
+                       proxy_id=None if scheme == "kgw" else (args.proxy or "teacher"))
+    direction = None
+    if "ads" in parts:
+        from distillguard.watermark.ads import direction_path
+
+        direction = args.ads_direction or (str(direction_path(args.key)) if args.key else None)
+        if direction is None or not Path(direction).is_file():
+            raise DistillguardError(f"--scheme {scheme} needs the ADS direction: {direction or '--ads-direction'} "
+                                    "does not exist (make it with distillguard ads-direction)")
+        if changes:
+            changes["ads_direction_sha256"] = hashlib.sha256(Path(direction).read_bytes()).hexdigest()
+    return (key.with_spec(spec.replace(**changes)) if changes else key), direction
 
 
 def _check_generate_options(args: argparse.Namespace) -> None:
@@ -173,6 +226,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     check_device(args.device)
     _check_out_path(args.out, {"the key file": args.key, "the prompts file": args.prompts})
     key = None if args.no_watermark else load_key(args)
+    direction_file = None
+    if key is not None:
+        key, direction_file = _scheme_key(args, key)
+    elif args.scheme or args.lam is not None or args.proxy:
+        raise DistillguardError("--no-watermark takes no --scheme, --lam or --proxy")
     gen_kwargs = dict(batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
                       min_new_tokens=args.min_new_tokens, do_sample=not args.greedy, temperature=args.temperature,
                       seed=args.seed)
@@ -184,9 +242,22 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
         records = [{"id": f"sharegpt-{i}", "prompt": p}
                    for i, p in enumerate(sharegpt_prompts(args.sharegpt, seed=args.seed, max_chars=1000))]
-    from distillguard.models import load_model
+    from distillguard.models import load_model, load_tokenizer
 
+    if args.proxy and key is not None:  # before any model loads: a proxy with another tokenizer is refused
+        from distillguard.watermark.adfp import check_proxy_tokenizer
+
+        spec = key.require_spec()
+        check_proxy_tokenizer(load_tokenizer(args.proxy), spec,
+                              None if spec.tokenizer_id else load_tokenizer(args.model))
     loaded = load_model(args.model, device=args.device)
+    if key is not None and key.require_spec().mark_scheme != "kgw":
+        if args.proxy:
+            gen_kwargs["proxy"] = load_model(args.proxy, device=args.device)
+        if direction_file is not None:
+            from distillguard.watermark.ads import load_direction
+
+            gen_kwargs["ads_direction"] = load_direction(direction_file, key.require_spec().ads_direction_sha256)
     stats = generate_jsonl(loaded, records, args.out, key, **gen_kwargs)
     stats["out"] = args.out
     stats["key_fingerprint"] = None if key is None else key.fingerprint
@@ -194,6 +265,73 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         print_json(stats)
     else:
         print(f"{stats['generated']} generated, {stats['skipped']} already done -> {args.out}")
+    return 0
+
+
+# -- ads-direction ------------------------------------------------------------------------------------------
+def _add_ads_direction(sub) -> None:
+    p = sub.add_parser(
+        "ads-direction",
+        help="precompute the antidistillation-sampling direction of a proxy (safetensors, next to the key)",
+        epilog="example:\n  distillguard generate --key teacher.key --sharegpt 64 --out heldout.jsonl --no-watermark\n"
+        "  distillguard ads-direction --key teacher.key --answers heldout.jsonl\n"
+        "  distillguard generate --key teacher.key --scheme ads --lam 1 --prompts p.txt --out a.jsonl\n"
+        "exit codes: 0 = done; 2 = bad input or failure",
+        **fmt("g = the unit-norm gradient of the proxy's mean NLL on held-out teacher answers (a generate "
+               "output). Written as safetensors (no pickle) to KEY.ads.safetensors unless --out is given; "
+               "generate --scheme ads records its SHA-256 in the answers' spec."),
+    )
+    add_key_arg(p)
+    p.add_argument("--answers", required=True, metavar="JSONL", help="held-out teacher answers (generate output)")
+    p.add_argument("--proxy", default=None, metavar="MODEL", help="the proxy (default: the teacher)")
+    p.add_argument("--model", default=None, help="the teacher (its tokenizer is the reference)")
+    p.add_argument("--out", default=None, metavar="FILE", help="where to write it (default KEY.ads.safetensors)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing direction file")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_cmd_ads_direction)
+
+
+def _cmd_ads_direction(args: argparse.Namespace) -> int:
+    from distillguard.watermark.ads import ads_direction, direction_path, save_direction
+
+    if args.out is None and not args.key:
+        raise DistillguardError("give --out (or --key, to write KEY.ads.safetensors next to it)")
+    out = args.out or str(direction_path(args.key))
+    check_output("--out", out, {"the key file": args.key, "--answers": args.answers}, force=args.force)
+    key = load_key(args)
+    rows = []
+    for i, line in enumerate(Path(args.answers).read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                raise DistillguardError(f"{args.answers}:{i}: not valid JSON") from None
+            if not isinstance(rec, dict) or not isinstance(rec.get("prompt"), str) \
+                    or not isinstance(rec.get("response"), str):
+                raise DistillguardError(f"{args.answers}:{i}: needs 'prompt' and 'response' strings")
+            rows.append((rec["prompt"], rec["response"]))
+    if not rows:
+        raise DistillguardError(f"{args.answers} holds no answers")
+    from distillguard.models import load_model
+    from distillguard.watermark.adfp import check_proxy_tokenizer
+    from distillguard.watermark.generate import encode_prompt_text
+
+    proxy = load_model(args.proxy or args.model)
+    if args.proxy:
+        check_proxy_tokenizer(proxy.tokenizer, key.require_spec(), load_model(args.model).tokenizer
+                              if key.require_spec().tokenizer_id is None else None)
+    tok = proxy.tokenizer
+    seqs = []
+    for prompt, answer in rows:
+        head = tok.encode(encode_prompt_text(tok, prompt) if proxy.is_chat else prompt, add_special_tokens=False)
+        seqs.append((head + tok.encode(answer, add_special_tokens=False), len(head)))
+    direction, info = ads_direction(proxy.model, seqs)
+    sha = save_direction(direction, out, proxy_id=proxy.identity, overwrite=args.force)
+    result = {"out": out, "sha256": sha, "answers": len(rows), "proxy": proxy.identity, **info}
+    if args.json:
+        print_json(result)
+    else:
+        print(f"wrote {out} (sha256 {sha[:16]}..., {info['tokens']} answer tokens, proxy {proxy.identity})")
     return 0
 
 

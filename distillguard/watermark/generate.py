@@ -15,11 +15,13 @@ from tqdm.auto import tqdm
 from distillguard.errors import DistillguardError
 from distillguard.keys import WatermarkKey, check_tokenizer
 from distillguard.models import LoadedModel
+from distillguard.watermark.adfp import ADFPLogitsProcessor
+from distillguard.watermark.ads import ADSLogitsProcessor
 from distillguard.watermark.processor import WatermarkLogitsProcessor
 
 __all__ = [
     "read_prompts", "generate_records", "generate_jsonl", "encode_prompts", "manifest_path", "generation_settings",
-    "build_manifest", "check_output", "OutputState",
+    "build_manifest", "check_output", "OutputState", "mark_processors",
 ]
 
 
@@ -103,6 +105,49 @@ def _row_keys(key: WatermarkKey, batch: Sequence[dict[str, Any]]) -> WatermarkKe
     return [key.for_account(str(a)) if a is not None else key for a in accounts]
 
 
+def mark_processors(
+    loaded: LoadedModel,
+    row_keys: WatermarkKey | list[WatermarkKey],
+    *,
+    proxy: LoadedModel | None = None,
+    ads_direction: dict[str, torch.Tensor] | None = None,
+    temperature: float = 1.0,
+    ads: ADSLogitsProcessor | None = None,
+) -> list[Any]:
+    """The logits processors the key's ``mark_scheme`` asks for, in order: the mark (KGW or ADFP), then ADS.
+
+    ``proxy``: the ADFP / ADS proxy (``None``: the teacher itself -- for ADFP no extra forward pass, for ADS
+    its two moved copies). ``ads_direction``: the loaded ADS direction (required when the scheme has ADS),
+    or pass an already built ``ads`` processor to reuse its two proxy copies across batches.
+
+    Example:
+        >>> from distillguard.keys import WatermarkKey, WatermarkSpec
+        >>> from distillguard.watermark.generate import mark_processors
+        >>> key = WatermarkKey(b"\x01" * 32, WatermarkSpec(vocab_size=100, mark_scheme="adfp", adfp_lambda=8.0))
+        >>> [type(p).__name__ for p in mark_processors(None, key)]
+        ['ADFPLogitsProcessor']
+    """
+    first = row_keys if isinstance(row_keys, WatermarkKey) else row_keys[0]
+    spec = first.require_spec()
+    parts = spec.mark_scheme.split("+")
+    tok = None if loaded is None else loaded.tokenizer
+    pad = None if tok is None else tok.pad_token_id
+    out: list[Any] = []
+    if "kgw" in parts:
+        out.append(WatermarkLogitsProcessor(row_keys))
+    if "adfp" in parts:
+        out.append(ADFPLogitsProcessor(row_keys, proxy=proxy, teacher_tokenizer=tok, pad_token_id=pad))
+    if "ads" in parts:
+        if ads is None:
+            if ads_direction is None:
+                raise DistillguardError(f"mark scheme {spec.mark_scheme!r} needs the ADS direction artefact")
+            ads = ADSLogitsProcessor(proxy if proxy is not None else loaded, ads_direction, spec.ads_lambda,
+                                     spec.ads_epsilon, temperature=temperature, spec=spec, teacher_tokenizer=tok,
+                                     pad_token_id=pad)
+        out.append(ads)
+    return out
+
+
 def generate_records(
     loaded: LoadedModel,
     records: Sequence[dict[str, Any]],
@@ -116,12 +161,16 @@ def generate_records(
     top_k: int = 0,
     seed: int = 0,
     progress: bool = True,
+    proxy: LoadedModel | None = None,
+    ads_direction: dict[str, torch.Tensor] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield one output record per prompt record, generating in batches (``key=None``: no watermark).
 
     Records with an ``account_id`` are marked with that account's sub-key of ``key`` (row keys in one
     batch). Sampling is seeded per batch, so a resumed run reproduces the same batches.
     ``min_new_tokens`` forbids <eos> before that many new tokens (short answers carry too few coins).
+    The key spec's ``mark_scheme`` picks the processors (:func:`mark_processors`; ``proxy`` and
+    ``ads_direction`` serve ADFP and ADS).
 
     Example:
         >>> from distillguard.watermark.generate import generate_records  # doctest: +SKIP
@@ -135,6 +184,10 @@ def generate_records(
     if spec is not None and spec.tokenizer_id is not None:
         check_tokenizer(tok, spec)
     device = next(model.parameters()).device
+    ads = None
+    if spec is not None and "ads" in spec.mark_scheme.split("+"):  # key-independent: two proxy copies, made once
+        ads = mark_processors(loaded, key, proxy=proxy, ads_direction=ads_direction, temperature=temperature
+                              if do_sample else 1.0)[-1]
     bar = tqdm(total=len(records), desc="generating", unit="prompt", disable=not progress)
     for b0 in range(0, len(records), batch_size):
         batch = records[b0 : b0 + batch_size]
@@ -149,7 +202,7 @@ def generate_records(
         if do_sample:
             kwargs.update(temperature=temperature, top_k=top_k, top_p=1.0)
         if key is not None:
-            kwargs["logits_processor"] = [WatermarkLogitsProcessor(_row_keys(key, batch))]
+            kwargs["logits_processor"] = mark_processors(loaded, _row_keys(key, batch), proxy=proxy, ads=ads)
         torch.manual_seed(seed * 1_000_003 + b0)
         with torch.inference_mode():
             out = model.generate(**enc, **kwargs)
@@ -168,7 +221,7 @@ def generate_records(
                 "response": tok.decode(ids, skip_special_tokens=True),
                 "response_ids": ids,
                 "finish": finish,
-                "watermarked": key is not None,
+                "watermarked": key is not None and key.require_spec().is_marked,
                 "key_fingerprint": None if used is None else used.fingerprint,
                 "model": loaded.identity,
             }
