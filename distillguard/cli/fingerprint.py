@@ -35,7 +35,8 @@ def _build(args: argparse.Namespace) -> int:
 
     modes = _modes(args.modes)
     sources = {"the teacher": args.teacher, "the prompt file": args.prompts, "the cache": args.cache,
-               **{f"reference {r}": r for r in args.reference}, **{f"calibration model {c}": c for c in args.calibrate}}
+               **{f"reference {r}": r for r in args.reference}, **{f"calibration model {c}": c for c in args.calibrate},
+               **{f"panel model {m}": m for m in args.panel if m != "gemma3-270m:assistant"}}
     check_output("--out", args.out, sources, force=args.force, own="probes", create_parent=True)
     cands = candidate_pool(args.real) if args.designed else []
     if args.answered:
@@ -54,14 +55,27 @@ def _build(args: argparse.Namespace) -> int:
     teacher = open_suspect(args.teacher, **http_kwargs(args, args.teacher))
     refs = [open_suspect(r, **http_kwargs(args, r)) for r in args.reference]
     calib = {c: open_suspect(c, **http_kwargs(args, c)) for c in args.calibrate}
+    panel = [_panel_model(m, args) for m in args.panel]
     ps = build_probes(teacher, refs, cands, n_probes=args.n_probes, teacher_samples=args.teacher_samples,
                       max_new_tokens=args.max_new_tokens, cache_dir=args.cache, calibration=calib,
-                      calibration_modes=modes, strategy=args.strategy, progress=True)
+                      calibration_modes=modes, strategy=args.strategy, contrast=args.contrast, panel=panel,
+                      progress=True)
     with atomic_output(args.out) as tmp:
         ps.save(tmp)
     print(f"wrote {len(ps.probes)} probes (from {len(cands)} candidates) to {args.out}; "
           f"calibration: {', '.join(f'{m}={len(v)}' for m, v in ps.calibration.items()) or 'none'}")
     return 0
+
+
+def _panel_model(name: str, args: argparse.Namespace) -> Any:
+    """A reference-panel model; ``gemma3-270m:assistant`` is the embedded Gemma base prompted as an assistant."""
+    from distillguard.suspects import open_suspect
+
+    if name == "gemma3-270m:assistant":
+        from distillguard.distill.sources import gemma_assistant
+
+        return gemma_assistant()
+    return open_suspect(name, **http_kwargs(args, name))
 
 
 def _calibrate(args: argparse.Namespace) -> int:
@@ -142,6 +156,13 @@ def register(subparsers: Any) -> None:
     b.add_argument("--teacher", default=None, help="teacher model (default: the embedded SmolLM2)")
     b.add_argument("--reference", action="append", default=[], help="reference model (repeatable)")
     b.add_argument("--calibrate", action="append", default=[], help="independent null model (repeatable, >= 2)")
+    b.add_argument("--panel", action="append", default=[], metavar="MODEL",
+                   help="reference-panel model that answers every probe, answered ones too (repeatable): other "
+                        "small chat models, so that a student of *some* small model is not scored as ours; "
+                        "gemma3-270m:assistant = the embedded Gemma prompted as an assistant")
+    b.add_argument("--contrast", choices=["closest", "mean"], default="closest",
+                   help="combine a probe's references: closest (default: the suspect must be nearer the teacher "
+                        "than every reference) or mean")
     b.add_argument("--real", type=nonneg_int, default=32, help="real ShareGPT prompts added to the designed families "
                    "(answered by the --reference models)")
     b.add_argument("--no-designed", dest="designed", action="store_false",

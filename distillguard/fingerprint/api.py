@@ -122,14 +122,17 @@ def build_probes(teacher: Any, references: Sequence[Any], candidates: Sequence[d
                  max_new_tokens: int = 40, temperature: float = 0.7, strategy: str = "distinctive",
                  min_consistency: float = 0.1, cache_dir: str | os.PathLike | None = None,
                  calibration: dict[str, Any] | None = None, calibration_modes: Sequence[str] = MODES,
-                 contrast: str = "closest", seed: int = 0, progress: bool = False) -> ProbeSet:
+                 contrast: str = "closest", panel: Sequence[Any] = (), seed: int = 0,
+                 progress: bool = False) -> ProbeSet:
     """Sample teacher and reference answers to the candidates, select distinctive probes, calibrate.
 
     ``references`` answer every candidate that does not bring its own ``reference_answers`` (see
     :func:`~distillguard.fingerprint.candidates.answered_candidates`), ``reference_samples`` each;
     ``calibration`` maps names to independent models whose scores estimate the null (they should not be
     the references). ``contrast`` combines a probe's several reference answers (``closest``: the suspect
-    must be nearer our teacher than every reference; see :mod:`distillguard.fingerprint.score`).
+    must be nearer our teacher than every reference; see :mod:`distillguard.fingerprint.score`). ``panel``:
+    further models (other small chat models, say) that answer *every* candidate, answered ones included; their
+    answers join each probe's references, so that "closer to our teacher" means closer than to each of them.
 
     Example:
         >>> from distillguard.fingerprint.api import build_probes  # doctest: +SKIP
@@ -151,6 +154,12 @@ def build_probes(teacher: Any, references: Sequence[Any], candidates: Sequence[d
                            cache=cache / f"reference{k}.jsonl" if cache else None, **kw)
         for c in unanswered:
             r_ans[c["id"]].extend(a[c["id"]])
+    for k, model in enumerate(panel):
+        a = sample_answers(model, candidates, n_samples=reference_samples,
+                           cache=cache / f"panel{k}.jsonl" if cache else None, **kw)
+        for c in candidates:
+            r_ans[c["id"]].extend(x for x in a[c["id"]] if x.strip())
+        ref_names.append(str(model.identity))
     probes = select_probes(make_probes(candidates, t_ans, r_ans), n_probes, strategy=strategy, seed=seed,
                            min_consistency=min_consistency)
     if len(probes) < 2:
@@ -193,6 +202,12 @@ def probe_suspect(ps: ProbeSet, suspect: Any, *, mode: str = "auto", budget: int
                        else score_suspect(suspect, probes, mode, contrast=contrast))
     null = np.array([v[:n] for v in calib.values()])
     res = calibrated_test(scores, null, alpha=alpha)
+    sources = ps.settings.get("calibration_sources") or {}
+    if sources:  # the null's spread per kind of training text (issue 30: a one-source null is too narrow)
+        by: dict[str, list[float]] = {}
+        for name, t in zip(calib, res["null_statistics"]):
+            by.setdefault(str(sources.get(name, "unknown")), []).append(float(t))
+        res["null_by_source"] = {k: {"n": len(v), "mean": float(np.mean(v)), "values": v} for k, v in sorted(by.items())}
     z = probe_z(scores, null)
     res.update({
         "mode": mode, "suspect": suspect.identity, "teacher": ps.teacher, "references": ps.references,
