@@ -1,8 +1,13 @@
 """``distillguard detect`` (radioactivity test of a suspect) and ``distillguard simulate`` (distillation simulator).
 
 Exit codes of ``detect``: 0 = not detected, 1 = detected (some key's Holm-adjusted p <= --alpha, default
-1e-3), 2 = bad input (one line on stderr): unreachable endpoint, suspect that cannot be loaded, vocabulary
-mismatch in reading mode, empty prompt/text file, key without spec.
+1e-3; with ``--reading-variants``, the Bonferroni-corrected p over the variants run), 2 = bad input (one line on
+stderr): unreachable endpoint, suspect that cannot be loaded, vocabulary mismatch in reading mode, empty
+prompt/text file, key without spec, a malformed ``--reading-variants`` (refused before anything is loaded).
+
+Reading mode's statistic is chosen up front: ``auto`` (the default) unless one other is asked for. Several are
+run only through ``--reading-variants``, which corrects the verdict for having run them
+(:func:`~distillguard.detect.radioactivity.reading_variants_test`).
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from distillguard.errors import EXIT_DETECTED, EXIT_NOT_DETECTED, DistillguardEr
 
 __all__ = ["register"]
 
-_EXIT = "exit codes: 0 = not detected; 1 = detected at --alpha (after Holm); 2 = bad input or failure"
+_EXIT = ("exit codes: 0 = not detected; 1 = detected at --alpha (after Holm; with --reading-variants, after "
+         "Bonferroni over the variants as well); 2 = bad input or failure")
 
 
 def _head_size(text: str) -> int:
@@ -42,6 +48,40 @@ def _head_size(text: str) -> int:
         return positive_int(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"the head must hold at least 1 entry (an integer >= 1), got {text!r}") from None
+
+
+def _variants(text: str) -> list[Any]:
+    """``--reading-variants``: parsed (and every combination checked) when the command line is read, before
+    any file or model is loaded."""
+    from distillguard.detect.radioactivity.variants import parse_reading_variants
+
+    try:
+        return parse_reading_variants(text)
+    except DistillguardError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _check_variant_flags(args: argparse.Namespace) -> None:
+    """With ``--reading-variants``: refuse the single-statistic flags, and source flags no variant uses (or a
+    variant whose source is missing) -- before anything is loaded."""
+    variants = args.reading_variants
+    if args.mode == "generation":
+        raise DistillguardError("--reading-variants applies to reading mode only, and --mode generation was asked for")
+    single = [flag for flag, on in (("--reading-statistic", args.reading_statistic != "auto"),
+                                    ("--reading-untrained-last", args.reading_untrained_last),
+                                    ("--reading-top", args.reading_top is not None)) if on]
+    if single:
+        raise DistillguardError(f"--reading-variants names each variant's statistic: drop {' / '.join(single)} and "
+                                "write it as a variant (top1, rank, untrained-last, top=K)")
+    for flag, given, term in (("--reading-reference", args.reading_reference, "reference"),
+                              ("--reading-vocabulary", args.reading_vocabulary, "vocabulary"),
+                              ("--reading-unigram", args.reading_unigram, "unigram")):
+        used = [v.name for v in variants if getattr(v, term)]
+        if given and not used:
+            raise DistillguardError(f"{flag} is given but no variant of --reading-variants uses it: add "
+                                    f"'{term}' to a variant, or drop {flag}")
+        if used and not given and term != "unigram":
+            raise DistillguardError(f"reading variant {used[0]!r} needs {flag}")
 
 
 def _detect(args: argparse.Namespace) -> int:
@@ -54,11 +94,15 @@ def _detect(args: argparse.Namespace) -> int:
               "the prompt file": args.prompts, "the reference": args.reading_reference,
               "the vocabulary file": args.reading_vocabulary, "the unigram file": args.reading_unigram,
               "the accounts file": args.accounts}
+    if args.reading_variants is not None:
+        _check_variant_flags(args)
     check_output("--report", args.report, inputs, force=args.force, own="json", create_parent=True)
     check_output("--html", args.html, inputs, force=args.force, own="html", create_parent=True)
     refuse_overwrite({"--report": args.report, "--html": args.html}, {})
     key = load_key(args)
     spec = key.require_spec()
+    for v in args.reading_variants or []:
+        v.check_spec(spec)  # e.g. a rank-only variant with an h >= 1 key: refused before the suspect loads
     keys = account_keys(key, parse_accounts(args.accounts))
     texts = read_lines(args.texts, "text") if args.texts else None
     prompts = read_lines(args.prompts, "prompt") if args.prompts else None
@@ -72,13 +116,15 @@ def _detect(args: argparse.Namespace) -> int:
         mode = "reading" if can_read(suspect, spec) else "generation"
     if mode != "reading" and (args.reading_reference or args.reading_vocabulary or args.reading_untrained_last
                               or args.reading_unigram or args.reading_top is not None
-                              or args.reading_statistic != "auto"):
-        raise DistillguardError("--reading-statistic / --reading-reference / --reading-unigram / "
-                                "--reading-vocabulary / --reading-untrained-last / --reading-top apply to reading "
+                              or args.reading_statistic != "auto" or args.reading_variants is not None):
+        raise DistillguardError("--reading-statistic / --reading-variants / --reading-reference / --reading-unigram "
+                                "/ --reading-vocabulary / --reading-untrained-last / --reading-top apply to reading "
                                 "mode only, and "
                                 "this suspect is tested in generation mode")
-    if args.reading_reference and args.reading_unigram:
+    if args.reading_reference and args.reading_unigram and args.reading_variants is None:
         raise DistillguardError("--reading-reference and --reading-unigram are two references: choose one")
+    if mode == "reading" and args.reading_variants is not None:
+        return _detect_variants(args, suspect, keys, texts, key.master_fingerprint)
     if mode == "reading":
         vocab = read_lines(args.reading_vocabulary, "vocabulary text") if args.reading_vocabulary else None
         unigram = None
@@ -99,19 +145,10 @@ def _detect(args: argparse.Namespace) -> int:
         teacher_tok = load_tokenizer(args.teacher)
         report = generation_test(suspect, keys, teacher_tok, prompts, n_prompts=args.n_prompts,
                                  max_new_tokens=args.max_new_tokens, alpha=args.alpha)
-    report.command = " ".join(shlex.quote(a) for a in ["distillguard", *sys.argv[1:]])
+    report.command = _command()
     doc = report.to_dict()
-    if args.report:
-        with atomic_output(args.report) as tmp:
-            tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
-    if args.html:
-        from distillguard.report.radioactivity import write_radioactivity_html
-
-        with atomic_output(args.html) as tmp:
-            write_radioactivity_html(doc, tmp)
-    if args.json:
-        print(json.dumps(doc, indent=2, default=str))
-    else:
+    _write(args, doc, doc)
+    if not args.json:
         b = report.best
         who = f" -> learned from account(s): {', '.join(report.attributed)}" if report.attributed and any(
             r.account for r in report.results) else ""
@@ -120,6 +157,58 @@ def _detect(args: argparse.Namespace) -> int:
               f"Holm log10 p = {b.log10_p_holm:.2f} over {len(report.results)} key(s); threshold p <= "
               f"{args.alpha:g}; key {key.master_fingerprint}{who}")
     return EXIT_DETECTED if report.detected else EXIT_NOT_DETECTED
+
+
+def _command() -> str:
+    return " ".join(shlex.quote(a) for a in ["distillguard", *sys.argv[1:]])
+
+
+def _write(args: argparse.Namespace, doc: dict[str, Any], html_doc: dict[str, Any]) -> None:
+    """``--report`` (JSON), ``--html`` and ``--json`` (stdout) of a verdict."""
+    if args.report:
+        with atomic_output(args.report) as tmp:
+            tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
+    if args.html:
+        from distillguard.report.radioactivity import write_radioactivity_html
+
+        with atomic_output(args.html) as tmp:
+            write_radioactivity_html(html_doc, tmp)
+    if args.json:
+        print(json.dumps(doc, indent=2, default=str))
+
+
+def _detect_variants(args: argparse.Namespace, suspect: Any, keys: list[Any], texts: list[str] | None,
+                     master_fingerprint: str) -> int:
+    """``--reading-variants``: every variant on one reading, the verdict on the Bonferroni-corrected p."""
+    from distillguard.detect.radioactivity import ReadingOptions, reading_variants_test
+    from distillguard.suspects import LocalSuspect
+
+    variants = args.reading_variants
+    sources: dict[str, Any] = {}
+    if any(v.reference for v in variants):
+        sources["reference"] = LocalSuspect.load(args.reading_reference)
+    if any(v.vocabulary for v in variants):
+        sources["vocabulary_texts"] = read_lines(args.reading_vocabulary, "vocabulary text")
+    if any(v.unigram for v in variants):
+        if args.reading_unigram in (None, "sharegpt"):
+            from distillguard.data import public_texts
+
+            sources["unigram_texts"] = public_texts()
+        else:
+            sources["unigram_texts"] = read_lines(args.reading_unigram, "unigram text")
+    base = ReadingOptions(n_texts=args.n_texts, alpha=args.alpha, allow_keyed_text=args.allow_keyed_text)
+    result = reading_variants_test(suspect, keys, variants, texts, options=base, **sources)
+    result.command = _command()
+    _write(args, result.to_dict(), result.html_doc())
+    if not args.json:
+        for name, rep in result.reports.items():
+            b = rep.best
+            print(f"  variant {name}: {b.describe()}, log10 p = {b.log10_p:.2f}, Holm log10 p = "
+                  f"{b.log10_p_holm:.2f} over {len(rep.results)} key(s)")
+        who = f" -> learned from account(s): {', '.join(result.attributed)}" if result.attributed and any(
+            r.account for r in next(iter(result.reports.values())).results) else ""
+        print(f"{result.describe()}; key {master_fingerprint}{who}")
+    return EXIT_DETECTED if result.detected else EXIT_NOT_DETECTED
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -166,10 +255,16 @@ def register(subparsers: Any) -> None:
         "the suspect reads held-out clean text; its averaged next-token distribution ranks the vocabulary and the "
         "green tokens' mean rank is tested (rank statistic; default for h = 0 keys), or its top-1 predictions are "
         "scored as green coins (default for h >= 1). generation mode (any model, HTTP too): score its answers to real prompts "
-        "(exact binomial test on distinct green coins). Holm over accounts.",
+        "(exact binomial test on distinct green coins). Holm over accounts.\n\n"
+        "The reading statistic is chosen up front: the default (--reading-statistic auto, no other reading "
+        "option) is the one to use unless you decided on another before looking at any result. If you try "
+        "several, run them in one call with --reading-variants, so the p-value is corrected for the number "
+        "tried (Bonferroni); running variants one by one and keeping the smallest p is not a valid test.",
         epilog="examples:\n  distillguard detect --key teacher.key --suspect runs/student --mode reading\n"
         "  distillguard detect --key teacher.key --suspect http://127.0.0.1:8000/v1 --mode generation\n"
         "  distillguard detect --key teacher.key --suspect runs/student --accounts acct-1,acct-2 --report r.json\n"
+        "  distillguard detect --key teacher.key --suspect runs/student "
+        "--reading-variants default,unigram+untrained-last,top=64\n"
         + _EXIT)
     p.add_argument("--key", metavar="FILE", help="key file (default: the DISTILLGUARD_KEY environment variable)")
     p.add_argument("--suspect", required=True, metavar="PATH_OR_URL", help="HF dir / .gguf / model name, or URL")
@@ -188,7 +283,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--reading-statistic", choices=["auto", "rank", "top1"], default="auto",
                    help="reading mode: rank (the whole averaged distribution; for h >= 1 keys per frequent "
                    "context window, one per keyed order), top1 (green coins of top-1 predictions); auto = rank "
-                   "for h = 0 keys, top1 otherwise")
+                   "for h = 0 keys, top1 otherwise. auto is THE DEFAULT, chosen up front: choose the statistic "
+                   "before looking; if you try several, use --reading-variants so the p-value is corrected")
+    p.add_argument("--reading-variants", type=_variants, metavar="V1,V2,...", default=None,
+                   help="reading mode: run several statistics on one reading and correct for it (Bonferroni). "
+                   "Comma-separated variants, each 'default' (the statistic chosen up front) or terms joined by "
+                   "'+': rank, top1, reference (needs --reading-reference), vocabulary (needs "
+                   "--reading-vocabulary), unigram (--reading-unigram, default sharegpt), untrained-last, top=K; "
+                   "e.g. default,unigram+untrained-last,top=64. Every variant's p-value is reported; the verdict "
+                   "and exit code rest on min(1, k x the smallest Holm-adjusted p) <= --alpha over the k variants, "
+                   "and accounts are named at --alpha / k. Replaces --reading-statistic, --reading-untrained-last "
+                   "and --reading-top; checked before anything is loaded")
     p.add_argument("--reading-reference", metavar="PATH_OR_NAME",
                    help="rank statistic: rank by log-probability relative to this local model, which must be "
                    "independent of the key -- the untouched teacher (smollm2-135m-instruct) for a suspect that "

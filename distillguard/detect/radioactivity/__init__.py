@@ -39,7 +39,8 @@ tested at once with Holm's family-wise correction.
 
 One module per job: :mod:`~.result` (the report), :mod:`~.predictions` (what was read), :mod:`~.statistics`
 (coins, rank, top-K), :mod:`~.reading` and :mod:`~.options` (reading mode), :mod:`~.generation`,
-:mod:`~.attribution` (accounts), :mod:`~.curves` (evidence as more text is read).
+:mod:`~.attribution` (accounts), :mod:`~.curves` (evidence as more text is read), :mod:`~.variants` (several
+reading statistics in one call, Bonferroni-corrected: :func:`reading_variants_test`).
 
 Example:
     >>> import numpy as np
@@ -87,6 +88,13 @@ from distillguard.detect.radioactivity.statistics import (
     teacher_vocabulary,
     unigram_logprobs,
 )
+from distillguard.detect.radioactivity.variants import (
+    DEFAULT_VARIANT,
+    ReadingVariant,
+    ReadingVariantsReport,
+    parse_reading_variants,
+    reading_variants_test,
+)
 
 __all__ = [
     "DEFAULT_ALPHA",
@@ -106,6 +114,11 @@ __all__ = [
     "green_masks",
     "score_generated",
     "reading_test",
+    "reading_variants_test",
+    "parse_reading_variants",
+    "ReadingVariant",
+    "ReadingVariantsReport",
+    "DEFAULT_VARIANT",
     "generation_test",
     "account_keys",
     "attribute",
