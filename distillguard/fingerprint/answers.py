@@ -12,9 +12,12 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
+
+if TYPE_CHECKING:  # annotations only: distillguard.suspects imports torch, which the fingerprint does not need
+    from distillguard.suspects import SuspectLike
 
 __all__ = ["sample_answers"]
 
@@ -33,7 +36,7 @@ def _read_cache(path: Path) -> dict[tuple[str, int], str]:
 
 
 def sample_answers(
-    suspect: Any,
+    suspect: SuspectLike,
     probes: Sequence[dict[str, Any]],
     *,
     n_samples: int = 1,

@@ -14,7 +14,7 @@ import random
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from distillguard.fingerprint.probeset import VERSION, Probe, ProbeSet
 from distillguard.fingerprint.score import CONTRASTS, MODES, queries_per_probe, score_suspect
 from distillguard.fingerprint.similarity import char_ngram_cosine
 from distillguard.fingerprint.stats import calibrated_test, probe_z
+
+if TYPE_CHECKING:  # annotations only: distillguard.suspects imports torch, which the fingerprint does not need
+    from distillguard.suspects import SuspectLike
 
 __all__ = ["make_probes", "select_probes", "reference_contrast", "calibrate", "build_probes", "probe_suspect", "resolve_mode"]
 
@@ -73,7 +76,7 @@ def select_probes(probes: Sequence[Probe], n: int, *, min_consistency: float = 0
     return sorted(ok, key=lambda p: -p.distinctiveness)[:n]
 
 
-def resolve_mode(suspect: Any, mode: str) -> str:
+def resolve_mode(suspect: SuspectLike, mode: str) -> str:
     """``auto`` -> ``logprob`` when the suspect gives log-probs, else ``text``.
 
     Example:
@@ -102,7 +105,7 @@ def reference_contrast(ps: ProbeSet) -> str:
     return str(ps.settings.get("reference_contrast", "mean"))
 
 
-def calibrate(ps: ProbeSet, name: str, model: Any, modes: Sequence[str] = MODES) -> ProbeSet:
+def calibrate(ps: ProbeSet, name: str, model: SuspectLike, modes: Sequence[str] = MODES) -> ProbeSet:
     """Add an independent model's per-probe scores to the probe set's null calibration (in place).
 
     Example:
@@ -117,12 +120,12 @@ def calibrate(ps: ProbeSet, name: str, model: Any, modes: Sequence[str] = MODES)
     return ps
 
 
-def build_probes(teacher: Any, references: Sequence[Any], candidates: Sequence[dict[str, Any]], *,
+def build_probes(teacher: SuspectLike, references: Sequence[SuspectLike], candidates: Sequence[dict[str, Any]], *,
                  n_probes: int = 64, teacher_samples: int = 2, reference_samples: int = 1,
                  max_new_tokens: int = 40, temperature: float = 0.7, strategy: str = "distinctive",
                  min_consistency: float = 0.1, cache_dir: str | os.PathLike | None = None,
-                 calibration: dict[str, Any] | None = None, calibration_modes: Sequence[str] = MODES,
-                 contrast: str = "closest", panel: Sequence[Any] = (), seed: int = 0,
+                 calibration: dict[str, SuspectLike] | None = None, calibration_modes: Sequence[str] = MODES,
+                 contrast: str = "closest", panel: Sequence[SuspectLike] = (), seed: int = 0,
                  progress: bool = False) -> ProbeSet:
     """Sample teacher and reference answers to the candidates, select distinctive probes, calibrate.
 
@@ -173,7 +176,7 @@ def build_probes(teacher: Any, references: Sequence[Any], candidates: Sequence[d
     return ps
 
 
-def probe_suspect(ps: ProbeSet, suspect: Any, *, mode: str = "auto", budget: int | None = None,
+def probe_suspect(ps: ProbeSet, suspect: SuspectLike, *, mode: str = "auto", budget: int | None = None,
                   alpha: float = 0.01, seed: int = 0) -> dict[str, Any]:
     """Query ``suspect`` with the probes (best first, within ``budget`` requests) and test it.
 

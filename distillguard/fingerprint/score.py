@@ -21,13 +21,16 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from distillguard.errors import DistillguardError
 from distillguard.fingerprint.probeset import Probe
 from distillguard.fingerprint.similarity import char_ngram_cosine
+
+if TYPE_CHECKING:  # annotations only: distillguard.suspects imports torch, which the fingerprint does not need
+    from distillguard.suspects import SuspectLike
 
 __all__ = ["MODES", "CONTRASTS", "queries_per_probe", "answer_logprobs", "logprob_contrast", "logprob_scores", "text_scores",
            "suspect_answers", "score_suspect"]
@@ -60,7 +63,7 @@ def _nonempty(text: str) -> str:
     return text if text.strip() else " ."
 
 
-def answer_logprobs(suspect: Any, probes: Sequence[Probe]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def answer_logprobs(suspect: SuspectLike, probes: Sequence[Probe]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Log-probs of every teacher and every reference answer of each probe under the suspect (one request each).
 
     Returns ``(teacher, reference)``: per probe, an array over its teacher answers and one over its references.
@@ -102,7 +105,7 @@ def logprob_contrast(teacher: Sequence[np.ndarray], reference: Sequence[np.ndarr
     return np.array([np.mean(t[:teacher_answers]) - _combine(r, contrast) for t, r in zip(teacher, reference)])
 
 
-def logprob_scores(suspect: Any, probes: Sequence[Probe], *, contrast: str = "closest") -> np.ndarray:
+def logprob_scores(suspect: SuspectLike, probes: Sequence[Probe], *, contrast: str = "closest") -> np.ndarray:
     """Log-prob contrast ``d_i`` per probe (see module docstring); one scoring request per answer.
 
     Example:
@@ -128,8 +131,8 @@ def text_scores(probes: Sequence[Probe], answers: Sequence[str], *, contrast: st
     return out
 
 
-def suspect_answers(suspect: Any, probes: Sequence[Probe], *, max_new_tokens: int = 40, temperature: float = 0.7,
-                    seed: int = 0) -> list[str]:
+def suspect_answers(suspect: SuspectLike, probes: Sequence[Probe], *, max_new_tokens: int = 40,
+                    temperature: float = 0.7, seed: int = 0) -> list[str]:
     """The suspect's answers to the probe prompts; refuses a suspect that answers nothing at all.
 
     Example:
@@ -144,7 +147,7 @@ def suspect_answers(suspect: Any, probes: Sequence[Probe], *, max_new_tokens: in
     return answers
 
 
-def score_suspect(suspect: Any, probes: Sequence[Probe], mode: str, *, contrast: str = "closest",
+def score_suspect(suspect: SuspectLike, probes: Sequence[Probe], mode: str, *, contrast: str = "closest",
                   **gen: Any) -> tuple[np.ndarray, list[str] | None]:
     """Per-probe scores in ``mode`` and (text mode) the suspect's answers.
 

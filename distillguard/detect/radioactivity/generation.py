@@ -25,6 +25,7 @@ from distillguard.detect.radioactivity.result import DEFAULT_MODEL_ALPHA, KeySco
 from distillguard.detect.radioactivity.statistics import _key_scores, pooled_coin_test
 from distillguard.errors import DistillguardError
 from distillguard.keys import WatermarkKey, check_tokenizer
+from distillguard.suspects import SuspectLike
 
 __all__ = ["score_generated", "generation_test"]
 
@@ -56,7 +57,7 @@ def score_generated(
 
 
 def generation_test(
-    suspect: Any,
+    suspect: SuspectLike,
     keys: Sequence[WatermarkKey],
     teacher_tokenizer: Any,
     prompts: Sequence[str] | None = None,

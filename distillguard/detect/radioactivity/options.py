@@ -17,6 +17,7 @@ from typing import Any
 from distillguard.detect.radioactivity.result import DEFAULT_MODEL_ALPHA
 from distillguard.errors import DistillguardError
 from distillguard.keys import WatermarkSpec
+from distillguard.suspects import SuspectLike
 
 __all__ = ["ReadingOptions", "STATISTICS"]
 
@@ -58,7 +59,7 @@ class ReadingOptions:
     batch_size: int = 8
     allow_keyed_text: bool = False
     statistic: str = "auto"
-    reference: Any = None
+    reference: SuspectLike | None = None
     vocabulary_texts: Sequence[str] | None = None
     untrained_last: bool = False
     unigram_texts: Sequence[str] | None = None

@@ -36,6 +36,7 @@ from distillguard.detect.radioactivity.statistics import (
 )
 from distillguard.errors import DistillguardError
 from distillguard.keys import WatermarkKey, WatermarkSpec, check_tokenizer
+from distillguard.suspects import SuspectLike
 
 __all__ = ["KEYED_TEXT_ALPHA", "read_predictions", "can_read", "reading_test"]
 
@@ -43,7 +44,7 @@ __all__ = ["KEYED_TEXT_ALPHA", "read_predictions", "can_read", "reading_test"]
 KEYED_TEXT_ALPHA = 1e-2
 
 
-def read_predictions(suspect: Any, sequences: Sequence[Sequence[int]], *, batch_size: int = 8,
+def read_predictions(suspect: SuspectLike, sequences: Sequence[Sequence[int]], *, batch_size: int = 8,
                      context_width: int = 0, n_windows: int = 64, curve_buckets: int = 0) -> Predictions:
     """Run the suspect once over token sequences and keep its top-1 predictions (key-independent).
 
@@ -116,7 +117,7 @@ def _frequent_windows(seqs: list[list[int]], h: int, n: int) -> tuple[np.ndarray
     return uniq[keep], counts[keep], groups
 
 
-def can_read(suspect: Any, spec: WatermarkSpec) -> bool:
+def can_read(suspect: SuspectLike, spec: WatermarkSpec) -> bool:
     """Whether reading mode can run: local weights and the tokenizer the watermark spec was made for.
 
     Example:
@@ -132,7 +133,7 @@ def can_read(suspect: Any, spec: WatermarkSpec) -> bool:
         return False
 
 
-def _check_reading_tokenizer(suspect: Any, spec: WatermarkSpec) -> None:
+def _check_reading_tokenizer(suspect: SuspectLike, spec: WatermarkSpec) -> None:
     tok = getattr(suspect, "tokenizer", None)
     if tok is None or not getattr(suspect, "can_read", False):
         raise DistillguardError(
@@ -163,7 +164,7 @@ def _guard_keyed_text(preds: Predictions, keys: Sequence[WatermarkKey], spec: Wa
         notes.append("WARNING: " + msg)
 
 
-def reading_test(suspect: Any, keys: Sequence[WatermarkKey], texts: Sequence[str] | None = None, *,
+def reading_test(suspect: SuspectLike, keys: Sequence[WatermarkKey], texts: Sequence[str] | None = None, *,
                  options: ReadingOptions | None = None, predictions: Predictions | None = None,
                  **legacy_kwargs: Any) -> RadioactivityReport:
     """Reading-mode radioactivity test of a local suspect that shares the teacher's tokenizer.
@@ -263,7 +264,7 @@ def _nonempty(texts: Sequence[str], what: str) -> list[str]:
     return out
 
 
-def _rank_reading(suspect: Any, preds: Predictions, keys: Sequence[WatermarkKey], spec: WatermarkSpec,
+def _rank_reading(suspect: SuspectLike, preds: Predictions, keys: Sequence[WatermarkKey], spec: WatermarkSpec,
                   opts: ReadingOptions, units: dict[str, Any], notes: list[str]
                   ) -> tuple[list[KeyScore], list[dict[str, float]], str]:
     """The h = 0 rank (or top-K) statistic of :func:`reading_test`: ``(results, curve, test)``; fills ``units``
