@@ -11,8 +11,23 @@ Documented handling of awkward input:
   to UTC, so logs written from several time zones are fine. A file that mixes offset-carrying and naive
   timestamps is refused (a naive time has no defined instant); a file of only naive timestamps is read in
   ``naive_tz`` (default UTC).
-* text must be UTF-8. By default a non-UTF-8 byte is an error naming its line; pass
-  ``encoding_errors="replace"`` to read such bytes as U+FFFD instead.
+  A timestamp that is missing, unparsable, or does not exist in ``naive_tz`` (a daylight-saving gap) is an
+  error naming its row.
+* text must be UTF-8. By default a non-UTF-8 byte is an error naming its line and its byte offset in the
+  file (in the decompressed data for ``.gz``/``.bz2``/...); pass ``encoding_errors="replace"`` to read such
+  bytes as U+FFFD instead.
+* token counts (``prompt_tokens``, ``completion_tokens`` and, where given, ``max_tokens``) must be finite
+  integers in ``0 ..`` :data:`MAX_TOKEN_COUNT` (10,000,000): ``inf``, ``1e30``, ``-3``, ``2.5``, ``"abc"``,
+  ``true`` and a missing value are refused (``max_tokens`` alone may be missing: not given). Integral floats
+  and numeric strings (``5.0``, ``"7"``) are accepted.
+* account ids must be strings or integers. Missing ids (empty, ``None``, NaN) are refused, and so are strings
+  that read as a missing-value marker (``NaN``, ``nan``, ``None``, ``null``, ``NA``, ``N/A``, ``#N/A``,
+  ``<NA>``, ``NaT``, any case): they are what an export writes for a lost id, and keeping them would merge
+  distinct accounts into one account silently. Float ids (``1.0``: digits may be lost), booleans and other
+  objects are refused, and so is an integer id that equals a string id of another row (``1`` and ``"1"``
+  would merge). Ids are stripped of surrounding spaces.
+* column names must be unique (after stripping spaces): a CSV header, a JSONL object or a DataFrame with a
+  repeated column is refused naming the column (pandas would otherwise rename or drop it silently).
 * nothing is ever written to the input file: files are opened read-only.
 
 Every problem raises :class:`~distillguard.errors.DistillguardError` with a one-line message naming the
@@ -21,9 +36,14 @@ file, the column and the (1-based) data row.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import lzma
 import re
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +53,7 @@ from distillguard.errors import DistillguardError
 
 __all__ = [
     "CANONICAL_COLUMNS",
+    "MAX_TOKEN_COUNT",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "iter_log_chunks",
@@ -46,6 +67,11 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
 )
 CANONICAL_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 _TOKEN_COLUMNS = ("prompt_tokens", "completion_tokens")
+#: The largest token count accepted in a log (one request of ten million tokens is already far beyond any
+#: context window; larger values are corrupt or overflowed counts).
+MAX_TOKEN_COUNT = 10_000_000
+#: Account ids that read as a missing value (compared case-insensitively after stripping spaces).
+_NULL_MARKERS = frozenset({"nan", "-nan", "none", "null", "na", "n/a", "#n/a", "<na>", "nat"})
 _TZ_SUFFIX = re.compile(r"(?:[Zz]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$")
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl",
             ".json": "jsonl"}
@@ -66,14 +92,86 @@ def _detect_format(path: Path, fmt: str | None) -> str:
     raise _fail(str(path), "cannot tell the format from the file name; pass fmt='csv'|'parquet'|'jsonl'")
 
 
-def _first_bad_utf8_line(path: Path) -> int:
-    with open(path, "rb") as fh:
+@contextlib.contextmanager
+def _open_bytes(path: Path) -> Iterator[IO[bytes]]:
+    """The file's bytes, decompressed the way pandas does it (``.gz``, ``.bz2``, ``.zip``, ``.xz``, ``.zst``)."""
+    from pandas.io.common import get_handle
+
+    with get_handle(path, "rb", compression="infer", is_text=False) as handles:
+        yield handles.handle  # type: ignore[misc]
+
+
+def _compressed(path: Path) -> bool:
+    return path.suffix.lower() in (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
+
+
+def _first_bad_utf8(path: Path) -> tuple[int, int, int] | None:
+    """``(line, byte offset, byte)`` of the first byte that is not UTF-8 (line 1-based, offset 0-based)."""
+    offset = 0
+    with _open_bytes(path) as fh:
         for i, line in enumerate(fh, start=1):
             try:
                 line.decode("utf-8")
-            except UnicodeDecodeError:
-                return i
-    return -1
+            except UnicodeDecodeError as exc:
+                return i, offset + exc.start, line[exc.start]
+            offset += len(line)
+    return None
+
+
+def _utf8_error(path: Path) -> DistillguardError:
+    where = _first_bad_utf8(path)
+    hint = "re-encode the file, or pass encoding_errors='replace'"
+    if where is None:
+        return _fail(str(path), f"is not valid UTF-8 ({hint})")
+    line, offset, byte = where
+    of = " of the decompressed data" if _compressed(path) else ""
+    return _fail(str(path), f"line {line} is not valid UTF-8: byte 0x{byte:02x} at byte offset {offset}{of} "
+                            f"({hint})")
+
+
+def _check_csv_header(path: Path, encoding_errors: str) -> None:
+    """Refuse a CSV header that repeats a column name (pandas would rename the copy to ``name.1`` silently)."""
+    head = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, na_filter=False,
+                       encoding="utf-8", encoding_errors=encoding_errors)
+    names = [str(v).strip() for v in head.iloc[0].tolist()] if len(head) else []
+    _refuse_duplicates([n for n in names if n], str(path), "in the header")
+
+
+def _check_jsonl_keys(path: Path, encoding_errors: str) -> None:
+    """Refuse a JSONL object with a repeated key (pandas would keep the last value silently)."""
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in pairs]
+        if len(set(keys)) != len(keys):
+            seen: set[str] = set()
+            dup = next(k for k in keys if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+            raise _DuplicateKey(dup)
+        return dict(pairs)
+
+    with _open_bytes(path) as fh:
+        for i, raw in enumerate(fh, start=1):
+            line = raw.decode("utf-8", errors=encoding_errors).strip()
+            if not line or line.count('"') < 4:  # fewer than two keys: nothing to repeat
+                continue
+            try:
+                json.loads(line, object_pairs_hook=hook)
+            except _DuplicateKey as exc:
+                raise _fail(str(path), f"line {i}: key {exc.args[0]!r} appears twice in one object (keys must be "
+                                       "unique)") from None
+            except (ValueError, RecursionError):
+                continue  # not JSON: the reader below says so
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _refuse_duplicates(names: list[str], source: str, where: str) -> None:
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise _fail(source, f"column {n!r} appears {names.count(n)} times{' ' + where if where else ''} "
+                                "(column names must be unique; rename or drop the copies)")
+        seen.add(n)
 
 
 def _read_raw(path: Path, fmt: str, chunksize: int | None, encoding_errors: str) -> Iterator[pd.DataFrame]:
@@ -92,25 +190,33 @@ def _read_raw(path: Path, fmt: str, chunksize: int | None, encoding_errors: str)
         raise _fail(str(path), "empty file (no header, no rows)")
     try:
         if fmt == "csv":
+            _check_csv_header(path, encoding_errors)
             reader = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], chunksize=chunksize,
                                  encoding="utf-8", encoding_errors=encoding_errors)
         else:
-            reader = pd.read_json(path, lines=True, dtype=False, convert_dates=False, chunksize=chunksize,
-                                  encoding="utf-8", encoding_errors=encoding_errors)
+            _check_jsonl_keys(path, encoding_errors)
+            reader = pd.read_json(path, lines=True, dtype=False, convert_dates=False, convert_axes=False,
+                                  chunksize=chunksize, encoding="utf-8", encoding_errors=encoding_errors)
         if chunksize is None:
             yield reader
         else:
             with reader:
                 yield from reader
+    except DistillguardError:
+        raise
     except UnicodeDecodeError:
-        line = _first_bad_utf8_line(path)
-        raise _fail(str(path), f"line {line} is not valid UTF-8 (re-encode the file, or pass "
-                               "encoding_errors='replace')") from None
+        raise _utf8_error(path) from None
     except pd.errors.EmptyDataError:
         raise _fail(str(path), "empty file (no header, no rows)") from None
     except (pd.errors.ParserError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _fail(str(path), f"cannot parse as {fmt}: {first}") from None
+    except (OSError, EOFError, zlib.error, lzma.LZMAError, RuntimeError, TypeError, OverflowError, LookupError,
+            RecursionError) as exc:
+        # a corrupt compressed stream (BadGzipFile, EOFError, zlib/lzma errors are OSError or EOFError) or a
+        # structure pandas cannot tabulate
+        first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+        raise _fail(str(path), f"cannot read as {fmt}: {type(exc).__name__}{': ' + first if first else ''}") from None
 
 
 def _parse_timestamps(col: pd.Series, source: str, row_offset: int, naive_tz: str,
@@ -118,14 +224,16 @@ def _parse_timestamps(col: pd.Series, source: str, row_offset: int, naive_tz: st
     if isinstance(col.dtype, pd.DatetimeTZDtype):
         out = col.dt.tz_convert("UTC")
         mode = "aware"
+        _refuse_missing_times(out, col, source, row_offset)
     elif pd.api.types.is_datetime64_dtype(col.dtype):
-        out = col.dt.tz_localize(naive_tz).dt.tz_convert("UTC")
+        _refuse_missing_times(col, col, source, row_offset)
+        out = _localize(col, naive_tz, col, source, row_offset)
         mode = "naive"
     else:
         if pd.api.types.is_numeric_dtype(col.dtype):
             raise _fail(source, "column 'timestamp' is numeric; give ISO-8601 strings (e.g. "
                                 "2025-01-31T12:00:00Z) so that the unit and time zone are explicit")
-        text = col.astype("string").str.strip()
+        text = _as_string(col).str.strip()
         missing = text.isna() | (text == "")
         if missing.any():
             row = int(np.flatnonzero(missing.to_numpy())[0]) + 1 + row_offset
@@ -142,22 +250,154 @@ def _parse_timestamps(col: pd.Series, source: str, row_offset: int, naive_tz: st
             out = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
         else:
             out = pd.to_datetime(text, format="ISO8601", errors="coerce")
-            out = out.dt.tz_localize(naive_tz).dt.tz_convert("UTC")
-        bad = out.isna().to_numpy()
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise _fail(source, f"column 'timestamp', row {i + 1 + row_offset}: cannot parse "
-                                f"{str(col.iloc[i])[:60]!r} as an ISO-8601 timestamp")
+            _refuse_missing_times(out, col, source, row_offset)
+            out = _localize(out, naive_tz, col, source, row_offset)
+        _refuse_missing_times(out, col, source, row_offset)
     if state is not None:
         prev = state.setdefault("tz_mode", mode)
         if prev != mode:
             raise _fail(source, f"column 'timestamp' mixes time zones across chunks: rows before "
                                 f"{row_offset + 1} are {prev}, later rows are {mode}")
-    return out.astype("datetime64[ns, UTC]")
+    try:
+        return out.astype("datetime64[ns, UTC]")
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+        raise _fail(source, "column 'timestamp': a time outside the years 1677-2262 (check the unit)") from None
+
+
+def _as_string(col: pd.Series) -> pd.Series:
+    """``col`` as pandas strings (missing stays missing); bytes become their ``repr`` and never parse."""
+    try:
+        return col.astype("string")
+    except (UnicodeDecodeError, TypeError, ValueError):  # bytes that are not UTF-8, odd objects
+        obj = col.astype(object)
+        return obj.map(lambda v: v if isinstance(v, str) or pd.api.types.is_scalar(v) and pd.isna(v)
+                       else repr(v)).astype("string")
+
+
+def _refuse_missing_times(parsed: pd.Series, raw: pd.Series, source: str, row_offset: int) -> None:
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        value = raw.iloc[i]
+        if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+            raise _fail(source, f"column 'timestamp', row {i + 1 + row_offset}: missing value")
+        raise _fail(source, f"column 'timestamp', row {i + 1 + row_offset}: cannot parse "
+                            f"{str(value)[:60]!r} as an ISO-8601 timestamp")
+
+
+def _localize(naive: pd.Series, naive_tz: str, raw: pd.Series, source: str, row_offset: int) -> pd.Series:
+    """Naive times read in ``naive_tz``, then UTC; a time in a daylight-saving gap or overlap is refused."""
+    try:
+        local = naive.dt.tz_localize(naive_tz, nonexistent="NaT", ambiguous="NaT")
+    except Exception as exc:  # pytz/zoneinfo: an unknown zone name
+        raise _fail(source, f"unknown time zone naive_tz={naive_tz!r} ({type(exc).__name__})") from None
+    bad = local.isna().to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise _fail(source, f"column 'timestamp', row {i + 1 + row_offset}: {str(raw.iloc[i])[:60]!r} does not "
+                            f"exist or is ambiguous in {naive_tz} (a daylight-saving change; give a UTC offset)")
+    return local.dt.tz_convert("UTC")
+
+
+def _account_ids(col: pd.Series, source: str, row_offset: int) -> pd.Series:
+    """Account ids as stripped strings; missing, null-marker, float, boolean and object ids refused."""
+    def fail(i: int, what: str) -> DistillguardError:
+        return _fail(source, f"column 'account_id', row {i + 1 + row_offset}: {what}")
+
+    dt = col.dtype
+    if dt.kind in "iu":  # integers: each is its own id
+        return col.astype(str)
+    if dt.kind == "b":
+        raise fail(0, f"{col.iloc[0]} is a boolean, not an account id")
+    obj = col.astype(object)
+    missing = obj.isna().to_numpy()
+    kinds = np.fromiter((0 if isinstance(v, str) else
+                         1 if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) else 2
+                         for v in obj.tolist()), dtype=np.int8, count=len(obj))
+    other = (kinds == 2) & ~missing
+    text = obj.where(kinds < 2, "?").where(~missing, "").astype(str).str.strip()  # others are refused below
+    empty = missing | (text == "").to_numpy()
+    marker = text.str.lower().isin(_NULL_MARKERS).to_numpy()
+    bad = empty | marker | other
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        if empty[i]:
+            raise fail(i, "missing value")
+        if marker[i]:
+            raise fail(i, f"{text.iloc[i]!r} reads as a missing value, not an account id (distinct accounts "
+                          "would merge into one; export the real ids)")
+        v = obj.iloc[i]
+        if isinstance(v, (float, np.floating)):
+            raise fail(i, f"{v} is a float (digits may be lost); give account ids as strings or integers")
+        if isinstance(v, (bool, np.bool_)):
+            raise fail(i, f"{v} is a boolean, not an account id")
+        raise fail(i, f"a {type(v).__name__} is not an account id (give strings or integers)")
+    if (kinds == 1).any() and (kinds == 0).any():  # 7 and "7" would merge silently
+        ints = set(text[kinds == 1].tolist())
+        clash = text.isin(ints).to_numpy() & (kinds == 0)
+        if clash.any():
+            j = int(np.flatnonzero(clash)[0])
+            i = int(np.flatnonzero((text == text.iloc[j]).to_numpy() & (kinds == 1))[0])
+            raise _fail(source, f"column 'account_id': the number {obj.iloc[i]} (row {i + 1 + row_offset}) and "
+                                f"the string {obj.iloc[j]!r} (row {j + 1 + row_offset}) would merge into one "
+                                "account; give ids one type")
+    return text
+
+
+def _token_counts(raw: pd.Series, name: str, source: str, row_offset: int, *, allow_missing: bool = False
+                  ) -> np.ndarray:
+    """Finite integer counts in ``0 .. MAX_TOKEN_COUNT`` as float (NaN where missing and allowed)."""
+    if raw.dtype.kind in "iuf":
+        vals = raw.to_numpy(dtype=float, na_value=np.nan)
+        missing = np.isnan(vals)
+        not_number = np.zeros(len(vals), dtype=bool)
+    else:  # strings, objects, booleans, categories, ...: parsed from their text
+        obj = raw.astype(object)
+        text = _as_string(obj).str.strip()
+        missing = (obj.isna() | text.isna() | (text == "")).to_numpy(dtype=bool)
+        vals = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        not_number = np.isnan(vals) & ~missing
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(vals)
+        infinite = ~finite & ~np.isnan(vals)
+        negative = finite & (vals < 0)
+        too_big = finite & (vals > MAX_TOKEN_COUNT)
+        fraction = finite & ~negative & ~too_big & (vals != np.floor(vals))
+    bad = not_number | infinite | negative | too_big | fraction | (missing & (not allow_missing))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        where = f"column {name!r}, row {i + 1 + row_offset}:"
+        v = str(raw.iloc[i])[:40]
+        if missing[i]:
+            raise _fail(source, f"{where} missing value")
+        if not_number[i]:
+            raise _fail(source, f"{where} {v!r} is not a number")
+        if infinite[i]:
+            raise _fail(source, f"{where} token count {v!r} is not finite")
+        if negative[i]:
+            raise _fail(source, f"{where} negative token count {v!r}")
+        if too_big[i]:
+            raise _fail(source, f"{where} token count {v!r} is above {MAX_TOKEN_COUNT:,} (a corrupt or "
+                                "overflowed value?)")
+        raise _fail(source, f"{where} token count {v!r} is not an integer")
+    return vals
+
+
+def _utf8(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _check_text(col: pd.Series, name: str, source: str, row_offset: int) -> pd.Series:
-    out = col.astype(object).where(col.notna(), "").astype(str)
+    obj = col.astype(object).where(col.notna(), "")
+    try:
+        out = obj.astype(str)
+    except UnicodeDecodeError:  # a bytes value that is not UTF-8
+        i = next(i for i, v in enumerate(obj.tolist()) if isinstance(v, bytes) and not _utf8(v))
+        raise _fail(source, f"column {name!r}, row {i + 1 + row_offset}: bytes that are not valid UTF-8") from None
     try:
         "".join(out.tolist()).encode("utf-8")
     except UnicodeEncodeError:
@@ -192,9 +432,16 @@ def validate_logs(
         >>> str(out.loc[0, "timestamp"]), int(out.loc[0, "prompt_tokens"])
         ('2025-01-01 09:00:00+00:00', 3)
     """
-    if df is None or len(df.columns) == 0:
+    if df is None:
         raise _fail(source, "empty file (no columns)")
-    df = df.rename(columns={c: str(c).strip() for c in df.columns})
+    if not isinstance(df, pd.DataFrame):
+        raise _fail(source, f"expected a pandas DataFrame, got a {type(df).__name__}")
+    if len(df.columns) == 0:
+        raise _fail(source, "empty file (no columns)")
+    names = [str(c).strip() for c in df.columns]
+    _refuse_duplicates(names, source, "(after stripping spaces)" if len(set(map(str, df.columns))) == len(names)
+                       else "")
+    df = df.set_axis(names, axis=1)
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         found = ", ".join(map(str, list(df.columns)[:12]))
@@ -204,40 +451,17 @@ def validate_logs(
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
     out["timestamp"] = _parse_timestamps(df["timestamp"].reset_index(drop=True), source, row_offset,
                                          naive_tz, _state)
-    acc = df["account_id"].reset_index(drop=True)
-    acc_s = acc.astype(object).where(acc.notna(), "").astype(str).str.strip()
-    empty = (acc_s == "").to_numpy()
-    if empty.any():
-        raise _fail(source, f"column 'account_id', row {int(np.flatnonzero(empty)[0]) + 1 + row_offset}: "
-                            "missing value")
-    out["account_id"] = acc_s
+    out["account_id"] = _account_ids(df["account_id"].reset_index(drop=True), source, row_offset)
     out["prompt"] = _check_text(df["prompt"].reset_index(drop=True), "prompt", source, row_offset)
     for name in _TOKEN_COLUMNS:
-        raw = df[name].reset_index(drop=True)
-        num = pd.to_numeric(raw, errors="coerce")
-        bad = num.isna().to_numpy()
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise _fail(source, f"column {name!r}, row {i + 1 + row_offset}: {str(raw.iloc[i])[:40]!r} is "
-                                "not a number")
-        vals = num.to_numpy(dtype=float)
-        neg = vals < 0
-        if neg.any():
-            i = int(np.flatnonzero(neg)[0])
-            raise _fail(source, f"column {name!r}, row {i + 1 + row_offset}: negative token count "
-                                f"{vals[i]:g}")
-        frac = vals != np.floor(vals)
-        if frac.any():
-            i = int(np.flatnonzero(frac)[0])
-            raise _fail(source, f"column {name!r}, row {i + 1 + row_offset}: token count {vals[i]:g} is "
-                                "not an integer")
+        vals = _token_counts(df[name].reset_index(drop=True), name, source, row_offset)
         out[name] = vals.astype(np.int64)
     for name in OPTIONAL_COLUMNS:
         if name not in df.columns:
             continue
         col = df[name].reset_index(drop=True)
         if name == "max_tokens":
-            out[name] = pd.to_numeric(col, errors="coerce").astype(float)
+            out[name] = _token_counts(col, name, source, row_offset, allow_missing=True)
         else:
             out[name] = _check_text(col, name, source, row_offset)
     if "request_id" in out.columns:
