@@ -1,15 +1,20 @@
-"""Benchmark: how well do the API-log detectors find harvesting accounts, and how fast do they run?
+"""Benchmark: which harvesting accounts does ``distillguard logs score`` find, at which realised false-positive rate?
 
-Questions answered, all in one process on simulated labelled traffic (real ShareGPT prompts):
+Run exactly as the CLI runs (:class:`AccountScorer` on raw logs), on simulated labelled traffic (real ShareGPT
+prompts) of a seed recorded as held out before its first run:
 
-1. per attacker family and overall: AUROC, AUPRC, TPR at account-level FPR 1e-2 and 1e-3 (thresholds set on
-   held-out benign accounts, FPR realised on other benign accounts), for the unsupervised detector and for
-   the supervised one trained leave-one-family-out; hydra campaign recall;
-2. queries to detection: exchanges an attacker makes before its first flag (own features; hydra: campaign);
-3. the anchor: the published MMD window detector (1,500-query windows, FPR 0.3%) against our window test
-   (HarvestWindowDetector) on the same windows at 5% and 10% attacker fraction, per attacker family;
-4. throughput: pandas feature rows/min on one core with and without MiniLM embeddings, Spark local[2] on
-   the same rows, and whether Spark's features equal pandas'.
+1. with a benign reference (another simulated period, benign accounts only): per attacker family, AUROC and
+   TPR at account FPR 1e-2 / 1e-3, the proxy-spread campaign's share of accounts flagged, benign look-alikes
+   flagged, and the realised FPR on the benign accounts of the scored logs with a Clopper-Pearson 95 % interval;
+2. without a reference (``robust=True``, the CLI default then): the same, with the contamination estimate;
+3. the fraction-of-attackers axis: 1 %, 5 %, 15 %, 30 % of accounts are attackers (half of them one
+   proxy-spread campaign, the rest spread over the other families), with and without a reference;
+4. verbatim-prompt harvesters: their ROC points and which single features separate them from humans (AUROC);
+5. throughput of the new linking step (template signatures + MinHash-LSH + infrastructure links) on one core.
+
+Every family is held out in the leave-one-family-out sense: the detector never sees attacker labels (its
+evidence directions are domain priors). The randomised families (proxy_spread, verbatim) draw new parameters
+per seed.
 
 Usage: python benchmarks/api_logs.py [--quick]   (writes benchmarks/results/api_logs.{json,md})
 """
@@ -29,25 +34,26 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from sklearn.metrics import average_precision_score, roc_auc_score  # noqa: E402
+from scipy.stats import beta  # noqa: E402
+from sklearn.metrics import roc_auc_score  # noqa: E402
 
+from distillguard.data import sharegpt_prompts  # noqa: E402
 from distillguard.detect.api_logs import (  # noqa: E402
     ATTACK_FAMILIES,
-    HarvestWindowDetector,
-    MMDWindowDetector,
-    SupervisedDetector,
-    UnsupervisedDetector,
+    BENIGN_FAMILIES,
+    AccountScorer,
     account_features,
-    link_accounts,
     simulate_logs,
     threshold_for_fpr,
 )
-from distillguard.detect.api_logs.coordination import cluster_logs  # noqa: E402
-from distillguard.detect.api_logs.detectors import HARVEST_EVIDENCE  # noqa: E402
-from distillguard.detect.api_logs.features import FEATURE_COLUMNS, embed_prompts  # noqa: E402
+from distillguard.detect.api_logs.campaigns import link_campaigns  # noqa: E402
 from distillguard.distill.bench import md_table, provenance_line, write_result  # noqa: E402
 from distillguard.provenance import run_record  # noqa: E402
 
+#: Seeds. DEV_SEED (7) is the one the campaign linking, cohort evidence and robust fit were developed on.
+#: HELD_OUT_SEED was written here, and committed, before the benchmark was first run on it; it is run once.
+DEV_SEED = 7
+HELD_OUT_SEED = 20261205
 FPRS = (1e-2, 1e-3)
 
 
@@ -55,290 +61,150 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def final_scores(det, feats: pd.DataFrame, clusters: pd.DataFrame, cfeats: pd.DataFrame) -> pd.Series:
-    own = pd.Series(det.suspicion_score(feats), index=feats["account_id"].to_numpy())
-    cl = clusters.set_index("account_id")["cluster_id"].reindex(own.index)
-    if len(cfeats):
-        cs = pd.Series(det.suspicion_score(cfeats), index=cfeats["account_id"].to_numpy())
-        own = np.fmax(own, cl.map(cs).astype(float).fillna(-np.inf))
-    return own
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact binomial confidence interval for k successes in n trials."""
+    a = (1 - level) / 2
+    lo = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
+    return lo, hi
 
 
-def metrics(scores: pd.Series, pos: list[str], neg: list[str], thr: dict[float, float]) -> dict:
-    s_pos, s_neg = scores.reindex(pos).to_numpy(), scores.reindex(neg).to_numpy()
-    y = np.r_[np.ones(len(s_pos)), np.zeros(len(s_neg))]
-    s = np.r_[s_pos, s_neg]
-    out = {"n_attackers": len(pos), "n_benign_test": len(neg),
-           "auroc": float(roc_auc_score(y, s)), "auprc": float(average_precision_score(y, s))}
-    for f, t in thr.items():
-        out[f"tpr@fpr{f:g}"] = float(np.mean(s_pos > t))
-        out[f"realised_fpr@{f:g}"] = float(np.mean(s_neg > t))
-    return out
-
-
-def queries_to_detection(det, thr: float, logs: pd.DataFrame, ids: list[str], key: str) -> list[float]:
-    """First prefix length (exchanges) whose features are flagged; inf when never flagged."""
-    parts = []
-    for aid in ids:
-        sub = logs[logs[key] == aid].sort_values("timestamp")
-        ks = [k for k in (25, 50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200) if k < len(sub)]
-        for k in ks + [len(sub)]:
-            parts.append(sub.iloc[:k].assign(account_id=f"{aid}@{k}"))
-    f = account_features(pd.concat(parts, ignore_index=True))
-    f["sc"] = det.suspicion_score(f)
-    f[["aid", "k"]] = f["account_id"].str.rsplit("@", n=1, expand=True)
-    f["k"] = f["k"].astype(int)
-    first = f[f["sc"] > thr].groupby("aid")["k"].min()
-    return [float(first.get(a, np.inf)) for a in ids]
-
-
-def mmd_comparison(logs, benign_ids, acc, quick: bool, rng) -> dict:
-    """The published window test (MMD on 1,500-query windows, FPR 0.3%) against ours, per attacker family.
-
-    A window is 1,500 queries of a benign client's traffic of which a fraction (5% or 10%) is replaced by
-    queries of one attacker family (drawn without replacement from that family's accounts), as in the
-    published setting of attacker queries mixed into a client's stream; "all" mixes the families equally.
-    Benign rows come from benign test accounts of the human-like families (human, power_user, tutoring),
-    split into the MMD reference (all-MiniLM-L6-v2 prompt embeddings) and a disjoint pool the windows are
-    drawn from (without replacement within a window). Every threshold comes from benign null windows only:
-    MMD from ``n_cal`` null windows; ours (:class:`HarvestWindowDetector`, no embeddings, per-request
-    reasoning/rubric markers, completion lengths, max-token requests, repeated templates) standardised on
-    ``n_fit`` other null windows and thresholded on the same ``n_cal``. Realised FPR on ``n_null_test`` fresh
-    null windows.
-    """
-    n_ref = 200 if quick else 1000
-    n_pool_b, n_pool_a = (700, 60) if quick else (2500, 250)
-    n_fit, n_cal, n_test, n_null_test = (40, 60, 20, 40) if quick else (200, 400, 100, 300)
-    window = 300 if quick else 1500
-    b_all = logs[logs["account_id"].isin(benign_ids)].sample(n_ref + n_pool_b, random_state=1)
-    b_ref, b_rows = b_all.iloc[:n_ref], b_all.iloc[n_ref:].reset_index(drop=True)
-    fam_rows = {fam: logs[logs["account_id"].isin(acc.index[acc["family"] == fam])].sample(n_pool_a, random_state=2)
-                .reset_index(drop=True) for fam in ATTACK_FAMILIES}
-    t0 = time.perf_counter()
-    import torch
-
-    torch.set_num_threads(2)
-    emb_ref = embed_prompts(b_ref["prompt"].tolist(), progress=True)
-    emb_b = embed_prompts(b_rows["prompt"].tolist(), progress=True)
-    emb_a = {fam: embed_prompts(r["prompt"].tolist()) for fam, r in fam_rows.items()}
-    emb_time = time.perf_counter() - t0
-    rf_b = HarvestWindowDetector.request_features(b_rows)
-    rf_a = {fam: HarvestWindowDetector.request_features(r) for fam, r in fam_rows.items()}
-
-    def make(frac: float, k: int, fams: tuple[str, ...]) -> tuple[list[np.ndarray], list[pd.DataFrame]]:
-        embs, reqs = [], []
-        n_a = int(round(frac * window))
-        for _ in range(k):
-            ib = rng.choice(len(b_rows), size=window - n_a, replace=False)
-            e, r = [emb_b[ib]], [rf_b.iloc[ib]]
-            if n_a:
-                per = rng.multinomial(n_a, np.ones(len(fams)) / len(fams))
-                for fam, m in zip(fams, per):
-                    ia = rng.choice(n_pool_a, size=m, replace=False)
-                    e.append(emb_a[fam][ia])
-                    r.append(rf_a[fam].iloc[ia])
-            embs.append(np.vstack(e))
-            reqs.append(pd.concat(r, ignore_index=True))
-        return embs, reqs
-
-    t0 = time.perf_counter()
-    _, fit_r = make(0.0, n_fit, ())
-    cal_e, cal_r = make(0.0, n_cal, ())
-    mmd = MMDWindowDetector(window=window, n_reference=n_ref, target_fpr=0.003).fit(cal_e, reference=emb_ref)
-    ours = HarvestWindowDetector(target_fpr=0.003).fit(fit_r, calibration_windows=cal_r)
-    neg_e, neg_r = make(0.0, n_null_test, ())
-    res = {"window": window, "reference_prompts": n_ref, "pool_benign_prompts": n_pool_b,
-           "pool_attack_prompts_per_family": n_pool_a, "fit_windows_ours": n_fit, "null_windows": n_cal,
-           "test_windows_per_cell": n_test, "null_test_windows": n_null_test, "target_fpr": 0.003,
-           "embedding_seconds": emb_time,
-           "realised_fpr": {"mmd": float(mmd.flag(neg_e).mean()), "ours": float(ours.flag(neg_r).mean())},
-           "note": "benign client traffic = rows of benign human/power_user/tutoring test accounts; a fraction of "
-                   "each window replaced by one attacker family's queries ('all': families mixed equally); "
-                   "MMD sees prompt embeddings only, ours sees per-request log fields (prompt markers, "
-                   "completion length, max_tokens), no embeddings"}
-    cells = {}
-    for fam in (*ATTACK_FAMILIES, "all"):
-        fams = ATTACK_FAMILIES if fam == "all" else (fam,)
-        for frac in (0.05, 0.10):
-            e, r = make(frac, n_test, fams)
-            cells[f"{fam}@{frac:g}"] = {"mmd": float(mmd.flag(e).mean()), "ours": float(ours.flag(r).mean()),
-                                        "mmd_median_p": float(np.median(mmd.p_values(e))),
-                                        "ours_median_p": float(np.median(ours.p_values(r)))}
-    res["tpr"] = cells
-    res["window_seconds"] = time.perf_counter() - t0
+def evaluate(scorer: AccountScorer, out: pd.DataFrame, acc: pd.DataFrame) -> dict:
+    s = out.set_index("account_id")["score"]
+    fam = acc.set_index("account_id")["family"].reindex(s.index)
+    lab = acc.set_index("account_id")["label"].reindex(s.index)
+    thr = {f: threshold_for_fpr(scorer.calibration_scores_, f) for f in FPRS}
+    neg = s[lab == 0]
+    res = {"threshold@1e-3": float(scorer.threshold_), "n_calibration": int(scorer.n_calibration_), "families": {}}
+    for f in [*ATTACK_FAMILIES, "overall"]:
+        pos = s[lab == 1] if f == "overall" else s[fam == f]
+        if len(pos) == 0:
+            continue
+        y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+        row = {"n": int(len(pos)), "auroc": float(roc_auc_score(y, np.r_[pos.to_numpy(), neg.to_numpy()]))}
+        for fp, t in thr.items():
+            row[f"tpr@{fp:g}"] = float(np.mean(pos > t))
+        res["families"][f] = row
+    for fp, t in thr.items():
+        k = int((neg > t).sum())
+        lo, hi = clopper_pearson(k, len(neg))
+        res[f"realised_fpr@{fp:g}"] = {"flagged": k, "benign": int(len(neg)), "fpr": k / max(len(neg), 1),
+                                       "ci95": [lo, hi]}
+    res["benign_flagged@1e-3"] = {b: f"{int((s[fam == b] > thr[1e-3]).sum())}/{int((fam == b).sum())}"
+                                  for b in BENIGN_FAMILIES}
+    camp = acc.set_index("account_id")["campaign_id"].reindex(s.index)
+    res["campaigns@1e-3"] = {c: {"accounts": int((camp == c).sum()), "flagged": float(np.mean(s[camp == c] > thr[1e-3]))}
+                             for c in sorted(camp[camp.astype(str) != ""].dropna().unique())}
+    if scorer.contamination_ is not None:
+        res["contamination_estimate"] = scorer.contamination_
+        res["true_contamination"] = float(lab.mean())
+        res["trim_iterations"] = scorer.n_trim_iter_
     return res
 
 
-def throughput(logs: pd.DataFrame, quick: bool) -> dict:
-    n = min(len(logs), 60_000 if quick else 400_000)
-    n_spark = min(n, 60_000 if quick else 200_000)
-    sub = logs.iloc[:n].drop(columns=["label", "family"])
-    t0 = time.perf_counter()
-    pdf = account_features(sub)
-    t_pd = time.perf_counter() - t0
-    import torch
+def fraction_mix(n_benign: int, frac: float) -> dict:
+    """Simulator settings with ``frac`` of the accounts attackers: half one proxy campaign, half the rest."""
+    n_att = max(2, int(round(frac * n_benign / (1 - frac))))
+    proxy = max(3, n_att // 2)
+    others = [f for f in ATTACK_FAMILIES if f not in ("proxy_spread", "hydra")]
+    per = max(1, (n_att - proxy) // (len(others) + 1))
+    return dict(n_benign=n_benign, n_per_attack=per, hydra_campaigns=1, hydra_size=max(3, per),
+                proxy_campaigns=1, proxy_size=proxy)
 
-    torch.set_num_threads(1)
-    k = 128 if quick else 512
-    t0 = time.perf_counter()
-    embed_prompts(sub["prompt"].iloc[:k].tolist())
-    t_emb = (time.perf_counter() - t0) / k
-    out = {"rows": n, "accounts": int(sub["account_id"].nunique()), "pandas_seconds": t_pd,
-           "pandas_rows_per_min": n / t_pd * 60, "embedding_rows_per_min_1thread": 60 / t_emb,
-           "pandas_with_embeddings_rows_per_min": 60 / (t_pd / n + t_emb)}
-    try:
-        from distillguard.detect.api_logs.spark import local_session, spark_account_features
 
-        t0 = time.perf_counter()
-        spark = local_session(2)
-        ssub = sub.iloc[:n_spark]
-        t0p = time.perf_counter()
-        pdf = account_features(ssub)
-        t_pd_s = time.perf_counter() - t0p
-        sdf = spark.createDataFrame(ssub.astype({"max_tokens": float}))
-        sdf = sdf.cache()
-        sdf.count()
-        out["spark_session_and_load_seconds"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        sp = spark_account_features(sdf).toPandas()
-        t_sp = time.perf_counter() - t0
-        sp = sp.sort_values("account_id").reset_index(drop=True)
-        diff = np.abs(sp[FEATURE_COLUMNS].to_numpy() - pdf[FEATURE_COLUMNS].to_numpy())
-        out.update({"spark_rows": n_spark, "spark_local2_seconds": t_sp, "spark_rows_per_min": n_spark / t_sp * 60,
-                    "pandas_seconds_same_rows": t_pd_s, "spark_over_pandas_speed": t_pd_s / t_sp,
-                    "spark_same_accounts": bool((sp["account_id"].to_numpy() == pdf["account_id"].to_numpy()).all()),
-                    "spark_max_abs_feature_diff": float(diff.max())})
-        spark.stop()
-    except Exception as exc:  # reported, not hidden
-        out["spark_error"] = f"{type(exc).__name__}: {exc}"
-    return out
+def verbatim_study(out: pd.DataFrame, feats: pd.DataFrame, acc: pd.DataFrame) -> dict:
+    s = out.set_index("account_id")["score"]
+    fam = acc.set_index("account_id")["family"]
+    v, h = fam.index[fam == "verbatim"], fam.index[fam.isin(["human", "power_user", "tutoring"])]
+    y = np.r_[np.ones(len(v)), np.zeros(len(h))]
+    sc = np.r_[s.reindex(v).to_numpy(), s.reindex(h).to_numpy()]
+    curve = {f"tpr@fpr{f:g}": float(np.mean(s.reindex(v) > np.quantile(s.reindex(h), 1 - f)))
+             for f in (1e-3, 1e-2, 5e-2, 1e-1, 2e-1)}
+    fi = feats.set_index("account_id")
+    per_feature = {}
+    for c in fi.columns:
+        x = np.r_[fi[c].reindex(v).to_numpy(), fi[c].reindex(h).to_numpy()]
+        if np.nanstd(x) > 0:
+            per_feature[c] = float(roc_auc_score(y, np.nan_to_num(x)))
+    top = dict(sorted(per_feature.items(), key=lambda kv: -abs(kv[1] - 0.5))[:8])
+    return {"n_verbatim": int(len(v)), "n_human_like": int(len(h)), "auroc_vs_human_like": float(roc_auc_score(y, sc)),
+            "roc_points_vs_human_like": curve, "most_separating_features_auroc": top}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small run for CI smoke tests")
+    ap.add_argument("--quick", action="store_true", help="small run for CI smoke tests (development seed)")
+    ap.add_argument("--seed", type=int, default=None, help=f"default: {HELD_OUT_SEED} (held out), --quick: {DEV_SEED}")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = ap.parse_args()
-    # not seed 0: the simulator's own stream starts with seed 0, and reusing it would correlate the split
-    # with the benign families
-    rng = np.random.default_rng(20250227)
-    cfg = (dict(n_benign=600, n_per_attack=5, hydra_campaigns=1, hydra_size=30) if args.quick else
-           dict(n_benign=4000, n_per_attack=30, hydra_campaigns=2, hydra_size=120))
+    seed = args.seed if args.seed is not None else (DEV_SEED if args.quick else HELD_OUT_SEED)
     t_start = time.perf_counter()
-    log(f"simulating {cfg}")
-    logs, acc = simulate_logs(**cfg, seed=0, progress=True)
-    log(f"{len(logs)} rows, {len(acc)} accounts; features")
+    pool = sharegpt_prompts(None, seed=0, min_chars=5, max_chars=2000)
+    main_cfg = (dict(n_benign=400, n_per_attack=4, hydra_campaigns=1, hydra_size=12, proxy_campaigns=1,
+                     proxy_size=40) if args.quick else
+                dict(n_benign=2500, n_per_attack=15, hydra_campaigns=1, hydra_size=60, proxy_campaigns=1,
+                     proxy_size=300))
+    n_ref = 400 if args.quick else 2500
+    n_axis = 300 if args.quick else 700
+    results: dict = {"seed": seed, "held_out": seed == HELD_OUT_SEED, "dev_seed": DEV_SEED, "config": main_cfg,
+                     "reference_benign_accounts": n_ref, "axis_benign_accounts": n_axis, "days": 14}
+    log(f"simulating seed {seed}: {main_cfg}")
+    logs, acc = simulate_logs(**main_cfg, days=14, seed=seed, prompts=pool)
+    ref, _ = simulate_logs(n_ref, 0, families=(), days=14, seed=seed + 1000, prompts=pool)
+    ref = ref.drop(columns=["label", "family"])
+    scored = logs.drop(columns=["label", "family"])
+    results.update(rows=int(len(logs)), accounts=int(len(acc)), attackers=int(acc["label"].sum()),
+                   reference_rows=int(len(ref)))
+
+    log("with a reference")
     t0 = time.perf_counter()
-    feats = account_features(logs, progress=True)
-    t_feat = time.perf_counter() - t0
-    log("linking accounts")
+    sc = AccountScorer(target_fpr=1e-3).fit(ref)
+    out = sc.score_logs(scored)
+    results["with_reference"] = evaluate(sc, out, acc)
+    results["with_reference"]["seconds"] = time.perf_counter() - t0
+    feats = account_features(scored)
+    results["verbatim"] = verbatim_study(out, feats, acc)
+
+    log("without a reference (robust fit on the scored logs)")
     t0 = time.perf_counter()
-    # clusters scored as pseudo-accounts come from shared infrastructure (as in AccountScorer)
-    clusters = link_accounts(logs, links=("ip", "user_agent"))
+    sc = AccountScorer(target_fpr=1e-3, robust=True).fit(scored)
+    out = sc.score_logs(scored)
+    results["without_reference"] = evaluate(sc, out, acc)
+    results["without_reference"]["seconds"] = time.perf_counter() - t0
+
+    log("fraction-of-attackers axis")
+    axis_ref = AccountScorer(target_fpr=1e-3).fit(
+        simulate_logs(n_axis, 0, families=(), days=14, seed=seed + 2000, prompts=pool)[0].drop(columns=["label", "family"]))
+    axis = {}
+    for frac in (0.01, 0.05, 0.15, 0.30):
+        cfg = fraction_mix(n_axis, frac)
+        lg, ac = simulate_logs(**cfg, days=14, seed=seed + int(frac * 1000), prompts=pool)
+        lg = lg.drop(columns=["label", "family"])
+        row = {"config": cfg, "true_fraction": float(ac["label"].mean())}
+        row["with_reference"] = evaluate(axis_ref, axis_ref.score_logs(lg), ac)
+        rob = AccountScorer(target_fpr=1e-3, robust=True).fit(lg)
+        row["without_reference"] = evaluate(rob, rob.score_logs(lg), ac)
+        axis[f"{frac:g}"] = row
+        log(f"  {frac:g}: done")
+    results["fraction_axis"] = axis
+
+    log("throughput of the linking step")
+    n = min(len(scored), 100_000 if args.quick else 400_000)
+    sub = scored.iloc[:n]
+    t0 = time.perf_counter()
+    link_campaigns(sub)
     t_link = time.perf_counter() - t0
-    cl_logs = cluster_logs(logs, clusters, min_size=3)
-    cfeats = account_features(cl_logs) if len(cl_logs) else feats.iloc[:0]
-    acc = acc.set_index("account_id")
-    benign = acc.index[acc["label"] == 0].to_numpy()
-    split = rng.random(len(benign))
-    b_train, b_cal, b_test = benign[split < 0.5], benign[(split >= 0.5) & (split < 0.75)], benign[split >= 0.75]
-    fam_of = acc["family"]
-    results: dict = {"config": cfg, "rows": len(logs), "accounts": len(acc),
-                     "benign_split": {"train": len(b_train), "calibration": len(b_cal), "test": len(b_test)},
-                     "benign_test_families": fam_of.reindex(b_test).value_counts().to_dict(),
-                     "feature_seconds": t_feat, "link_seconds": t_link}
-    fidx = feats.set_index("account_id", drop=False)
-
-    # 1a. unsupervised, fitted on the benign training accounts
-    log("unsupervised detector")
-    uns = UnsupervisedDetector(target_fpr=1e-3, calibration_fraction=0.0, random_state=0).fit(
-        fidx.loc[b_train].reset_index(drop=True))
-    s_uns = final_scores(uns, feats, clusters, cfeats)
-    results["unsupervised_config"] = {k: v for k, v in uns.get_params().items()}
-    results["unsupervised_evidence_groups"] = HARVEST_EVIDENCE
-    thr_uns = {f: threshold_for_fpr(s_uns.reindex(b_cal).to_numpy(), f) for f in FPRS}
-    per = {}
-    for fam in ATTACK_FAMILIES:
-        pos = acc.index[acc["family"] == fam].tolist()
-        per[fam] = metrics(s_uns, pos, list(b_test), thr_uns)
-    per["overall"] = metrics(s_uns, acc.index[acc["label"] == 1].tolist(), list(b_test), thr_uns)
-    for fam in ("eval_harness", "batch_enterprise", "reseller", "tutoring", "power_user", "human"):
-        ids = [a for a in b_test if fam_of[a] == fam]
-        per[f"benign:{fam}"] = {"n": len(ids), **{f"flagged@fpr{f:g}": float(np.mean(s_uns.reindex(ids) > t))
-                                                 for f, t in thr_uns.items()}}
-    results["unsupervised"] = per
-    # baseline: the previous IsolationForest detector on the same split (overall only)
-    ifo = UnsupervisedDetector(method="iforest", target_fpr=1e-3, calibration_fraction=0.0, random_state=0).fit(
-        fidx.loc[b_train].reset_index(drop=True))
-    s_if = final_scores(ifo, feats, clusters, cfeats)
-    results["unsupervised_iforest_baseline_overall"] = metrics(
-        s_if, acc.index[acc["label"] == 1].tolist(), list(b_test),
-        {f: threshold_for_fpr(s_if.reindex(b_cal).to_numpy(), f) for f in FPRS})
-
-    # 1b. supervised, leave one attacker family out
-    log("supervised leave-one-family-out")
-    sup, sup_models = {}, {}
-    for fam in ATTACK_FAMILIES:
-        train_ids = list(b_train) + acc.index[(acc["label"] == 1) & (acc["family"] != fam)].tolist()
-        y = acc["label"].reindex(train_ids).to_numpy()
-        det = SupervisedDetector(target_fpr=1e-3, calibration_fraction=0.0, random_state=0)
-        det.fit(fidx.loc[train_ids].reset_index(drop=True), y)
-        s = final_scores(det, feats, clusters, cfeats)
-        thr = {f: threshold_for_fpr(s.reindex(b_cal).to_numpy(), f) for f in FPRS}
-        sup[fam] = metrics(s, acc.index[acc["family"] == fam].tolist(), list(b_test), thr)
-        sup_models[fam] = (det, thr)
-    w = np.array([sup[f]["n_attackers"] for f in ATTACK_FAMILIES], dtype=float)
-    sup["overall (attacker-weighted mean over folds)"] = {
-        k: float(np.average([sup[f][k] for f in ATTACK_FAMILIES], weights=w))
-        for k in sup[ATTACK_FAMILIES[0]] if k not in ("n_attackers", "n_benign_test")}
-    results["supervised_lofo"] = sup
-
-    # hydra campaign recall at FPR 1e-3
-    hyd = acc[acc["family"] == "hydra"]
-    camp = {}
-    for cid, grp in hyd.groupby("campaign_id"):
-        ids = grp.index.tolist()
-        camp[cid] = {"accounts": len(ids), "max_exchanges_per_account": int(grp["n_requests"].max()),
-                     "recall_unsupervised@1e-3": float(np.mean(s_uns.reindex(ids) > thr_uns[1e-3])),
-                     "recall_supervised_lofo@1e-3": float(np.mean(
-                         final_scores(sup_models["hydra"][0], feats, clusters, cfeats).reindex(ids)
-                         > sup_models["hydra"][1][1e-3])),
-                     "cluster_sizes": clusters.set_index("account_id").loc[ids, "cluster_size"].value_counts()
-                     .to_dict()}
-    results["hydra_campaigns"] = camp
-
-    # 2. queries to detection (own features only; hydra: the campaign pooled)
-    log("queries to detection")
-    qtd = {}
-    for fam in ATTACK_FAMILIES:
-        if fam == "hydra":
-            camp_logs = logs[logs["family"] == "hydra"].assign(campaign=lambda d: d["account_id"].str[:2])
-            q = queries_to_detection(uns, thr_uns[1e-3], camp_logs, sorted(camp_logs["campaign"].unique()),
-                                     "campaign")
-            unit = "campaign (pooled exchanges)"
-        else:
-            ids = acc.index[acc["family"] == fam].tolist()[: 5 if args.quick else 12]
-            q = queries_to_detection(uns, thr_uns[1e-3], logs, ids, "account_id")
-            unit = "account"
-        fin = [v for v in q if np.isfinite(v)]
-        qtd[fam] = {"unit": unit, "n": len(q), "never_flagged": len(q) - len(fin),
-                    "median_exchanges_to_flag": float(np.median(fin)) if fin else None,
-                    "max_exchanges_to_flag": float(max(fin)) if fin else None}
-    results["queries_to_detection_unsupervised@1e-3"] = qtd
-
-    # 3. the anchor: MMD window detector vs ours on the same windows
-    log("MMD window comparison")
-    # trained on every family (not leave-one-out): the windows mix prompts of all attacker families
-    human_like = [a for a in b_test if fam_of[a] in ("human", "power_user", "tutoring")]
-    results["mmd_comparison"] = mmd_comparison(logs, human_like, acc, args.quick, rng)
-
-    # 4. throughput
-    log("throughput")
-    results["throughput"] = throughput(logs, args.quick)
+    t0 = time.perf_counter()
+    account_features(sub)
+    t_feat = time.perf_counter() - t0
+    results["throughput"] = {"rows": n, "accounts": int(sub["account_id"].nunique()), "link_seconds": t_link,
+                             "link_rows_per_min": n / t_link * 60, "features_seconds": t_feat,
+                             "features_rows_per_min": n / t_feat * 60,
+                             "features_plus_link_rows_per_min": n / (t_link + t_feat) * 60}
     results["total_seconds"] = time.perf_counter() - t_start
     results["run"] = run_record(["python", "benchmarks/api_logs.py", *sys.argv[1:]])
     md = to_markdown(results)
-    write_result("api_logs", results, md, args.out)
+    write_result("api_logs" if not args.quick else "api_logs_quick", results, md, args.out)
     print(md)
 
 
@@ -346,46 +212,62 @@ def _f(v) -> str:
     return "n/a" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
 
+def _fpr_line(r: dict) -> str:
+    parts = []
+    for fp in FPRS:
+        m = r[f"realised_fpr@{fp:g}"]
+        parts.append(f"target {fp:g}: {m['flagged']}/{m['benign']} = {m['fpr']:.4f} "
+                     f"(95 % CI {m['ci95'][0]:.4f}-{m['ci95'][1]:.4f})")
+    return "Realised FPR on the scored logs' benign accounts -- " + "; ".join(parts) + "."
+
+
 def to_markdown(r: dict) -> str:
     """Render the results as markdown tables."""
-    lines = [f"# API-log detectors ({'quick' if r['config']['n_benign'] < 1000 else 'full'} run)", "",
-             f"{provenance_line(r)}; "
-             f"{r['rows']} requests, {r['accounts']} accounts; benign split {r['benign_split']}.", ""]
-    for name, key in (("Unsupervised ('harvest' evidence fitted on benign accounts only)", "unsupervised"),
-                      ("Supervised (HistGradientBoosting, leave-one-family-out)", "supervised_lofo")):
-        lines += [f"## {name}", "", *md_table(
-            ["family", "AUROC", "AUPRC", "TPR@FPR 1e-2", "TPR@FPR 1e-3", "realised FPR 1e-3"],
-            [[fam, _f(m["auroc"]), _f(m["auprc"]), _f(m["tpr@fpr0.01"]), _f(m["tpr@fpr0.001"]),
-              _f(m["realised_fpr@0.001"])] for fam, m in r[key].items() if not fam.startswith("benign:")]), ""]
-        if key == "unsupervised":
-            m = r["unsupervised_iforest_baseline_overall"]
-            lines += [f"Baseline IsolationForest (previous default), overall: AUROC {_f(m['auroc'])}, "
-                      f"AUPRC {_f(m['auprc'])}, TPR@1e-2 {_f(m['tpr@fpr0.01'])}, TPR@1e-3 {_f(m['tpr@fpr0.001'])}.",
-                      ""]
-    lines += ["Benign look-alikes flagged (unsupervised): " + ", ".join(
-        f"{k[7:]} {_f(v['flagged@fpr0.001'])} of {v['n']}" for k, v in r["unsupervised"].items()
-        if k.startswith("benign:")) + " at FPR 1e-3.", "", "## Hydra campaigns", "",
-        *md_table(["campaign", "accounts", "max exchanges/account", "recall unsup @1e-3", "recall sup LOFO @1e-3"],
-                  [[cid, c["accounts"], c["max_exchanges_per_account"], _f(c["recall_unsupervised@1e-3"]),
-                    _f(c["recall_supervised_lofo@1e-3"])] for cid, c in r["hydra_campaigns"].items()])]
-    lines += ["", "## Queries to detection (unsupervised, FPR 1e-3)", "",
-              *md_table(["family", "unit", "n", "never flagged", "median exchanges", "max exchanges"],
-                        [[fam, q["unit"], q["n"], q["never_flagged"], _f(q["median_exchanges_to_flag"]),
-                          _f(q["max_exchanges_to_flag"])]
-                         for fam, q in r["queries_to_detection_unsupervised@1e-3"].items()])]
-    m = r["mmd_comparison"]
-    fams = [k.rsplit("@", 1)[0] for k in m["tpr"] if k.endswith("@0.05")]
-    lines += ["", f"## Window detector comparison ({m['window']}-query windows, FPR 0.3%)", "",
-              f"Thresholds from {m['null_windows']} benign null windows (ours also standardised on "
-              f"{m['fit_windows_ours']} other null windows); {m['test_windows_per_cell']} test windows per cell; "
-              f"realised FPR on {m['null_test_windows']} fresh null windows: MMD {_f(m['realised_fpr']['mmd'])}, "
-              f"ours {_f(m['realised_fpr']['ours'])}. Published MMD detector: TPR 0.590 at 5% and 0.937 at 10% "
-              "attacker fraction, FPR 0.003.", "",
-              *md_table(["attacker family mixed in", "MMD @5%", "ours @5%", "MMD @10%", "ours @10%"],
-                        [[fam, _f(a["mmd"]), _f(a["ours"]), _f(b["mmd"]), _f(b["ours"])] for fam in fams
-                         for a, b in [(m["tpr"][f"{fam}@0.05"], m["tpr"][f"{fam}@0.1"])]])]
-    lines += ["", "## Throughput", "", *md_table(["measure", "value"], [[k, _f(v)] for k, v in r["throughput"].items()])]
-    lines += ["", f"Total benchmark time {r['total_seconds']:.0f} s.", ""]
+    lines = [f"# API-log detectors ({'held-out seed' if r['held_out'] else 'seed ' + str(r['seed'])})", "",
+             f"{provenance_line(r)}; {r['rows']} requests, {r['accounts']} accounts ({r['attackers']} attackers), "
+             f"14 days; reference: {r['reference_benign_accounts']} benign accounts, {r['reference_rows']} requests. "
+             f"Seed {r['seed']} (held out: {r['held_out']}; development seed {r['dev_seed']}).", ""]
+    fams = list(r["with_reference"]["families"])
+    rows = []
+    for f in fams:
+        a, b = r["with_reference"]["families"][f], r["without_reference"]["families"].get(f, {})
+        rows.append([f, a["n"], _f(a["auroc"]), _f(a["tpr@0.01"]), _f(a["tpr@0.001"]), _f(b.get("auroc")),
+                     _f(b.get("tpr@0.01")), _f(b.get("tpr@0.001"))])
+    lines += ["## Per family (account level)", "",
+              *md_table(["family", "n", "ref AUROC", "ref TPR@1e-2", "ref TPR@1e-3", "no-ref AUROC",
+                         "no-ref TPR@1e-2", "no-ref TPR@1e-3"], rows), ""]
+    for key, name in (("with_reference", "With a reference"), ("without_reference", "Without a reference")):
+        m = r[key]
+        lines += [f"**{name}** ({m['seconds']:.0f} s, threshold {m['threshold@1e-3']:.3f} on {m['n_calibration']} "
+                  f"calibration accounts). {_fpr_line(m)} Campaigns flagged at 1e-3: "
+                  + ", ".join(f"{c} {v['flagged']:.3f} of {v['accounts']}" for c, v in m["campaigns@1e-3"].items())
+                  + ". Benign look-alikes flagged at 1e-3: "
+                  + ", ".join(f"{k} {v}" for k, v in m["benign_flagged@1e-3"].items()) + "."
+                  + (f" Contamination estimate {m['contamination_estimate']:.3f} (true {m['true_contamination']:.3f}),"
+                     f" {m['trim_iterations']} fits." if "contamination_estimate" in m else ""), ""]
+    rows = []
+    for frac, a in r["fraction_axis"].items():
+        w, o = a["with_reference"], a["without_reference"]
+        rows.append([frac, _f(a["true_fraction"]), _f(w["families"]["overall"]["tpr@0.001"]),
+                     f"{w['realised_fpr@0.001']['flagged']}/{w['realised_fpr@0.001']['benign']}",
+                     _f(o["families"]["overall"]["tpr@0.001"]),
+                     f"{o['realised_fpr@0.001']['flagged']}/{o['realised_fpr@0.001']['benign']}",
+                     _f(o.get("contamination_estimate"))])
+    lines += ["## Fraction of attackers (half one proxy-spread campaign)", "",
+              *md_table(["attackers", "true share", "ref TPR@1e-3", "ref benign flagged", "no-ref TPR@1e-3",
+                         "no-ref benign flagged", "no-ref contamination estimate"], rows), ""]
+    v = r["verbatim"]
+    lines += ["## Verbatim-prompt harvesters vs human-like benign accounts (with reference)", "",
+              f"AUROC {v['auroc_vs_human_like']:.3f} ({v['n_verbatim']} vs {v['n_human_like']}); TPR at FPR "
+              + ", ".join(f"{k[7:]}: {x:.3f}" for k, x in v["roc_points_vs_human_like"].items())
+              + ". Single features (AUROC, verbatim vs human-like): "
+              + ", ".join(f"{k} {x:.2f}" for k, x in v["most_separating_features_auroc"].items()) + ".", ""]
+    t = r["throughput"]
+    lines += ["## Throughput (one core)", "",
+              f"{t['rows']} rows, {t['accounts']} accounts: campaign linking {t['link_rows_per_min'] / 1e6:.2f} M rows/min, "
+              f"account features {t['features_rows_per_min'] / 1e6:.2f} M rows/min, both "
+              f"{t['features_plus_link_rows_per_min'] / 1e6:.2f} M rows/min.", "",
+              f"Total benchmark time {r['total_seconds']:.0f} s.", ""]
     return "\n".join(lines)
 
 

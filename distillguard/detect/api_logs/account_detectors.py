@@ -5,6 +5,8 @@ The ``harvest`` method, the scikit-learn conventions and the thresholds are desc
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 from sklearn.base import ClassifierMixin, OutlierMixin
@@ -74,6 +76,9 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
         (400,)
     """
 
+    #: the evidence groups (feature -> direction) the ``harvest`` method reads; subclasses may narrow them
+    evidence_groups: ClassVar[dict[str, dict[str, int]]] = HARVEST_EVIDENCE
+
     def __init__(self, method: str = "harvest", target_fpr: float = 1e-3, shrinkage: float = 30.0,
                  margin: float = 1.0, novelty_k: int | None = 2, n_estimators: int = 300,
                  calibration_fraction: float = 0.3, random_state: int = 0, tail_fraction: float = 0.02,
@@ -100,11 +105,11 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
         self.scale_ = _RobustScale(M[fit_rows])
         self.n_features_in_ = M.shape[1]
         if self.method == "harvest":
-            D = _with_derived(X.iloc[np.flatnonzero(fit_rows)])
+            D = self._derived(X.iloc[np.flatnonzero(fit_rows)])
             n = D["n_requests"].to_numpy()
             self.medians_, self.reference_ = {}, {}
             self.tails_ = {}
-            for feats in HARVEST_EVIDENCE.values():
+            for feats in self.evidence_groups.values():
                 for c, sign in feats.items():
                     v = D[c].to_numpy()
                     self.medians_[c] = float(np.median(v))
@@ -121,6 +126,10 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
         self.n_calibration_ = len(ref)  # benign accounts the threshold rests on: FPR bound >= 1 / (n + 1)
         return self
 
+    @staticmethod
+    def _derived(X: pd.DataFrame) -> pd.DataFrame:
+        return _with_derived(X)
+
     def _shrink(self, c: str, v: np.ndarray, n: np.ndarray) -> np.ndarray:
         if c in _VOLUME:
             return np.log1p(np.maximum(v, 0))
@@ -128,10 +137,10 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
         return self.medians_[c] + (v - self.medians_[c]) * w
 
     def _feature_logp(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        D = _with_derived(X)
+        D = self._derived(X)
         n = D["n_requests"].to_numpy()
         out = {}
-        for feats in HARVEST_EVIDENCE.values():
+        for feats in self.evidence_groups.values():
             for c, sign in feats.items():
                 ref = self.reference_[c]
                 x = np.nan_to_num(sign * self._shrink(c, D[c].to_numpy(), n), nan=-np.inf)
@@ -147,7 +156,7 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
 
     def _evidence(self, X: pd.DataFrame) -> np.ndarray:
         lp = self._feature_logp(X)
-        cols = [np.max(np.vstack([lp[c] for c in feats]), axis=0) for feats in HARVEST_EVIDENCE.values()]
+        cols = [np.max(np.vstack([lp[c] for c in feats]), axis=0) for feats in self.evidence_groups.values()]
         return np.maximum(np.vstack(cols).T - self.margin, 0.0)
 
     def evidence(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -166,7 +175,7 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
         check_is_fitted(self)
         if self.method != "harvest":
             raise DistillguardError(f"evidence groups exist for method 'harvest' only, not {self.method!r}")
-        return pd.DataFrame(self._evidence(X), columns=list(HARVEST_EVIDENCE), index=_ids(X))
+        return pd.DataFrame(self._evidence(X), columns=list(self.evidence_groups), index=_ids(X))
 
     def _suspicion(self, X: pd.DataFrame) -> np.ndarray:
         if self.method == "harvest":
@@ -184,10 +193,10 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
         if self.method != "harvest":
             return super()._explain(X, top)
         lp = self._feature_logp(X)
-        D = _with_derived(X)
-        groups = list(HARVEST_EVIDENCE)
+        D = self._derived(X)
+        groups = list(self.evidence_groups)
         best = []
-        for feats in HARVEST_EVIDENCE.values():
+        for feats in self.evidence_groups.values():
             names = list(feats)
             stack = np.vstack([lp[c] for c in names])
             j = stack.argmax(axis=0)

@@ -10,8 +10,17 @@ from sklearn.utils.validation import check_is_fitted
 from distillguard.detect.api_logs._base import _Flagging
 from distillguard.detect.api_logs.account_detectors import SupervisedDetector, UnsupervisedDetector
 from distillguard.detect.api_logs.calibration import _split, threshold_for_fpr
+from distillguard.detect.api_logs.campaigns import (
+    CampaignDetector,
+    cohort_evidence,
+    group_cohort_evidence,
+    link_campaigns,
+    null_groups,
+    pooled_features,
+)
 from distillguard.detect.api_logs.coordination import cluster_logs, link_accounts
 from distillguard.detect.api_logs.features import account_features
+from distillguard.errors import DistillguardError
 
 __all__ = ["AccountScorer"]
 
@@ -54,7 +63,8 @@ class AccountScorer(_Flagging, BaseEstimator):
 
     def __init__(self, target_fpr: float = 1e-3, method: str = "harvest", min_cluster_size: int = 3,
                  calibration_fraction: float = 0.3, random_state: int = 0, progress: bool = False,
-                 cluster_links: tuple[str, ...] = ("ip", "user_agent")):
+                 cluster_links: tuple[str, ...] = ("ip", "user_agent"), campaigns: bool = True,
+                 robust: bool = False, trim_evidence: float = 4.0, max_trim_iter: int = 4):
         self.cluster_links = cluster_links
         self.target_fpr = target_fpr
         self.method = method
@@ -62,42 +72,143 @@ class AccountScorer(_Flagging, BaseEstimator):
         self.calibration_fraction = calibration_fraction
         self.random_state = random_state
         self.progress = progress
+        self.campaigns = campaigns
+        self.robust = robust
+        self.trim_evidence = trim_evidence
+        self.max_trim_iter = max_trim_iter
 
-    def _features(self, logs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    def _features(self, logs: pd.DataFrame) -> dict:
         feats = account_features(logs, progress=self.progress)
         clusters = link_accounts(logs, links=tuple(self.cluster_links))
         cl = cluster_logs(logs, clusters, min_size=self.min_cluster_size)
         cfeats = account_features(cl, progress=self.progress) if len(cl) else feats.iloc[:0]
-        return feats, clusters, cfeats
+        prep = {"feats": feats, "clusters": clusters, "cfeats": cfeats}
+        if self.campaigns:
+            camp = link_campaigns(logs).set_index("account_id").reindex(feats["account_id"])
+            ts = pd.to_datetime(logs["timestamp"], utc=True)
+            first = ts.groupby(logs["account_id"].astype(str).to_numpy()).min()
+            prep["campaign"] = camp
+            prep["first_seen"] = ((first - ts.min()).dt.total_seconds() / 86400.0).reindex(feats["account_id"])
+        return prep
 
     def fit(self, logs: pd.DataFrame, labels: pd.Series | None = None) -> AccountScorer:
-        feats, clusters, cfeats = self._features(logs)
-        rng = np.random.default_rng(self.random_state)
+        """Fit on reference logs (benign, or labelled with ``labels``); with ``robust``, on contaminated logs.
+
+        With ``robust=True`` (and no labels) the logs may hold attackers (tested up to 30 % of the accounts):
+        accounts whose score exceeds ``trim_evidence`` (overwhelming evidence: about ``-log10 p`` of 5 on
+        one evidence group, against the current fit) and the members of linked campaigns whose cohort
+        evidence exceeds it are left out of the detectors' reference, of the campaign null and of the
+        calibration, and the fit is repeated (at most ``max_trim_iter`` fits) until that set stops growing.
+        Attackers with weaker evidence that stay in the calibration can only raise the threshold (fewer
+        flags, never more false positives from them). ``contamination_`` is the share of accounts left out
+        (a lower bound on the attackers' share) and ``excluded_`` lists them; without ``robust`` they are
+        ``None`` / empty.
+
+        Example:
+            >>> from distillguard.detect.api_logs import simulate_logs, AccountScorer
+            >>> logs, acc = simulate_logs(300, 2, hydra_size=5, proxy_size=10, days=3, seed=1,
+            ...                           prompts=[f"q {i}" for i in range(99)])
+            >>> sc = AccountScorer(target_fpr=0.01, robust=True).fit(logs)
+            >>> 0.0 <= sc.contamination_ <= 1.0, sc.n_trim_iter_ >= 1
+            (True, True)
+        """
+        prep = self._features(logs)
+        ids = prep["feats"]["account_id"].to_numpy()
         if labels is None:
-            y = np.zeros(len(feats), dtype=int)
+            y = np.zeros(len(ids), dtype=int)
         else:
-            y = labels.reindex(feats["account_id"]).fillna(0).to_numpy().astype(int)
-        cal = (y == 0) & _split(len(feats), self.calibration_fraction, rng)
-        train = feats.iloc[np.flatnonzero(~cal)]
-        if labels is None:
-            self.detector_ = UnsupervisedDetector(method=self.method, target_fpr=self.target_fpr,
-                                                  calibration_fraction=0.0,
-                                                  random_state=self.random_state).fit(train)
-        else:
-            self.detector_ = SupervisedDetector(target_fpr=self.target_fpr, calibration_fraction=0.0,
-                                                random_state=self.random_state).fit(train, y[~cal])
-        final = self._combine(feats, clusters, cfeats).set_index("account_id")["score"]
-        ref = feats["account_id"].to_numpy()[cal if cal.any() else y == 0]
-        self.threshold_ = threshold_for_fpr(final.reindex(ref).to_numpy(), self.target_fpr)
-        self.n_calibration_ = int(len(ref))
+            y = labels.reindex(ids).fillna(0).to_numpy().astype(int)
+        self.contamination_, self.excluded_, self.n_trim_iter_ = None, np.zeros(0, dtype=object), 1
+        none = np.zeros(len(ids), bool)
+        if not self.robust or labels is not None:
+            self._fit_prepared(prep, y, none, none)
+            return self
+        ex = none.copy()
+        if self.campaigns:
+            camp = prep["campaign"]["campaign_id"]
+            vol = pd.Series(prep["feats"]["n_requests"].to_numpy(), index=ids)
+            coh = cohort_evidence(prep["first_seen"], vol, camp, min_size=self.min_cluster_size)
+            ex = camp.map(coh).fillna(0.0).to_numpy() > self.trim_evidence
+        for it in range(1, self.max_trim_iter + 1):
+            self._fit_prepared(prep, y, ex, ex)
+            s = self._combine(prep).set_index("account_id")["score"].reindex(ids).to_numpy()
+            new = ex | (s > self.trim_evidence)
+            self.n_trim_iter_ = it
+            if (new == ex).all():
+                break
+            ex = new
+        self.contamination_ = float(np.mean(ex)) if len(ids) else 0.0
+        self.excluded_ = ids[ex]
         return self
 
-    def _suspicion(self, logs: pd.DataFrame) -> pd.Series:
-        feats, clusters, cfeats = self._features(logs)
-        ids = pd.Index(feats["account_id"].to_numpy(), name="account_id")
-        return self._combine(feats, clusters, cfeats).set_index("account_id")["score"].reindex(ids)
+    def _fit_prepared(self, prep: dict, y: np.ndarray, ex_fit: np.ndarray, ex_cal: np.ndarray) -> np.ndarray:
+        feats = prep["feats"]
+        rng = np.random.default_rng(self.random_state)
+        split = _split(len(feats), self.calibration_fraction, rng)
+        cal = (y == 0) & split & ~ex_cal
+        train = ~split & ~ex_fit & ((y == 0) | (y == 1))
+        if train.sum() < 20:
+            raise DistillguardError(f"only {int(train.sum())} accounts left to fit on (need 20); pass a reference")
+        trainf = feats.iloc[np.flatnonzero(train)]
+        if (y == 1).any():
+            self.detector_ = SupervisedDetector(target_fpr=self.target_fpr, calibration_fraction=0.0,
+                                                random_state=self.random_state).fit(trainf, y[train])
+        else:
+            self.detector_ = UnsupervisedDetector(method=self.method, target_fpr=self.target_fpr,
+                                                  calibration_fraction=0.0,
+                                                  random_state=self.random_state).fit(trainf)
+        self.campaign_detector_ = None
+        if self.campaigns:
+            pool = feats["account_id"].to_numpy()[train & (y == 0)]
+            groups = null_groups(prep["campaign"]["campaign_id"], pool, rng, min_size=self.min_cluster_size)
+            pooled = pooled_features(feats, groups)
+            vol = pd.Series(feats["n_requests"].to_numpy(), index=feats["account_id"].to_numpy())
+            pooled["cohort_evidence"] = group_cohort_evidence(prep["first_seen"], vol, groups).reindex(pooled.index)
+            self.campaign_detector_ = CampaignDetector().fit(pooled)
+            self.n_campaign_null_ = int(groups.nunique())
+        ids = feats["account_id"].to_numpy()
+        calmask = cal if cal.any() else (y == 0) & ~ex_cal
+        # held-out benign campaigns: the calibration members of each campaign pooled on their own (disjoint
+        # from the training members the campaign null was drawn from)
+        final = self._combine(prep, members=pd.Series(calmask, index=ids)).set_index("account_id")["score"]
+        ref = final.reindex(ids).to_numpy()[calmask]
+        self.calibration_scores_ = ref
+        self.threshold_ = threshold_for_fpr(ref, self.target_fpr)
+        self.n_calibration_ = int(len(ref))
+        return calmask
 
-    def _combine(self, feats, clusters, cfeats) -> pd.DataFrame:
+    def _suspicion(self, logs: pd.DataFrame) -> pd.Series:
+        prep = self._features(logs)
+        ids = pd.Index(prep["feats"]["account_id"].to_numpy(), name="account_id")
+        return self._combine(prep).set_index("account_id")["score"].reindex(ids)
+
+    def _campaign_scores(self, prep: dict, members: pd.Series | None) -> pd.DataFrame:
+        feats, camp = prep["feats"], prep["campaign"]
+        ids = feats["account_id"].to_numpy()
+        cid = camp["campaign_id"]
+        keep = cid.groupby(cid).transform("size") >= self.min_cluster_size
+        if members is not None:
+            keep &= members.reindex(cid.index).to_numpy()
+        keep &= cid.map(cid[keep].value_counts()).fillna(0).to_numpy() >= self.min_cluster_size
+        cols = ["campaign_id", "campaign_score", "cohort_evidence", "campaign_reasons"]
+        if not keep.any():
+            return pd.DataFrame(columns=cols)
+        groups = cid[keep]
+        pooled = pooled_features(feats, groups)
+        vol = pd.Series(feats["n_requests"].to_numpy(), index=ids)
+        cm = None if members is None else members.reindex(ids).fillna(False)
+        cohort = cohort_evidence(prep["first_seen"], vol, cid, members=cm, min_size=self.min_cluster_size)
+        pooled["cohort_evidence"] = cohort.reindex(pooled.index).fillna(0.0)
+        det = self.campaign_detector_
+        total = pd.Series(det.suspicion_score(pooled), index=pooled.index)
+        expl = pd.Series(det._explain(pooled, 3), index=pooled.index)
+        k = pooled["n_members"].astype(int)
+        reasons = [f"campaign of {k[c]} linked accounts: {expl[c]}" for c in pooled.index]
+        return pd.DataFrame({"campaign_id": pooled.index, "campaign_score": total.to_numpy(),
+                             "cohort_evidence": pooled["cohort_evidence"].to_numpy(), "campaign_reasons": reasons})
+
+    def _combine(self, prep: dict, members: pd.Series | None = None) -> pd.DataFrame:
+        feats, clusters, cfeats = prep["feats"], prep["clusters"], prep["cfeats"]
         own = self.detector_.score_accounts(feats)
         out = own.merge(clusters, on="account_id", how="left")
         if len(cfeats):
@@ -110,6 +221,17 @@ class AccountScorer(_Flagging, BaseEstimator):
         out["score"] = np.fmax(out["own_score"], out["cluster_score"].fillna(-np.inf))
         use_cluster = out["cluster_score"].fillna(-np.inf) > out["own_score"]
         out["reasons"] = np.where(use_cluster, "cluster: " + out["cluster_reasons"].fillna(""), out["reasons"])
+        if self.campaigns and getattr(self, "campaign_detector_", None) is not None:
+            camp = prep["campaign"].reset_index()[["account_id", "campaign_id", "campaign_size"]]
+            out = out.merge(camp, on="account_id", how="left")
+            out = out.merge(self._campaign_scores(prep, members), on="campaign_id", how="left")
+            use = out["campaign_score"].fillna(-np.inf) > out["score"]
+            out["score"] = np.fmax(out["score"], out["campaign_score"].fillna(-np.inf))
+            out["reasons"] = np.where(use, out["campaign_reasons"].fillna(""), out["reasons"])
+            out = out.drop(columns=["campaign_reasons"])
+        else:
+            for c in ("campaign_id", "campaign_size", "campaign_score", "cohort_evidence"):
+                out[c] = np.nan
         return out.drop(columns=["cluster_reasons"])
 
     def score_logs(self, logs: pd.DataFrame) -> pd.DataFrame:
@@ -123,8 +245,11 @@ class AccountScorer(_Flagging, BaseEstimator):
             (True, 'bool')
         """
         check_is_fitted(self)
-        out = self._combine(*self._features(logs))
+        out = self._combine(self._features(logs))
         out["flag"] = out["score"] > self.threshold_
+        excluded = set(getattr(self, "excluded_", ()))
+        out["excluded_from_fit"] = out["account_id"].isin(excluded)
         cols = ["account_id", "score", "flag", "reasons", "own_score", "cluster_id", "cluster_size",
-                "cluster_score", "link_evidence", "co_activity"]
+                "cluster_score", "link_evidence", "co_activity", "campaign_id", "campaign_size", "campaign_score",
+                "cohort_evidence", "excluded_from_fit"]
         return out[cols].sort_values("score", ascending=False, kind="stable").reset_index(drop=True)

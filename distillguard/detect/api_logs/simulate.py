@@ -9,7 +9,13 @@ timing) and ``reseller`` (one key shared by many end users: many IPs and user ag
 Attacker families: ``heavy_harvester``, ``cot_rubric`` (reasoning / rubric-grading elicitation),
 ``topic_sweep`` (systematic coverage of a topic taxonomy), ``hydra`` (campaigns of many small accounts
 sharing a proxy pool and templates, each under 1,000 exchanges), ``slow_low`` (human-like timing, modest
-volume, long answers) and ``dist_matched`` (lightly paraphrased real prompts).
+volume, long answers), ``dist_matched`` (lightly paraphrased real prompts), ``proxy_spread`` (campaigns of
+hundreds of small accounts opened within a few days, each behind its own few addresses of a large residential
+proxy pool -- no shared IPs -- one browser user agent each, a human daily rhythm in the operator's time zone,
+a few prompt templates reused across the accounts) and ``verbatim`` (real human prompts sent verbatim, one
+shot each, at benign-looking volumes with human timing). The two newest families draw their parameters
+(templates, opening window, volumes, answer lengths, max-token habits, time zone) afresh from the run's seed,
+so a benchmark on a new seed meets new settings.
 
 Prompts are real human prompts from ShareGPT (:func:`distillguard.data.sharegpt_prompts`); benign and attacker
 accounts draw from disjoint halves of the pool.
@@ -23,10 +29,13 @@ from tqdm.auto import tqdm
 
 from distillguard.data import sharegpt_prompts
 
-__all__ = ["ATTACK_FAMILIES", "BENIGN_FAMILIES", "family_prompts", "simulate_logs"]
+__all__ = ["ATTACK_FAMILIES", "BENIGN_FAMILIES", "CAMPAIGN_FAMILIES", "family_prompts", "simulate_logs"]
 
 BENIGN_FAMILIES = ("human", "power_user", "eval_harness", "batch_enterprise", "tutoring", "reseller")
-ATTACK_FAMILIES = ("heavy_harvester", "cot_rubric", "topic_sweep", "hydra", "slow_low", "dist_matched")
+ATTACK_FAMILIES = ("heavy_harvester", "cot_rubric", "topic_sweep", "hydra", "slow_low", "dist_matched",
+                   "proxy_spread", "verbatim")
+#: families made of coordinated campaigns (``campaign_id`` set; account counts set per campaign)
+CAMPAIGN_FAMILIES = ("hydra", "proxy_spread")
 _BENIGN_MIX = {"human": 0.855, "power_user": 0.05, "tutoring": 0.04, "eval_harness": 0.02,
                "batch_enterprise": 0.02, "reseller": 0.015}
 _BROWSERS = [f"Mozilla/5.0 ({os_}) AppleWebKit/537.36 Chrome/{v}.0 Safari/537.36"
@@ -48,9 +57,45 @@ _RUBRIC_WRAP = ["Here is a question and a candidate answer. Grade the answer on 
                 "rubric for correctness, completeness and clarity, then justify each score.\n\nQuestion: {q}",
                 "Evaluate the answer to the question below. Which response is better, A or B? Use a rubric "
                 "and explain.\n\n{q}"]
+_ROLES = ["senior software engineer", "physician", "tax lawyer", "research scientist", "data analyst",
+          "university professor", "financial advisor", "product manager", "security researcher", "editor"]
+_OPENERS = ["You are a {role}. Answer the question below with a complete, expert answer.",
+            "Act as an experienced {role} and respond in depth to the following request.",
+            "As a {role}, give a thorough and well structured answer to this:",
+            "Imagine you are a {role} explaining to a colleague. Request:",
+            "Respond as a {role} would, covering background, details and caveats.",
+            "Task for a {role}: answer fully, with examples where useful."]
+_CLOSERS = ["Be comprehensive and include examples.", "Structure the answer with headings and a summary.",
+            "Explain your reasoning before the final answer.", "Cover edge cases and common mistakes.",
+            "Write at least several paragraphs.", "End with a short list of key takeaways.",
+            "Use precise terminology and define it.", "Do not skip any steps."]
 _PARA = [("Can you", "Could you"), ("can you", "could you"), ("Please", "Kindly"), ("please", "kindly"),
          ("write", "draft"), ("Write", "Draft"), ("explain", "describe"), ("Explain", "Describe"),
          ("help me", "assist me"), ("I want", "I would like"), ("give me", "provide"), ("make", "create")]
+
+
+def _campaign_params(family: str, rng: np.random.Generator, days: int) -> dict:
+    """Per-run (per-campaign) parameters of the randomised families, drawn from the run's generator."""
+    if family == "proxy_spread":
+        n_tpl = int(rng.integers(3, 13))
+        tpls = []
+        for _ in range(n_tpl):
+            role = _ROLES[int(rng.integers(len(_ROLES)))]
+            op = _OPENERS[int(rng.integers(len(_OPENERS)))].format(role=role)
+            cl = " ".join(rng.choice(_CLOSERS, size=int(rng.integers(1, 3)), replace=False))
+            tpls.append(f"{op}\n\n{{q}}\n\n{cl}" if rng.random() < 0.7 else f"{op} {{q}} {cl}")
+        span = float(rng.uniform(1.0, 4.0))
+        return {"templates": tpls, "template_share": float(rng.uniform(0.5, 1.0)),
+                "open_day": float(rng.uniform(0, max(days - span - 2, 0.5))), "open_span_days": span,
+                "volume": (int(rng.integers(60, 200)), int(rng.integers(400, 950))),
+                "ct_median": float(rng.uniform(350, 900)), "maxtok_prob": float(rng.uniform(0.0, 0.9)),
+                "tz": int(rng.integers(-8, 10)), "session_mean": float(rng.uniform(3.0, 10.0)),
+                "ips_per_account": (1, int(rng.integers(2, 6)))}
+    if family == "verbatim":
+        return {"volume": (int(rng.integers(40, 150)), int(rng.integers(300, 1500))),
+                "ct_median": float(rng.uniform(250, 800)), "maxtok_prob": float(rng.uniform(0.0, 0.8)),
+                "session_mean": float(rng.uniform(1.5, 6.0)), "sdk_prob": float(rng.uniform(0.0, 1.0))}
+    return {}
 
 
 def _ip(rng: np.random.Generator, n: int = 1) -> list[str]:
@@ -112,10 +157,14 @@ def family_prompts(family: str, n: int, rng: np.random.Generator, pool: list[str
     raise ValueError(f"unknown family {family!r}")
 
 
-def _human_times(rng: np.random.Generator, n: int, days: int, session_mean: float = 5.0) -> np.ndarray:
-    tz = int(rng.integers(-8, 10))
+def _human_times(rng: np.random.Generator, n: int, days: int, session_mean: float = 5.0,
+                 tz: int | None = None, first_day: float = 0.0) -> np.ndarray:
+    tz = int(rng.integers(-8, 10)) if tz is None else tz
     n_sess = max(1, int(np.ceil(n / session_mean)))
     day_w = np.array([1.0 if ((d + 0) % 7) < 5 else 0.45 for d in range(days)])  # day 0 is a Monday
+    day_w[: int(np.ceil(first_day))] = 0.0
+    if day_w.sum() == 0:
+        day_w[-1] = 1.0
     sess_day = rng.choice(days, size=n_sess, p=day_w / day_w.sum())
     local_h = np.clip(rng.normal(15.0, 3.5, size=n_sess), 7, 24)
     start = sess_day * 86400 + (local_h - tz) * 3600 + rng.uniform(0, 3600, size=n_sess)
@@ -142,6 +191,34 @@ def _burst_times(rng: np.random.Generator, n: int, days: int, runs: int, gap_s: 
         h = rng.uniform(0, 24) if hour is None else hour + rng.uniform(0, 0.5)
         out.append(d * 86400 + h * 3600 + np.cumsum(rng.gamma(8.0, gap_s / 8.0, size=k)))
     return np.sort(np.concatenate(out))
+
+
+def _randomised_account(rng, fam, n, days, attack_pool, par) -> dict:
+    """One account of a randomised family (``proxy_spread``, ``verbatim``) under its run parameters ``par``."""
+    pick = [attack_pool[i] for i in rng.integers(0, len(attack_pool), size=n)]
+    if fam == "proxy_spread":
+        first = par["open_day"] + float(rng.uniform(0, par["open_span_days"]))
+        t = _human_times(rng, n, days, session_mean=par["session_mean"], tz=par["tz"] + int(rng.integers(-1, 2)),
+                         first_day=first)
+        t = np.maximum(t, first * 86400.0)
+        tpls = par["templates"]
+        prompts = [tpls[int(rng.integers(len(tpls)))].format(q=p) if rng.random() < par["template_share"] else p
+                   for p in pick]
+        ips = _ip(rng, int(rng.integers(par["ips_per_account"][0], par["ips_per_account"][1] + 1)))
+        uas = [str(rng.choice(_BROWSERS))]
+    else:
+        t = _human_times(rng, n, days, session_mean=par["session_mean"])
+        prompts = pick
+        ips = _ip(rng, int(rng.integers(1, 4)))
+        uas = [str(rng.choice(_SDKS if rng.random() < par["sdk_prob"] else _BROWSERS))]
+    ct = np.minimum(rng.lognormal(np.log(par["ct_median"]), 0.6, size=n), 4096).astype(int)
+    max_tokens = np.full(n, 4096.0 if rng.random() < par["maxtok_prob"] else np.nan)
+    pt = np.array([max(1, len(p) // 4) for p in prompts]) + rng.integers(0, 5, size=n)
+    err = rng.random(n) < 0.015
+    return {"t": t[:n], "prompt": prompts, "pt": pt, "ct": ct, "max_tokens": max_tokens,
+            "ip": [ips[i] for i in rng.integers(0, len(ips), size=n)],
+            "ua": [uas[i] for i in rng.integers(0, len(uas), size=n)],
+            "status": np.where(err, "429", "200")}
 
 
 def _account(rng, fam, n, days, pool, attack_pool) -> dict:
@@ -194,14 +271,14 @@ def _account(rng, fam, n, days, pool, attack_pool) -> dict:
             "status": np.where(err, "429", "200")}
 
 
-def _volume(rng: np.random.Generator, fam: str) -> int:
+def _volume(rng: np.random.Generator, fam: str, par: dict | None = None) -> int:
     ranges = {"eval_harness": (500, 4000), "batch_enterprise": (1500, 15000), "reseller": (2000, 12000),
               "power_user": (300, 2500), "heavy_harvester": (3000, 20000), "cot_rubric": (1000, 6000),
               "topic_sweep": (1000, 5000), "hydra": (150, 900), "slow_low": (200, 800),
               "dist_matched": (2000, 8000)}
     if fam in ("human", "tutoring"):
         return int(min(3000, max(1, np.ceil(rng.lognormal(np.log(14 if fam == "human" else 40), 1.2)))))
-    lo, hi = ranges[fam]
+    lo, hi = par["volume"] if par else ranges[fam]
     return int(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
@@ -211,6 +288,8 @@ def simulate_logs(
     *,
     hydra_campaigns: int = 1,
     hydra_size: int = 100,
+    proxy_campaigns: int = 1,
+    proxy_size: int = 100,
     days: int = 14,
     seed: int = 0,
     start: str = "2025-03-03",
@@ -219,6 +298,9 @@ def simulate_logs(
     progress: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Simulate labelled API logs; return ``(logs, accounts)``.
+
+    The parameters of ``proxy_spread`` (per campaign) and ``verbatim`` are drawn from a generator of their
+    own seeded by ``seed``, so adding them leaves the other families' traffic of a seed unchanged.
 
     ``logs`` has the canonical columns plus ``ip``, ``user_agent``, ``model``, ``request_id``, ``org_id``,
     ``status``, ``max_tokens`` and the ground truth ``label`` (1 = attacker) and ``family``. ``accounts``
@@ -229,6 +311,8 @@ def simulate_logs(
         n_per_attack: accounts per attacker family other than hydra.
         hydra_campaigns: number of hydra campaigns (coordinated groups of accounts).
         hydra_size: accounts per hydra campaign.
+        proxy_campaigns: number of ``proxy_spread`` campaigns (when that family is in ``families``).
+        proxy_size: accounts per ``proxy_spread`` campaign.
         days: length of the log; day 0 is a Monday; a new model is released on day ``days // 2``.
         seed: everything is reproducible from it.
         start: the date of day 0 (UTC).
@@ -253,6 +337,9 @@ def simulate_logs(
         if fam == "hydra":
             plan += [(f"h{c}-{j:05d}", "hydra", f"hydra-{c}") for c in range(hydra_campaigns)
                      for j in range(hydra_size)]
+        elif fam == "proxy_spread":
+            plan += [(f"p{c}-{j:05d}", "proxy_spread", f"proxy-{c}") for c in range(proxy_campaigns)
+                     for j in range(proxy_size)]
         else:
             plan += [(f"x-{fam}-{j:04d}", fam, "") for j in range(n_per_attack)]
     # corporate NATs: a fifth of the humans sit behind shared office IPs
@@ -262,8 +349,12 @@ def simulate_logs(
         if rng.random() < 0.2:
             org_of[i] = int(rng.integers(0, max(1, len(humans) // 25)))
     org_ips = {o: _ip(rng, 2) for o in set(org_of.values())}
-    campaign_ips = {c: _ip(rng, 40) for c in {p[2] for p in plan if p[2]}}
+    campaign_ips = {c: _ip(rng, 40) for c in sorted({p[2] for p in plan if p[1] == "hydra"})}
     campaign_uas = {c: list(rng.choice(_BROWSERS, size=3)) for c in campaign_ips}
+    prng = np.random.default_rng([seed, 29])  # the randomised families' own stream
+    par = {c: _campaign_params("proxy_spread", prng, days) for c in sorted({p[2] for p in plan
+                                                                             if p[1] == "proxy_spread"})}
+    par["verbatim"] = _campaign_params("verbatim", prng, days)
     t0 = pd.Timestamp(start, tz="UTC")
     release = days // 2 * 86400
     parts, acc_rows = [], []
@@ -271,11 +362,16 @@ def simulate_logs(
     if progress:
         it = tqdm(it, total=len(plan), desc="simulating accounts", unit="acct")
     for i, (aid, fam, camp) in it:
-        n = _volume(rng, fam)
-        a = _account(rng, fam, n, days, pool, attack_pool)
+        if fam in ("proxy_spread", "verbatim"):
+            fp = par[camp or fam]
+            n = _volume(prng, fam, fp)
+            a = _randomised_account(prng, fam, n, days, attack_pool, fp)
+        else:
+            n = _volume(rng, fam)
+            a = _account(rng, fam, n, days, pool, attack_pool)
         if i in org_of:
             a["ip"] = [org_ips[org_of[i]][k] for k in rng.integers(0, 2, size=n)]
-        if camp:
+        if camp and fam == "hydra":
             a["ip"] = [campaign_ips[camp][k] for k in rng.integers(0, 40, size=n)]
             a["ua"] = [campaign_uas[camp][k] for k in rng.integers(0, 3, size=n)]
         t = np.clip(a["t"], 0, days * 86400 - 1)

@@ -1,0 +1,406 @@
+"""Campaigns that share no infrastructure: accounts linked by what they ask, scored against benign clusters.
+
+A campaign behind a large residential proxy pool shares no IPs between its accounts, but it reuses a few prompt
+templates across them. Three steps, each near-linear in the number of requests:
+
+1. :func:`template_signatures` -- per account, the recurring prompt fragments: word 5-shingles (digits masked)
+   of the first and last 12 words of its distinct prompts that recur in at least 2 prompts and 2 % of them
+   (a sample of at most ``max_prompts`` distinct prompts per account). A human who pastes one question twice
+   has none; an account that wraps questions in a template has the template's shingles.
+2. :func:`link_campaigns` -- MinHash (64 seeded hashes, numpy) of each account's fragment set, LSH (32 bands
+   of 2), bucket members joined to the bucket's first member when their estimated Jaccard similarity is at
+   least ``min_jaccard``; connected components of these links and of the shared-infrastructure links
+   (:func:`~.coordination.link_accounts`) are the candidate campaigns.
+3. scoring a candidate (:class:`CampaignDetector`, :func:`cohort_evidence`): what the pooled members ask the
+   model to produce (long outputs, max-token requests, elicited reasoning: members' traffic pooled, so many
+   small accounts add up), measured against a **campaign-level null** -- pooled pseudo-campaigns of benign
+   reference accounts: sub-samples of the benign clusters the same linking finds there (independent users of
+   one eval harness share its template; tutoring platforms share wrappers; batch jobs share task prompts) and
+   random groups of benign accounts -- capped by the distance to the 2nd-nearest benign pseudo-campaign; plus
+   the **cohort** evidence: how many members were first seen within ``window_days`` of each other against
+   what the other accounts of similar volume show (a Poisson tail, Bonferroni over windows).
+
+Example:
+    >>> import pandas as pd
+    >>> from distillguard.detect.api_logs.campaigns import link_campaigns
+    >>> tpl = "You are an expert physician. Answer the question below in depth, covering caveats. {q} Be thorough."
+    >>> rows = [(f"a{i}", tpl.format(q=f"question number {j} about topic {i * 7 + j}")) for i in range(4)
+    ...         for j in range(6)] + [("h", "hello there how are you today my friend"), ("h", "what is 2+2")]
+    >>> logs = pd.DataFrame(rows, columns=["account_id", "prompt"])
+    >>> cl = link_campaigns(logs).set_index("account_id")
+    >>> cl.loc[["a0", "a1", "a2", "a3"], "campaign_size"].tolist(), int(cl.loc["h", "campaign_size"])
+    ([4, 4, 4, 4], 1)
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+from scipy.stats import poisson
+
+from distillguard.detect.api_logs.account_detectors import UnsupervisedDetector
+from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+from distillguard.errors import DistillguardError
+
+__all__ = ["CAMPAIGN_EVIDENCE", "CampaignDetector", "cohort_evidence", "group_cohort_evidence", "link_campaigns",
+           "null_groups", "pooled_features", "template_signatures"]
+
+_DIGITS = re.compile(r"\d+")
+_N_HASH = 64
+_ROWS = 2
+_MASK32 = np.uint64(0xFFFFFFFF)
+_HA = np.random.default_rng(20260529).integers(1, 2**61, size=_N_HASH, dtype=np.uint64) | np.uint64(1)
+_HB = np.random.default_rng(20260530).integers(0, 2**61, size=_N_HASH, dtype=np.uint64)
+
+#: evidence groups of a pooled campaign (feature -> direction): what the members ask the model to produce.
+#: Volume and timing are left out on purpose: pooled, any large benign group is voluminous and round-the-clock.
+CAMPAIGN_EVIDENCE: dict[str, dict[str, int]] = {
+    "long_outputs": {"completion_tokens_mean": 1, "completion_prompt_ratio": 1, "long_completion_frac": 1,
+                     "maxtok_frac": 1},
+    "reasoning": {"cot_frac": 1, "rubric_frac": 1},
+    "cohort": {"cohort_evidence": 1},
+}
+_POOLED_MEANS = ("completion_tokens_mean", "long_completion_frac", "maxtok_frac", "cot_frac", "rubric_frac",
+                 "prompt_tokens_mean")
+
+
+def _prompt_shingles(p: str, words: int, edge: int) -> set[int]:
+    head = _DIGITS.sub("#", p[:240].lower()).split()[:edge]
+    tail = _DIGITS.sub("#", p[-240:].lower()).split()[-edge:]
+    crc = zlib.crc32
+    out = set()
+    for w in (head, tail):
+        for i in range(len(w) - words + 1):
+            out.add(crc(" ".join(w[i:i + words]).encode()))
+    return out
+
+
+def template_signatures(logs: pd.DataFrame, *, shingle_words: int = 5, edge_words: int = 12,
+                        min_prompts: int = 2, min_share: float = 0.02, min_shingles: int = 3,
+                        max_prompts: int = 200) -> pd.DataFrame:
+    """Recurring prompt fragments per account: one row per (``account_id``, ``shingle``).
+
+    A fragment is a CRC32 of ``shingle_words`` consecutive words (lower case, digits masked) among the first
+    or last ``edge_words`` words of a prompt; it recurs when it appears in at least ``min_prompts`` and
+    ``min_share`` of the account's distinct prompts (at most ``max_prompts`` distinct prompts per account, a
+    deterministic sample by prompt hash). Accounts with fewer than ``min_shingles`` recurring fragments have
+    no signature.
+
+    Example:
+        >>> import pandas as pd
+        >>> from distillguard.detect.api_logs.campaigns import template_signatures
+        >>> tpl = "Act as a senior tax lawyer and answer in depth: {q} Cover edge cases and common mistakes."
+        >>> logs = pd.DataFrame({"account_id": ["a"] * 3 + ["b", "b"],
+        ...                      "prompt": [tpl.format(q=f"case {i} about leases") for i in range(3)]
+        ...                                + ["what is a lease", "what is a lease"]})
+        >>> sig = template_signatures(logs)
+        >>> sig["account_id"].unique().tolist(), len(sig) >= 3
+        (['a'], True)
+    """
+    df = pd.DataFrame({"a": logs["account_id"].astype(str).to_numpy(),
+                       "p": logs["prompt"].astype(str).to_numpy()}).drop_duplicates()
+    if len(df) == 0:
+        return pd.DataFrame({"account_id": pd.Series(dtype=object), "shingle": pd.Series(dtype=np.int64)})
+    df["h"] = pd.util.hash_pandas_object(df["p"], index=False).to_numpy()
+    df = df.sort_values(["a", "h"], kind="stable")
+    df = df[df.groupby("a", sort=False).cumcount() < max_prompts]
+    n_prompts = df.groupby("a").size()
+    codes, uniq = pd.factorize(df["p"])
+    sh_u, sh_h = [], []
+    for k, p in enumerate(uniq):
+        s = _prompt_shingles(p, shingle_words, edge_words)
+        sh_u.extend([k] * len(s))
+        sh_h.extend(s)
+    sh = pd.DataFrame({"u": np.asarray(sh_u, dtype=np.int64), "shingle": np.asarray(sh_h, dtype=np.int64)})
+    rows = pd.DataFrame({"account_id": df["a"].to_numpy(), "u": codes}).merge(sh, on="u")
+    cnt = rows.groupby(["account_id", "shingle"]).size().rename("c").reset_index()
+    need = np.maximum(min_prompts, min_share * n_prompts.reindex(cnt["account_id"]).to_numpy())
+    cnt = cnt[cnt["c"].to_numpy() >= need]
+    size = cnt.groupby("account_id")["shingle"].transform("size")
+    return cnt.loc[size >= min_shingles, ["account_id", "shingle"]].reset_index(drop=True)
+
+
+def _minhash(sig: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``(account_ids, (n, 64) MinHash matrix)`` of the signature sets."""
+    sig = sig.sort_values("account_id", kind="stable")
+    ids, starts = np.unique(sig["account_id"].to_numpy(), return_index=True)
+    h = sig["shingle"].to_numpy().astype(np.uint64)
+    M = np.empty((len(ids), _N_HASH), dtype=np.uint64)
+    for k in range(_N_HASH):
+        v = ((h ^ _HB[k]) * _HA[k]) >> np.uint64(29)
+        M[:, k] = np.minimum.reduceat(v, starts)
+    return ids.astype(str), M
+
+
+def _template_edges(ids: np.ndarray, M: np.ndarray, min_jaccard: float) -> tuple[np.ndarray, np.ndarray]:
+    rows, cols = [], []
+    for b in range(_N_HASH // _ROWS):
+        band = M[:, b * _ROWS:(b + 1) * _ROWS]
+        key = pd.util.hash_array(band[:, 0]) ^ (pd.util.hash_array(band[:, 1]) * np.uint64(31))
+        codes, _ = pd.factorize(key)
+        order = np.argsort(codes, kind="stable")
+        cs = codes[order]
+        first = np.r_[True, cs[1:] != cs[:-1]]
+        rep = order[np.flatnonzero(first)[np.cumsum(first) - 1]]
+        m = rep != order
+        a, r = order[m], rep[m]
+        if len(a):
+            jac = (M[a] == M[r]).mean(axis=1)
+            ok = jac >= min_jaccard
+            rows.append(a[ok])
+            cols.append(r[ok])
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+def link_campaigns(logs: pd.DataFrame, *, min_jaccard: float = 0.4, infrastructure: bool = True,
+                   **signature_options) -> pd.DataFrame:
+    """Candidate campaigns: accounts linked by near-duplicate prompt templates (MinHash-LSH) or infrastructure.
+
+    Returns one row per account: ``account_id``, ``campaign_id`` (``t<k>``, singletons included),
+    ``campaign_size`` and ``template_linked`` (the account has a template link). With ``infrastructure`` the
+    shared-IP / rare-user-agent links of :func:`~.coordination.link_accounts` join the same graph (when the
+    logs have an ``ip`` column). ``signature_options`` go to :func:`template_signatures`.
+
+    Example:
+        >>> import pandas as pd
+        >>> from distillguard.detect.api_logs.campaigns import link_campaigns
+        >>> link_campaigns(pd.DataFrame({"account_id": ["a", "b"], "prompt": ["x", "y"]}))["campaign_size"].tolist()
+        [1, 1]
+    """
+    acc = np.unique(logs["account_id"].astype(str).to_numpy())
+    n = len(acc)
+    pos = pd.Series(np.arange(n), index=acc)
+    adj = sparse.csr_matrix((n, n))
+    linked = np.zeros(n, dtype=bool)
+    sig = template_signatures(logs, **signature_options)
+    if len(sig):
+        ids, M = _minhash(sig)
+        a, r = _template_edges(ids, M, min_jaccard)
+        if len(a):
+            ia, ir = pos[ids[a]].to_numpy(), pos[ids[r]].to_numpy()
+            adj = adj + sparse.csr_matrix((np.ones(len(ia)), (ia, ir)), shape=(n, n))
+            linked[ia] = True
+            linked[ir] = True
+    if infrastructure and "ip" in logs.columns and n:
+        from distillguard.detect.api_logs.coordination import link_accounts
+
+        infra = link_accounts(logs, links=("ip", "user_agent"))
+        big = infra[infra["cluster_size"] > 1]
+        if len(big):
+            rep = big.groupby("cluster_id")["account_id"].transform("first")
+            ia, ir = pos[big["account_id"]].to_numpy(), pos[rep].to_numpy()
+            adj = adj + sparse.csr_matrix((np.ones(len(ia)), (ia, ir)), shape=(n, n))
+    _, labels = connected_components(adj, directed=False) if n else (0, np.zeros(0, np.int64))
+    size = np.bincount(labels, minlength=int(labels.max()) + 1 if n else 0)
+    return pd.DataFrame({"account_id": acc, "campaign_id": [f"t{k}" for k in labels],
+                         "campaign_size": size[labels].astype(np.int64), "template_linked": linked})
+
+
+def pooled_features(feats: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
+    """Features of campaigns as pooled pseudo-accounts, from their members' per-account features.
+
+    ``groups`` maps ``account_id`` to a group id (an account may be listed once per group: pass a Series with
+    a repeated index for overlapping groups). Means and fractions are request-weighted (the pooled traffic),
+    ``completion_prompt_ratio`` is the ratio of pooled sums and ``n_requests`` the pooled total; the result
+    has every column of :data:`FEATURE_COLUMNS` (the ones a campaign is not scored on are 0) and
+    ``n_members``.
+
+    Example:
+        >>> import pandas as pd
+        >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+        >>> from distillguard.detect.api_logs.campaigns import pooled_features
+        >>> f = pd.DataFrame(0.0, index=range(2), columns=FEATURE_COLUMNS).assign(account_id=["a", "b"])
+        >>> f[["n_requests", "completion_tokens_mean", "prompt_tokens_mean"]] = [[1, 100, 10], [3, 300, 10]]
+        >>> p = pooled_features(f, pd.Series(["g", "g"], index=["a", "b"]))
+        >>> float(p.loc["g", "completion_tokens_mean"]), float(p.loc["g", "completion_prompt_ratio"])
+        (250.0, 25.0)
+    """
+    f = feats.set_index("account_id")
+    m = f.reindex(groups.index)
+    n = m["n_requests"].to_numpy(dtype=np.float64)
+    g = pd.Series(groups.to_numpy(), name="g")
+    parts = {"n_requests": pd.Series(n).groupby(g).sum(), "n_members": pd.Series(np.ones(len(n))).groupby(g).sum()}
+    for c in _POOLED_MEANS:
+        parts[c] = pd.Series(n * m[c].to_numpy(dtype=np.float64)).groupby(g).sum() / parts["n_requests"]
+    out = pd.DataFrame(0.0, index=parts["n_requests"].index, columns=FEATURE_COLUMNS)
+    for c, v in parts.items():
+        out[c] = v
+    out["completion_prompt_ratio"] = out["completion_tokens_mean"] / np.maximum(out["prompt_tokens_mean"], 1.0)
+    out.index.name = "group"
+    return out
+
+
+def _cohort_setup(first_seen_days: pd.Series, volume: pd.Series) -> dict:
+    day = np.floor(first_seen_days.to_numpy(dtype=np.float64)).astype(np.int64)
+    day = day - (day.min() if len(day) else 0)
+    n_days = int(day.max()) + 1 if len(day) else 1
+    lv = np.log1p(volume.reindex(first_seen_days.index).to_numpy(dtype=np.float64))
+    edges = np.unique(np.quantile(lv, np.linspace(0, 1, 11)[1:-1])) if len(lv) else np.zeros(0)
+    dec = np.searchsorted(edges, lv, side="right")
+    allc = np.zeros((len(edges) + 1, n_days))
+    np.add.at(allc, (dec, day), 1.0)
+    return {"day": day, "dec": dec, "allc": allc, "pos": pd.Series(np.arange(len(day)), index=first_seen_days.index)}
+
+
+def _cohort_one(st: dict, counted: np.ndarray, left_out: np.ndarray, window_days: float) -> float:
+    """``-log10 p`` (Bonferroni over windows) for the ``counted`` members, the null leaving ``left_out`` out."""
+    day, dec, allc = st["day"], st["dec"], st["allc"]
+    n_dec, n_days = allc.shape
+    own = np.zeros_like(allc)
+    np.add.at(own, (dec[left_out], day[left_out]), 1.0)
+    rest = allc - own
+    cnt = np.zeros_like(allc)
+    np.add.at(cnt, (dec[counted], day[counted]), 1.0)
+    w = int(min(max(1, round(window_days)), n_days))
+    n_win = n_days - w + 1
+    cs_rest = np.concatenate([np.zeros((n_dec, 1)), np.cumsum(rest, axis=1)], axis=1)
+    cs_cnt = np.concatenate([np.zeros((n_dec, 1)), np.cumsum(cnt, axis=1)], axis=1)
+    p = (cs_rest[:, w:w + n_win] - cs_rest[:, :n_win] + 0.5) / (rest.sum(axis=1, keepdims=True) + 1.0)
+    mu = (cnt.sum(axis=1)[:, None] * p).sum(axis=0)
+    obs = (cs_cnt[:, w:w + n_win] - cs_cnt[:, :n_win]).sum(axis=0)
+    return float(-(poisson.logsf(obs - 1, mu) / np.log(10.0)).min() - np.log10(n_win))
+
+
+def cohort_evidence(first_seen_days: pd.Series, volume: pd.Series, campaign: pd.Series, *,
+                    members: pd.Series | None = None, window_days: float = 3.0, min_size: int = 3,
+                    max_evidence: float = 12.0) -> pd.Series:
+    """``-log10 p`` that a campaign's members were first seen this close together, per campaign.
+
+    For each window of ``window_days`` starting on each day, the expected number of members first seen in
+    it is the sum over members of the share of the *other* accounts (those outside the campaign) of the same
+    volume decile first seen in it; the p-value is the Poisson tail of the observed count (the Poisson is more
+    spread than the exact Poisson-binomial, so the tail is conservative), Bonferroni-corrected over windows.
+    ``members`` (a boolean Series) restricts the counted members (the null still leaves the whole campaign
+    out). Indexed by campaign id; campaigns under ``min_size`` counted members get 0. Benign clusters can
+    show some of it too (an eval harness run on one day); :class:`CampaignDetector` reads it against benign
+    pseudo-campaigns.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from distillguard.detect.api_logs.campaigns import cohort_evidence
+        >>> rng = np.random.default_rng(0)
+        >>> ids = [f"a{i}" for i in range(400)]
+        >>> first = pd.Series(rng.uniform(0, 14, 400), index=ids); first.iloc[:40] = rng.uniform(5, 6, 40)
+        >>> camp = pd.Series(["c"] * 40 + [f"s{i}" for i in range(360)], index=ids)
+        >>> ev = cohort_evidence(first, pd.Series(1.0, index=ids), camp)
+        >>> bool(ev["c"] > 5), bool(ev.drop("c").max() == 0)
+        (True, True)
+    """
+    st = _cohort_setup(first_seen_days, volume)
+    cvals = campaign.reindex(first_seen_days.index).to_numpy()
+    sizes = pd.Series(cvals).value_counts()
+    counted = (np.ones(len(cvals), bool) if members is None
+               else members.reindex(first_seen_days.index).fillna(False).to_numpy(bool))
+    out = pd.Series(0.0, index=sizes.index)
+    for c in sizes.index[sizes >= min_size]:
+        mine = cvals == c
+        if (mine & counted).sum() >= min_size:
+            out[c] = float(np.clip(_cohort_one(st, mine & counted, mine, window_days), 0.0, max_evidence))
+    return out
+
+
+def group_cohort_evidence(first_seen_days: pd.Series, volume: pd.Series, groups: pd.Series, *,
+                          window_days: float = 3.0, max_evidence: float = 12.0) -> pd.Series:
+    """:func:`cohort_evidence` for explicit (possibly overlapping) groups: ``groups`` maps account -> group id.
+
+    Example:
+        >>> import pandas as pd
+        >>> from distillguard.detect.api_logs.campaigns import group_cohort_evidence
+        >>> first = pd.Series([0.1, 0.2, 5.0, 9.0], index=list("abcd"))
+        >>> ev = group_cohort_evidence(first, pd.Series(1.0, index=list("abcd")), pd.Series(["g", "g"], index=["a", "b"]))
+        >>> list(ev.index), bool(ev["g"] >= 0)
+        (['g'], True)
+    """
+    st = _cohort_setup(first_seen_days, volume)
+    pos = st["pos"].reindex(groups.index).to_numpy()
+    g = pd.Series(groups.to_numpy())
+    out = {}
+    for gid, rows in g.groupby(g).groups.items():
+        m = np.zeros(len(st["day"]), bool)
+        m[pos[np.asarray(rows)]] = True
+        out[gid] = float(np.clip(_cohort_one(st, m, m, window_days), 0.0, max_evidence))
+    return pd.Series(out, dtype=np.float64)
+
+
+class CampaignDetector(UnsupervisedDetector):
+    """The ``harvest`` evidence on pooled campaigns (:data:`CAMPAIGN_EVIDENCE`), fitted on benign pseudo-campaigns.
+
+    ``fit(X)`` takes :func:`pooled_features` of benign pseudo-campaigns (the campaign-level null); the score
+    is the sum over groups of ``-log10`` benign-tail probability beyond ``margin``, capped by the distance to
+    the 2nd-nearest benign pseudo-campaign (a campaign that looks like a known kind of benign cluster is not
+    novel). ``threshold_`` is a benign quantile of the training pseudo-campaigns (informational: the account
+    scorer calibrates its threshold on held-out benign accounts). Shrinkage is off: a campaign's pooled
+    traffic is large.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+        >>> from distillguard.detect.api_logs.campaigns import CampaignDetector
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(0.0, index=range(300), columns=FEATURE_COLUMNS)
+        >>> X["n_requests"] = 1000.0; X["completion_tokens_mean"] = rng.normal(300, 20, 300)
+        >>> X["cohort_evidence"] = 0.0
+        >>> det = CampaignDetector().fit(X)
+        >>> x = X.iloc[:2].copy(); x["completion_tokens_mean"] = [300.0, 700.0]
+        >>> s = det.suspicion_score(x); bool(s[0] < 1 < s[1])
+        True
+    """
+
+    evidence_groups = CAMPAIGN_EVIDENCE
+
+    def __init__(self, target_fpr: float = 1e-2, shrinkage: float = 0.0, margin: float = 1.0,
+                 novelty_k: int | None = 2, tail_fraction: float = 0.05, max_evidence: float = 12.0):
+        super().__init__(method="harvest", target_fpr=target_fpr, shrinkage=shrinkage, margin=margin,
+                         novelty_k=novelty_k, calibration_fraction=0.0, tail_fraction=tail_fraction,
+                         max_evidence=max_evidence)
+
+    def _shrink(self, c: str, v: np.ndarray, n: np.ndarray) -> np.ndarray:
+        return np.asarray(v, dtype=np.float64)
+
+    @staticmethod
+    def _derived(X: pd.DataFrame) -> pd.DataFrame:
+        D = UnsupervisedDetector._derived(X)
+        return D.assign(cohort_evidence=X["cohort_evidence"].to_numpy(dtype=np.float64)
+                        if "cohort_evidence" in X.columns else 0.0)
+
+
+def null_groups(campaign: pd.Series, pool: np.ndarray, rng: np.random.Generator, *, min_size: int = 3,
+                per_campaign: int = 8, n_random: int = 150, max_random: int = 300) -> pd.Series:
+    """Benign pseudo-campaigns: sub-samples of the benign linked campaigns and random groups of benign accounts.
+
+    ``campaign`` maps account -> campaign id, ``pool`` holds the benign accounts to draw from. Returns a Series
+    mapping ``account_id`` (repeated) to pseudo-campaign ids. Raises when there are too few accounts.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from distillguard.detect.api_logs.campaigns import null_groups
+        >>> ids = np.array([f"a{i}" for i in range(50)])
+        >>> g = null_groups(pd.Series(["c"] * 10 + list(ids[10:]), index=ids), ids, np.random.default_rng(0))
+        >>> bool(g.groupby(g).size().min() >= 3), g.nunique() > 100
+        (True, True)
+    """
+    if len(pool) < 2 * min_size:
+        raise DistillguardError(f"need at least {2 * min_size} benign accounts for the campaign null")
+    camp = campaign.reindex(pool)
+    idx, grp = [], []
+    for cid, members in camp.groupby(camp).groups.items():
+        m = np.asarray(members)
+        if len(m) < min_size:
+            continue
+        for j in range(per_campaign + 1):
+            k = len(m) if j == 0 else int(rng.integers(min_size, len(m) + 1))
+            idx.extend(rng.choice(m, size=k, replace=False))
+            grp.extend([f"{cid}/{j}"] * k)
+    hi = min(max_random, len(pool))
+    for j in range(n_random):
+        k = int(np.exp(rng.uniform(np.log(min_size), np.log(hi))))
+        idx.extend(rng.choice(pool, size=k, replace=False))
+        grp.extend([f"random/{j}"] * k)
+    return pd.Series(grp, index=pd.Index(idx, name="account_id"))
