@@ -39,33 +39,32 @@ from distillguard.distill.evaluate import evaluate, full_statistics, member_logp
 from distillguard.distill.finetune import gemma_finetune
 from distillguard.distill.zoo import (
     FAMILY_KINDS,
+    FINGERPRINT_DATA,
     N_FAMILY_PAIRS,
+    SUBSET_PROBES,
     answered_probes,
     committed_zoo,
     family_kind,
     family_runs,
-    fingerprint_cache,
+    family_scores_dir,
     held_out,
     self_pairs,
     zoo_dir,
 )
 
 ROOT = Path(__file__).resolve().parent
-DATA = ROOT / "data" / "fingerprint"
-ZOO = zoo_dir()
-SCORES = fingerprint_cache() / "family_scores"
-NS = [2, 4, 8, 16, 32, 64]  # probes per subset (2 queries each)
 
 
 def build(n_chatgpt: int, n_human: int, with_self: bool) -> list[str]:
     """Fine-tune every family member not yet on disk (resumable); positives first, then the null by source."""
     runs = family_runs(n_chatgpt, n_human, with_self)
+    zoo = zoo_dir()
     for name, pairs in runs:
-        if (ZOO / name / "train.json").exists():
+        if (zoo / name / "train.json").exists():
             continue  # trained: its data is not needed (and Gemma's own answers are not sampled again)
         if pairs is None:
             pairs = self_pairs(held_out(), N_FAMILY_PAIRS)
-        gemma_finetune(ZOO / name, pairs)
+        gemma_finetune(zoo / name, pairs)
     return ["gemma3-270m", *[name for name, _ in runs]]
 
 
@@ -78,12 +77,14 @@ def main() -> None:
     a = ap.parse_args()
     t0 = time.time()
     names = build(a.chatgpt, a.human, not a.no_self)
-    plist = answered_probes(DATA / "probes.json")
-    lp = {n: member_logprobs(n, plist, SCORES) for n in names}
+    zoo, scores = zoo_dir(), family_scores_dir()
+    plist = answered_probes(FINGERPRINT_DATA / "probes.json")
+    lp = {n: member_logprobs(n, plist, scores) for n in names}
     S = {n: t - r for n, (t, r) in lp.items()}
     labels = {n: FAMILY_KINDS[family_kind(n)][0] for n in names}
-    np.savez_compressed(DATA / "family_logprobs.npz", names=np.array(names), labels=np.array([labels[n] for n in names]),
-                        probe_ids=np.array([p.id for p in plist]), teacher_lps=np.array([lp[n][0] for n in names]),
+    np.savez_compressed(FINGERPRINT_DATA / "family_logprobs.npz", names=np.array(names),
+                        labels=np.array([labels[n] for n in names]), probe_ids=np.array([p.id for p in plist]),
+                        teacher_lps=np.array([lp[n][0] for n in names]),
                         reference_lps=np.array([lp[n][1] for n in names]))
     # the zoo's test and evaluation (distillguard.distill.evaluate) with family=True: a Gemma model's null is the
     # base and its non-teacher fine-tunes (leave-one-out), a from-scratch model's the chat-sharegpt students
@@ -91,20 +92,20 @@ def main() -> None:
     everything = np.arange(len(plist))
     rng = np.random.default_rng(0)
     full = full_statistics(members, S, everything, family=True)
-    fam_rows = [evaluate(members, S, everything, n, a.reps, rng, family=True) for n in [*NS, len(plist)]]
-    zoo_models, zoo_S = committed_zoo(DATA / "answered_logprobs.npz")
+    fam_rows = [evaluate(members, S, everything, n, a.reps, rng, family=True) for n in [*SUBSET_PROBES, len(plist)]]
+    zoo_models, zoo_S = committed_zoo(FINGERPRINT_DATA / "answered_logprobs.npz")
     pooled_rows = [evaluate(zoo_models + members, {**zoo_S, **S}, everything, n, a.reps, rng, family=True)
-                   for n in [*NS, len(plist)]]
+                   for n in [*SUBSET_PROBES, len(plist)]]
     Plab = {m["name"]: m["label"] for m in zoo_models + members}
     members_info = {n: {"label": labels[n], "source": FAMILY_KINDS[family_kind(n)][1],
-                        "train": json.loads((ZOO / n / "train.json").read_text()) if n != "gemma3-270m" else None}
+                        "train": json.loads((zoo / n / "train.json").read_text()) if n != "gemma3-270m" else None}
                     for n in names}
     res = new_record(
         "benchmarks/fingerprint_family.py", question=__doc__.split("\n\n")[0], members=members_info,
         full_statistics=full, family=fam_rows, pooled=pooled_rows, pooled_zoo=Plab, wall_s=round(time.time() - t0, 1),
         # what the cached stages cost when they ran (this invocation may have reused them)
         train_s_recorded=round(sum(m["train"]["seconds"] for m in members_info.values() if m["train"]), 1),
-        score_s_recorded=round(sum(json.loads((SCORES / f"{n}.json").read_text())["seconds"] for n in names), 1))
+        score_s_recorded=round(sum(json.loads((scores / f"{n}.json").read_text())["seconds"] for n in names), 1))
     md = markdown(res)
     write_result("fingerprint_family", res, md, ROOT / "results", indent=1)
     print(md, end="")
@@ -132,7 +133,7 @@ def markdown(res: dict) -> str:
                       for f, p in zip(res["family"], res["pooled"])])]
     md += ["", f"Wall time of this invocation {res['wall_s'] / 60:.1f} min; the cached stages took, when they ran, "
            f"{res['train_s_recorded'] / 60:.0f} min of fine-tuning and {res['score_s_recorded'] / 60:.0f} min of scoring "
-           f"(plus the teacher harvest and Gemma's own answers; caches under {ZOO.parent})."]
+           f"(plus the teacher harvest and Gemma's own answers; caches under {zoo_dir().parent})."]
     return "\n".join(md) + "\n"
 
 

@@ -40,9 +40,12 @@ from distillguard.distill.bench import md_table, new_record, provenance_line, wr
 from distillguard.distill.evaluate import evaluate, full_statistics, member_logprobs
 from distillguard.distill.student import chat_sequences, train_text_student
 from distillguard.distill.zoo import (
+    FINGERPRINT_DATA,
+    N_CHAT_PAIRS,
+    SUBSET_PROBES,
     answered_probes,
     committed_zoo,
-    fingerprint_cache,
+    family_scores_dir,
     held_out,
     npz_contrasts,
     teacher_harvests,
@@ -51,29 +54,24 @@ from distillguard.distill.zoo import (
 from distillguard.models import load_tokenizer
 
 ROOT = Path(__file__).resolve().parent
-DATA = ROOT / "data" / "fingerprint"
-ZOO = zoo_dir()
-SCORES = fingerprint_cache() / "family_scores"
-NS = [2, 4, 8, 16, 32, 64]  # probes per subset (2 queries each), as fingerprint_family.py
-N_PAIRS = 192  # the null students' data size
 SOURCES = {"chat-teacher": "teacher", "chat-teacherwm": "teacherwm"}  # student prefix -> harvest
 
 
 def train(seeds: int) -> list[str]:
     """The from-scratch positives (resumable): the null's recipe on the teacher's answers."""
     prof, tok, ho = PROFILES["quick"], load_tokenizer(None), held_out()
-    harvests = teacher_harvests()
+    harvests, zoo = teacher_harvests(), zoo_dir()
     names = []
     for prefix, src in SOURCES.items():
         pairs = [pq for pq in harvests[src] if pq[0] not in ho]
         for s in range(seeds):
             name = f"{prefix}-s{s}"
             names.append(name)
-            if (ZOO / name / "config.json").exists():
+            if (zoo / name / "config.json").exists():
                 continue
-            pick = np.random.default_rng(s).choice(len(pairs), min(N_PAIRS, len(pairs)), replace=False)
+            pick = np.random.default_rng(s).choice(len(pairs), min(N_CHAT_PAIRS, len(pairs)), replace=False)
             seqs = chat_sequences(tok, [pairs[i] for i in sorted(pick)], 128, prof.harvest_tokens)
-            info = train_text_student(ZOO / name, tok, seqs, layers=prof.student_layers, hidden=prof.student_hidden,
+            info = train_text_student(zoo / name, tok, seqs, layers=prof.student_layers, hidden=prof.student_hidden,
                                       epochs=prof.epochs, lr=3e-3, seed=200 + s, desc=name)
             print(name, json.dumps(info), flush=True)
     return names
@@ -91,23 +89,24 @@ def main() -> None:
     a = ap.parse_args()
     t0 = time.time()
     new = train(a.seeds)
-    plist = answered_probes(DATA / "probes.json")
-    lp = {n: member_logprobs(n, plist, SCORES) for n in new}
-    np.savez_compressed(DATA / "issue_zoo_logprobs.npz", names=np.array(new), labels=np.ones(len(new), dtype=int),
-                        probe_ids=np.array([p.id for p in plist]), teacher_lps=np.array([lp[n][0] for n in new]),
-                        reference_lps=np.array([lp[n][1] for n in new]))
-    zoo_models, zoo_S = committed_zoo(DATA / "answered_logprobs.npz")
-    fam_models, fam_S = npz_contrasts(DATA / "family_logprobs.npz")
+    plist = answered_probes(FINGERPRINT_DATA / "probes.json")
+    lp = {n: member_logprobs(n, plist, family_scores_dir()) for n in new}
+    np.savez_compressed(FINGERPRINT_DATA / "issue_zoo_logprobs.npz", names=np.array(new),
+                        labels=np.ones(len(new), dtype=int), probe_ids=np.array([p.id for p in plist]),
+                        teacher_lps=np.array([lp[n][0] for n in new]), reference_lps=np.array([lp[n][1] for n in new]))
+    zoo_models, zoo_S = committed_zoo(FINGERPRINT_DATA / "answered_logprobs.npz")
+    fam_models, fam_S = npz_contrasts(FINGERPRINT_DATA / "family_logprobs.npz")
     S = {**zoo_S, **fam_S, **{n: t - r for n, (t, r) in lp.items()}}
     every = zoo_models + fam_models + [{"name": n, "label": 1} for n in new]
     zoos = {"issue": [m for m in every if in_issue_zoo(m["name"])], "all": every}
     idx = np.arange(len(plist))
     rng = np.random.default_rng(0)
-    rows = {z: [evaluate(ms, S, idx, n, a.reps, rng, family=True) for n in [*NS, len(plist)]] for z, ms in zoos.items()}
+    rows = {z: [evaluate(ms, S, idx, n, a.reps, rng, family=True) for n in [*SUBSET_PROBES, len(plist)]]
+            for z, ms in zoos.items()}
     full = full_statistics(every, S, idx, family=True)
     res = new_record("benchmarks/fingerprint_issue_zoo.py", question=__doc__.split("\n\n")[0],
                      zoos={z: {m["name"]: m["label"] for m in ms} for z, ms in zoos.items()},
-                     train={n: json.loads((ZOO / n / "train.json").read_text()) for n in new},
+                     train={n: json.loads((zoo_dir() / n / "train.json").read_text()) for n in new},
                      full_statistics=full, subsets=rows, wall_s=round(time.time() - t0, 1), reps=a.reps)
     md = markdown(res)
     write_result("fingerprint_issue_zoo", res, md, ROOT / "results", indent=1)

@@ -26,7 +26,8 @@ import numpy as np
 from distillguard.models import cache_dir
 
 __all__ = ["ANSWERED", "NULL_PREFIX", "GEMMA_NULL", "TEXT_HARVESTS", "RADIO_TEXT_STUDENTS", "GEMMA_CHAT_TEMPLATE",
-           "ZOO_KINDS", "FAMILY_KINDS", "N_FAMILY_PAIRS", "fingerprint_cache", "zoo_dir", "zoo_kind", "zoo",
+           "ZOO_KINDS", "FAMILY_KINDS", "N_FAMILY_PAIRS", "N_CHAT_PAIRS", "FINGERPRINT_DATA", "SUBSET_PROBES",
+           "fingerprint_cache", "zoo_dir", "family_scores_dir", "zoo_kind", "zoo",
            "trained_prompts", "held_out", "family_kind", "gemma_base_suspect", "human_pairs", "self_pairs",
            "teacher_harvests", "family_runs", "answered_probes", "committed_zoo", "npz_contrasts"]
 
@@ -34,6 +35,11 @@ ANSWERED = 128  # answered probe candidates the benchmarks draw from (held out o
 NULL_PREFIX = "chat-sharegpt"  # the null population of the answered probes
 GEMMA_NULL = ("gemmaft-sharegpt", "gemmaft-human", "gemmaft-self")  # Gemma fine-tunes not on our teacher
 N_FAMILY_PAIRS = 256  # training pairs of every Gemma fine-tune of the family
+N_CHAT_PAIRS = 192  # training pairs of every chat-recipe student (the null population's data size)
+#: probes per random subset in the family benchmarks' tables (2 log-prob queries each; then all probes once)
+SUBSET_PROBES = (2, 4, 8, 16, 32, 64)
+#: the fingerprint benchmarks' committed data (probe file, ``*_logprobs.npz``) in the source checkout
+FINGERPRINT_DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "fingerprint"
 RADIO_TEXT_STUDENTS = Path("runs/radio-text/students")  # benchmarks/radioactivity.py's students
 TEXT_HARVESTS = {"teacher": Path("runs/radio-text/harvest_clean.jsonl"),  # the teacher's sampled answers
                  "teacherwm": Path("runs/radio-text/harvest_wm.jsonl")}  # (radioactivity benchmark, 256 each)
@@ -94,6 +100,17 @@ def zoo_dir() -> Path:
         ('fingerprint', 'zoo')
     """
     return fingerprint_cache() / "zoo"
+
+
+def family_scores_dir() -> Path:
+    """``cache_dir()/fingerprint/family_scores``: each member's cached log-probs of the answered probes.
+
+    Example:
+        >>> from distillguard.distill.zoo import family_scores_dir
+        >>> family_scores_dir().parts[-2:]
+        ('fingerprint', 'family_scores')
+    """
+    return fingerprint_cache() / "family_scores"
 
 
 def zoo_kind(name: str) -> tuple[int, str]:
