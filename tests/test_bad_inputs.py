@@ -38,6 +38,38 @@ INV = ["investigate", "--logs", "{d}/logs.csv", "--out", "{d}/inv"]
 DEMO = ["demo", "--out", "{d}/demo"]
 SRV = ["serve", "--no-watermark"]
 
+_LOG_HEADER = "timestamp,account_id,prompt,prompt_tokens,completion_tokens\n"
+_LOG_ROW = "2024-01-01T00:00:00Z,a,hi,3,5\n"
+_JSON_ROW = ('{"timestamp": "2024-01-01T00:00:00Z", "account_id": "a", "prompt": "hi", "prompt_tokens": 3, '
+             '"completion_tokens": 5}')
+#: Log files that must be refused (issue 28: silent wrong answers), written by the ``inputs`` fixture.
+LOG_FILES = {"inf tokens": "tokens_inf.csv", "1e30 tokens": "tokens_1e30.csv", "negative tokens": "tokens_neg.csv",
+             "fractional tokens": "tokens_frac.csv", "text tokens": "tokens_text.csv",
+             "infinite JSON tokens": "tokens_inf.jsonl", "boolean JSON tokens": "tokens_bool.jsonl",
+             "duplicated column": "dup_column.csv", "duplicate JSON key": "dup_key.jsonl",
+             "NaN account ids": "nan_ids.csv", "null account ids": "null_ids.jsonl",
+             "float account ids": "float_ids.jsonl",
+             "invalid UTF-8": "bad_utf8.csv", "unparsable timestamp": "bad_time.csv", "corrupt gzip": "corrupt.csv.gz"}
+_LOG_BODIES: dict[str, bytes] = {
+    "good_logs.csv": (_LOG_HEADER + _LOG_ROW).encode(),
+    "tokens_inf.csv": (_LOG_HEADER + _LOG_ROW + "2024-01-01T00:00:01Z,b,hi,inf,5\n").encode(),
+    "tokens_1e30.csv": (_LOG_HEADER + _LOG_ROW + "2024-01-01T00:00:01Z,b,hi,3,1e30\n").encode(),
+    "tokens_neg.csv": (_LOG_HEADER + _LOG_ROW + "2024-01-01T00:00:01Z,b,hi,-3,5\n").encode(),
+    "tokens_frac.csv": (_LOG_HEADER + _LOG_ROW + "2024-01-01T00:00:01Z,b,hi,2.5,5\n").encode(),
+    "tokens_text.csv": (_LOG_HEADER + _LOG_ROW + "2024-01-01T00:00:01Z,b,hi,abc,5\n").encode(),
+    "tokens_inf.jsonl": (_JSON_ROW + "\n" + _JSON_ROW.replace('"prompt_tokens": 3', '"prompt_tokens": Infinity')
+                         + "\n").encode(),
+    "tokens_bool.jsonl": (_JSON_ROW.replace('"completion_tokens": 5', '"completion_tokens": true') + "\n").encode(),
+    "dup_column.csv": (_LOG_HEADER.strip() + ",prompt\n" + _LOG_ROW.strip() + ",again\n").encode(),
+    "dup_key.jsonl": (_JSON_ROW.replace('"account_id": "a"', '"account_id": "a", "account_id": "b"') + "\n").encode(),
+    "nan_ids.csv": (_LOG_HEADER + "2024-01-01T00:00:00Z,NaN,hi,3,5\n2024-01-01T00:00:01Z,NaN,yo,3,5\n").encode(),
+    "null_ids.jsonl": (_JSON_ROW.replace('"a"', "null") + "\n").encode(),
+    "float_ids.jsonl": (_JSON_ROW.replace('"a"', "1.0") + "\n").encode(),
+    "bad_utf8.csv": _LOG_HEADER.encode() + _LOG_ROW.encode() + b"2024-01-01T00:00:01Z,b,caf\xe9,3,5\n",
+    "bad_time.csv": (_LOG_HEADER + _LOG_ROW + "2024-13-45T00:00:00Z,b,hi,3,5\n").encode(),
+    "corrupt.csv.gz": b"\x1f\x8b\x08\x00not really gzip",
+}
+
 CASES: list[tuple[str, list[str]]] = [
     # keygen
     ("keygen vocab 0", [*KG[:-1], "0"]),
@@ -143,6 +175,10 @@ CASES: list[tuple[str, list[str]]] = [
     ("logs score target-fpr 1", [*LSC, "--target-fpr", "1"]),
     ("logs score unknown format", ["logs", "score", "{d}/logs.csv", "--out", "{d}/s.txt"]),
     ("logs score html existing", [*LSC, "--html", "{d}/notes.txt"]),
+    *[(f"logs score {name}", ["logs", "score", f"{{d}}/{file}", "--out", "{d}/scores.csv", "--html", "{d}/s.html"])
+      for name, file in LOG_FILES.items()],
+    ("logs score reference with inf tokens", [*LSC[:3], "{d}/good_logs.csv", *LSC[3:], "--reference",
+                                              "{d}/tokens_inf.csv"]),
     # fingerprint
     ("fingerprint build n-probes 0", [*FB, "--n-probes", "0"]),
     ("fingerprint build out existing key", ["fingerprint", "build", "--out", "{d}/key.json"]),
@@ -168,6 +204,11 @@ CASES: list[tuple[str, list[str]]] = [
     ("investigate out is the logs", ["investigate", "--logs", "{d}/logs.csv", "--out", "{d}/logs.csv"]),
     ("investigate nothing", ["investigate", "--out", "{d}/inv"]),
     ("investigate device tpu", [*INV, "--device", "tpu"]),
+    *[(f"investigate logs {name}", ["investigate", "--logs", f"{{d}}/{file}", "--out", "{d}/inv"])
+      for name, file in LOG_FILES.items() if name in ("inf tokens", "duplicated column", "NaN account ids",
+                                                        "invalid UTF-8", "duplicate JSON key")],
+    ("investigate reference logs 1e30 tokens", ["investigate", "--logs", "{d}/good_logs.csv", "--logs-reference",
+                                                "{d}/tokens_1e30.csv", "--out", "{d}/inv"]),
     # demo, serve
     ("demo h negative", [*DEMO, "--context-width", "-1"]),
     ("demo out is a file", ["demo", "--out", "{d}/notes.txt"]),
@@ -218,6 +259,8 @@ def inputs(tmp_path: Path) -> Path:
     (d / "notes.txt").write_text("my notes, not an output of distillguard\n")
     (d / "notes.csv").write_text("name,comment\nx,y\n")
     (d / "logs.csv").write_text("timestamp,account_id,prompt,response\n2024-01-01T00:00:00Z,a,hi,there\n")
+    for name, body in _LOG_BODIES.items():
+        (d / name).write_bytes(body)
     (d / "probes.json").write_text(json.dumps({"format": "distillguard-fingerprint-probes", "version": 1}))
     (d / "suspect").mkdir()
     (d / "suspect" / "model.txt").write_text("weights would be here\n")
@@ -273,6 +316,19 @@ def test_bad_input_is_refused_cleanly(argv, inputs, big_text, capsys, monkeypatc
 @pytest.mark.parametrize("argv", [a for _, a in CUDA_CASES], ids=[n for n, _ in CUDA_CASES])
 def test_cuda_without_cuda_is_refused(argv, inputs, big_text, capsys, monkeypatch):
     _check_refused(argv, inputs, big_text, capsys, monkeypatch)
+
+
+@pytest.mark.parametrize("file, fragments", [
+    ("tokens_inf.csv", ["tokens_inf.csv", "column 'prompt_tokens', row 2", "not finite"]),
+    ("tokens_1e30.csv", ["column 'completion_tokens', row 2", "above 10,000,000"]),
+    ("dup_column.csv", ["dup_column.csv", "column 'prompt' appears 2 times"]),
+    ("nan_ids.csv", ["column 'account_id', row 1", "'NaN' reads as a missing value"]),
+    ("bad_utf8.csv", ["line 3 is not valid UTF-8", "byte 0xe9 at byte offset"]),
+    ("bad_time.csv", ["column 'timestamp', row 2: cannot parse '2024-13-45T00:00:00Z'"]),
+])
+def test_log_errors_name_file_column_and_row(inputs, capsys, file, fragments):
+    code, err = _run(["logs", "score", str(inputs / file), "--out", str(inputs / "scores.csv")], capsys)
+    assert code == 2 and all(f in err for f in fragments), err
 
 
 def test_key_errors_name_the_field(inputs, capsys):
