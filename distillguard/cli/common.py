@@ -16,12 +16,12 @@ import contextlib
 import json
 import math
 import os
-import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from distillguard.errors import DistillguardError, refuse_overwrite
+from distillguard.io import atomic_path
 from distillguard.keys import WatermarkKey
 
 __all__ = ["EPILOG_EXIT", "fmt", "add_key_arg", "load_key", "print_json", "read_lines", "parse_accounts",
@@ -392,10 +392,9 @@ def _existing_ancestor(path: Path) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike) -> contextlib.AbstractContextManager[Path]:
     """Yield a temporary path next to ``path`` (same suffix); on success it replaces ``path`` atomically,
-    on any error it is removed, so no partial output is ever left.
+    on any error it is removed, so no partial output is ever left (:func:`distillguard.io.atomic_path`).
 
     Example:
         >>> import tempfile, os
@@ -406,12 +405,4 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         >>> open(p).read(), len(os.listdir(os.path.dirname(p)))
         ('{}', 1)
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    return atomic_path(path)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from distillguard.errors import DistillguardError
+from distillguard.io import atomic_write_text
 
 __all__ = ["FORMAT", "VERSION", "Probe", "ProbeSet"]
 
@@ -61,11 +62,20 @@ class ProbeSet:
                 "probes": [asdict(p) for p in self.probes]}
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the probe set as JSON and return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
-        return path
+        """Write the probe set as JSON and return the path.
+
+        The write is atomic (a temporary file in the same folder, renamed at the end): an existing file at
+        ``path`` stays byte-identical if anything fails, and no partial probe file is ever left.
+
+        Example:
+            >>> import json, os, tempfile
+            >>> from distillguard.fingerprint.probeset import ProbeSet
+            >>> p = ProbeSet(teacher="t", references=[], probes=[]).save(os.path.join(tempfile.mkdtemp(), "p.json"))
+            >>> os.listdir(p.parent), json.loads(p.read_text())["format"]
+            (['p.json'], 'distillguard-fingerprint-probes')
+        """
+        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+        return atomic_write_text(path, text, encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, teacher: str | None = None) -> ProbeSet:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from distillguard.errors import DistillguardError
+from distillguard.io import atomic_path
 from distillguard.report.api_logs import plot_score_distribution
 from distillguard.report.common import CSS, fmt_p, img_tag, subplots
 from distillguard.report.fingerprint import fingerprint_figure
@@ -291,14 +292,14 @@ def write_report(doc: dict[str, Any], out_dir: str | os.PathLike) -> tuple[Path,
     if not doc.get("complete"):
         raise DistillguardError("the investigation did not finish; no report written")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     public = {k: v for k, v in doc.items() if not k.startswith("_")}
     js, page = out / "report.json", out / "report.html"
-    tmp_js, tmp_html = out / ".report.json.tmp", out / ".report.html.tmp"
-    tmp_js.write_text(json.dumps(public, indent=2, default=_json_default) + "\n", encoding="utf-8")
-    tmp_html.write_text(render_html(doc), encoding="utf-8")
-    os.replace(tmp_js, js)
-    os.replace(tmp_html, page)
+    text, page_text = json.dumps(public, indent=2, default=_json_default) + "\n", render_html(doc)
+    # both rendered before anything is written; each file is a temporary file renamed over the old one, so a
+    # failure leaves any earlier report.json / report.html byte-identical and no temporary file behind
+    with atomic_path(js) as tmp_js, atomic_path(page) as tmp_html:
+        tmp_js.write_text(text, encoding="utf-8")
+        tmp_html.write_text(page_text, encoding="utf-8")
     return js, page
 
 
