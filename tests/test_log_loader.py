@@ -155,8 +155,11 @@ def test_dataframe_account_ids_missing_or_odd_are_refused(value, fragment):
 def test_float_and_boolean_id_columns_are_refused():
     with pytest.raises(DistillguardError, match="row 1: 1.0 is a float"):
         validate_logs(_frame(account_id=[1.0, 2.0, 3.0]))
-    with pytest.raises(DistillguardError, match="row 1: True is a boolean"):
+    with pytest.raises(DistillguardError, match="holds booleans"):
         validate_logs(_frame(account_id=[True, False, True]))
+    with pytest.raises(DistillguardError, match="row 2: missing value"):
+        validate_logs(_frame(account_id=pd.array([1, None, 3], dtype="Int64")))
+    assert validate_logs(_frame(account_id=pd.array([1, 2, 3], dtype="Int64")))["account_id"].tolist() == ["1", "2", "3"]
 
 
 def test_integer_ids_are_kept_and_a_number_equal_to_a_string_id_is_refused():
@@ -212,6 +215,16 @@ def test_jsonl_duplicate_key_is_refused_naming_line_and_key(tmp_path):
     _refused(_write(tmp_path, good + "\n" + bad + "\n", "logs.jsonl"), "line 2: key 'prompt' appears twice")
     nested = good.replace('"prompt": "x"', '"prompt": "x", "meta": {"k": 1, "k": 2}')
     _refused(_write(tmp_path, nested + "\n", "logs.jsonl"), "line 1: key 'k' appears twice")
+
+
+def test_parquet_duplicate_columns_are_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cols = [["2025-01-01T00:00:00Z"], ["a"], ["x"], [1], [2], ["y"]]
+    pq.write_table(pa.table([pa.array(c) for c in cols], names=[*REQUIRED_COLUMNS, "prompt"]),
+                   tmp_path / "logs.parquet")
+    _refused(tmp_path / "logs.parquet", "column 'prompt' appears 2 times")
 
 
 def test_dataframe_duplicate_columns_are_refused():

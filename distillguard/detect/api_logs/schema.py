@@ -140,12 +140,14 @@ def _check_csv_header(path: Path, encoding_errors: str) -> None:
 def _check_jsonl_keys(path: Path, encoding_errors: str) -> None:
     """Refuse a JSONL object with a repeated key (pandas would keep the last value silently)."""
     def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [k for k, _ in pairs]
-        if len(set(keys)) != len(keys):
+        out = dict(pairs)
+        if len(out) != len(pairs):
             seen: set[str] = set()
-            dup = next(k for k in keys if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-            raise _DuplicateKey(dup)
-        return dict(pairs)
+            for k, _ in pairs:
+                if k in seen:
+                    raise _DuplicateKey(k)
+                seen.add(k)
+        return out
 
     with _open_bytes(path) as fh:
         for i, raw in enumerate(fh, start=1):
@@ -305,10 +307,10 @@ def _account_ids(col: pd.Series, source: str, row_offset: int) -> pd.Series:
         return _fail(source, f"column 'account_id', row {i + 1 + row_offset}: {what}")
 
     dt = col.dtype
-    if dt.kind in "iu":  # integers: each is its own id
+    if dt.kind in "iu" and not col.isna().any():  # integers (nullable ones with a gap go the long way)
         return col.astype(str)
     if dt.kind == "b":
-        raise fail(0, f"{col.iloc[0]} is a boolean, not an account id")
+        raise _fail(source, "column 'account_id' holds booleans, not account ids")
     obj = col.astype(object)
     missing = obj.isna().to_numpy()
     kinds = np.fromiter((0 if isinstance(v, str) else
@@ -431,6 +433,14 @@ def validate_logs(
         >>> out = validate_logs(raw)
         >>> str(out.loc[0, "timestamp"]), int(out.loc[0, "prompt_tokens"])
         ('2025-01-01 09:00:00+00:00', 3)
+        >>> validate_logs(raw.assign(completion_tokens=[float("inf")]))
+        Traceback (most recent call last):
+        ...
+        distillguard.errors.DistillguardError: logs: column 'completion_tokens', row 1: token count 'inf' is not finite
+        >>> validate_logs(raw.assign(account_id=["NaN"]))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        distillguard.errors.DistillguardError: logs: column 'account_id', row 1: 'NaN' reads as a missing value, ...
     """
     if df is None:
         raise _fail(source, "empty file (no columns)")
