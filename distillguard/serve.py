@@ -151,11 +151,16 @@ def make_server(
     account_from_request: bool = False,
     max_body_bytes: int = MAX_BODY_BYTES,
     max_tokens_cap: int = MAX_TOKENS_CAP,
+    proxy: LoadedModel | None = None,
+    ads_direction: dict[str, Any] | None = None,
 ) -> ThreadingHTTPServer:
     """Build (not start) the server; ``port=0`` picks a free port (see ``server.server_address``).
 
     The account whose sub-key marks an answer: ``accounts[bearer token]``; with ``account_from_request``
     the ``X-Account`` header, else the bearer token itself, names the account (``anonymous`` without either).
+    The key spec's ``mark_scheme`` picks the defence (KGW, ADFP, ADS or both, see
+    :func:`distillguard.watermark.generate.mark_processors`); ``proxy`` and ``ads_direction`` serve ADFP and ADS
+    (``proxy=None``: the teacher is its own proxy).
 
     Example:
         >>> from distillguard.serve import make_server  # doctest: +SKIP
@@ -254,7 +259,8 @@ def make_server(
             with lock:
                 rec = next(generate_records(view, [{"id": "r", "prompt": prompt}], use_key, batch_size=1,
                                             max_new_tokens=max_new, do_sample=temperature > 0,
-                                            temperature=max(temperature, 1e-5), seed=seed, progress=False))
+                                            temperature=max(temperature, 1e-5), seed=seed, progress=False,
+                                            proxy=proxy, ads_direction=ads_direction))
             request_id = uuid.uuid4().hex
             n_prompt = len(loaded.tokenizer.encode(prompt, add_special_tokens=False))
             usage = {"prompt_tokens": n_prompt, "completion_tokens": len(rec["response_ids"])}

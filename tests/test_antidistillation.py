@@ -410,3 +410,41 @@ def test_cli_refuses_a_proxy_with_another_tokenizer(tmp_path, tiny_model_dir, ca
                          "--model", str(tiny_model_dir), "--scheme", "adfp", "--lam", "8", "--proxy", str(other)],
                         capsys)
     assert code == 2 and "not the teacher's" in err and not (tmp_path / "a.jsonl").exists()
+
+
+def test_keygen_scheme_adfp_and_serve_with_adfp_plus_ads(tmp_path, tiny_model_dir, capsys):
+    import http.client
+
+    from distillguard.models import load_model
+    from distillguard.serve import make_server, serve_in_thread
+
+    path = tmp_path / "k.json"
+    code, _, err = _cli(["keygen", "--out", str(path), "--model", str(tiny_model_dir), "--scheme", "adfp",
+                         "--lam", "300"], capsys)
+    assert code == 0, err
+    key = WatermarkKey.load(path)
+    assert key.spec.mark_scheme == "adfp" and key.spec.adfp_lambda == 300.0
+    code, _, err = _cli(["keygen", "--out", str(tmp_path / "k2.json"), "--vocab-size", "100", "--scheme", "adfp"],
+                        capsys)
+    assert code == 2 and "needs --lam" in err
+
+    loaded = load_model(tiny_model_dir)
+    g = _direction(loaded, loaded.tokenizer)
+    sha = save_direction(g, direction_path(path))
+    spec = key.spec.replace(mark_scheme="adfp+ads", ads_lambda=1.0, ads_epsilon=1e-2, ads_direction_sha256=sha)
+    srv = make_server(loaded, key=key.with_spec(spec), account_from_request=True, max_tokens_cap=32,
+                      ads_direction=load_direction(direction_path(path), sha))
+    serve_in_thread(srv)
+    try:
+        body = json.dumps({"messages": [{"role": "user", "content": "hello"}], "max_tokens": 8, "seed": 1}).encode()
+        conn = http.client.HTTPConnection("127.0.0.1", srv.server_address[1], timeout=60)
+        conn.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json",
+                                                            "X-Account": "acct-7"})
+        resp = conn.getresponse()
+        doc = json.loads(resp.read())
+        conn.close()
+        assert resp.status == 200, doc
+        assert isinstance(doc["choices"][0]["message"]["content"], str)
+    finally:
+        srv.shutdown()
+        srv.server_close()

@@ -60,6 +60,10 @@ def _add_keygen(sub) -> None:
     p.add_argument("--delta", type=nonneg_float, default=2.0, help="logit bias of green tokens (default 2.0)")
     p.add_argument("--context-width", type=nonneg_int, default=1, help="h, previous tokens that seed a list (default 1)")
     p.add_argument("--seeding", choices=["left", "min"], default="left", help="left hash or min/self-hash")
+    p.add_argument("--scheme", choices=["kgw", "adfp"], default="kgw",
+                   help="the mark generate and serve apply by default: kgw (+delta) or adfp (antidistillation "
+                        "fingerprinting, the teacher as proxy, needs --lam); ADS is chosen at generate time")
+    p.add_argument("--lam", type=nonneg_float, default=None, help="ADFP strength lambda (> 0) with --scheme adfp")
     p.add_argument("--force", action="store_true", help="overwrite an existing key file")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_keygen)
@@ -69,6 +73,11 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
     from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
 
     check_output("--out", args.out, {"the model": args.model}, force=args.force)
+    if args.scheme == "adfp" and args.lam is None:
+        raise DistillguardError("--scheme adfp needs --lam (the ADFP strength, > 0)")
+    if args.scheme == "kgw" and args.lam is not None:
+        raise DistillguardError("--lam is for --scheme adfp; kgw uses --delta")
+    mark = {} if args.scheme == "kgw" else dict(mark_scheme="adfp", adfp_lambda=args.lam, proxy_id="teacher")
     if args.vocab_size is not None:
         vocab, tid = args.vocab_size, None
     else:
@@ -78,7 +87,7 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
         vocab, tid = len(tok), tokenizer_id(tok)
     spec = WatermarkSpec(
         vocab_size=vocab, gamma=args.gamma, delta=args.delta, context_width=args.context_width,
-        seeding=args.seeding, tokenizer_id=tid,
+        seeding=args.seeding, tokenizer_id=tid, **mark,
     )
     key = WatermarkKey.generate(spec)
     path = key.save(args.out, overwrite=args.force)
