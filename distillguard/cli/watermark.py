@@ -175,6 +175,10 @@ def _scheme_key(args: argparse.Namespace, key: Any) -> tuple[Any, str | None]:
         changes = dict(mark_scheme=scheme, adfp_lambda=adfp_lam, ads_lambda=ads_lam,
                        ads_epsilon=args.ads_eps if "ads" in parts else None, ads_direction_sha256=None,
                        proxy_id=None if scheme == "kgw" else (args.proxy or "teacher"))
+    if args.proxy and scheme == "kgw":
+        raise DistillguardError("--proxy is for --scheme adfp / ads; kgw needs no proxy")
+    if args.proxy and not changes:  # the key's own ADFP/ADS scheme, run with another proxy: record which
+        changes = {"proxy_id": args.proxy}
     direction = None
     if "ads" in parts:
         from distillguard.watermark.ads import direction_path
@@ -183,7 +187,7 @@ def _scheme_key(args: argparse.Namespace, key: Any) -> tuple[Any, str | None]:
         if direction is None or not Path(direction).is_file():
             raise DistillguardError(f"--scheme {scheme} needs the ADS direction: {direction or '--ads-direction'} "
                                     "does not exist (make it with distillguard ads-direction)")
-        if changes:
+        if "mark_scheme" in changes:  # a scheme chosen now records the direction it runs with
             changes["ads_direction_sha256"] = hashlib.sha256(Path(direction).read_bytes()).hexdigest()
     return (key.with_spec(spec.replace(**changes)) if changes else key), direction
 
