@@ -185,8 +185,10 @@ def test_cli_variant_the_key_rules_out_exits_2_before_the_suspect_loads(tmp_path
 
 # -- the null ----------------------------------------------------------------------------------------------------
 def test_corrected_p_is_calibrated_under_the_null_over_random_keys(char_tokenizer):
-    """An unwatermarked tiny model reads clean text once; five variants are run for each of 300 random keys.
-    The corrected p falls below alpha no more often than Binomial(300, alpha) allows (its 0.999 quantile)."""
+    """An unwatermarked tiny model reads clean text once; six variants are run for each of 300 random keys.
+    The corrected p falls below alpha no more often than Binomial(300, alpha) allows (its 0.999 quantile). The
+    head-of-ranking and coin tests are (close to) exact, so keeping the smallest uncorrected p is not: on 1,000
+    keys with five such variants it fell below 0.1 for 18.8 % of them (corrected: 3.6 %)."""
     V = len(char_tokenizer)
     spec = WatermarkSpec(vocab_size=V, gamma=0.25, context_width=0)
     loaded = LoadedModel(build_tiny_lm(V, seed=7), char_tokenizer, "tiny", "tiny", False)
@@ -196,10 +198,10 @@ def test_corrected_p_is_calibrated_under_the_null_over_random_keys(char_tokenize
     texts = ["".join(rng.choice(chars, 100)) for _ in range(24)]
     preds = read_predictions(suspect, [char_tokenizer.encode(t, add_special_tokens=False) for t in texts])
     public = ["".join(rng.choice(chars, 200)) for _ in range(30)]
-    variants = parse_reading_variants("default,top1,untrained-last,top=10,unigram")
+    variants = parse_reading_variants("default,top1,untrained-last,top=5,top=20,unigram")
     p_corr, p_min = [], []
     for _ in range(300):
-        key = WatermarkKey.generate(spec)
+        key = WatermarkKey(rng.bytes(32), spec)
         r = reading_variants_test(suspect, [key], variants, options=ReadingOptions(alpha=0.05), predictions=preds,
                                   unigram_texts=public)
         p_corr.append(r.p_corrected)
@@ -208,3 +210,4 @@ def test_corrected_p_is_calibrated_under_the_null_over_random_keys(char_tokenize
     for alpha in (0.01, 0.05, 0.1, 0.2):
         assert (p_corr <= alpha).sum() <= stats.binom.ppf(0.999, len(p_corr), alpha), alpha
     assert np.all(p_corr >= p_min) and np.all(p_corr <= 1.0)
+    assert (p_min <= 0.2).sum() > (p_corr <= 0.2).sum()  # what the correction takes away
