@@ -41,6 +41,7 @@ from distillguard.detect.radioactivity.reading import _check_reading_tokenizer, 
 from distillguard.detect.radioactivity.result import RadioactivityReport, versions
 from distillguard.errors import DistillguardError
 from distillguard.keys import WatermarkKey, WatermarkSpec
+from distillguard.suspects import SuspectLike
 
 __all__ = ["DEFAULT_VARIANT", "VARIANT_TERMS", "ReadingVariant", "ReadingVariantsReport", "parse_reading_variants",
            "reading_variants_test"]
@@ -73,7 +74,7 @@ class ReadingVariant:
     untrained_last: bool = False
     top: int | None = None
 
-    def options(self, base: ReadingOptions | None = None, *, reference: Any = None,
+    def options(self, base: ReadingOptions | None = None, *, reference: SuspectLike | None = None,
                 vocabulary_texts: Sequence[str] | None = None,
                 unigram_texts: Sequence[str] | None = None) -> ReadingOptions:
         """The :class:`ReadingOptions` of this variant: ``base``'s reading fields (texts, alpha, batch size, ...)
@@ -398,7 +399,7 @@ def _needs(options: Sequence[ReadingOptions], spec: WatermarkSpec) -> tuple[int,
     return width, buckets
 
 
-def reading_variants_test(suspect: Any, keys: Sequence[WatermarkKey],
+def reading_variants_test(suspect: SuspectLike, keys: Sequence[WatermarkKey],
                           variants: Mapping[str, ReadingOptions] | Sequence[ReadingVariant] | str,
                           texts: Sequence[str] | None = None, *, options: ReadingOptions | None = None,
                           predictions: Predictions | None = None, **sources: Any) -> ReadingVariantsReport:
