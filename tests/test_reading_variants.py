@@ -211,3 +211,31 @@ def test_corrected_p_is_calibrated_under_the_null_over_random_keys(char_tokenize
         assert (p_corr <= alpha).sum() <= stats.binom.ppf(0.999, len(p_corr), alpha), alpha
     assert np.all(p_corr >= p_min) and np.all(p_corr <= 1.0)
     assert (p_min <= 0.2).sum() > (p_corr <= 0.2).sum()  # what the correction takes away
+
+
+def test_h1_key_default_and_rank_share_one_reading_and_match_their_single_runs(char_tokenizer):
+    """An h = 1 key (left seeding): the default (top-1 coins) and the rank statistic (per frequent window) come from
+    one reading that serves both; each equals its own single run; top=K larger than the vocabulary names its
+    variant."""
+    from distillguard.keys import tokenizer_id
+
+    V = len(char_tokenizer)
+    spec = WatermarkSpec(vocab_size=V, gamma=0.25, context_width=1, seeding="left",
+                         tokenizer_id=tokenizer_id(char_tokenizer))
+    key = WatermarkKey(b"\x33" * 32, spec)
+    suspect = LocalSuspect(LoadedModel(build_tiny_lm(V, seed=5), char_tokenizer, "tiny", "tiny", False))
+    rng = np.random.default_rng(3)
+    chars = [c for c in TINY_CHARS if c.strip()]
+    texts = ["".join(rng.choice(chars, 120)) for _ in range(16)]
+    res = reading_variants_test(suspect, [key], "default,rank", texts)
+    assert res.reports["default"].units["statistic"] == "top1" and res.reports["rank"].units["statistic"] == "rank"
+    for name, statistic in (("default", "auto"), ("rank", "rank")):
+        alone = reading_test(suspect, [key], texts, statistic=statistic)
+        assert res.reports[name].best.log10_p == alone.best.log10_p, name
+    assert res.p_corrected == pytest.approx(min(1.0, 2 * min(r.best.p_holm for r in res.reports.values())))
+    with pytest.raises(DistillguardError, match="reading variant 'untrained-last'"):
+        reading_variants_test(suspect, [key], "default,untrained-last", texts)
+    h0 = WatermarkKey(b"\x34" * 32, WatermarkSpec(vocab_size=V, gamma=0.25, context_width=0,
+                                                  tokenizer_id=tokenizer_id(char_tokenizer)))
+    with pytest.raises(DistillguardError, match="reading variant 'top=5000'"):
+        reading_variants_test(suspect, [h0], "default,top=5000", texts)

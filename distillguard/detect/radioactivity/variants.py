@@ -464,7 +464,12 @@ def reading_variants_test(suspect: SuspectLike, keys: Sequence[WatermarkKey],
         width, buckets = _needs(list(chosen.values()), spec)
         predictions = read_predictions(suspect, seqs, batch_size=base.batch_size, context_width=width,
                                        curve_buckets=buckets)
-    reports = {name: reading_test(suspect, keys, options=o, predictions=predictions) for name, o in chosen.items()}
+    reports = {}
+    for name, o in chosen.items():
+        try:
+            reports[name] = reading_test(suspect, keys, options=o, predictions=predictions)
+        except DistillguardError as exc:  # e.g. top=K larger than the entries ranked: say which variant
+            raise DistillguardError(f"reading variant {name!r}: {exc}") from None
     for name, rep in reports.items():  # a note every variant gives once; the others with their variant's name
         for n in rep.notes:
             shared_note = all(n in r.notes for r in reports.values())
