@@ -34,3 +34,19 @@ def test_spark_features_equal_pandas(spark):
     win = spark_account_features(spark.createDataFrame(logs), window="1D").toPandas()
     pw = account_features(logs, window="1D")
     assert len(win) == len(pw) and win["n_requests"].sum() == len(logs)
+
+
+def test_spark_minhash_lsh_links_the_proxy_campaign_like_pandas(spark):
+    from distillguard.detect.api_logs.campaigns import link_campaigns
+    from distillguard.detect.api_logs.spark import spark_link_campaigns
+
+    rng = np.random.default_rng(0)
+    pool = [" ".join(rng.choice([f"w{i}x" for i in range(2000)], size=12)) for _ in range(2000)]
+    logs, acc = simulate_logs(60, 0, proxy_size=12, days=6, seed=3, prompts=pool, families=("proxy_spread",))
+    logs = validate_logs(logs.drop(columns=["label", "family"]))
+    sp = spark_link_campaigns(spark.createDataFrame(logs)).merge(acc[["account_id", "family", "label"]], on="account_id")
+    pdl = link_campaigns(logs, infrastructure=False).merge(acc[["account_id", "family", "label"]], on="account_id")
+    for cl in (sp, pdl):
+        proxy = cl[cl["family"] == "proxy_spread"]
+        assert proxy["campaign_id"].nunique() == 1 and int(proxy["campaign_size"].iloc[0]) == 12
+    assert sorted(sp["account_id"]) == sorted(pdl["account_id"])

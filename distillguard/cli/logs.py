@@ -57,7 +57,8 @@ def _simulate(args: argparse.Namespace) -> int:
             check_output(flag, out, {}, force=args.force, own="table")
 
     logs, accounts = simulate_logs(args.benign, args.per_attack, hydra_campaigns=args.hydra_campaigns,
-                                   hydra_size=args.hydra_size, days=args.days, seed=args.seed, progress=True)
+                                   hydra_size=args.hydra_size, proxy_campaigns=args.proxy_campaigns,
+                                   proxy_size=args.proxy_size, days=args.days, seed=args.seed, progress=True)
     write_table(logs, args.out)
     if args.accounts:
         write_table(accounts, args.accounts)
@@ -82,11 +83,24 @@ def _score(args: argparse.Namespace) -> int:
         if args.labels_column not in ref.columns:
             raise DistillguardError(f"{args.reference or args.logs}: no column {args.labels_column!r} for labels")
         labels = ref.groupby("account_id")[args.labels_column].max().astype(int)
-    elif args.reference is None:
-        print("note: no --reference given; fitting on the scored logs themselves (assumes most accounts are "
-              "benign)", file=sys.stderr)
-    scorer = AccountScorer(target_fpr=args.target_fpr, progress=True)
+    robust = args.reference is None and labels is None
+    if robust:
+        print("note: no --reference given; robust fit on the scored logs themselves (accounts with "
+              "overwhelming evidence are left out of the fit and the calibration, repeatedly)", file=sys.stderr)
+    scorer = AccountScorer(target_fpr=args.target_fpr, progress=True, robust=robust)
     scorer.fit(ref, labels)
+    if robust:
+        n_ex = len(scorer.excluded_)
+        print(f"contamination estimate: {scorer.contamination_:.1%} of accounts ({n_ex}) left out of the fit as "
+              f"near-certain attackers after {scorer.n_trim_iter_} fit(s); a lower bound: weaker attackers stay "
+              "in the fit (column excluded_from_fit, fit_contamination)", file=sys.stderr)
+        if scorer.contamination_ > 0.02:
+            print("warning: at least that share of the accounts are attackers; attackers that resemble each other "
+                  "and stay in the fit can mask one another: score against a vetted --reference to be sure",
+                  file=sys.stderr)
+        if scorer.contamination_ > 0.3:
+            print("warning: more than 30% of the accounts look like attackers; the fit on these logs cannot be "
+                  "trusted: pass --reference with vetted benign traffic", file=sys.stderr)
     scores = scorer.score_logs(logs)
     write_table(scores, args.out)
     n_flag = int(scores["flag"].sum())
@@ -121,6 +135,10 @@ def register(subparsers) -> None:
     sim.add_argument("--per-attack", type=nonneg_int, default=10, help="accounts per attacker family (default 10)")
     sim.add_argument("--hydra-campaigns", type=nonneg_int, default=1)
     sim.add_argument("--hydra-size", type=positive_int, default=100, help="accounts per hydra campaign (default 100)")
+    sim.add_argument("--proxy-campaigns", type=nonneg_int, default=1,
+                     help="proxy-spread campaigns (no shared infrastructure, shared templates; default 1)")
+    sim.add_argument("--proxy-size", type=positive_int, default=50,
+                     help="accounts per proxy-spread campaign (default 50)")
     sim.add_argument("--days", type=positive_int, default=14)
     sim.add_argument("--seed", type=nonneg_int, default=0)
     sim.add_argument("--force", action="store_true", help="overwrite existing output files")

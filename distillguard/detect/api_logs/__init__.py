@@ -5,6 +5,8 @@ Pieces, each in its own small module:
 * :mod:`.schema` -- load CSV / Parquet / JSONL logs, validate and normalise them to the canonical schema;
 * :mod:`.features` -- one pandas function computes every per-account (or per account-window) feature;
 * :mod:`.coordination` -- link accounts through shared IPs / user agents / templates / timing into clusters;
+* :mod:`.campaigns` -- campaigns without shared infrastructure: accounts linked by near-duplicate prompt
+  templates (MinHash-LSH), scored against benign pseudo-campaigns with cohort (first-seen-together) evidence;
 * :mod:`.detectors` -- unsupervised (directional benign-tail evidence), supervised and window (MMD) detectors
   with finite-sample FPR-calibrated thresholds (the code: :mod:`.calibration`, :mod:`.account_detectors`,
   :mod:`.window_detectors`, :mod:`.scorer`);
@@ -20,6 +22,7 @@ Example:
     True
 """
 
+from distillguard.detect.api_logs.campaigns import CampaignDetector, link_campaigns
 from distillguard.detect.api_logs.coordination import link_accounts
 from distillguard.detect.api_logs.detectors import (
     HARVEST_EVIDENCE,
@@ -42,6 +45,7 @@ __all__ = [
     "HARVEST_EVIDENCE",
     "AccountFeatures",
     "AccountScorer",
+    "CampaignDetector",
     "HarvestWindowDetector",
     "MMDWindowDetector",
     "SupervisedDetector",
@@ -49,6 +53,7 @@ __all__ = [
     "account_features",
     "iter_log_chunks",
     "link_accounts",
+    "link_campaigns",
     "load_logs",
     "simulate_logs",
     "threshold_for_fpr",

@@ -31,6 +31,7 @@ HARVEST_EVIDENCE: dict[str, dict[str, int]] = {
     "round_the_clock": {"active_hours_frac": 1, "hour_entropy": 1},
     "steady_pacing": {"burstiness": -1, "gap_cv": -1},
     "templates": {"template_prefix_share": 1, "template_suffix_share": 1, "near_dup_rate": 1},
+    "no_follow_ups": {"followup_rate": -1},
 }
 _VOLUME = {"n_requests", "req_per_active_day", "total_completion_tokens"}
 

@@ -18,7 +18,7 @@ templates across them. Three steps, each near-linear in the number of requests:
    one eval harness share its template; tutoring platforms share wrappers; batch jobs share task prompts) and
    random groups of benign accounts -- capped by the distance to the 2nd-nearest benign pseudo-campaign; plus
    the **cohort** evidence: how many members were first seen within ``window_days`` of each other against
-   what the other accounts of similar volume show (a Poisson tail, Bonferroni over windows).
+   what the other accounts active on as many days show (a Poisson tail, Bonferroni over windows).
 
 Example:
     >>> import pandas as pd
@@ -237,11 +237,11 @@ def pooled_features(feats: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
     return out
 
 
-def _cohort_setup(first_seen_days: pd.Series, volume: pd.Series) -> dict:
+def _cohort_setup(first_seen_days: pd.Series, activity: pd.Series) -> dict:
     day = np.floor(first_seen_days.to_numpy(dtype=np.float64)).astype(np.int64)
     day = day - (day.min() if len(day) else 0)
     n_days = int(day.max()) + 1 if len(day) else 1
-    lv = np.log1p(volume.reindex(first_seen_days.index).to_numpy(dtype=np.float64))
+    lv = np.log1p(activity.reindex(first_seen_days.index).to_numpy(dtype=np.float64))
     edges = np.unique(np.quantile(lv, np.linspace(0, 1, 11)[1:-1])) if len(lv) else np.zeros(0)
     dec = np.searchsorted(edges, lv, side="right")
     allc = np.zeros((len(edges) + 1, n_days))
@@ -268,14 +268,15 @@ def _cohort_one(st: dict, counted: np.ndarray, left_out: np.ndarray, window_days
     return float(-(poisson.logsf(obs - 1, mu) / np.log(10.0)).min() - np.log10(n_win))
 
 
-def cohort_evidence(first_seen_days: pd.Series, volume: pd.Series, campaign: pd.Series, *,
+def cohort_evidence(first_seen_days: pd.Series, activity: pd.Series, campaign: pd.Series, *,
                     members: pd.Series | None = None, window_days: float = 3.0, min_size: int = 3,
                     max_evidence: float = 12.0) -> pd.Series:
     """``-log10 p`` that a campaign's members were first seen this close together, per campaign.
 
     For each window of ``window_days`` starting on each day, the expected number of members first seen in
     it is the sum over members of the share of the *other* accounts (those outside the campaign) of the same
-    volume decile first seen in it; the p-value is the Poisson tail of the observed count (the Poisson is more
+    ``activity`` decile (the scorer passes active days: an account active on a few days is first seen
+    anywhere in the log, one active every day near its start) first seen in it; the p-value is the Poisson tail of the observed count (the Poisson is more
     spread than the exact Poisson-binomial, so the tail is conservative), Bonferroni-corrected over windows.
     ``members`` (a boolean Series) restricts the counted members (the null still leaves the whole campaign
     out). Indexed by campaign id; campaigns under ``min_size`` counted members get 0. Benign clusters can
@@ -293,11 +294,11 @@ def cohort_evidence(first_seen_days: pd.Series, volume: pd.Series, campaign: pd.
         >>> bool(ev["c"] > 5), bool(ev.drop("c").max() == 0)
         (True, True)
     """
-    st = _cohort_setup(first_seen_days, volume)
+    st = _cohort_setup(first_seen_days, activity)
     cvals = campaign.reindex(first_seen_days.index).to_numpy()
     sizes = pd.Series(cvals).value_counts()
     counted = (np.ones(len(cvals), bool) if members is None
-               else members.reindex(first_seen_days.index).fillna(False).to_numpy(bool))
+               else members.reindex(first_seen_days.index).eq(True).to_numpy())
     out = pd.Series(0.0, index=sizes.index)
     for c in sizes.index[sizes >= min_size]:
         mine = cvals == c
@@ -306,7 +307,7 @@ def cohort_evidence(first_seen_days: pd.Series, volume: pd.Series, campaign: pd.
     return out
 
 
-def group_cohort_evidence(first_seen_days: pd.Series, volume: pd.Series, groups: pd.Series, *,
+def group_cohort_evidence(first_seen_days: pd.Series, activity: pd.Series, groups: pd.Series, *,
                           window_days: float = 3.0, max_evidence: float = 12.0) -> pd.Series:
     """:func:`cohort_evidence` for explicit (possibly overlapping) groups: ``groups`` maps account -> group id.
 
@@ -318,7 +319,7 @@ def group_cohort_evidence(first_seen_days: pd.Series, volume: pd.Series, groups:
         >>> list(ev.index), bool(ev["g"] >= 0)
         (['g'], True)
     """
-    st = _cohort_setup(first_seen_days, volume)
+    st = _cohort_setup(first_seen_days, activity)
     pos = st["pos"].reindex(groups.index).to_numpy()
     g = pd.Series(groups.to_numpy())
     out = {}

@@ -1,4 +1,4 @@
-"""The end-to-end account scorer on raw logs: features, coordinated clusters, one FPR-calibrated threshold."""
+"""The end-to-end account scorer on raw logs: features, coordinated clusters and campaigns, one calibrated threshold."""
 
 from __future__ import annotations
 
@@ -37,6 +37,17 @@ class AccountScorer(_Flagging, BaseEstimator):
     traffic then looks like one huge templated harvester), and ``threshold_`` is the :func:`threshold_for_fpr` quantile of the held-out benign
     accounts' final scores.
 
+    With ``campaigns`` (default) an account's score is also at least its campaign's: accounts linked by
+    near-duplicate prompt templates (MinHash-LSH) or shared infrastructure (:func:`.campaigns.link_campaigns`)
+    are pooled and scored by a :class:`.campaigns.CampaignDetector` fitted on benign pseudo-campaigns of the
+    reference's training accounts (sub-samples of its own linked benign clusters and random groups), on what
+    the members ask for (long outputs, max-token requests, reasoning) and on the cohort evidence (members
+    first seen together). The calibration accounts' campaign scores come from their own members only,
+    disjoint from the pseudo-campaigns the null was built from. ``robust=True`` fits on logs that may hold
+    attackers (see :meth:`fit`); ``novelty_k`` is the detector's novelty cap (raised to
+    ``robust_novelty_share`` of the fit accounts in robust mode, so a group of similar attackers smaller
+    than that share stays novel).
+
     It takes raw logs, not a feature matrix: ``fit(logs, labels=None)`` and every scoring method take a log
     table in the canonical schema (:func:`~distillguard.detect.api_logs.schema.load_logs`). :meth:`score_logs`
     returns one row per account (``account_id``, ``score``, ``flag``, ``reasons``, cluster columns), most
@@ -64,7 +75,8 @@ class AccountScorer(_Flagging, BaseEstimator):
     def __init__(self, target_fpr: float = 1e-3, method: str = "harvest", min_cluster_size: int = 3,
                  calibration_fraction: float = 0.3, random_state: int = 0, progress: bool = False,
                  cluster_links: tuple[str, ...] = ("ip", "user_agent"), campaigns: bool = True,
-                 robust: bool = False, trim_evidence: float = 4.0, max_trim_iter: int = 4):
+                 robust: bool = False, trim_evidence: float = 4.0, max_trim_iter: int = 4,
+                 novelty_k: int | None = 2, robust_novelty_share: float = 0.01):
         self.cluster_links = cluster_links
         self.target_fpr = target_fpr
         self.method = method
@@ -75,6 +87,8 @@ class AccountScorer(_Flagging, BaseEstimator):
         self.campaigns = campaigns
         self.robust = robust
         self.trim_evidence = trim_evidence
+        self.novelty_k = novelty_k
+        self.robust_novelty_share = robust_novelty_share
         self.max_trim_iter = max_trim_iter
 
     def _features(self, logs: pd.DataFrame) -> dict:
@@ -126,7 +140,7 @@ class AccountScorer(_Flagging, BaseEstimator):
         ex = none.copy()
         if self.campaigns:
             camp = prep["campaign"]["campaign_id"]
-            vol = pd.Series(prep["feats"]["n_requests"].to_numpy(), index=ids)
+            vol = pd.Series(prep["feats"]["active_days"].to_numpy(), index=ids)
             coh = cohort_evidence(prep["first_seen"], vol, camp, min_size=self.min_cluster_size)
             ex = camp.map(coh).fillna(0.0).to_numpy() > self.trim_evidence
         for it in range(1, self.max_trim_iter + 1):
@@ -154,15 +168,18 @@ class AccountScorer(_Flagging, BaseEstimator):
             self.detector_ = SupervisedDetector(target_fpr=self.target_fpr, calibration_fraction=0.0,
                                                 random_state=self.random_state).fit(trainf, y[train])
         else:
+            k = self.novelty_k
+            if self.robust and k:  # attackers in the fit: a group needs this share of accounts to look "known"
+                k = max(k, int(np.ceil(self.robust_novelty_share * train.sum())))
             self.detector_ = UnsupervisedDetector(method=self.method, target_fpr=self.target_fpr,
-                                                  calibration_fraction=0.0,
+                                                  calibration_fraction=0.0, novelty_k=k,
                                                   random_state=self.random_state).fit(trainf)
         self.campaign_detector_ = None
         if self.campaigns:
             pool = feats["account_id"].to_numpy()[train & (y == 0)]
             groups = null_groups(prep["campaign"]["campaign_id"], pool, rng, min_size=self.min_cluster_size)
             pooled = pooled_features(feats, groups)
-            vol = pd.Series(feats["n_requests"].to_numpy(), index=feats["account_id"].to_numpy())
+            vol = pd.Series(feats["active_days"].to_numpy(), index=feats["account_id"].to_numpy())
             pooled["cohort_evidence"] = group_cohort_evidence(prep["first_seen"], vol, groups).reindex(pooled.index)
             self.campaign_detector_ = CampaignDetector().fit(pooled)
             self.n_campaign_null_ = int(groups.nunique())
@@ -188,15 +205,15 @@ class AccountScorer(_Flagging, BaseEstimator):
         cid = camp["campaign_id"]
         keep = cid.groupby(cid).transform("size") >= self.min_cluster_size
         if members is not None:
-            keep &= members.reindex(cid.index).to_numpy()
+            keep &= members.reindex(cid.index).eq(True).to_numpy()
         keep &= cid.map(cid[keep].value_counts()).fillna(0).to_numpy() >= self.min_cluster_size
         cols = ["campaign_id", "campaign_score", "cohort_evidence", "campaign_reasons"]
         if not keep.any():
             return pd.DataFrame(columns=cols)
         groups = cid[keep]
         pooled = pooled_features(feats, groups)
-        vol = pd.Series(feats["n_requests"].to_numpy(), index=ids)
-        cm = None if members is None else members.reindex(ids).fillna(False)
+        vol = pd.Series(feats["active_days"].to_numpy(), index=ids)
+        cm = None if members is None else members.reindex(ids).eq(True)
         cohort = cohort_evidence(prep["first_seen"], vol, cid, members=cm, min_size=self.min_cluster_size)
         pooled["cohort_evidence"] = cohort.reindex(pooled.index).fillna(0.0)
         det = self.campaign_detector_
@@ -249,7 +266,9 @@ class AccountScorer(_Flagging, BaseEstimator):
         out["flag"] = out["score"] > self.threshold_
         excluded = set(getattr(self, "excluded_", ()))
         out["excluded_from_fit"] = out["account_id"].isin(excluded)
+        c = getattr(self, "contamination_", None)
+        out["fit_contamination"] = np.nan if c is None else c
         cols = ["account_id", "score", "flag", "reasons", "own_score", "cluster_id", "cluster_size",
                 "cluster_score", "link_evidence", "co_activity", "campaign_id", "campaign_size", "campaign_score",
-                "cohort_evidence", "excluded_from_fit"]
+                "cohort_evidence", "excluded_from_fit", "fit_contamination"]
         return out[cols].sort_values("score", ascending=False, kind="stable").reset_index(drop=True)

@@ -17,8 +17,10 @@ shot each, at benign-looking volumes with human timing). The two newest families
 (templates, opening window, volumes, answer lengths, max-token habits, time zone) afresh from the run's seed,
 so a benchmark on a new seed meets new settings.
 
-Prompts are real human prompts from ShareGPT (:func:`distillguard.data.sharegpt_prompts`); benign and attacker
-accounts draw from disjoint halves of the pool.
+Prompts are real human prompts from ShareGPT; benign and attacker accounts draw from disjoint halves of the
+conversations. By default (:func:`sharegpt_conversations`) a human, power-user or tutoring session follows one
+real conversation's human turns in order -- humans follow up on an answer -- while attackers send single turns;
+with a flat ``prompts`` list every request draws one prompt independently (the earlier behaviour).
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from distillguard.data import sharegpt_prompts
+from distillguard.data import iter_sharegpt
 
-__all__ = ["ATTACK_FAMILIES", "BENIGN_FAMILIES", "CAMPAIGN_FAMILIES", "family_prompts", "simulate_logs"]
+__all__ = ["ATTACK_FAMILIES", "BENIGN_FAMILIES", "CAMPAIGN_FAMILIES", "family_prompts", "sharegpt_conversations",
+           "simulate_logs"]
 
 BENIGN_FAMILIES = ("human", "power_user", "eval_harness", "batch_enterprise", "tutoring", "reseller")
 ATTACK_FAMILIES = ("heavy_harvester", "cot_rubric", "topic_sweep", "hydra", "slow_low", "dist_matched",
@@ -57,6 +60,8 @@ _RUBRIC_WRAP = ["Here is a question and a candidate answer. Grade the answer on 
                 "rubric for correctness, completeness and clarity, then justify each score.\n\nQuestion: {q}",
                 "Evaluate the answer to the question below. Which response is better, A or B? Use a rubric "
                 "and explain.\n\n{q}"]
+_TUTOR_WRAP = ["Can you explain this step by step? {q}", "{q}\nPlease show your work step by step.",
+               "I'm studying for an exam. {q} Walk me through it."]
 _ROLES = ["senior software engineer", "physician", "tax lawyer", "research scientist", "data analyst",
           "university professor", "financial advisor", "product manager", "security researcher", "editor"]
 _OPENERS = ["You are a {role}. Answer the question below with a complete, expert answer.",
@@ -94,8 +99,26 @@ def _campaign_params(family: str, rng: np.random.Generator, days: int) -> dict:
     if family == "verbatim":
         return {"volume": (int(rng.integers(40, 150)), int(rng.integers(300, 1500))),
                 "ct_median": float(rng.uniform(250, 800)), "maxtok_prob": float(rng.uniform(0.0, 0.8)),
-                "session_mean": float(rng.uniform(1.5, 6.0)), "sdk_prob": float(rng.uniform(0.0, 1.0))}
+                "session_mean": float(rng.uniform(3.0, 8.0)), "sdk_prob": float(rng.uniform(0.0, 1.0))}
     return {}
+
+
+def sharegpt_conversations(seed: int = 0, max_chars: int = 2000) -> list[list[str]]:
+    """ShareGPT conversations as lists of their human turns (each 5 to ``max_chars`` characters), shuffled.
+
+    Example:
+        >>> from distillguard.detect.api_logs.simulate import sharegpt_conversations
+        >>> convs = sharegpt_conversations(0)  # doctest: +SKIP
+        >>> sum(len(c) > 1 for c in convs) / len(convs) > 0.5  # doctest: +SKIP
+        True
+    """
+    out = []
+    for conv in iter_sharegpt():
+        turns = [t.strip() for r, t in conv.turns if r == "human" and 5 <= len(t.strip()) <= max_chars]
+        if turns:
+            out.append(turns)
+    order = np.random.default_rng(seed).permutation(len(out))
+    return [out[i] for i in order]
 
 
 def _ip(rng: np.random.Generator, n: int = 1) -> list[str]:
@@ -127,8 +150,7 @@ def family_prompts(family: str, n: int, rng: np.random.Generator, pool: list[str
         return [_paraphrase(p, rng) for p in pick]
     if family in ("tutoring", "slow_low"):
         share = 0.6 if family == "tutoring" else 0.5
-        wraps = ["Can you explain this step by step? {q}", "{q}\nPlease show your work step by step.",
-                 "I'm studying for an exam. {q} Walk me through it."] if family == "tutoring" else _COT_WRAP
+        wraps = _TUTOR_WRAP if family == "tutoring" else _COT_WRAP
         return [wraps[int(rng.integers(len(wraps)))].format(q=p) if rng.random() < share else p for p in pick]
     if family == "cot_rubric":
         return [(_COT_WRAP if rng.random() < 0.6 else _RUBRIC_WRAP)[int(rng.integers(2))].format(q=p)
@@ -158,7 +180,7 @@ def family_prompts(family: str, n: int, rng: np.random.Generator, pool: list[str
 
 
 def _human_times(rng: np.random.Generator, n: int, days: int, session_mean: float = 5.0,
-                 tz: int | None = None, first_day: float = 0.0) -> np.ndarray:
+                 tz: int | None = None, first_day: float = 0.0, sessions: bool = False):
     tz = int(rng.integers(-8, 10)) if tz is None else tz
     n_sess = max(1, int(np.ceil(n / session_mean)))
     day_w = np.array([1.0 if ((d + 0) % 7) < 5 else 0.45 for d in range(days)])  # day 0 is a Monday
@@ -174,7 +196,25 @@ def _human_times(rng: np.random.Generator, n: int, days: int, session_mean: floa
     first = np.r_[0, np.cumsum(lens)[:-1]]
     gaps[first] = 0.0
     within = np.cumsum(gaps) - np.repeat(np.cumsum(gaps)[first], lens)
-    return np.sort(start[sid] + within)
+    t = start[sid] + within
+    if not sessions:
+        return np.sort(t)
+    order = np.argsort(t, kind="stable")
+    rank = np.arange(n) - np.repeat(first, lens)
+    return t[order], sid[order], rank[order]
+
+
+def _conversation_prompts(rng: np.random.Generator, sid: np.ndarray, rank: np.ndarray,
+                          convs: list[list[str]]) -> list[str]:
+    """A human's prompts: each session follows one real conversation's human turns (then another's)."""
+    out = [""] * len(sid)
+    by_session: dict[int, list[str]] = {}
+    for i, (s, r) in enumerate(zip(sid.tolist(), rank.tolist())):
+        turns = by_session.setdefault(s, [])
+        while len(turns) <= r:
+            turns.extend(convs[int(rng.integers(len(convs)))])
+        out[i] = turns[r]
+    return out
 
 
 def _bot_times(rng: np.random.Generator, n: int, span_s: float, start_s: float, shape: float = 3.0) -> np.ndarray:
@@ -221,11 +261,15 @@ def _randomised_account(rng, fam, n, days, attack_pool, par) -> dict:
             "status": np.where(err, "429", "200")}
 
 
-def _account(rng, fam, n, days, pool, attack_pool) -> dict:
+def _account(rng, fam, n, days, pool, attack_pool, convs=None) -> dict:
     """Times (seconds from start), prompts, token counts and request metadata of one account."""
     span = days * 86400.0
     src = attack_pool if fam in ATTACK_FAMILIES else pool
-    if fam in ("human", "power_user", "tutoring"):
+    conv_prompts = None
+    if fam in ("human", "power_user", "tutoring") and convs:
+        t, sid, rank = _human_times(rng, n, days, sessions=True)
+        conv_prompts = _conversation_prompts(rng, sid, rank, convs)
+    elif fam in ("human", "power_user", "tutoring"):
         t = _human_times(rng, n, days)
     elif fam == "slow_low":
         t = _human_times(rng, n, days, session_mean=8.0)
@@ -242,7 +286,13 @@ def _account(rng, fam, n, days, pool, attack_pool) -> dict:
     else:
         t = _bot_times(rng, n, span * float(rng.uniform(0.5, 1.0)), float(rng.uniform(0, span * 0.2)),
                        shape=float(rng.uniform(1.5, 4.0)))
-    prompts = family_prompts(fam, n, rng, src)
+    if conv_prompts is None:
+        prompts = family_prompts(fam, n, rng, src)
+    elif fam == "tutoring":  # the platform's wrappers around the conversation's own turns, in session order
+        prompts = [_TUTOR_WRAP[int(rng.integers(len(_TUTOR_WRAP)))].format(q=c) if rng.random() < 0.6 else c
+                   for c in conv_prompts]
+    else:
+        prompts = conv_prompts
     pt = np.array([max(1, len(p) // 4) for p in prompts]) + rng.integers(0, 5, size=n)
     max_tokens = np.full(n, np.nan)
     if fam == "eval_harness":
@@ -289,13 +339,14 @@ def simulate_logs(
     hydra_campaigns: int = 1,
     hydra_size: int = 100,
     proxy_campaigns: int = 1,
-    proxy_size: int = 100,
+    proxy_size: int = 50,
     days: int = 14,
     seed: int = 0,
     start: str = "2025-03-03",
     prompts: list[str] | None = None,
     families: tuple[str, ...] = ATTACK_FAMILIES,
     progress: bool = False,
+    conversations: list[list[str]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Simulate labelled API logs; return ``(logs, accounts)``.
 
@@ -316,7 +367,12 @@ def simulate_logs(
         days: length of the log; day 0 is a Monday; a new model is released on day ``days // 2``.
         seed: everything is reproducible from it.
         start: the date of day 0 (UTC).
-        prompts: pool of real prompts (default: ShareGPT human turns up to 2,000 characters).
+        prompts: pool of real prompts; each benign request draws one independently (default: ShareGPT
+            conversations, see ``conversations``).
+        conversations: real conversations (lists of human turns); human, power-user and tutoring sessions
+            follow one conversation's turns in order (humans follow up), attackers draw single turns from
+            the other half. Default when ``prompts`` is None: ShareGPT conversations (turns up to 2,000
+            characters, shuffled with ``seed``).
         families: attacker families to include.
         progress: show a tqdm progress bar over accounts.
 
@@ -327,10 +383,20 @@ def simulate_logs(
         ([0, 1], True)
     """
     rng = np.random.default_rng(seed)
-    if prompts is None:
-        prompts = sharegpt_prompts(None, seed=seed, min_chars=5, max_chars=2000)
-    half = max(1, len(prompts) // 2)
-    pool, attack_pool = list(prompts[:half]), list(prompts[half:]) or list(prompts)
+    if prompts is None and conversations is None:
+        conversations = sharegpt_conversations(seed)
+    convs = None
+    if conversations is not None:
+        convs = [list(c) for c in conversations if len(c)]
+        if not convs:
+            raise ValueError("conversations holds no turns")
+        ch = max(1, len(convs) // 2)
+        convs, attack_convs = convs[:ch], convs[ch:] or convs
+        pool = [p for c in convs for p in c]
+        attack_pool = [p for c in attack_convs for p in c]
+    else:
+        half = max(1, len(prompts) // 2)
+        pool, attack_pool = list(prompts[:half]), list(prompts[half:]) or list(prompts)
     fams = rng.choice(list(_BENIGN_MIX), size=n_benign, p=np.array(list(_BENIGN_MIX.values())))
     plan = [(f"b{i:06d}", str(f), "") for i, f in enumerate(fams)]
     for fam in families:
@@ -368,7 +434,7 @@ def simulate_logs(
             a = _randomised_account(prng, fam, n, days, attack_pool, fp)
         else:
             n = _volume(rng, fam)
-            a = _account(rng, fam, n, days, pool, attack_pool)
+            a = _account(rng, fam, n, days, pool, attack_pool, convs)
         if i in org_of:
             a["ip"] = [org_ips[org_of[i]][k] for k in rng.integers(0, 2, size=n)]
         if camp and fam == "hydra":

@@ -19,9 +19,10 @@ import sys
 
 import pandas as pd
 
+from distillguard.detect.api_logs.campaigns import template_signatures
 from distillguard.detect.api_logs.features import FEATURE_COLUMNS, account_features
 
-__all__ = ["local_session", "spark_account_features"]
+__all__ = ["local_session", "spark_account_features", "spark_link_campaigns"]
 
 
 def local_session(cores: int = 2, app: str = "distillguard-api-logs"):
@@ -67,3 +68,48 @@ def spark_account_features(sdf, *, window: str | None = None):
         return account_features(pdf, window=window)
 
     return sdf.select(*keep).groupBy("account_id").applyInPandas(per_group, schema=_schema(window))
+
+
+def spark_link_campaigns(sdf, *, min_jaccard: float = 0.4, num_hash_tables: int = 8, **signature_options):
+    """Template-linked campaigns of a Spark DataFrame with ``pyspark.ml.feature.MinHashLSH``.
+
+    Each account's recurring prompt fragments come from the pandas :func:`.campaigns.template_signatures`
+    run per account (``groupBy("account_id").applyInPandas``: a signature depends only on the account's own
+    rows); the fragments become binary ``HashingTF`` vectors, ``MinHashLSH.approxSimilarityJoin`` finds the
+    pairs with Jaccard distance ``<= 1 - min_jaccard``, and the (small) edge list is joined into connected
+    components on the driver. Returns a pandas DataFrame: ``account_id``, ``campaign_id``, ``campaign_size``
+    (template links only; shared infrastructure is :func:`.coordination.link_accounts`' job).
+
+    Example:
+        >>> from distillguard.detect.api_logs.spark import local_session, spark_link_campaigns
+        >>> spark = local_session()  # doctest: +SKIP
+        >>> camps = spark_link_campaigns(spark.createDataFrame(logs))  # doctest: +SKIP
+    """
+    import numpy as np
+    from pyspark.ml.feature import HashingTF, MinHashLSH
+    from pyspark.sql import functions as F
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
+    def per_account(pdf: pd.DataFrame) -> pd.DataFrame:
+        sig = template_signatures(pdf, **signature_options)
+        return pd.DataFrame({"account_id": sig["account_id"].astype(str), "shingle": sig["shingle"].astype(str)})
+
+    accounts = [r[0] for r in sdf.select(F.col("account_id").cast("string")).distinct().collect()]
+    sig = (sdf.select(F.col("account_id").cast("string").alias("account_id"), "prompt")
+           .groupBy("account_id").applyInPandas(per_account, schema="account_id string, shingle string")
+           .groupBy("account_id").agg(F.collect_set("shingle").alias("shingles")))
+    vec = HashingTF(inputCol="shingles", outputCol="features", numFeatures=1 << 20, binary=True).transform(sig)
+    model = MinHashLSH(inputCol="features", outputCol="hashes", numHashTables=num_hash_tables, seed=29).fit(vec)
+    pairs = (model.approxSimilarityJoin(vec, vec, 1.0 - min_jaccard, distCol="jaccard_distance")
+             .select(F.col("datasetA.account_id").alias("a"), F.col("datasetB.account_id").alias("b"))
+             .where(F.col("a") < F.col("b")).toPandas())
+    acc = np.array(sorted(accounts), dtype=object)
+    pos = pd.Series(np.arange(len(acc)), index=acc)
+    n = len(acc)
+    adj = sparse.csr_matrix((np.ones(len(pairs)), (pos[pairs["a"]].to_numpy(), pos[pairs["b"]].to_numpy())),
+                            shape=(n, n))
+    _, labels = connected_components(adj, directed=False)
+    size = np.bincount(labels)
+    return pd.DataFrame({"account_id": acc.astype(str), "campaign_id": [f"t{k}" for k in labels],
+                         "campaign_size": size[labels].astype(np.int64)})

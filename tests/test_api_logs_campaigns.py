@@ -1,0 +1,136 @@
+"""Campaigns without shared infrastructure: template linking, cohort evidence, benign pseudo-campaign null."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from distillguard.detect.api_logs import AccountScorer, simulate_logs
+from distillguard.detect.api_logs.campaigns import (
+    CampaignDetector,
+    cohort_evidence,
+    link_campaigns,
+    null_groups,
+    pooled_features,
+    template_signatures,
+)
+from distillguard.detect.api_logs.features import FEATURE_COLUMNS, account_features
+
+_RNG = np.random.default_rng(0)
+_VOCAB = [f"w{i}x" for i in range(2000)]
+POOL = [" ".join(_RNG.choice(_VOCAB, size=int(_RNG.integers(6, 25)))) for _ in range(3000)]  # no template
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate_logs(300, 2, hydra_campaigns=0, proxy_size=40, days=10, seed=4, prompts=POOL,
+                         families=("proxy_spread", "verbatim", "heavy_harvester"))
+
+
+def test_proxy_spread_family_shares_no_infrastructure(sim):
+    logs, acc = sim
+    p = logs[logs["family"] == "proxy_spread"]
+    assert p["account_id"].nunique() == 40
+    assert (p.groupby("account_id")["user_agent"].nunique() == 1).all()
+    ip_accounts = p.groupby("ip")["account_id"].nunique()
+    assert ip_accounts.max() == 1  # every address is one account's own
+    assert (acc.loc[acc["family"] == "proxy_spread", "n_requests"] < 1000).all()
+    first = p.groupby("account_id")["timestamp"].min()
+    assert (first.max() - first.min()) <= pd.Timedelta(days=5)
+
+
+def test_randomised_family_parameters_change_with_seed_but_not_other_families():
+    a, _ = simulate_logs(30, 1, proxy_size=5, days=4, seed=1, prompts=POOL)
+    b, _ = simulate_logs(30, 1, proxy_size=5, days=4, seed=1, prompts=POOL)
+    c, _ = simulate_logs(30, 1, proxy_size=5, days=4, seed=2, prompts=POOL)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a[a["family"] == "proxy_spread"]["prompt"].head(20).equals(
+        c[c["family"] == "proxy_spread"]["prompt"].head(20))
+    old, _ = simulate_logs(30, 1, days=4, seed=1, prompts=POOL, families=("heavy_harvester", "hydra"))
+    assert set(old["family"]) <= {"human", "power_user", "eval_harness", "batch_enterprise", "tutoring", "reseller",
+                                  "heavy_harvester", "hydra"}
+
+
+def test_template_links_find_the_proxy_campaign_and_not_verbatim_humans(sim):
+    logs, acc = sim
+    cl = link_campaigns(logs).merge(acc[["account_id", "family", "label"]], on="account_id")
+    proxy = cl[cl["family"] == "proxy_spread"]
+    assert proxy["campaign_id"].nunique() == 1 and int(proxy["campaign_size"].iloc[0]) >= 40
+    biggest = proxy["campaign_id"].iloc[0]
+    others = cl[(cl["campaign_id"] == biggest) & (cl["family"] != "proxy_spread")]
+    assert len(others) == 0
+    assert not cl.loc[cl["family"] == "verbatim", "template_linked"].any()
+
+
+def test_template_signature_ignores_repeated_identical_prompts():
+    logs = pd.DataFrame({"account_id": ["a"] * 5, "prompt": ["the very same long question asked again today"] * 5})
+    assert template_signatures(logs).empty
+
+
+def test_cohort_evidence_is_zero_for_random_groups_and_large_for_a_cohort():
+    rng = np.random.default_rng(1)
+    ids = [f"a{i}" for i in range(1000)]
+    first = pd.Series(rng.uniform(0, 14, 1000), index=ids)
+    vol = pd.Series(np.exp(rng.normal(3, 1, 1000)), index=ids)
+    camp = pd.Series([f"g{i // 20}" for i in range(1000)], index=ids)  # random groups of 20
+    ev = cohort_evidence(first, vol, camp)
+    assert ev.max() < 2.0
+    first.iloc[:20] = rng.uniform(6, 7, 20)
+    assert cohort_evidence(first, vol, camp)["g0"] > 6
+
+
+def test_pooled_features_weight_by_requests():
+    f = pd.DataFrame(0.0, index=range(3), columns=FEATURE_COLUMNS).assign(account_id=["a", "b", "c"])
+    f["n_requests"] = [10.0, 30.0, 5.0]
+    f["cot_frac"] = [1.0, 0.0, 0.0]
+    p = pooled_features(f, pd.Series(["g", "g", "h"], index=["a", "b", "c"]))
+    assert p.loc["g", "cot_frac"] == pytest.approx(0.25) and p.loc["g", "n_members"] == 2
+    assert p.loc["h", "n_requests"] == 5.0
+
+
+def test_null_groups_cover_benign_clusters_and_random_groups():
+    ids = np.array([f"a{i}" for i in range(100)])
+    camp = pd.Series(["c1"] * 20 + [f"s{i}" for i in range(80)], index=ids)
+    g = null_groups(camp, ids, np.random.default_rng(0), per_campaign=5, n_random=30)
+    names = set(g.unique())
+    assert sum(n.startswith("c1/") for n in names) == 6 and sum(n.startswith("random/") for n in names) == 30
+    assert g.groupby(g).size().min() >= 3
+
+
+def test_campaign_detector_novelty_cap_and_fit_contract():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(0.0, index=range(200), columns=FEATURE_COLUMNS)
+    X["n_requests"] = 500.0
+    X["completion_tokens_mean"] = rng.normal(300, 30, 200)
+    X["cohort_evidence"] = rng.exponential(0.3, 200)
+    det = CampaignDetector().fit(X)
+    assert det.fit(X) is det
+    x = X.iloc[:1].copy()
+    x["cohort_evidence"] = 12.0
+    assert det.suspicion_score(x)[0] > 2
+
+
+def test_scorer_flags_proxy_campaign_with_reference_and_keeps_benign(sim):
+    logs, acc = sim
+    ref, _ = simulate_logs(300, 0, families=(), days=10, seed=40, prompts=POOL)
+    sc = AccountScorer(target_fpr=0.01).fit(ref.drop(columns=["label", "family"]))
+    out = sc.score_logs(logs.drop(columns=["label", "family"])).merge(acc[["account_id", "family", "label"]], on="account_id")
+    assert out.loc[out["family"] == "proxy_spread", "flag"].mean() >= 0.9
+    assert out.loc[out["label"] == 0, "flag"].mean() <= 0.05  # 76 calibration accounts: a coarse threshold
+    assert {"campaign_id", "campaign_score", "cohort_evidence", "excluded_from_fit"} <= set(out.columns)
+    reasons = out.loc[out["family"] == "proxy_spread", "reasons"]
+    assert reasons.str.contains("campaign of").all()
+
+
+def test_scorer_without_campaigns_keeps_old_columns(sim):
+    logs, _ = sim
+    benign = logs[logs["label"] == 0].drop(columns=["label", "family"])
+    out = AccountScorer(target_fpr=0.05, campaigns=False).fit(benign).score_logs(benign)
+    assert out["campaign_score"].isna().all() and len(out) == benign["account_id"].nunique()
+
+
+def test_account_features_unchanged_by_new_families(sim):
+    logs, _ = sim
+    f = account_features(logs[logs["family"] == "verbatim"])
+    assert len(f) == 2 and (f["n_requests"] > 0).all()

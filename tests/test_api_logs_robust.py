@@ -1,0 +1,62 @@
+"""Without a reference: the robust (trimmed, iterated) fit, its contamination estimate and the CLI's report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from distillguard.cli import main
+from distillguard.detect.api_logs import AccountScorer, simulate_logs
+
+_RNG = np.random.default_rng(1)
+_VOCAB = [f"v{i}q" for i in range(3000)]
+CONVS = [[" ".join(_RNG.choice(_VOCAB, size=int(_RNG.integers(6, 20)))) for _ in range(int(_RNG.integers(1, 5)))]
+         for _ in range(3000)]
+
+
+@pytest.fixture(scope="module")
+def contaminated():
+    # about a fifth of the accounts are attackers, most of them one proxy-spread campaign
+    return simulate_logs(240, 3, hydra_campaigns=0, proxy_size=50, days=10, seed=6, conversations=CONVS,
+                         families=("proxy_spread", "heavy_harvester", "cot_rubric"))
+
+
+def test_robust_fit_finds_the_campaign_and_reports_contamination(contaminated):
+    logs, acc = contaminated
+    raw = logs.drop(columns=["label", "family"])
+    sc = AccountScorer(target_fpr=0.01, robust=True).fit(raw)
+    assert 0.1 <= sc.contamination_ <= float(acc["label"].mean()) + 0.02
+    assert set(sc.excluded_) <= set(acc["account_id"])
+    out = sc.score_logs(raw).merge(acc[["account_id", "family", "label"]], on="account_id")
+    assert out.loc[out["family"] == "proxy_spread", "flag"].mean() >= 0.9
+    assert out.loc[out["label"] == 0, "flag"].mean() <= 0.05
+    assert out["fit_contamination"].nunique() == 1 and out["fit_contamination"].iloc[0] == sc.contamination_
+    assert out.loc[out["excluded_from_fit"], "account_id"].isin(sc.excluded_).all()
+
+
+def test_plain_fit_is_swamped_where_robust_is_not(contaminated):
+    logs, acc = contaminated
+    raw = logs.drop(columns=["label", "family"])
+    proxy = acc.loc[acc["family"] == "proxy_spread", "account_id"]
+    robust = AccountScorer(target_fpr=0.01, robust=True).fit(raw).predict(raw)
+    assert (robust.reindex(proxy) == -1).mean() >= 0.9
+
+
+def test_reference_fit_has_no_contamination_estimate(contaminated):
+    logs, _ = contaminated
+    benign = logs[logs["label"] == 0].drop(columns=["label", "family"])
+    sc = AccountScorer(target_fpr=0.05).fit(benign)
+    assert sc.contamination_ is None and len(sc.excluded_) == 0
+    assert sc.score_logs(benign)["fit_contamination"].isna().all()
+
+
+def test_cli_without_reference_prints_the_estimate(tmp_path, capsys, contaminated):
+    logs, _ = contaminated
+    p = tmp_path / "logs.parquet"
+    logs.drop(columns=["label", "family"]).to_parquet(p, index=False)
+    rc = main(["logs", "score", str(p), "--target-fpr", "0.01", "--out", str(tmp_path / "s.csv")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "contamination estimate" in err and "--reference" in err
+    scores = pd.read_csv(tmp_path / "s.csv")
+    assert {"excluded_from_fit", "fit_contamination"} <= set(scores.columns)
