@@ -207,9 +207,9 @@ class AccountScorer(_Flagging, BaseEstimator):
         if members is not None:
             keep &= members.reindex(cid.index).eq(True).to_numpy()
         keep &= cid.map(cid[keep].value_counts()).fillna(0).to_numpy() >= self.min_cluster_size
-        cols = ["campaign_id", "campaign_score", "cohort_evidence", "campaign_reasons"]
         if not keep.any():
-            return pd.DataFrame(columns=cols)
+            return pd.DataFrame({"campaign_id": pd.Series(dtype=object), "campaign_score": pd.Series(dtype=float),
+                                 "cohort_evidence": pd.Series(dtype=float), "campaign_reasons": pd.Series(dtype=object)})
         groups = cid[keep]
         pooled = pooled_features(feats, groups)
         vol = pd.Series(feats["active_days"].to_numpy(), index=ids)
