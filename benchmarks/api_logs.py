@@ -52,8 +52,12 @@ from distillguard.provenance import run_record  # noqa: E402
 
 #: Seeds. DEV_SEED (7) is the one the campaign linking, cohort evidence and robust fit were developed on.
 #: HELD_OUT_SEED was written here, and committed, before the benchmark was first run on it; it is run once.
+#: 20261205 was the first held-out seed (commit e69e275: with reference 0.886 at 1e-3, its threshold set by one
+#: human's completion/prompt ratio; that diagnosis led to the log-scale tails), so the next version is
+#: measured on a second seed, recorded here before its first run.
 DEV_SEED = 7
-HELD_OUT_SEED = 20261205
+HELD_OUT_SEEDS_USED = (20261205,)
+HELD_OUT_SEED = 20261206
 FPRS = (1e-2, 1e-3)
 
 

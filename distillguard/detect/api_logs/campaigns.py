@@ -43,7 +43,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import poisson
 
-from distillguard.detect.api_logs.account_detectors import UnsupervisedDetector
+from distillguard.detect.api_logs.account_detectors import _HEAVY_TAILED, UnsupervisedDetector
 from distillguard.detect.api_logs.features import FEATURE_COLUMNS
 from distillguard.errors import DistillguardError
 
@@ -363,7 +363,8 @@ class CampaignDetector(UnsupervisedDetector):
                          max_evidence=max_evidence)
 
     def _shrink(self, c: str, v: np.ndarray, n: np.ndarray) -> np.ndarray:
-        return np.asarray(v, dtype=np.float64)
+        v = np.asarray(v, dtype=np.float64)
+        return np.log1p(np.maximum(v, 0)) if c in _HEAVY_TAILED else v
 
     @staticmethod
     def _derived(X: pd.DataFrame) -> pd.DataFrame:
