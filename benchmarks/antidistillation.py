@@ -11,7 +11,8 @@ harvest the students are trained on). Every condition uses the same prompts and 
 (paired), answers forced to exactly ``--new-tokens`` tokens.
 
 1. **Quality grid** on Q: none (T = 0.7), KGW delta in {1, 2, 3}, ADFP lambda grid (proxy = the teacher),
-   ADS lambda grid (proxy = a student-shaped model trained on P; direction from D), temperature sampling at
+   ADFP with that proxy instead, ADS lambda grid (proxy = a student-shaped model trained on P; direction
+   from D), temperature sampling at
    several T. For each: the existing paired-perplexity metric under Gemma-3-270M (answer given the prompt),
    the degenerate rate, and -- measured inside generation at every step -- the mean KL of the sampled
    distribution from the unmarked T = 0.7 one, the teacher's green-mass gain and the *proxy's* first-order
@@ -85,6 +86,7 @@ class Config:
     batch_size: int
     kgw_deltas: tuple[float, ...]
     adfp_lams: tuple[float, ...]
+    adfp_proxy_lams: tuple[float, ...]  # ADFP with the student-shaped proxy (P-trained) instead of the teacher
     ads_scales: tuple[float, ...]  # ADS lambda = scale / sd(D) on D's answers (logit units of the shift)
     temps: tuple[float, ...]
     student_layers: int
@@ -99,15 +101,17 @@ class Config:
 
 PRESETS = {
     "cpu": Config("cpu", n_quality=16, n_direction=16, n_proxy=32, n_harvest=48, new_tokens=48, batch_size=16,
-                  kgw_deltas=(1.0, 2.0, 3.0), adfp_lams=(8.0, 24.0, 64.0), ads_scales=(0.03, 0.06, 0.12),
+                  kgw_deltas=(1.0, 2.0, 3.0), adfp_lams=(8.0, 24.0, 64.0), adfp_proxy_lams=(1000.0, 3000.0, 9000.0),
+                  ads_scales=(0.03, 0.06, 0.12),
                   temps=(0.8, 0.9, 1.0), student_layers=2, student_hidden=128, student_epochs=6,
                   speed_batches=(1, 16, 64), speed_reps=10, ads_epsilon=1e-2, device="cpu", seed=0),
     "tiny": Config("tiny", n_quality=4, n_direction=4, n_proxy=4, n_harvest=4, new_tokens=12, batch_size=4,
-                   kgw_deltas=(2.0,), adfp_lams=(24.0,), ads_scales=(0.06,), temps=(1.0,), student_layers=1,
+                   kgw_deltas=(2.0,), adfp_lams=(24.0,), adfp_proxy_lams=(64.0,), ads_scales=(0.06,), temps=(1.0,), student_layers=1,
                    student_hidden=32, student_epochs=1, speed_batches=(1, 4), speed_reps=2, ads_epsilon=1e-2,
                    device="cpu", seed=0),
     "gpu": Config("gpu", n_quality=256, n_direction=128, n_proxy=512, n_harvest=1024, new_tokens=128, batch_size=64,
                   kgw_deltas=(1.0, 2.0, 3.0), adfp_lams=(16.0, 32.0, 64.0, 128.0, 256.0),
+                  adfp_proxy_lams=(100.0, 300.0, 1000.0, 3000.0, 9000.0),
                   ads_scales=(0.015, 0.03, 0.06, 0.12, 0.24), temps=(0.8, 0.9, 1.0, 1.2, 1.5), student_layers=4,
                   student_hidden=384, student_epochs=4, speed_batches=(1, 16, 64), speed_reps=50,
                   ads_epsilon=1e-2, device="cuda", seed=0),
@@ -376,6 +380,9 @@ def run(cfg: Config) -> dict[str, Any]:
     conds: list[tuple[str, str, float, list[Any], float]] = [("none", "none", 0.0, [], BASE_T)]
     conds += [("kgw", f"KGW δ={d:g}", d, [WatermarkLogitsProcessor(key, delta=d)], BASE_T) for d in cfg.kgw_deltas]
     conds += [("adfp", f"ADFP λ={lam:g}", lam, [ADFPLogitsProcessor(key, lam=lam)], BASE_T) for lam in cfg.adfp_lams]
+    conds += [("adfp_proxy", f"ADFP(proxy) λ={lam:g}", lam,
+               [ADFPLogitsProcessor(key, lam=lam, proxy=proxy, pad_token_id=tok.pad_token_id)], BASE_T)
+              for lam in cfg.adfp_proxy_lams]
     conds += [("ads", f"ADS λ={lam:g}", lam, [ADSLogitsProcessor(proxy, g, lam, cfg.ads_epsilon, temperature=BASE_T,
                                                                   spec=key.spec, pad_token_id=tok.pad_token_id)],
                BASE_T) for lam in ads_lams]
@@ -412,14 +419,18 @@ def run(cfg: Config) -> dict[str, Any]:
     t0 = time.time()
     kgw2 = next((r for r in grid if r["kind"] == "kgw" and r["value"] == 2.0), [r for r in grid if r["kind"] == "kgw"][0])
     adfp_m = min((r for r in grid if r["kind"] == "adfp"), key=lambda r: abs(math.log(max(r["kl"], 1e-9) / max(kgw2["kl"], 1e-9))))
+    adfp_pm = min((r for r in grid if r["kind"] == "adfp_proxy"),
+                  key=lambda r: abs(math.log(max(r["kl"], 1e-9) / max(kgw2["kl"], 1e-9))))
     ads_rows = sorted((r for r in grid if r["kind"] == "ads"), key=lambda r: r["value"])
     ads_m = ads_rows[len(ads_rows) // 2]  # the middle of the grid, fixed before the run
     temp_m = min((r for r in grid if r["kind"] == "temp"),
                  key=lambda r: abs(r["paired_ppl_ratio"] - ads_m["paired_ppl_ratio"]))
-    chosen = {"none": next(r for r in grid if r["kind"] == "none"), "kgw": kgw2, "adfp": adfp_m, "ads": ads_m,
-              "temp": temp_m}
+    chosen = {"none": next(r for r in grid if r["kind"] == "none"), "kgw": kgw2, "adfp": adfp_m,
+              "adfp_proxy": adfp_pm, "ads": ads_m, "temp": temp_m}
     mark_of = {"none": [], "kgw": [WatermarkLogitsProcessor(key, delta=kgw2["value"])],
                "adfp": [ADFPLogitsProcessor(key, lam=adfp_m["value"])],
+               "adfp_proxy": [ADFPLogitsProcessor(key, lam=adfp_pm["value"], proxy=proxy,
+                                                  pad_token_id=tok.pad_token_id)],
                "ads": [ADSLogitsProcessor(proxy, g, ads_m["value"], cfg.ads_epsilon, temperature=BASE_T, spec=key.spec,
                                           pad_token_id=tok.pad_token_id)], "temp": []}
     q_clean = list(zip(Q, text(answers(Q, [], BASE_T, key, 0, "Q_none_0")[0])))
@@ -445,7 +456,8 @@ def run(cfg: Config) -> dict[str, Any]:
         s["nll_vs_none"] = {"mean": float(dn.mean()), "t": float(dn.mean() / (dn.std(ddof=1) / math.sqrt(len(dn)) + 1e-12))}
         s["green_vs_none"] = {"mean": float(dg.mean()), "t": float(dg.mean() / (dg.std(ddof=1) / math.sqrt(len(dg)) + 1e-12))}
     res["students"] = {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")} for k, v in students.items()}
-    res["student_rule"] = ("ADFP at the grid lambda whose per-step KL is nearest (log scale) KGW delta=2's; ADS at the "
+    res["student_rule"] = ("ADFP (teacher as proxy, and separately the student-shaped proxy) at the grid lambda whose "
+                           "per-step KL is nearest (log scale) KGW delta=2's; ADS at the "
                            "middle grid lambda; temperature at the grid T whose paired PPL ratio is nearest that ADS "
                            "point's")
     res["timings_s"]["students"] = round(time.time() - t0, 1)
@@ -466,8 +478,9 @@ def plot(res: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    colors = {"kgw": "tab:blue", "adfp": "tab:red", "ads": "tab:green", "temp": "tab:gray", "none": "black"}
-    for kind in ("none", "kgw", "adfp", "ads", "temp"):
+    colors = {"kgw": "tab:blue", "adfp": "tab:red", "adfp_proxy": "tab:orange", "ads": "tab:green",
+              "temp": "tab:gray", "none": "black"}
+    for kind in ("none", "kgw", "adfp", "adfp_proxy", "ads", "temp"):
         rows = [r for r in res["grid"] if r["kind"] == kind]
         if not rows:
             continue
@@ -480,7 +493,8 @@ def plot(res: dict[str, Any], path: Path) -> None:
     axes[0].set_xlabel("mean per-step KL from the unmarked T=0.7 distribution (nats)")
     axes[0].set_ylabel("proxy's first-order green-mass gain E_p'[D] - E_p[D]")
     axes[0].set_xscale("symlog", linthresh=1e-3)
-    axes[1].set_xlabel("paired PPL ratio under Gemma-3-270M (quality cost)")
+    axes[1].set_xlabel("paired PPL ratio under Gemma-3-270M (quality cost, log scale)")
+    axes[1].set_xscale("log")
     axes[1].set_ylabel("teacher's green-mass gain per step")
     for ax in axes:
         ax.legend(fontsize=8)
@@ -547,6 +561,9 @@ NOTES = [
     "Per-step cost: one processor call on random [B, 49152] float32 scores (KGW, ADFP with the teacher as proxy "
     "need no forward pass); proxy rows include the proxy's incremental KV-cached forward(s), context ~32-60 tokens. "
     "The 2 CPU cores were shared with other jobs: timings are indicative.",
+    "Every stage is cached under $DISTILLGUARD_CACHE/bench/antidistillation_<preset> (generations with their "
+    "measurements, Gemma NLLs, the proxy, the direction, the students): a rerun reuses them, and 'gen s' is the "
+    "time of the run that generated the answers; the run record's total is this invocation's wall time.",
     "The benchmark key is a fixed public test key; only its fingerprint is reported. Small sizes: read the "
     "student rows as indications, not as the published-scale result.",
 ]
