@@ -33,8 +33,8 @@ under $DISTILLGUARD_CACHE/bench), ``--preset gpu`` (larger; ``--device cuda``; r
 
 Usage:
     python benchmarks/antidistillation.py                 # CPU sizes
-    python benchmarks/antidistillation.py --preset tiny   # smoke run
-    python benchmarks/antidistillation.py --preset gpu --device cuda
+    python benchmarks/antidistillation.py --tiny          # smoke run (= --preset tiny)
+    python benchmarks/antidistillation.py --gpu           # GPU sizes on cuda (= --preset gpu)
 """
 
 from __future__ import annotations
@@ -121,6 +121,8 @@ PRESETS = {
 def parse_args(argv: Sequence[str] | None = None) -> Config:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    ap.add_argument("--tiny", dest="preset", action="store_const", const="tiny", help="same as --preset tiny")
+    ap.add_argument("--gpu", dest="preset", action="store_const", const="gpu", help="same as --preset gpu")
     ap.add_argument("--device", default=None, help="cpu or cuda (default: the preset's)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = ap.parse_args(argv)

@@ -448,3 +448,20 @@ def test_keygen_scheme_adfp_and_serve_with_adfp_plus_ads(tmp_path, tiny_model_di
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_adfp_generation_with_account_sub_keys_is_attributed_to_the_right_account(tiny):
+    from distillguard.watermark.generate import generate_records
+
+    teacher, _ = tiny
+    tok = teacher.tokenizer
+    master = _tiny_key(tok, 6, mark_scheme="adfp", adfp_lambda=250.0, proxy_id="teacher")
+    records = [{"id": f"r{i}", "prompt": "Tell me a story", "account_id": f"acct-{i % 2}"} for i in range(4)]
+    out = list(generate_records(teacher, records, master, batch_size=4, max_new_tokens=160, min_new_tokens=160,
+                                progress=False))
+    for rec in out:
+        own = score_batch([rec["response_ids"]], master.for_account(rec["account_id"]))[0]
+        other = score_batch([rec["response_ids"]], master.for_account("acct-1" if rec["account_id"] == "acct-0"
+                                                                       else "acct-0"))[0]
+        assert rec["key_fingerprint"].endswith(rec["account_id"])
+        assert own.scored >= 10 and own.z > 3.0 and own.z > other.z + 2.0, (own, other)
