@@ -8,14 +8,20 @@ The world (simulated, with ground truth kept aside):
 3. the teacher answers the harvester's first requests with the watermark of *that account's* sub-key
    (``harvest.jsonl``, resumable) -- the data the harvester walks away with;
 4. the harvester trains a student from scratch on those answers (the teacher's tokenizer, another shape);
-5. the investigator's side: independent calibration students trained with the same recipe on another
-   teacher's answers (ShareGPT/ChatGPT), and a probe set of real ShareGPT prompts, each with the teacher's
-   sampled answers and the answer ChatGPT recorded for it (the reference). Probe prompts are kept out of the
-   traffic and out of the calibration students' data, so no model under test saw them.
+5. two clean *hard negatives* of the harvester's size and recipe, trained on text our teacher never wrote:
+   people's replies (ShareGPT) and another small model's answers (Gemma-3-270M prompted as an assistant,
+   :mod:`distillguard.distill.sources`). A fingerprint that means "learned from some small model" would
+   accuse the second one; both must come out not distilled;
+6. the investigator's side: calibration students trained on several kinds of non-teacher text (ChatGPT's
+   answers, human replies, Gemma's answers, a mixture) with recipes that do *not* copy the harvester's
+   (other depths, widths, epochs and amounts: an investigator does not know the suspect's recipe), and a probe
+   set of real ShareGPT prompts, each with the teacher's sampled answers against a reference panel: the
+   answer ChatGPT recorded for it and Gemma's answer. Probe prompts are kept out of the traffic and out of
+   every training set, and no two students share a training pair.
 
 Then :func:`distillguard.investigation.investigate` runs the three lines of evidence -- API logs, radioactivity
-with attribution over every account in the log, fingerprint -- on the student and on Gemma-3-270M (the
-independent control), and writes ``report.html`` + ``report.json``. Every step is cached in ``out_dir`` (a
+with attribution over every account in the log, fingerprint -- on the student, the two hard negatives and on
+Gemma-3-270M (the independent control), and writes ``report.html`` + ``report.json``. Every step is cached in ``out_dir`` (a
 marker file is written when a step finishes), so an interrupted demo resumes where it stopped.
 
 Profiles: ``quick`` (the README's command, <= 20 min on 2 CPU cores), ``full`` (larger harvest and log),
@@ -41,7 +47,7 @@ from distillguard.detect.radioactivity import pooled_coin_test
 from distillguard.errors import DistillguardError
 from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
 
-__all__ = ["Profile", "PROFILES", "run_demo", "pooled_score"]
+__all__ = ["Profile", "PROFILES", "HARD_NEGATIVE_NAMES", "null_plan", "run_demo", "pooled_score"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,7 @@ class Profile:
     student_layers: int
     student_hidden: int
     epochs: int
-    null_students: int  # independent calibration students (fingerprint null)
+    null_students: int  # independent calibration students (fingerprint null), sources and recipes: null_plan
     real_candidates: int  # real ShareGPT prompts answered by ChatGPT (the reference): the fingerprint probes
     n_probes: int
     teacher_samples: int  # teacher answers sampled per probe
@@ -68,6 +74,8 @@ class Profile:
     control_prompts: int  # ... for the clean control (Gemma's 262k vocabulary makes it the slow one on CPU)
     gen_tokens: int
     read_texts: int  # reading-mode texts
+    null_recipes: tuple[tuple[int, int, int, int], ...] = ()  # (layers, hidden, epochs, pairs), none = the student's
+    hard_negatives: tuple[str, ...] = ("human", "gemma")  # clean students of the harvester's recipe, by source
     seed: int = 0
 
 
@@ -75,15 +83,18 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", benign=60, reference_benign=120, target_fpr=0.01, hydra_size=6, days=3,
                      harvest_prompts=160, harvest_tokens=96, student_layers=1, student_hidden=64, epochs=12,
                      null_students=5, real_candidates=8, n_probes=8, teacher_samples=2, probe_tokens=12, gen_prompts=64,
-                     gen_tokens=96, read_texts=12, control_prompts=32),
+                     gen_tokens=96, read_texts=12, control_prompts=32,
+                     null_recipes=((1, 48, 12, 120), (1, 96, 8, 160), (2, 64, 10, 140), (1, 80, 14, 100))),
     "quick": Profile("quick", benign=400, reference_benign=1200, target_fpr=1e-3, hydra_size=40, days=7,
                      harvest_prompts=192, harvest_tokens=128, student_layers=2, student_hidden=256, epochs=6,
                      null_students=8, real_candidates=96, n_probes=96, teacher_samples=3, probe_tokens=40, gen_prompts=128,
-                     gen_tokens=128, read_texts=100, control_prompts=32),
+                     gen_tokens=128, read_texts=100, control_prompts=32,
+                     null_recipes=((1, 192, 8, 160), (3, 192, 5, 224), (2, 128, 10, 128), (2, 384, 4, 96))),
     "full": Profile("full", benign=2000, reference_benign=3000, target_fpr=1e-3, hydra_size=100, days=14,
                     harvest_prompts=384, harvest_tokens=160, student_layers=2, student_hidden=256, epochs=8,
                     null_students=8, real_candidates=128, n_probes=128, teacher_samples=4, probe_tokens=40, gen_prompts=256,
-                    gen_tokens=128, read_texts=200, control_prompts=128),
+                    gen_tokens=128, read_texts=200, control_prompts=128,
+                    null_recipes=((1, 192, 8, 256), (3, 192, 5, 320), (2, 128, 10, 288), (2, 384, 4, 224))),
 }
 
 
@@ -173,43 +184,97 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _train(out_dir: Path, prof: Profile, tok: Any, seqs: list[list[int]], seed: int, desc: str) -> dict[str, Any]:
-    """Train one from-scratch student of the profile's shape on token sequences (cached in ``out_dir``)."""
+def _train(out_dir: Path, tok: Any, seqs: list[list[int]], recipe: tuple[int, int, int], seed: int,
+           desc: str) -> dict[str, Any]:
+    """Train one from-scratch student (``recipe`` = layers, hidden, epochs) on token sequences, cached."""
     from distillguard.distill.student import train_text_student
 
-    return train_text_student(out_dir, tok, seqs, layers=prof.student_layers, hidden=prof.student_hidden,
-                              epochs=prof.epochs, lr=3e-3, seed=seed, desc=desc)
+    layers, hidden, epochs = recipe
+    return train_text_student(out_dir, tok, seqs, layers=layers, hidden=hidden, epochs=epochs, lr=3e-3, seed=seed,
+                              desc=desc)
+
+
+def null_plan(prof: Profile) -> list[dict[str, Any]]:
+    """The calibration students: sources cycle through ChatGPT answers, human replies, Gemma's answers and a
+    mixture; recipes cycle through ``prof.null_recipes`` (shifted each round, so every source meets two
+    recipes). None copies the harvester's recipe: the investigator does not know it.
+
+    Example:
+        >>> from distillguard.demo import PROFILES, null_plan
+        >>> [(r["source"], r["layers"]) for r in null_plan(PROFILES["quick"])][:5]
+        [('chatgpt', 1), ('human', 3), ('gemma', 2), ('mix', 2), ('chatgpt', 3)]
+    """
+    from distillguard.distill.sources import SOURCES
+
+    plan = []
+    for i in range(prof.null_students):
+        layers, hidden, epochs, n = prof.null_recipes[(i + i // len(SOURCES)) % len(prof.null_recipes)]
+        plan.append({"name": f"null-{i}", "source": SOURCES[i % len(SOURCES)], "layers": layers, "hidden": hidden,
+                     "epochs": epochs, "pairs": n})
+    return plan
+
+
+HARD_NEGATIVE_NAMES = {"human": "clean:human-text", "gemma": "clean:other-model", "chatgpt": "clean:chatgpt-answers",
+                       "mix": "clean:mixed-sources"}
+
+
+def _train_on(out_dir: Path, tok: Any, pairs: list[tuple[str, str]], max_tokens: int,
+              recipe: tuple[int, int, int], seed: int, desc: str) -> dict[str, Any]:
+    """:func:`_train` on chat pairs; the prompts it learned from are kept beside it (``training_prompts.json``)
+    so that a later benchmark can keep its own students' data disjoint from every student of the world."""
+    from distillguard.distill.student import chat_sequences
+
+    info = _train(out_dir, tok, chat_sequences(tok, pairs, 128, max_tokens), recipe, seed, desc)
+    (out_dir / "training_prompts.json").write_text(json.dumps([q for q, _ in pairs], ensure_ascii=False))
+    return info
 
 
 def _students(out: Path, prof: Profile, tok: Any, held_out: set[str]) -> dict[str, Any]:
-    """The harvester's student, and the investigator's independent calibration students (same recipe).
+    """The harvester's student, the clean hard negatives (the harvester's recipe, non-teacher text) and the
+    investigator's calibration students (several sources, other recipes).
 
-    ``held_out``: the probe prompts, which no calibration student may train on."""
-    from distillguard.data import sharegpt_pairs
+    ``held_out``: the probe prompts, which no student may train on."""
+    from distillguard.distill.sources import disjoint_sets
     from distillguard.distill.student import chat_sequences
 
     rows = _jsonl(out / "harvest.jsonl")
     mt = prof.harvest_tokens
-    info = {"student": _train(out / "student", prof, tok,
-                              chat_sequences(tok, [(r["prompt"], r["response"]) for r in rows], 128, mt),
+    own = (prof.student_layers, prof.student_hidden, prof.epochs)
+    info = {"student": _train(out / "student", tok,
+                              chat_sequences(tok, [(r["prompt"], r["response"]) for r in rows], 128, mt), own,
                               seed=prof.seed, desc="student (harvest)")}
-    # same number of answers, drawn from ChatGPT's ShareGPT answers: students distilled from another teacher
-    pairs = [pq for pq in sharegpt_pairs(None, seed=prof.seed + 5, max_chars=2000) if pq[0] not in held_out]
-    for i in range(prof.null_students):
-        chunk = pairs[i * len(rows) : (i + 1) * len(rows)]
-        info[f"null-{i}"] = _train(out / "null-students" / f"s{i}", prof, tok, chat_sequences(tok, chunk, 128, mt),
-                                   seed=prof.seed + 100 + i, desc=f"calibration student {i + 1}")
+    plan = null_plan(prof)
+    sets = disjoint_sets([(s, len(rows)) for s in prof.hard_negatives] + [(r["source"], r["pairs"]) for r in plan],
+                         exclude=held_out, seed=prof.seed + 5)
+    for k, source in enumerate(prof.hard_negatives):
+        info[HARD_NEGATIVE_NAMES[source]] = {"source": source, **_train_on(
+            out / "hard-negatives" / source, tok, sets[k], mt, own, seed=prof.seed + 50 + k,
+            desc=f"hard negative ({source})")}
+    for i, r in enumerate(plan):
+        info[r["name"]] = {"source": r["source"], **_train_on(
+            out / "null-students" / f"s{i}", tok, sets[len(prof.hard_negatives) + i], mt,
+            (r["layers"], r["hidden"], r["epochs"]), seed=prof.seed + 100 + i,
+            desc=f"calibration student {i + 1} ({r['source']})")}
     return info
 
 
 def _probe_candidates(prof: Profile) -> list[dict[str, Any]]:
+    """Real ShareGPT prompts, each with its reference panel: ChatGPT's recorded answer and Gemma's answer."""
+    from distillguard.distill.sources import load_gemma_answers
     from distillguard.fingerprint.candidates import answered_candidates
 
-    return answered_candidates(prof.real_candidates, seed=prof.seed + 11)
+    gemma = load_gemma_answers()
+    out = answered_candidates(prof.real_candidates, seed=prof.seed + 11)
+    for c in out:
+        if gemma.get(c["prompt"], "").strip():
+            c["reference_answers"] = [*c["reference_answers"], gemma[c["prompt"]][:200].strip()]
+            c["reference"] = "sharegpt:chatgpt + gemma3-270m:assistant"
+    return out
 
 
 def _probes(out: Path, prof: Profile, teacher: Any, candidates: list[dict[str, Any]]) -> Path:
-    """Fingerprint probe set: the teacher's answers against ChatGPT's, null from the calibration students.
+    """Fingerprint probe set: the teacher's answers against the reference panel (ChatGPT's and Gemma's answers,
+    the closest one per probe), null from the calibration students.
 
     All candidates are kept (``random-real`` order): selecting by n-gram distinctiveness did not raise the
     log-prob test's power in our measurements, and a larger probe set lowers the null's spread."""
@@ -225,6 +290,7 @@ def _probes(out: Path, prof: Profile, teacher: Any, candidates: list[dict[str, A
                       teacher_samples=prof.teacher_samples, max_new_tokens=prof.probe_tokens,
                       cache_dir=out / "probe-cache", calibration=calib, calibration_modes=("logprob",),
                       strategy="random-real", progress=True)
+    ps.settings["calibration_sources"] = {f"null-student-{i}": r["source"] for i, r in enumerate(null_plan(prof))}
     tmp = path.with_suffix(".tmp")
     ps.save(tmp)
     tmp.replace(path)
@@ -292,7 +358,10 @@ def run_demo(
     logs = load_logs(out / "api_logs.csv")
     reference_logs = load_logs(out / "reference_logs.csv")
     control = "control:" + ref.identity.split("@")[0]
-    suspects = {"student": LocalSuspect.load(out / "student", device=device), control: ref}
+    suspects = {"student": LocalSuspect.load(out / "student", device=device)}
+    for source in prof.hard_negatives:
+        suspects[HARD_NEGATIVE_NAMES[source]] = LocalSuspect.load(out / "hard-negatives" / source, device=device)
+    suspects[control] = ref
     doc = investigate(
         suspects, key=key, teacher_tokenizer=tok, logs=logs, logs_reference=reference_logs, probes=probes,
         target_fpr=prof.target_fpr, n_prompts=prof.gen_prompts, n_prompts_by_suspect={control: prof.control_prompts},
@@ -306,9 +375,14 @@ def run_demo(
         f"demo profile {prof.name}: teacher {loaded.identity}; the hidden harvester {harvester} received "
         f"{world['harvest']['answers']} watermarked answers ({world['harvest']['tokens']} tokens) and trained a "
         f"{prof.student_layers}-layer d={prof.student_hidden} student on them",
-        "fingerprint: the teacher's answers to real ShareGPT prompts against the answers ChatGPT recorded for "
-        "them; null: students of the same recipe trained on other ChatGPT answers (ShareGPT). The control "
-        "model plays no part in building the probes, so both of its tests are genuine controls",
+        "fingerprint: the teacher's answers to real ShareGPT prompts against a reference panel (the answer "
+        "ChatGPT recorded and Gemma-3-270M's answer; per probe the closest one counts); null: "
+        f"{prof.null_students} calibration students trained on ChatGPT answers, human replies, Gemma answers "
+        "and a mixture, with recipes other than the harvester's",
+        "hard negatives: " + ", ".join(f"{HARD_NEGATIVE_NAMES[s]} (the harvester's recipe on {s} text, never "
+                                       "the teacher's)" for s in prof.hard_negatives)
+        + "; they and the control must come out not distilled. The control (Gemma-3-270M, untouched) plays no "
+        "part in the null",
     ]
     write_report(doc, out)
     if print_table:

@@ -129,7 +129,8 @@ def fingerprint_evidence(probes: Any, suspect: SuspectLike, *, alpha: float = DE
     res = probe_suspect(ps, suspect, mode=mode, budget=budget, alpha=alpha)
     keep = ("mode", "statistic", "t", "p_value", "log10_p", "p_rank", "min_p_rank", "p_exact", "p_floor",
             "assumption", "detected", "indicative", "null_mean", "null_sd", "null_statistics", "calibration_models",
-            "calibration_names", "n_probes", "queries_used", "partial", "references", "test", "null")
+            "calibration_names", "n_probes", "queries_used", "partial", "references", "test", "null",
+            "null_by_source", "reference_contrast")
     out = {k: res[k] for k in keep if k in res}
     out["probes"] = sorted(res["probes"], key=lambda r: -r["z"])[:8]
     word = ("teacher fingerprint found" if res["detected"] else

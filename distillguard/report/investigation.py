@@ -199,6 +199,12 @@ def _fp_section(doc: dict[str, Any]) -> str:
                      f"{', partial: budget covers part of the probes' if ln.get('partial') else ''}). Calibration "
                      f"models: {e(', '.join(ln.get('calibration_names', [])))}; rank p = {ln['p_rank']:.2f} "
                      f"(minimum possible {ln['min_p_rank']:.2f}).</p>")
+        if ln.get("null_by_source"):  # the null's spread per kind of training text, beside the suspect's T
+            cells = "".join(f"<tr><td>{e(src)}</td><td>{d['n']}</td><td>{', '.join(f'{v:.3f}' for v in d['values'])}"
+                            "</td></tr>" for src, d in ln["null_by_source"].items())
+            parts.append(f"<details><summary>The null by training source (suspect's T = {ln['statistic']:.3f})"
+                         "</summary><table><tr><th>source</th><th>models</th><th>T of each</th></tr>"
+                         f"{cells}</table></details>")
         parts.append(img_tag(fingerprint_figure(ln, title=name), f"{name}: the suspect's statistic T against the "
                              "calibration models' T, and the z-score of each probe"))
         parts.append("<table><tr><th>probe</th><th>family</th><th>z</th><th>prompt</th></tr>")
