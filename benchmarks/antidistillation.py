@@ -457,7 +457,11 @@ def run(cfg: Config) -> dict[str, Any]:
         dg = np.array(s["_green"]) - np.array(base["_green"])
         s["nll_vs_none"] = {"mean": float(dn.mean()), "t": float(dn.mean() / (dn.std(ddof=1) / math.sqrt(len(dn)) + 1e-12))}
         s["green_vs_none"] = {"mean": float(dg.mean()), "t": float(dg.mean() / (dg.std(ddof=1) / math.sqrt(len(dg)) + 1e-12))}
-    res["students"] = {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")} for k, v in students.items()}
+    for s in students.values():  # the ADFP students against the KGW one, paired over Q texts (green mass)
+        dk = np.array(s["_green"]) - np.array(students["kgw"]["_green"])
+        s["green_vs_kgw"] = {"mean": float(dk.mean()), "t": float(dk.mean() / (dk.std(ddof=1) / math.sqrt(len(dk)) + 1e-12))}
+    res["students"] = {k: {("per_text_" + kk[1:] if kk.startswith("_") else kk): vv for kk, vv in v.items()}
+                       for k, v in students.items()}
     res["student_rule"] = ("ADFP (teacher as proxy, and separately the student-shaped proxy) at the grid lambda whose "
                            "per-step KL is nearest (log scale) KGW delta=2's; ADS at the "
                            "middle grid lambda; temperature at the grid T whose paired PPL ratio is nearest that ADS "
@@ -535,9 +539,10 @@ def markdown(res: dict[str, Any], png: str | None) -> str:
         srows.append([name, s["condition"], f"{s['heldout_nll']:.4f}", f"{s['nll_vs_none']['mean']:+.4f} "
                       f"(t {s['nll_vs_none']['t']:.1f})", f"{s['green_mass']:.4f}",
                       f"{s['green_vs_none']['mean']:+.4f} (t {s['green_vs_none']['t']:.1f})",
+                      f"{s['green_vs_kgw']['mean']:+.4f} (t {s['green_vs_kgw']['t']:.1f})",
                       f"{gmode['green']}/{gmode['scored']}", f"{gmode['z']:.2f}", f"{gmode['log10_p']:.2f}"])
     lines += md_table(["student", "teacher condition", "held-out NLL", "vs none", "green mass (reading)", "vs none",
-                       "gen. green/coins", "gen. z", "gen. log10 p"], srows, align="llrrrrrrr")
+                       "vs KGW", "gen. green/coins", "gen. z", "gen. log10 p"], srows, align="llrrrrrrrr")
     lines += ["", "## 3. Per-step cost (ms, median)", ""]
     heads = list(res["step_ms"][0])
     lines += md_table(heads, [[r[h] if h == "B" else f"{r[h]:.3f}" for h in heads] for r in res["step_ms"]],
