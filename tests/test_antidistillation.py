@@ -465,3 +465,16 @@ def test_adfp_generation_with_account_sub_keys_is_attributed_to_the_right_accoun
                                                                        else "acct-0"))[0]
         assert rec["key_fingerprint"].endswith(rec["account_id"])
         assert own.scored >= 10 and own.z > 3.0 and own.z > other.z + 2.0, (own, other)
+
+
+def test_ads_with_a_bf16_proxy_keeps_the_step(tiny, char_tokenizer):
+    import copy
+
+    _, proxy = tiny
+    g = _direction(proxy, char_tokenizer)
+    half = LoadedModel(copy.deepcopy(proxy.model).to(torch.bfloat16), char_tokenizer, "bf16", "bf16", False)
+    ids, _ = _prompts(char_tokenizer, ["Hello there"])
+    d32 = ADSLogitsProcessor(proxy, g, 1.0, 1e-2, teacher_tokenizer=char_tokenizer).shift(ids)
+    d16 = ADSLogitsProcessor(half, g, 1.0, 1e-2, teacher_tokenizer=char_tokenizer).shift(ids)
+    assert float(d16.abs().max()) > 0
+    assert float(torch.nn.functional.cosine_similarity(d16.flatten(), d32.flatten(), dim=0)) > 0.9

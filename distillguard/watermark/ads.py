@@ -179,7 +179,8 @@ class ADSLogitsProcessor(LogitsProcessor):
 
     Args:
         proxy: an object with ``.model`` and ``.tokenizer`` (a :class:`~distillguard.models.LoadedModel`)
-            with the teacher's tokenizer. Its model is copied twice; the original is not changed.
+            with the teacher's tokenizer. Its model is copied twice, in float32 (a bf16 copy would round the
+            step away); the original is not changed.
         direction: the unit direction (name -> tensor, the proxy's ``named_parameters`` names and shapes).
         lam: lambda (finite, >= 0; 0 leaves sampling exactly as without the processor).
         epsilon: the finite-difference step along the unit direction (finite, > 0).
@@ -248,10 +249,11 @@ class ADSLogitsProcessor(LogitsProcessor):
 
     @staticmethod
     def _moved(model: Any, direction: dict[str, torch.Tensor], step: float) -> Any:
-        moved = copy.deepcopy(model).eval()
+        # float32 copies: in bf16/fp16 a step of eps * (unit direction) would round away to nothing
+        moved = copy.deepcopy(model).float().eval()
         with torch.no_grad():
             for name, p in moved.named_parameters():
-                p.add_(direction[name].to(device=p.device, dtype=torch.float32).mul(step).to(p.dtype))
+                p.add_(direction[name].to(device=p.device, dtype=torch.float32).mul(step))
                 p.requires_grad_(False)
         return moved
 
