@@ -478,3 +478,23 @@ def test_ads_with_a_bf16_proxy_keeps_the_step(tiny, char_tokenizer):
     d16 = ADSLogitsProcessor(half, g, 1.0, 1e-2, teacher_tokenizer=char_tokenizer).shift(ids)
     assert float(d16.abs().max()) > 0
     assert float(torch.nn.functional.cosine_similarity(d16.flatten(), d32.flatten(), dim=0)) > 0.9
+
+
+def test_an_unmarked_model_stays_calibrated_under_adfp_keys(tiny, char_tokenizer):
+    """Generation-mode radioactivity of a model never trained on marked text, against 200 random ADFP keys."""
+    from distillguard.detect.radioactivity import score_generated
+
+    teacher, _ = tiny
+    ids, mask = _prompts(char_tokenizer, ["Once upon a time", "The weather today", "Numbers: 1 2 3"])
+    torch.manual_seed(3)
+    out = teacher.model.generate(input_ids=ids, attention_mask=mask, do_sample=True, max_new_tokens=150,
+                                 min_new_tokens=150, pad_token_id=char_tokenizer.pad_token_id)
+    answers = char_tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)
+    rng = np.random.default_rng(11)
+    spec = _tiny_key(char_tokenizer).spec.replace(mark_scheme="adfp", adfp_lambda=64.0, proxy_id="teacher")
+    keys = [WatermarkKey(rng.bytes(32), spec) for _ in range(200)]
+    scores, _ = score_generated(answers, char_tokenizer, keys)
+    p = np.array([s.p_value for s in scores])
+    for alpha in (0.1, 0.01):
+        assert (p <= alpha).sum() <= alpha * len(p) + 4 * np.sqrt(alpha * len(p)) + 1, (alpha, sorted(p)[:5])
+    assert not any(s.detected for s in scores)
