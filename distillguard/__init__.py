@@ -52,6 +52,7 @@ _PUBLIC = {
     "investigate": "distillguard.investigation",
     "open_suspect": "distillguard.suspects",
     "Suspect": "distillguard.suspects",
+    "SuspectLike": "distillguard.suspects",
     "load_model": "distillguard.models",
     "DistillguardError": "distillguard.errors",
 }
