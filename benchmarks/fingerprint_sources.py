@@ -15,8 +15,9 @@ recipes other than the harvester's). This script trains new students the world n
 * positives -- students of the harvester's watermarked answers with other recipes (and half of the harvest).
 
 Statistics, fixed before any of these students existed: the investigation's verdict at alpha = 1e-3 (the
-documented rule: DISTILLED only when the Bonferroni combination of exact p-values is <= alpha); per line,
-radioactivity's exact p and the fingerprint's exact rank p and Student-t tail. Secondary (labelled): each
+documented rule, ``combine_lines``: DISTILLED only when the Bonferroni combination of exact p-values is <=
+alpha); per line, radioactivity's exact p (reading mode only: generation mode is skipped to fit the CPU
+budget, which can only lower power, never validity) and the fingerprint's exact rank p and Student-t tail. Secondary (labelled): each
 negative's fingerprint against the null *without* its own source's calibration students (leave-one-source-
 out: how a source the null never saw lands), and the fingerprint contrast with ChatGPT's answer as the only
 reference (the statistic before the panel) on the same students and null.
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from distillguard.demo import HARD_NEGATIVE_NAMES, PROFILES, null_plan
 from distillguard.distill.bench import md_table, new_record, provenance_line, write_result
@@ -43,7 +45,7 @@ from distillguard.distill.student import chat_sequences, train_text_student
 from distillguard.fingerprint.probeset import ProbeSet
 from distillguard.fingerprint.score import answer_logprobs, logprob_contrast
 from distillguard.fingerprint.stats import calibrated_test
-from distillguard.investigation import investigate
+from distillguard.investigation import combine_lines, fingerprint_evidence, radioactivity_evidence
 from distillguard.keys import WatermarkKey
 from distillguard.models import load_tokenizer
 from distillguard.suspects import LocalSuspect
@@ -149,7 +151,6 @@ def main() -> None:
                                  epilog="example: python benchmarks/fingerprint_sources.py --world runs/demo-quick")
     ap.add_argument("--world", default="runs/demo-quick", help="a finished distillguard demo directory")
     ap.add_argument("--cache", default="runs/fingerprint-sources", help="where the new students are trained")
-    ap.add_argument("--gen-prompts", type=int, default=32, help="generation-mode prompts per suspect")
     ap.add_argument("--read-texts", type=int, default=60, help="reading-mode texts per suspect")
     ap.add_argument("--out", default="benchmarks/results", help="result folder")
     args = ap.parse_args()
@@ -164,27 +165,25 @@ def main() -> None:
     t_train = time.time() - t0
     key = WatermarkKey.load(world / "teacher.key")
     accounts = sorted(set(__import__("pandas").read_csv(world / "ground_truth_accounts.csv")["account_id"].astype(str)))
-    prompts = json.loads((world / "harvester_requests.json").read_text())
-    suspects = {n: LocalSuspect.load(m["dir"]) for n, m in models.items()}
-    doc = investigate(suspects, key=key, teacher_tokenizer=tok, probes=world / "probes.json", accounts=accounts,
-                      prompts=prompts, n_prompts=args.gen_prompts, n_texts=args.read_texts, max_new_tokens=128,
-                      alpha=ALPHA)
     abl = fingerprint_ablations(world, models)
     rows = []
-    for name, m in models.items():
-        s = doc["suspects"][name]
-        ra, fp = s["lines"].get("radioactivity", {}), s["lines"].get("fingerprint", {})
+    for name, m in tqdm(models.items(), desc="investigations", unit="suspect"):
+        suspect = LocalSuspect.load(m["dir"])
+        ra = radioactivity_evidence(suspect, key, tok, accounts=accounts, n_texts=args.read_texts,
+                                    modes=("reading",), alpha=ALPHA)
+        if m.get("in_null"):  # a calibration student: its fingerprint against the other seven
+            a = abl["panel-closest"]["models"][name]
+            fp = {"p_value": a["p_t"], "p_exact": a["p_rank"], "p_floor": 1 / len(abl["panel-closest"]["null_T"]),
+                  "assumption": "Student-t tail (leave-one-out)", "t": a["t"], "p_rank": a["p_rank"]}
+        else:
+            fp = fingerprint_evidence(world / "probes.json", suspect, alpha=ALPHA)
+        verdict = combine_lines({"radioactivity": ra, "fingerprint": fp}, alpha=ALPHA)
         rows.append({"name": name, "label": m["label"], "source": m["source"], "recipe": m["recipe"],
-                     "in_world": bool(m.get("in_world")), "verdict": s["verdict"]["verdict"],
-                     "p_combined": s["verdict"].get("p_value"), "radioactivity_p": ra.get("p_value"),
-                     "attributed": ra.get("attributed"),
-                     **({"fingerprint_p_rank": fp.get("p_rank"), "fingerprint_p_t": fp.get("p_value"),
-                         "fingerprint_t": fp.get("t")} if not m.get("in_null") else
-                        {"fingerprint_p_rank": abl["panel-closest"]["models"][name]["p_rank"],
-                         "fingerprint_p_t": abl["panel-closest"]["models"][name]["p_t"],
-                         "fingerprint_t": abl["panel-closest"]["models"][name]["t"]}),
-                     "in_null": bool(m.get("in_null")),
-                     "loso": abl["panel-closest"]["models"][name].get("loso_p_t")})
+                     "in_world": bool(m.get("in_world")), "in_null": bool(m.get("in_null")),
+                     "verdict": verdict["status"], "p_combined": verdict.get("overall_p_exact"),
+                     "radioactivity_p": ra.get("p_value"), "attributed": ra.get("attributed"),
+                     "fingerprint_p_rank": fp.get("p_rank"), "fingerprint_p_t": fp.get("p_value"),
+                     "fingerprint_t": fp.get("t"), "loso": abl["panel-closest"]["models"][name].get("loso_p_t")})
     harvester = json.loads((world / "steps" / "traffic.json").read_text())["harvester"]
     neg = [r for r in rows if r["label"] == 0]
     pos = [r for r in rows if r["label"] == 1]
@@ -212,8 +211,8 @@ def markdown(rec: dict[str, Any]) -> str:
     lines = [f"# The whole investigation on students nobody tuned for ({rec['run']['utc'][:10]})", "",
              provenance_line(rec), "", f"Command: `{rec['run']['command']}`", "",
              f"World: `{rec['world']}` (profile {rec['world_settings']['profile']['name']}); alpha = {ALPHA}; "
-             f"generation mode {rec['settings']['gen_prompts']} prompts, reading mode {rec['settings']['read_texts']} "
-             "texts per suspect. Statistics fixed before these students were trained (module docstring). A "
+             f"radioactivity in reading mode only ({rec['settings']['read_texts']} texts per suspect, Holm over the "
+             "world's accounts; generation mode skipped for time), fingerprint on the world's probes. Statistics fixed before these students were trained (module docstring). A "
              "calibration student's verdict comes from an investigation with itself inside the null (conservative); "
              "its fingerprint columns are leave-one-out (against the other seven).", "",
              f"**Negatives: {s['negatives_distilled']} of {s['negatives']} called DISTILLED; fingerprint Student-t "
