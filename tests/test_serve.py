@@ -182,3 +182,51 @@ def test_serve_command_serves_per_account_watermarks(tiny_model_dir, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_serve_scheme_options_are_refused_like_generate_before_any_model_loads(tmp_path, capsys, monkeypatch):
+    import distillguard.models as models
+
+    def no_load(*a, **k):
+        raise AssertionError("a model was loaded before the options were checked")
+
+    monkeypatch.setattr(models, "load_model", no_load)
+    key = tmp_path / "k.key"
+    WatermarkKey.generate(WatermarkSpec(vocab_size=100)).save(key)
+    cases = [["--key", str(key), "--scheme", "adfp"],  # ADFP needs --lam
+             ["--key", str(key), "--scheme", "kgw", "--lam", "3"],  # kgw takes no lambda
+             ["--key", str(key), "--scheme", "ads", "--lam", "1"],  # ADS needs its direction file
+             ["--no-watermark", "--scheme", "adfp", "--lam", "3"],
+             ["--key", str(key), "--scheme", "bogus"]]
+    for extra in cases:
+        try:
+            rc = main(["serve", *extra])
+        except SystemExit as stop:  # argparse's own refusal (an unknown choice) exits 2 itself
+            rc = stop.code
+        assert rc == 2, extra
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len([x for x in err.splitlines() if x.startswith("distillguard")]) >= 4
+
+
+def test_serve_marks_answers_with_the_keys_adfp_scheme(tiny_model_dir):
+    """A key made with ADFP (keygen --scheme adfp) is served with ADFP: answers carry the account's green lists."""
+    from distillguard.detect.text import score_text
+
+    loaded = load_model(tiny_model_dir)
+    spec = WatermarkSpec(vocab_size=len(loaded.tokenizer), tokenizer_id=tokenizer_id(loaded.tokenizer),
+                         mark_scheme="adfp", adfp_lambda=200.0, proxy_id="teacher")
+    key = WatermarkKey(b"\x21" * 32, spec)  # fixed: the test does not depend on a lucky key
+    srv = make_server(loaded, key=key, account_from_request=True, max_tokens_cap=64)
+    serve_in_thread(srv)
+    try:
+        status, body = _post(srv.server_address[1], "/v1/chat/completions",
+                             {"messages": [{"role": "user", "content": "hello there"}], "max_tokens": 64,
+                              "temperature": 1.0}, headers={"X-Account": "acct-1"})
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert status == 200
+    text = body["choices"][0]["message"]["content"]
+    mine = score_text(text, loaded.tokenizer, key.for_account("acct-1"))
+    other = score_text(text, loaded.tokenizer, key.for_account("acct-2"))
+    assert mine.green_fraction > other.green_fraction + 0.2 and mine.p_value < 1e-3, (mine, other)
