@@ -137,6 +137,8 @@ CASES: list[tuple[str, list[str]]] = [
     ("detect max-new 0", [*DET, "--max-new-tokens", "0"]),
     ("detect timeout 0", [*DET, "--timeout", "0"]),
     ("detect timeout nan", [*DET, "--timeout", "nan"]),
+    ("detect run-timeout 0", [*DET, "--run-timeout", "0"]),
+    ("detect run-timeout inf", [*DET, "--run-timeout", "inf"]),
     ("detect retries negative", [*DET, "--retries", "-1"]),
     ("detect reading-top 0", [*DET, "--reading-top", "0"]),
     ("detect report is the key", [*DET, "--report", "{d}/key.json"]),
@@ -200,6 +202,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("investigate n-prompts 0", [*INV, "--n-prompts", "0"]),
     ("investigate budget 0", [*INV, "--fingerprint-budget", "0"]),
     ("investigate timeout negative", [*INV, "--timeout", "-1"]),
+    ("investigate run-timeout negative", [*INV, "--run-timeout", "-5"]),
     ("investigate out is a file", ["investigate", "--logs", "{d}/logs.csv", "--out", "{d}/notes.txt"]),
     ("investigate out is the logs", ["investigate", "--logs", "{d}/logs.csv", "--out", "{d}/logs.csv"]),
     ("investigate nothing", ["investigate", "--out", "{d}/inv"]),
@@ -416,6 +419,29 @@ def test_slow_drip_headers_hit_the_total_deadline():
         HTTPSuspect(url, model="m", timeout=1.0, retries=1).generate(["x"])
     assert time.monotonic() - t0 < 6  # two attempts of 1 s each, plus the back-off
     srv.shutdown()
+
+
+def test_run_deadline_bounds_every_request_and_retry_together():
+    """A server that always answers 503 would hold ``retries`` x ``timeout`` plus back-off per request, for every
+    request of a run; --run-timeout caps the whole run, retries and sleeps included."""
+    def busy(h):
+        h.send_response(503)
+        h.send_header("Retry-After", "5")
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    srv, url = _server(busy)
+    t0 = time.monotonic()
+    s = HTTPSuspect(url, model="m", timeout=5.0, retries=10, run_timeout=1.5)
+    with pytest.raises(DistillguardError, match="run's deadline of 1.5 s"):
+        s.generate(["x"])
+    assert time.monotonic() - t0 < 4  # without the run deadline: ten 5-s Retry-After sleeps
+    with pytest.raises(DistillguardError, match="run's deadline"):  # no request starts after it
+        s.generate(["y"])
+    srv.shutdown()
+    for bad in (0, -1, float("nan"), True, "3"):
+        with pytest.raises(DistillguardError, match="run_timeout"):
+            HTTPSuspect(url, model="m", run_timeout=bad)
 
 
 @pytest.mark.parametrize("content", [None, 42, ["a"], {"text": "a"}])

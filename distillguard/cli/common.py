@@ -238,17 +238,22 @@ def fraction_list(text: str) -> list[float]:
 
 # -- HTTP suspects ------------------------------------------------------------------------------------------
 def add_http_args(p: argparse.ArgumentParser) -> None:
-    """Add ``--timeout`` (total seconds per request) and ``--retries`` for commands that query a suspect URL."""
+    """Add ``--timeout`` (total seconds per request), ``--retries`` and ``--run-timeout`` (total seconds for the
+    whole command's requests) for commands that query a suspect URL."""
     p.add_argument("--timeout", type=positive_float, default=60.0,
                    help="HTTP: total seconds allowed per request, body included (60)")
     p.add_argument("--retries", type=nonneg_int, default=3, help="HTTP retries after the first attempt (3)")
+    p.add_argument("--run-timeout", type=positive_float, default=None, metavar="SECONDS",
+                   help="HTTP: total seconds for all requests to the suspect in this command, retries included "
+                        "(default: no limit)")
 
 
 def http_kwargs(args: argparse.Namespace, source: str | None) -> dict[str, Any]:
     """Keyword arguments of :func:`~distillguard.suspects.open_suspect` for ``source`` (empty when local)."""
     if not (isinstance(source, str) and source.startswith(("http://", "https://"))):
         return {}
-    kw: dict[str, Any] = {"timeout": args.timeout, "retries": args.retries}
+    kw: dict[str, Any] = {"timeout": args.timeout, "retries": args.retries,
+                          "run_timeout": getattr(args, "run_timeout", None)}
     if getattr(args, "suspect_model", None):
         kw["model"] = args.suspect_model
     return kw

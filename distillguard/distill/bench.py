@@ -28,11 +28,11 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from distillguard.io import atomic_write_text
 from distillguard.provenance import run_record
 
 __all__ = ["new_record", "provenance_line", "machine_text", "md_table", "write_result", "atomic_write",
@@ -126,15 +126,7 @@ def atomic_write(path: str | os.PathLike, text: str) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, text)  # one implementation (distillguard.io); results stay world-readable
 
 
 def write_result(name: str, record: Mapping[str, Any], markdown: str, out_dir: str | os.PathLike = "benchmarks/results",

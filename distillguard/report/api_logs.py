@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt  # the plot_* helpers draw on pyplot when given 
 import numpy as np
 import pandas as pd
 
+from distillguard.io import atomic_write_text
 from distillguard.report.common import figure_png, subplots
 
 __all__ = ["plot_cluster_graph", "plot_score_distribution", "plot_timelines", "write_html_report"]
@@ -121,5 +122,5 @@ def write_html_report(scores: pd.DataFrame, logs: pd.DataFrame, path: str | Path
            f"{'' if threshold is None else f' (threshold {threshold:.4g})'}.</p>"
            f"<p><code>{html.escape(command)}</code></p>{body}<h2>Flagged accounts (top {top})</h2>{table}"
            f"</body></html>")
-    path.write_text(doc, encoding="utf-8")
+    atomic_write_text(path, doc)  # never half a page over an earlier report
     return path

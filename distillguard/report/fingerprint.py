@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from distillguard.io import atomic_write_text
 from distillguard.report.common import figure_png, subplots
 
 __all__ = ["write_report", "fingerprint_figure", "plot_png", "verdict_word"]
@@ -123,7 +124,7 @@ def write_report(res: dict[str, Any], path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() in (".html", ".htm"):
-        path.write_text(_html(res), encoding="utf-8")
+        atomic_write_text(path, _html(res))
     else:
-        path.write_text(json.dumps(res, indent=2, ensure_ascii=False), encoding="utf-8")
+        atomic_write_text(path, json.dumps(res, indent=2, ensure_ascii=False))
     return path

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from distillguard.io import atomic_write_text
 from distillguard.report.common import CSS, img_tag, subplots
 
 __all__ = ["render_radioactivity_html", "write_radioactivity_html"]
@@ -147,5 +148,5 @@ def write_radioactivity_html(doc: dict[str, Any], path: str | Path) -> Path:
     """
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_radioactivity_html(doc), encoding="utf-8")
+    atomic_write_text(out, render_radioactivity_html(doc))
     return out

@@ -90,6 +90,8 @@ class HTTPSuspect(Suspect):
         api_key_env: environment variable holding the bearer token (never printed).
         timeout: total seconds per request attempt, answer included (a slow-drip server is cut off).
         retries: attempts after the first. concurrency: parallel requests.
+        run_timeout: total seconds for *every* request this suspect makes, retries and back-off included
+            (``None``: no limit); a request never waits past it, and none starts after it.
 
     Example:
         >>> from distillguard.suspects import HTTPSuspect
@@ -107,6 +109,7 @@ class HTTPSuspect(Suspect):
         retries: int = 4,
         concurrency: int = 4,
         chat: bool = True,
+        run_timeout: float | None = None,
     ):
         if not base_url.startswith(("http://", "https://")):
             raise DistillguardError(f"not an http(s) URL: {base_url}")
@@ -115,6 +118,11 @@ class HTTPSuspect(Suspect):
             raise DistillguardError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise DistillguardError(f"retries must be an integer >= 0, got {retries!r}")
+        if run_timeout is not None and (isinstance(run_timeout, bool) or not isinstance(run_timeout, int | float)
+                                        or not (math.isfinite(run_timeout) and run_timeout > 0)):
+            raise DistillguardError(f"run_timeout must be a finite number of seconds > 0, got {run_timeout!r}")
+        self.run_timeout = run_timeout
+        self._run_deadline = None if run_timeout is None else time.monotonic() + run_timeout
         self.base_url = base_url.rstrip("/")
         self._api_key = os.environ.get(api_key_env) if api_key_env else None
         self.timeout, self.retries, self.concurrency, self.chat = timeout, retries, max(1, concurrency), chat
@@ -144,6 +152,7 @@ class HTTPSuspect(Suspect):
             headers["Authorization"] = f"Bearer {self._api_key}"
         delay = 0.5
         for attempt in range(self.retries + 1):
+            self._check_run_deadline(url)
             req = urllib.request.Request(url, data=data, headers=headers, method=method)
             retry_after = None
             try:
@@ -160,19 +169,31 @@ class HTTPSuspect(Suspect):
                 last = f"HTTP {exc.code} {exc.reason}"
             except _DeadlineExceeded:
                 last = f"no complete answer within {self.timeout:g} s"
+                self._check_run_deadline(url)  # the run's deadline, not this request's, ran out: say so
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
                 last = f"unreachable ({reason})"
             if attempt < self.retries:
                 wait = float(retry_after) if retry_after and str(retry_after).replace(".", "").isdigit() else delay
-                time.sleep(min(wait, 30.0) * (1 + 0.25 * random.random()))
+                wait = min(wait, 30.0) * (1 + 0.25 * random.random())
+                if self._run_deadline is not None:  # never sleep past the run's deadline
+                    wait = min(wait, max(0.0, self._run_deadline - time.monotonic()))
+                time.sleep(wait)
                 delay *= 2
         raise DistillguardError(f"{url}: {last} after {self.retries + 1} attempts")
 
+    def _check_run_deadline(self, url: str) -> None:
+        if self._run_deadline is not None and time.monotonic() >= self._run_deadline:
+            raise DistillguardError(f"{url}: the run's deadline of {self.run_timeout:g} s passed after "
+                                    f"{self.queries} queries (--run-timeout)")
+
     def _read_within_deadline(self, req: urllib.request.Request) -> bytes:
         """Send ``req`` and read its whole body within ``self.timeout`` seconds in total (a server that drips
-        its answer byte by byte cannot hold a request longer), and at most :data:`MAX_RESPONSE_BYTES`."""
+        its answer byte by byte cannot hold a request longer), never past the run's deadline, and at most
+        :data:`MAX_RESPONSE_BYTES`."""
         deadline = time.monotonic() + self.timeout
+        if self._run_deadline is not None:
+            deadline = min(deadline, self._run_deadline)
         socks: list = []
         expired = threading.Event()
 
@@ -180,12 +201,13 @@ class HTTPSuspect(Suspect):
             expired.set()
             _shut(socks)
 
-        timer = threading.Timer(self.timeout, expire)
+        budget = max(deadline - time.monotonic(), 1e-3)
+        timer = threading.Timer(budget, expire)
         timer.daemon = True
         _tls.socks = socks
         timer.start()
         try:
-            with _OPENER.open(req, timeout=self.timeout) as resp:
+            with _OPENER.open(req, timeout=budget) as resp:
                 chunks: list[bytes] = []
                 size = 0
                 while True:
