@@ -18,12 +18,10 @@ from distillguard.cli.common import (
     check_output,
     fmt,
     load_key,
-    nonneg_float,
     nonneg_int,
-    positive_float,
     positive_int,
 )
-from distillguard.cli.watermark import _SCHEMES, _scheme_key
+from distillguard.cli.watermark import _scheme_key, add_scheme_args, check_scheme_proxy, scheme_models
 from distillguard.errors import DistillguardError
 
 __all__ = ["register"]
@@ -60,17 +58,7 @@ def register(sub: Any) -> None:
     p.add_argument("--max-tokens-cap", type=positive_int, default=1024,
                    help="largest max_tokens a request may ask for (1024)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--scheme", choices=list(_SCHEMES), default=None,
-                   help="how answers are marked: kgw, adfp, ads, kgw+ads, adfp+ads (default: the key's)")
-    p.add_argument("--lam", type=nonneg_float, default=None,
-                   help="lambda of the scheme's first part: ADFP strength (> 0) or, for ads, ADS strength")
-    p.add_argument("--ads-lam", type=nonneg_float, default=None, help="ADS lambda in kgw+ads / adfp+ads")
-    p.add_argument("--ads-eps", type=positive_float, default=1e-2,
-                   help="ADS finite-difference step along the unit direction (default 0.01)")
-    p.add_argument("--proxy", default=None, metavar="MODEL",
-                   help="ADFP/ADS proxy with the teacher's tokenizer (default: the teacher itself)")
-    p.add_argument("--ads-direction", default=None, metavar="FILE",
-                   help="ADS direction (safetensors, from distillguard ads-direction; default: KEY.ads.safetensors)")
+    add_scheme_args(p)
     p.set_defaults(func=_cmd_serve)
 
 
@@ -87,26 +75,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         key, direction_file = _scheme_key(args, key)  # the same scheme options and refusals as generate
     elif args.scheme or args.lam is not None or args.proxy:
         raise DistillguardError("--no-watermark takes no --scheme, --lam or --proxy")
-    from distillguard.models import load_model, load_tokenizer
+    from distillguard.models import load_model
     from distillguard.serve import make_server
 
-    if args.proxy and key is not None:  # before any model loads: a proxy with another tokenizer is refused
-        from distillguard.watermark.adfp import check_proxy_tokenizer
-
-        spec = key.require_spec()
-        check_proxy_tokenizer(load_tokenizer(args.proxy), spec, None if spec.tokenizer_id else load_tokenizer(args.model))
+    check_scheme_proxy(args, key)  # before any model loads
     loaded = load_model(args.model, device=args.device)
     extra: dict[str, Any] = {}
     if key is not None:
         from distillguard.keys import check_tokenizer
 
         check_tokenizer(loaded.tokenizer, key.require_spec())
-        if args.proxy:
-            extra["proxy"] = load_model(args.proxy, device=args.device)
-        if direction_file is not None:
-            from distillguard.watermark.ads import load_direction
-
-            extra["ads_direction"] = load_direction(direction_file, key.require_spec().ads_direction_sha256)
+        extra = scheme_models(args, key, direction_file)
     server = make_server(loaded, args.host, args.port, key=key, log_path=args.log, model_name=args.model_name,
                          account_from_request=True, max_tokens_cap=args.max_tokens_cap, **extra)
     host, port = server.server_address[:2]

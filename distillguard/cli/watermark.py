@@ -133,6 +133,16 @@ def _add_generate(sub) -> None:
     p.add_argument("--greedy", action="store_true", help="greedy decoding instead of sampling")
     p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    add_scheme_args(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=_cmd_generate)
+
+
+_SCHEMES = ("kgw", "adfp", "ads", "kgw+ads", "adfp+ads")
+
+
+def add_scheme_args(p: argparse.ArgumentParser) -> None:
+    """The marking scheme's options, shared by ``generate`` and ``serve`` (checked by :func:`_scheme_key`)."""
     p.add_argument("--scheme", choices=list(_SCHEMES), default=None,
                    help="how answers are marked: kgw (+delta on green tokens), adfp (antidistillation "
                         "fingerprinting), ads (antidistillation sampling, no mark), kgw+ads, adfp+ads "
@@ -146,11 +156,35 @@ def _add_generate(sub) -> None:
                    help="ADFP/ADS proxy with the teacher's tokenizer (default: the teacher itself)")
     p.add_argument("--ads-direction", default=None, metavar="FILE",
                    help="ADS direction (safetensors, from distillguard ads-direction; default: KEY.ads.safetensors)")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.set_defaults(func=_cmd_generate)
 
 
-_SCHEMES = ("kgw", "adfp", "ads", "kgw+ads", "adfp+ads")
+def check_scheme_proxy(args: argparse.Namespace, key: Any) -> None:
+    """Refuse a ``--proxy`` whose tokenizer differs from the teacher's, before any model loads."""
+    if args.proxy and key is not None:
+        from distillguard.models import load_tokenizer
+        from distillguard.watermark.adfp import check_proxy_tokenizer
+
+        spec = key.require_spec()
+        check_proxy_tokenizer(load_tokenizer(args.proxy), spec,
+                              None if spec.tokenizer_id else load_tokenizer(args.model))
+
+
+def scheme_models(args: argparse.Namespace, key: Any, direction_file: str | None) -> dict[str, Any]:
+    """``proxy`` / ``ads_direction`` keyword arguments for the key's ADFP/ADS scheme (empty for KGW)."""
+    extra: dict[str, Any] = {}
+    if key is None or key.require_spec().mark_scheme == "kgw":
+        return extra
+    if args.proxy:
+        from distillguard.models import load_model
+
+        extra["proxy"] = load_model(args.proxy, device=args.device)
+    if direction_file is not None:
+        from distillguard.watermark.ads import load_direction
+
+        extra["ads_direction"] = load_direction(direction_file, key.require_spec().ads_direction_sha256)
+    return extra
+
+
 
 
 def _scheme_key(args: argparse.Namespace, key: Any) -> tuple[Any, str | None]:
@@ -255,22 +289,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
         records = [{"id": f"sharegpt-{i}", "prompt": p}
                    for i, p in enumerate(sharegpt_prompts(args.sharegpt, seed=args.seed, max_chars=1000))]
-    from distillguard.models import load_model, load_tokenizer
+    from distillguard.models import load_model
 
-    if args.proxy and key is not None:  # before any model loads: a proxy with another tokenizer is refused
-        from distillguard.watermark.adfp import check_proxy_tokenizer
-
-        spec = key.require_spec()
-        check_proxy_tokenizer(load_tokenizer(args.proxy), spec,
-                              None if spec.tokenizer_id else load_tokenizer(args.model))
+    check_scheme_proxy(args, key)  # before any model loads
     loaded = load_model(args.model, device=args.device)
-    if key is not None and key.require_spec().mark_scheme != "kgw":
-        if args.proxy:
-            gen_kwargs["proxy"] = load_model(args.proxy, device=args.device)
-        if direction_file is not None:
-            from distillguard.watermark.ads import load_direction
-
-            gen_kwargs["ads_direction"] = load_direction(direction_file, key.require_spec().ads_direction_sha256)
+    gen_kwargs.update(scheme_models(args, key, direction_file))
     stats = generate_jsonl(loaded, records, args.out, key, **gen_kwargs)
     stats["out"] = args.out
     stats["key_fingerprint"] = None if key is None else key.fingerprint
