@@ -334,14 +334,17 @@ def _cli(argv, capsys):
     return code, out.out, out.err
 
 
-def test_cli_generate_adfp_and_adfp_plus_ads(tmp_path, tiny_model_dir, capsys):
-    key = tmp_path / "k.json"
+def test_cli_generate_adfp_and_adfp_plus_ads(tmp_path, tiny_model_dir, char_tokenizer, capsys):
     model = str(tiny_model_dir)
-    assert _cli(["keygen", "--out", str(key), "--model", model], capsys)[0] == 0
+    assert _cli(["keygen", "--out", str(tmp_path / "random.json"), "--model", model], capsys)[0] == 0
+    # A fixed key and sampling seed from here on: on the random char-level model a strong ADFP bias drives the
+    # text into loops, so with a fresh random key the number of distinct scored (context, token) pairs -- and
+    # so the p-value -- varies from run to run (1 run in 10 missed alpha 1e-5 with 2 x 100 tokens).
+    key = _tiny_key(char_tokenizer, seed=5).save(tmp_path / "k.json")
     prompts = tmp_path / "p.txt"
-    prompts.write_text("hello there\nwhat is up\n")
-    common = ["--key", str(key), "--prompts", str(prompts), "--model", model, "--max-new-tokens", "100",
-              "--min-new-tokens", "100", "--temperature", "1.0"]
+    prompts.write_text("hello there\nwhat is up\nhow are you\ntell me more\n")
+    common = ["--key", str(key), "--prompts", str(prompts), "--model", model, "--max-new-tokens", "200",
+              "--min-new-tokens", "200", "--temperature", "1.0", "--seed", "0"]
     out = tmp_path / "adfp.jsonl"
     code, _, err = _cli(["generate", *common, "--out", str(out), "--scheme", "adfp", "--lam", "600"], capsys)
     assert code == 0, err
@@ -365,7 +368,7 @@ def test_cli_generate_adfp_and_adfp_plus_ads(tmp_path, tiny_model_dir, capsys):
     spec = json.loads((tmp_path / "both.jsonl.manifest.json").read_text())["spec"]
     assert spec["mark_scheme"] == "adfp+ads" and spec["ads_direction_sha256"] == sha and spec["ads_lambda"] == 1.0
     recs = [json.loads(line) for line in both.read_text().splitlines()]
-    assert len(recs) == 2 and all(r["watermarked"] for r in recs)
+    assert len(recs) == 4 and all(r["watermarked"] for r in recs)
 
 
 @pytest.mark.parametrize("extra, match", [
