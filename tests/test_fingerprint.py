@@ -88,18 +88,18 @@ def test_copy_flagged_independent_not(zoo):
     copy = probe_suspect(ps, sus["copy"], mode="logprob")
     indep = probe_suspect(ps, sus["independent"], mode="logprob")
     # 5 calibration models: the exact rank p cannot go below 1/6, so the copy's tiny t-tail p is only indicative
-    assert copy["indicative"] and not copy["detected"] and copy["p_value"] < 1e-3, copy["p_value"]
-    assert not indep["detected"] and not indep["indicative"] and indep["p_value"] > 0.01, indep["p_value"]
-    assert copy["min_p_rank"] == pytest.approx(1 / 6) and copy["p_rank"] == pytest.approx(1 / 6)
-    assert copy["queries_used"] == sum(len(p.teacher_answers) + len(p.reference_answers) for p in ps.probes)
+    assert copy.indicative and not copy.detected and copy.p_value < 1e-3, copy.p_value
+    assert not indep.detected and not indep.indicative and indep.p_value > 0.01, indep.p_value
+    assert copy.min_p_rank == pytest.approx(1 / 6) and copy.p_rank == pytest.approx(1 / 6)
+    assert copy.queries_used == sum(len(p.teacher_answers) + len(p.reference_answers) for p in ps.probes)
 
 
 def test_text_mode_ranks_copy_above_nulls(zoo):
     ps, sus = zoo["ps"], zoo["sus"]
     copy = probe_suspect(ps, sus["copy"], mode="text")
-    assert copy["queries_used"] == len(ps.probes)
-    assert copy["statistic"] > max(copy["null_statistics"])
-    assert all(p["suspect_answer"] is not None for p in copy["probes"])
+    assert copy.queries_used == len(ps.probes)
+    assert copy.statistic > max(copy.null_statistics)
+    assert all(p["suspect_answer"] is not None for p in copy.probes)
 
 
 def test_probe_file_round_trip_and_bad_files(zoo, tmp_path):
@@ -130,7 +130,7 @@ def test_selection_prefers_distinctive_probes():
 def test_budget_partial_and_too_small(zoo):
     ps, sus = zoo["ps"], zoo["sus"]
     res = probe_suspect(ps, sus["independent"], mode="text", budget=3)
-    assert res["partial"] and res["n_probes"] == 3 and res["queries_used"] == 3
+    assert res.partial and res.n_probes == 3 and res.queries_used == 3
     with pytest.raises(DistillguardError, match="query budget 4 covers 1 probe"):
         probe_suspect(ps, sus["independent"], mode="logprob", budget=4)
 
@@ -165,9 +165,9 @@ def test_http_suspect_through_real_server(zoo):
     try:
         s = open_suspect(url, retries=0)
         res = probe_suspect(zoo["ps"], s)  # auto: our server gives echo log-probs
-        assert res["mode"] == "logprob" and res["indicative"] and res["queries_used"] > 0
+        assert res.mode == "logprob" and res.indicative and res.queries_used > 0
         txt = probe_suspect(zoo["ps"], s, mode="text", budget=3)
-        assert txt["queries_used"] == 3 and txt["partial"]
+        assert txt.queries_used == 3 and txt.partial
     finally:
         server.shutdown()
 
@@ -247,7 +247,7 @@ def test_cli_calibrate_swaps_the_null_and_never_touches_the_input(zoo, tmp_path,
     assert [p.teacher_answers for p in ps.probes] == [p.teacher_answers for p in zoo["ps"].probes]
     # the verdict now uses the new null: the teacher is one of its two members, so the copy is no outlier
     res = probe_suspect(ps, zoo["sus"]["copy"], mode="logprob")
-    assert res["calibration_names"] == [indep, teacher] and not res["detected"]
+    assert res.calibration_names == [indep, teacher] and not res.detected
     # without --replace the models join the file's null (5 + 1 in log-prob mode)
     assert main(["fingerprint", "calibrate", "--probes", str(src), "--calibrate", indep, "--modes", "logprob",
                  "--out", str(tmp_path / "more.json")]) == 0

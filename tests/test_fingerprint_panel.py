@@ -63,13 +63,13 @@ def test_student_of_another_small_model_is_not_ours_with_the_panel_but_is_withou
     other = Author("other-small-model-student", "O", {"T": -1.0, "G": -1.0, "C": -3.0})
     ours = Author("our-student", "S", {"T": -0.5, "G": -2.5, "C": -3.0})
     without, with_panel = _probes(panel=False), _probes(panel=True)
-    t_without = probe_suspect(without, other, alpha=0.2)["t"]
+    t_without = probe_suspect(without, other, alpha=0.2).t
     assert t_without > 5  # the issue-30 false positive, reproduced: "likes small-model text" reads as "ours"
     # with the panel its contrast is "ours vs Gemma's", to which it is indifferent: T moves from +2 to 0
     res = probe_suspect(with_panel, other, alpha=0.2)
-    assert res["statistic"] == pytest.approx(0.0) and res["t"] < t_without / 2
+    assert res.statistic == pytest.approx(0.0) and res.t < t_without / 2
     # our own student still stands above every calibration model
-    assert probe_suspect(with_panel, ours, alpha=0.2)["p_rank"] == pytest.approx(1 / 7)
+    assert probe_suspect(with_panel, ours, alpha=0.2).p_rank == pytest.approx(1 / 7)
 
 
 def test_closest_contrast_is_never_above_mean_and_equals_it_for_one_reference():

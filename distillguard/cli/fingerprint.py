@@ -119,21 +119,22 @@ def _probe(args: argparse.Namespace) -> int:
     ps = ProbeSet.load(args.probes, teacher=args.teacher)
     suspect = open_suspect(args.suspect, **http_kwargs(args, args.suspect))
     res = probe_suspect(ps, suspect, mode=args.mode, budget=args.budget, alpha=args.alpha)
+    doc = res.to_dict()
     if args.report:
         with atomic_output(args.report) as tmp:
-            write_report(res, tmp)
+            write_report(doc, tmp)
     if args.json:
-        print(json.dumps({k: v for k, v in res.items() if k != "probes"}, indent=2))
+        print(json.dumps({k: v for k, v in doc.items() if k != "probes"}, indent=2))
     else:
-        part = f" (partial: {res['n_probes']}/{res['probes_total']} probes within budget)" if res["partial"] else ""
-        print(f"{verdict_word(res)}: T={res['statistic']:.4f} exact rank p={res['p_rank']:.3g} (>= "
-              f"{res['min_p_rank']:.3g} with {res['calibration_models']} calibration models); Student-t "
-              f"p={res['p_value']:.3g} (log10 {res['log10_p']:.2f}) mode={res['mode']} probes={res['n_probes']} "
-              f"queries={res['queries_used']}{part}")
-        if res["indicative"]:
-            print(f"INDICATIVE: only the Student-t p reaches alpha {res['alpha']:g}; it rests on an assumption "
-                  f"({res['assumption']}). Exit 0: not a detection.")
-    return EXIT_DETECTED if res["detected"] else EXIT_NOT_DETECTED
+        part = f" (partial: {res.n_probes}/{res.probes_total} probes within budget)" if res.partial else ""
+        print(f"{verdict_word(doc)}: T={res.statistic:.4f} exact rank p={res.p_rank:.3g} (>= "
+              f"{res.min_p_rank:.3g} with {res.calibration_models} calibration models); Student-t "
+              f"p={res.p_value:.3g} (log10 {res.log10_p:.2f}) mode={res.mode} probes={res.n_probes} "
+              f"queries={res.queries_used}{part}")
+        if res.indicative:
+            print(f"INDICATIVE: only the Student-t p reaches alpha {res.alpha:g}; it rests on an assumption "
+                  f"({res.assumption}). Exit 0: not a detection.")
+    return EXIT_DETECTED if res.detected else EXIT_NOT_DETECTED
 
 
 def _modes(text: str) -> list[str]:

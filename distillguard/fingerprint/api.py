@@ -3,7 +3,7 @@
 Example:
     >>> from distillguard.fingerprint.api import build_probes, probe_suspect  # doctest: +SKIP
     >>> ps = build_probes(open_suspect(None), [open_suspect("gemma3-270m")], candidate_pool(32))  # doctest: +SKIP
-    >>> probe_suspect(ps, open_suspect("path/to/student"))["detected"]  # doctest: +SKIP
+    >>> probe_suspect(ps, open_suspect("path/to/student")).detected  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 from distillguard.errors import DistillguardError
 from distillguard.fingerprint.answers import sample_answers
 from distillguard.fingerprint.probeset import VERSION, Probe, ProbeSet
+from distillguard.fingerprint.result import FingerprintResult
 from distillguard.fingerprint.score import CONTRASTS, MODES, queries_per_probe, score_suspect
 from distillguard.fingerprint.similarity import char_ngram_cosine
 from distillguard.fingerprint.stats import calibrated_test, probe_z
@@ -177,14 +178,26 @@ def build_probes(teacher: SuspectLike, references: Sequence[SuspectLike], candid
 
 
 def probe_suspect(ps: ProbeSet, suspect: SuspectLike, *, mode: str = "auto", budget: int | None = None,
-                  alpha: float = 0.01, seed: int = 0) -> dict[str, Any]:
+                  alpha: float = 0.01, seed: int = 0) -> FingerprintResult:
     """Query ``suspect`` with the probes (best first, within ``budget`` requests) and test it.
 
     A budget that covers only part of the probe set gives a *partial* verdict on the probes it covers
-    (flagged ``partial: true``); one that covers fewer than 2 probes is an error.
+    (flagged ``partial: true``); one that covers fewer than 2 probes is an error. The result is a
+    :class:`~distillguard.fingerprint.result.FingerprintResult`; its ``to_dict()`` is the JSON report.
 
     Example:
-        >>> from distillguard.fingerprint.api import probe_suspect  # doctest: +SKIP
+        >>> from distillguard.fingerprint.api import probe_suspect
+        >>> from distillguard.fingerprint.probeset import Probe, ProbeSet
+        >>> ps = ProbeSet("teacher", ["ref"], [Probe("a", "real", "who are you?", ["I am T."], ["I am R."]),
+        ...                                    Probe("b", "real", "hi", ["Hello from T!"], ["Hey."])],
+        ...               calibration={"text": {"m1": [0.0, 0.1], "m2": [0.1, 0.0], "m3": [0.05, -0.05]}})
+        >>> class Echo:  # a text-only suspect that repeats the prompt: nothing like the teacher
+        ...     identity, can_score, queries = "echo", False, 0
+        ...     def generate(self, prompts, **kw):
+        ...         return list(prompts)
+        >>> res = probe_suspect(ps, Echo(), alpha=0.3)
+        >>> res.detected, res.calibration_models, [p["id"] for p in res.to_dict()["probes"]]
+        (False, 3, ['a', 'b'])
     """
     mode = resolve_mode(suspect, mode)
     calib = ps.calibration.get(mode, {})
@@ -229,4 +242,4 @@ def probe_suspect(ps: ProbeSet, suspect: SuspectLike, *, mode: str = "auto", bud
         res["versions"] = {"distillguard": version("distillguard")}
     except Exception:  # not installed as a distribution
         res["versions"] = {}
-    return res
+    return FingerprintResult.from_dict(res)

@@ -126,7 +126,7 @@ def fingerprint_evidence(probes: Any, suspect: SuspectLike, *, alpha: float = DE
     """
     ps = probes if isinstance(probes, ProbeSet) else ProbeSet.load(probes)
     t0 = time.perf_counter()
-    res = probe_suspect(ps, suspect, mode=mode, budget=budget, alpha=alpha)
+    res = probe_suspect(ps, suspect, mode=mode, budget=budget, alpha=alpha).to_dict()
     keep = ("mode", "statistic", "t", "p_value", "log10_p", "p_rank", "min_p_rank", "p_exact", "p_floor",
             "assumption", "detected", "indicative", "null_mean", "null_sd", "null_statistics", "calibration_models",
             "calibration_names", "n_probes", "queries_used", "partial", "references", "test", "null",
