@@ -8,10 +8,11 @@ The names a user needs, importable from the package itself:
 * is this *text* marked -- :func:`score_text`, :func:`score_batch` (:class:`TextScore`);
 * was this *model* trained on marked output -- :func:`reading_test`, :func:`generation_test`,
   :class:`ReadingOptions` (:class:`RadioactivityReport`);
-* does it answer like our teacher -- :class:`ProbeSet`, :func:`build_probes`, :func:`probe_suspect`;
+* does it answer like our teacher -- :class:`ProbeSet`, :func:`build_probes`, :func:`probe_suspect`
+  (:class:`FingerprintResult`);
 * which *accounts* harvest -- :func:`load_logs`, :class:`AccountScorer`;
-* everything at once -- :func:`investigate`; models to test -- :func:`open_suspect` (:class:`Suspect`),
-  :func:`load_model`; bad input -- :class:`DistillguardError`.
+* everything at once -- :func:`investigate` (:class:`InvestigationResult`); models to test --
+  :func:`open_suspect` (:class:`Suspect`), :func:`load_model`; bad input -- :class:`DistillguardError`.
 
 Names load on first use (PEP 562): ``import distillguard`` stays fast, and torch is imported only by what
 needs it.
@@ -47,9 +48,11 @@ _PUBLIC = {
     "ProbeSet": "distillguard.fingerprint.probeset",
     "build_probes": "distillguard.fingerprint.api",
     "probe_suspect": "distillguard.fingerprint.api",
+    "FingerprintResult": "distillguard.fingerprint.result",
     "load_logs": "distillguard.detect.api_logs",
     "AccountScorer": "distillguard.detect.api_logs",
     "investigate": "distillguard.investigation",
+    "InvestigationResult": "distillguard.investigation.result",
     "open_suspect": "distillguard.suspects",
     "Suspect": "distillguard.suspects",
     "SuspectLike": "distillguard.suspects",

@@ -367,7 +367,7 @@ def run_demo(
         target_fpr=prof.target_fpr, n_prompts=prof.gen_prompts, n_prompts_by_suspect={control: prof.control_prompts},
         n_texts=prof.read_texts, max_new_tokens=prof.gen_tokens,
         expected={"harvester": harvester, "distilled": ["student"], "clean": [n for n in suspects if n != "student"]},
-    )
+    ).to_dict(include_private=True)  # the demo adds its keys to the document; the report's plots use _scores
     doc["demo"] = {"profile": asdict(prof), "world": world, "seconds_total": round(time.time() - t0, 1),
                    "note": "simulated API traffic; the teacher answered only the hidden harvester's requests "
                            "(the other accounts' answers are never used); ground truth in ground_truth_accounts.csv"}

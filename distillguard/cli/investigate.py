@@ -103,23 +103,24 @@ def _run(args: argparse.Namespace) -> int:
     for src in args.suspect or []:
         name = Path(src).name if not src.startswith("http") else src
         suspects[name if name not in suspects else src] = _open(src, args)
-    doc = investigate(suspects, key=key, teacher_tokenizer=teacher_tok, logs=logs, logs_reference=ref, probes=probes,
+    res = investigate(suspects, key=key, teacher_tokenizer=teacher_tok, logs=logs, logs_reference=ref, probes=probes,
                       accounts=parse_accounts(args.accounts), prompts=prompts, n_prompts=args.n_prompts,
                       n_texts=args.n_texts, max_new_tokens=args.max_new_tokens,
                       fingerprint_budget=args.fingerprint_budget, alpha=args.alpha, target_fpr=args.target_fpr,
                       inputs={"logs": args.logs, "reference logs": args.logs_reference, "probe file": args.probes,
                               "prompt file": args.prompts, **{f"suspect {n}": src for n, src in
                                                              zip(suspects, args.suspect or [])}})
+    doc = res.to_dict(include_private=True)  # the report's plots use the per-account scores
     js, html = write_report(doc, out)
-    for name, entry in doc["suspects"].items():
+    for name, entry in res.suspects.items():
         for note in entry["lines"].get("radioactivity", {}).get("notes", []):
             if note.startswith("WARNING"):
                 print(f"distillguard: warning: {name}: {note[len('WARNING: '):]}", file=sys.stderr)
     print(summary_table(doc))
     print(f"report: {html} (data: {js})")
     if suspects:
-        return EXIT_DETECTED if any(s["verdict"]["distilled"] for s in doc["suspects"].values()) else EXIT_NOT_DETECTED
-    return EXIT_DETECTED if doc["logs"]["flagged"] else EXIT_NOT_DETECTED
+        return EXIT_DETECTED if res.distilled else EXIT_NOT_DETECTED
+    return EXIT_DETECTED if res.logs["flagged"] else EXIT_NOT_DETECTED
 
 
 def register(subparsers: Any) -> None:

@@ -22,7 +22,8 @@ finished, so a crash never leaves a report that looks complete.
 
 The package by job: :mod:`~distillguard.investigation.verdict` (combining the lines into a verdict),
 :mod:`~distillguard.investigation.lines` (the API-log and fingerprint lines),
-:mod:`~distillguard.investigation.summary` (ground-truth checks, line power, the printed table); the
+:mod:`~distillguard.investigation.summary` (ground-truth checks, line power, the printed table),
+:mod:`~distillguard.investigation.result` (:class:`InvestigationResult`, what :func:`investigate` returns); the
 radioactivity line and :func:`investigate` itself are here, and every name is importable from
 ``distillguard.investigation``.
 
@@ -49,6 +50,7 @@ import pandas as pd
 from distillguard.detect.radioactivity import account_keys, can_read, generation_test, reading_test
 from distillguard.errors import DistillguardError
 from distillguard.investigation.lines import fingerprint_evidence, flagged_groups, logs_evidence
+from distillguard.investigation.result import InvestigationResult
 from distillguard.investigation.summary import check_expected, line_power, summary_table
 from distillguard.investigation.verdict import DEFAULT_ALPHA, combine_lines, evidence_strength
 from distillguard.keys import WatermarkKey
@@ -65,6 +67,7 @@ __all__ = [  # in reading order (the reference page follows it)
     "radioactivity_evidence",
     "fingerprint_evidence",
     "investigate",
+    "InvestigationResult",
     "check_expected",
     "line_power",
     "summary_table",
@@ -174,7 +177,7 @@ def investigate(
     expected: dict[str, Any] | None = None,
     inputs: dict[str, str | os.PathLike | None] | None = None,
     progress: bool = True,
-) -> dict[str, Any]:
+) -> InvestigationResult:
     """Run every line of evidence that its inputs allow and return the investigation document.
 
     ``suspects`` maps a display name to an opened suspect (:func:`distillguard.suspects.open_suspect`).
@@ -186,7 +189,8 @@ def investigate(
     its report states how many were scored). ``expected`` (the demo's ground truth) is recorded and compared,
     never used by a test. ``inputs`` (role -> path of the logs, probe file, suspects ...) are named by SHA-256
     in the document's ``provenance`` (:func:`distillguard.provenance.run_record`), with the UTC time, the
-    command, the versions and the git commit.
+    command, the versions and the git commit. The document is an :class:`InvestigationResult`: typed top-level
+    fields (``res.suspects["student"]["verdict"]``, ``res.distilled``); ``res.to_dict()`` is report.json.
 
     Example:
         >>> from distillguard.investigation import investigate
@@ -252,4 +256,4 @@ def investigate(
         doc["line_power"] = line_power(doc, expected)
     doc["seconds"] = round(time.time() - t0, 1)
     doc["complete"] = True
-    return doc
+    return InvestigationResult.from_dict(doc)
