@@ -21,7 +21,7 @@ from distillguard.cli.common import (
     nonneg_int,
     positive_int,
 )
-from distillguard.cli.watermark import _scheme_key, add_scheme_args, check_scheme_proxy, scheme_models
+from distillguard.cli.schemes import add_scheme_args, check_scheme_proxy, scheme_key, scheme_models
 from distillguard.errors import DistillguardError
 
 __all__ = ["register"]
@@ -72,7 +72,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     direction_file = None
     if key is not None:
         key.require_spec()
-        key, direction_file = _scheme_key(args, key)  # the same scheme options and refusals as generate
+        key, direction_file = scheme_key(args, key)  # the same scheme options and refusals as generate
     elif args.scheme or args.lam is not None or args.proxy:
         raise DistillguardError("--no-watermark takes no --scheme, --lam or --proxy")
     from distillguard.models import load_model
