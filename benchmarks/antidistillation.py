@@ -31,6 +31,10 @@ under $DISTILLGUARD_CACHE/bench), ``--preset gpu`` (larger; ``--device cuda``; r
 ``antidistillation_gpu.{json,md}``). Results go to ``benchmarks/results/antidistillation.{json,md}`` and
 ``antidistillation.png``.
 
+``--dilution 1,0.25,0.05`` instead trains students on the matched KGW / ADFP harvests diluted to those marked
+shares and reports their reading-mode radioactivity (``benchmarks/antidistillation_dilution.py``, its rule in
+that docstring; results ``antidistillation_dilution.{json,md}``).
+
 Usage:
     python benchmarks/antidistillation.py                 # CPU sizes
     python benchmarks/antidistillation.py --tiny          # smoke run (= --preset tiny)
@@ -325,8 +329,32 @@ def step_costs(key: WatermarkKey, proxy: LoadedModel, direction: dict[str, torch
 
 
 # -- the run -------------------------------------------------------------------------------------------------
-def run(cfg: Config) -> dict[str, Any]:
-    t_start = time.time()
+@dataclass
+class Bench:
+    """What every part of the benchmark shares: the cache folder, the teacher, the key and the prompt splits."""
+
+    cfg: Config
+    work: Path
+    teacher: LoadedModel
+    key: WatermarkKey
+    splits: dict[str, list[str]]
+
+    def answers(self, prompts: Sequence[str], marks: list[Any], t: float, k: WatermarkKey, seed: int,
+                name: str) -> tuple[list[list[int]], dict[str, float]]:
+        """The teacher's answers (ids) and their per-step measurements, cached as ``gen_<name>.json``."""
+        path = self.work / f"gen_{name}.json"
+        if path.exists():
+            doc = json.loads(path.read_text())
+            return doc["ids"], doc["stats"]
+        ids, stats = generate(self.teacher, prompts, marks, self.cfg, t, k, seed)
+        path.write_text(json.dumps({"ids": ids, "stats": stats}))
+        return ids, stats
+
+    def text(self, ids: list[list[int]]) -> list[str]:
+        return [self.teacher.tokenizer.decode(x, skip_special_tokens=True) for x in ids]
+
+
+def setup(cfg: Config) -> Bench:
     work = cache_dir() / "bench" / f"antidistillation_{cfg.preset}"
     work.mkdir(parents=True, exist_ok=True)
     teacher = load_model(None, device=cfg.device)
@@ -335,20 +363,24 @@ def run(cfg: Config) -> dict[str, Any]:
                                                    tokenizer_id=tokenizer_id(tok)))
     n = [cfg.n_quality, cfg.n_direction, cfg.n_proxy, cfg.n_harvest]
     allp = sharegpt_prompts(sum(n), seed=27, min_chars=20, max_chars=300)
-    Q, D, P, H = (allp[sum(n[:i]) : sum(n[: i + 1])] for i in range(4))
-    res: dict[str, Any] = {"config": asdict(cfg), "splits": dict(zip("QDPH", n)), "timings_s": {}}
+    return Bench(cfg, work, teacher, key, {s: allp[sum(n[:i]) : sum(n[: i + 1])] for i, s in enumerate("QDPH")})
 
-    def answers(prompts, marks, t, k, seed, name):
-        path = work / f"gen_{name}.json"
-        if path.exists():
-            doc = json.loads(path.read_text())
-            return doc["ids"], doc["stats"]
-        ids, stats = generate(teacher, prompts, marks, cfg, t, k, seed)
-        path.write_text(json.dumps({"ids": ids, "stats": stats}))
-        return ids, stats
 
-    def text(ids):
-        return [tok.decode(x, skip_special_tokens=True) for x in ids]
+def matched_pair(grid: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The comparison rule of section 2, fixed before the first run: KGW delta = 2 (else the first KGW row) and
+    the ADFP (teacher as proxy) grid row whose per-step KL is nearest it on a log scale."""
+    kgw2 = next((r for r in grid if r["kind"] == "kgw" and r["value"] == 2.0), [r for r in grid if r["kind"] == "kgw"][0])
+    adfp_m = min((r for r in grid if r["kind"] == "adfp"), key=lambda r: abs(math.log(max(r["kl"], 1e-9) / max(kgw2["kl"], 1e-9))))
+    return kgw2, adfp_m
+
+
+def run(cfg: Config) -> dict[str, Any]:
+    t_start = time.time()
+    bench = setup(cfg)
+    work, teacher, key, answers, text = bench.work, bench.teacher, bench.key, bench.answers, bench.text
+    tok = teacher.tokenizer
+    Q, D, P, H = (bench.splits[s] for s in "QDPH")
+    res: dict[str, Any] = {"config": asdict(cfg), "splits": {s: len(v) for s, v in bench.splits.items()}, "timings_s": {}}
 
     # proxy (student-shaped) and the ADS direction
     t0 = time.time()
@@ -419,8 +451,7 @@ def run(cfg: Config) -> dict[str, Any]:
 
     # 2. students: conditions chosen by the fixed rules above
     t0 = time.time()
-    kgw2 = next((r for r in grid if r["kind"] == "kgw" and r["value"] == 2.0), [r for r in grid if r["kind"] == "kgw"][0])
-    adfp_m = min((r for r in grid if r["kind"] == "adfp"), key=lambda r: abs(math.log(max(r["kl"], 1e-9) / max(kgw2["kl"], 1e-9))))
+    kgw2, adfp_m = matched_pair(grid)
     adfp_pm = min((r for r in grid if r["kind"] == "adfp_proxy"),
                   key=lambda r: abs(math.log(max(r["kl"], 1e-9) / max(kgw2["kl"], 1e-9))))
     ads_rows = sorted((r for r in grid if r["kind"] == "ads"), key=lambda r: r["value"])
@@ -577,8 +608,12 @@ NOTES = [
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    cfg = parse_args(argv)
     args = list(sys.argv[1:] if argv is None else argv)
+    if any(a == "--dilution" or a.startswith("--dilution=") for a in args):  # students of diluted harvests
+        import antidistillation_dilution
+
+        return antidistillation_dilution.main(args)
+    cfg = parse_args(argv)
     rec = new_record("benchmarks/antidistillation.py", args,
                      question=__doc__.split("\n\n")[1].replace("\n", " "))
     res = {**rec, **run(cfg), "notes": NOTES}

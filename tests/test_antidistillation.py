@@ -501,3 +501,21 @@ def test_an_unmarked_model_stays_calibrated_under_adfp_keys(tiny, char_tokenizer
     for alpha in (0.1, 0.01):
         assert (p <= alpha).sum() <= alpha * len(p) + 4 * np.sqrt(alpha * len(p)) + 1, (alpha, sorted(p)[:5])
     assert not any(s.detected for s in scores)
+
+
+def test_dilute_makes_the_marked_share_and_shares_the_diluent_prefix():
+    """The dilution benchmark's mixtures: marked first, then the same diluent prefix at every fraction."""
+    from distillguard.distill.sampled import diluent_count, dilute
+
+    marked, pool = [f"m{i}" for i in range(8)], [f"d{i}" for i in range(200)]
+    for f in (1.0, 0.5, 0.25, 0.05):
+        mix = dilute(marked, pool, f)
+        assert mix[:8] == marked and mix[8:] == pool[: len(mix) - 8]
+        assert len(mix) - 8 == diluent_count(8, f)
+        assert abs(8 / len(mix) - f) < 1e-9
+    assert dilute(marked[:3], pool, 0.05) == marked[:3] + pool[:57]
+    with pytest.raises(ValueError, match="need 152 unmarked"):
+        dilute(marked, pool[:10], 0.05)
+    for bad in (0.0, -0.1, 1.5):
+        with pytest.raises(ValueError):
+            diluent_count(8, bad)

@@ -9,7 +9,8 @@ caches) build on the same steps, kept here so that the scripts import only the l
   sampled answers, in resumable JSONL caches;
 * :func:`score_suspect` -- reading and generation mode against every account sub-key (Holm) and one unrelated key;
 * :func:`diluent_pairs`, :func:`public_exclusions`, :func:`rank_breakdown` -- the dilution benchmark's public data
-  and its per-part breakdown of the rank statistic.
+  and its per-part breakdown of the rank statistic;
+* :func:`diluent_count` / :func:`dilute` -- a training mixture in which the marked answers are a given share.
 
 Example:
     >>> from pathlib import Path
@@ -28,7 +29,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["read_jsonl", "harvest_answers", "teacher_and_keys", "prompt_slices", "harvest_pair", "cached_answers",
-           "suspect_answers", "score_suspect", "diluent_pairs", "public_exclusions", "rank_breakdown"]
+           "suspect_answers", "score_suspect", "diluent_pairs", "public_exclusions", "rank_breakdown", "diluent_count",
+           "dilute"]
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -312,3 +314,39 @@ def rank_breakdown(mean_logprobs: np.ndarray, keys: list, seen: np.ndarray, supp
                      "mean_logprob": round(float(lp[mask].mean()), 3), "harvester_z": round(float(z[0]), 2),
                      "null_z_mean": round(float(z[1:].mean()), 2), "null_z_sd": round(float(z[1:].std()), 2)}
     return out
+
+
+def diluent_count(n_marked: int, fraction: float) -> int:
+    """How many unmarked examples make ``n_marked`` marked ones ``fraction`` of a mixture:
+    ``round(n_marked * (1 - fraction) / fraction)``.
+
+    Raises ValueError unless ``0 < fraction <= 1``.
+
+    Example:
+        >>> from distillguard.distill.sampled import diluent_count
+        >>> diluent_count(48, 1.0), diluent_count(48, 0.25), diluent_count(48, 0.05)
+        (0, 144, 912)
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction {fraction!r}: must be in (0, 1]")
+    return int(round(n_marked * (1 - fraction) / fraction))
+
+
+def dilute(marked: list, diluent: list, fraction: float) -> list:
+    """The marked examples followed by the first :func:`diluent_count` examples of ``diluent``.
+
+    Every mixture of one diluent list draws the same prefix, so mixtures at several fractions (or of several
+    marked sets of one size) differ only where they must. Raises ValueError when ``diluent`` is too short.
+
+    Example:
+        >>> from distillguard.distill.sampled import dilute
+        >>> dilute(["m1", "m2"], ["d1", "d2", "d3", "d4", "d5", "d6", "d7"], 0.25)
+        ['m1', 'm2', 'd1', 'd2', 'd3', 'd4', 'd5', 'd6']
+        >>> dilute(["m1"], ["d1"], 1.0)
+        ['m1']
+    """
+    n = diluent_count(len(marked), fraction)
+    if n > len(diluent):
+        raise ValueError(f"{len(marked)} marked examples at fraction {fraction:g} need {n} unmarked ones, "
+                         f"{len(diluent)} given")
+    return list(marked) + list(diluent[:n])
