@@ -4,15 +4,15 @@
 Does an ADFP-marked harvest make a student more radioactive than a KGW-marked one at the same cost to the
 teacher's answers, when the marked answers are only 100 %, 25 % or 5 % of the student's training answers?
 
-Reuses ``benchmarks/antidistillation.py`` (``python benchmarks/antidistillation.py --dilution 1,0.25,0.05``
-runs this script): the same teacher (SmolLM2-135M-Instruct), public benchmark key (h = 1, gamma 0.25, left
+Reuses the steps of ``benchmarks/antidistillation.py`` (``distillguard.distill.antidistillation_bench``;
+``python benchmarks/antidistillation.py --dilution 1,0.25,0.05`` runs this script): the same teacher (SmolLM2-135M-Instruct), public benchmark key (h = 1, gamma 0.25, left
 seeding), prompt splits Q/D/P/H, sampling seeds, student recipe (``--preset``'s layers, hidden size and epochs,
 from scratch, answer-only loss, seed ``cfg.seed``) and caches; a student of the 100 % mixture *is* section 2's
 student.
 
 Comparison rule (fixed before the run, written here before any dilution student was trained):
 
-* **Which lambda matches which delta**: section 2's rule, unchanged (:func:`antidistillation.matched_pair`):
+* **Which lambda matches which delta**: section 2's rule, unchanged (:func:`distillguard.distill.antidistillation_bench.matched_pair`):
   KGW delta = 2 against ADFP (the teacher as proxy) at the grid lambda whose mean per-step KL from the unmarked
   T = 0.7 distribution, measured on Q, is nearest KGW delta = 2's on a log scale. At the CPU sizes that is
   ADFP lambda = 24 (KL 0.48 vs 0.46; paired PPL ratio 1.67 vs 1.71, so the pair is matched on both).
@@ -58,12 +58,12 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-import antidistillation as ad
 import numpy as np
 import torch
 
 from distillguard.data import real_texts
 from distillguard.detect.radioactivity import read_predictions, reading_test, score_predictions
+from distillguard.distill import antidistillation_bench as ad
 from distillguard.distill.bench import machine_text, md_table, new_record, write_result
 from distillguard.distill.sampled import diluent_count, diluent_pairs, dilute
 from distillguard.distill.student import chat_examples
