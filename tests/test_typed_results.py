@@ -97,6 +97,10 @@ def test_fingerprint_line_and_cli_report_read_the_result(tmp_path):
     path = write_report(res.to_dict(), tmp_path / "fp.json")
     assert json.loads(path.read_text()) == res.to_dict()
     assert FingerprintResult.from_dict(json.loads(path.read_text())) == res
+    # ... and takes the result itself: the same files, byte for byte
+    for name in ("fp.json", "fp.html"):
+        a = write_report(res.to_dict(), tmp_path / "dict" / name).read_bytes()
+        assert write_report(res, tmp_path / "typed" / name).read_bytes() == a
 
 
 def _logs():
@@ -129,6 +133,12 @@ def test_investigation_result_fields_are_the_dict_keys_and_the_report_is_unchang
     assert page.read_text() == render_html(full)
     back = InvestigationResult.from_dict(json.loads(js.read_text()))
     assert back == res and back.scores is None and back.to_dict() == d
+    # the writer and the summary table take the result itself, with the same output
+    js2, page2 = write_report(res, tmp_path / "typed")
+    assert js2.read_bytes() == js.read_bytes() and page2.read_bytes() == page.read_bytes()
+    from distillguard.investigation import summary_table
+
+    assert summary_table(res) == summary_table(full) and "parrot" in summary_table(res)
     with pytest.raises(dataclasses.FrozenInstanceError):
         res.alpha = 0.5  # type: ignore[misc]
     with pytest.raises(TypeError, match="not an investigation"):

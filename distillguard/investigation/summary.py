@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from distillguard.investigation.result import InvestigationResult
+
 __all__ = ["check_expected", "line_power", "summary_table"]
 
 
@@ -70,14 +72,17 @@ def line_power(doc: dict[str, Any], expected: dict[str, Any]) -> dict[str, dict[
     return out
 
 
-def summary_table(doc: dict[str, Any]) -> str:
-    """A short plain-text table of the verdicts (printed by the CLI).
+def summary_table(doc: dict[str, Any] | InvestigationResult) -> str:
+    """A short plain-text table of the verdicts (printed by the CLI); ``doc`` is what
+    :func:`~distillguard.investigation.investigate` returned, or its ``to_dict()``.
 
     Example:
         >>> from distillguard.investigation import summary_table
         >>> print(summary_table({"alpha": 1e-3, "logs": None, "suspects": {}}))
         no suspect tested
     """
+    if isinstance(doc, InvestigationResult):
+        doc = doc.to_dict()
     lines = []
     if doc.get("logs"):
         lg = doc["logs"]

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from distillguard.fingerprint.result import FingerprintResult
 from distillguard.io import atomic_write_text
 from distillguard.report.common import figure_png, subplots
 
@@ -115,12 +116,15 @@ def _html(res: dict[str, Any]) -> str:
             "</body></html>")
 
 
-def write_report(res: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Write ``res`` as JSON (``.json``) or a self-contained HTML page (``.html``/``.htm``).
+def write_report(res: dict[str, Any] | FingerprintResult, path: str | os.PathLike) -> Path:
+    """Write ``res`` (:func:`~distillguard.fingerprint.api.probe_suspect`'s result or its ``to_dict()``) as
+    JSON (``.json``) or a self-contained HTML page (``.html``/``.htm``).
 
     Example:
         >>> from distillguard.report.fingerprint import write_report  # doctest: +SKIP
     """
+    if isinstance(res, FingerprintResult):
+        res = res.to_dict()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() in (".html", ".htm"):

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from distillguard.errors import DistillguardError
+from distillguard.investigation.result import InvestigationResult
 from distillguard.io import atomic_path
 from distillguard.report.api_logs import plot_score_distribution
 from distillguard.report.common import CSS, fmt_p, img_tag, subplots
@@ -283,8 +284,10 @@ def render_html(doc: dict[str, Any]) -> str:
     return "\n".join(b for b in body if b)
 
 
-def write_report(doc: dict[str, Any], out_dir: str | os.PathLike) -> tuple[Path, Path]:
+def write_report(doc: dict[str, Any] | InvestigationResult, out_dir: str | os.PathLike) -> tuple[Path, Path]:
     """Write ``report.json`` and ``report.html`` atomically (temporary files renamed at the end).
+
+    ``doc``: what :func:`~distillguard.investigation.investigate` returned, or its ``to_dict(include_private=True)``.
 
     A document that is not ``complete`` is refused: no partial report is ever presented as a finished one.
 
@@ -295,6 +298,8 @@ def write_report(doc: dict[str, Any], out_dir: str | os.PathLike) -> tuple[Path,
         >>> [p.name for p in write_report(doc, tempfile.mkdtemp())]
         ['report.json', 'report.html']
     """
+    if isinstance(doc, InvestigationResult):
+        doc = doc.to_dict(include_private=True)  # the plots read the per-account scores
     if not doc.get("complete"):
         raise DistillguardError("the investigation did not finish; no report written")
     out = Path(out_dir)
