@@ -1,0 +1,139 @@
+"""Benchmark: is ``distillguard logs score --reference`` calibrated? Realised benign FPR over fresh seeds.
+
+For each seed a benign reference (``--n-ref`` accounts) and, from another seed, benign traffic to score
+(``--n-scored`` accounts, no attackers: every flag is a false positive) are simulated; ``AccountScorer`` is
+fitted on the reference with the cross-conformal calibration (``calibration_folds=5``, the default) and with
+the single 30 % split (``calibration_folds=None``), and the flagged share of the scored accounts is counted at
+the 1e-3 and 1e-2 targets. The pooled rate has a Clopper-Pearson 95 % interval; it counts accounts, and the
+accounts of one benign campaign (an eval harness's users) are flagged together, so the interval is too narrow
+when flags cluster -- the per-seed counts are printed as well.
+
+The statistic (pooled realised FPR per calibration mode and target, with its interval) and the seeds
+(``HELD_OUT_SEEDS``) were written here and committed before the first run. Development used seed 7 (the
+``benchmarks/api_logs.py`` development seed), where a 1,600-account reference flagged 48 of 1,600 benign
+accounts at 1e-3 before the bounded-feature and cohort-tail fixes of this version (see docs/api_logs.md).
+
+Usage: python benchmarks/api_logs_fpr.py [--quick]   (writes benchmarks/results/api_logs_fpr.{json,md})
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from scipy.stats import beta  # noqa: E402
+
+from distillguard.detect.api_logs import AccountScorer, simulate_logs, threshold_for_fpr  # noqa: E402
+from distillguard.detect.api_logs.simulate import sharegpt_conversations  # noqa: E402
+from distillguard.distill.bench import md_table, new_record, provenance_line, write_result  # noqa: E402
+
+#: written and committed before the first run of this benchmark; never used for development
+HELD_OUT_SEEDS = (301, 302, 303, 304)
+TARGETS = (1e-3, 1e-2)
+MODES = {"cross-conformal (5 folds, default)": 5, "30 % split": None}
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact binomial confidence interval for ``k`` successes in ``n`` trials.
+
+    Example:
+        >>> lo, hi = clopper_pearson(0, 1000)
+        >>> lo, round(hi, 4)
+        (0.0, 0.0037)
+    """
+    a = (1 - level) / 2
+    lo = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
+    return lo, hi
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def one_seed(seed: int, n_ref: int, n_scored: int, days: int, pool: list[list[str]]) -> dict[str, Any]:
+    """Fit each calibration mode on a benign reference of ``seed``; count flags on benign traffic of another seed."""
+    ref = simulate_logs(n_ref, 0, families=(), days=days, seed=seed, conversations=pool)[0]
+    scored = simulate_logs(n_scored, 0, families=(), days=days, seed=seed + 500, conversations=pool)[0]
+    ref, scored = ref.drop(columns=["label", "family"]), scored.drop(columns=["label", "family"])
+    row: dict[str, Any] = {"seed": seed, "reference_accounts": int(ref["account_id"].nunique()),
+                           "scored_accounts": int(scored["account_id"].nunique())}
+    for name, folds in MODES.items():
+        t0 = time.perf_counter()
+        sc = AccountScorer(target_fpr=min(TARGETS), calibration_folds=folds).fit(ref)
+        s = sc.score_logs(scored)["score"].to_numpy()
+        r: dict[str, Any] = {"n_calibration": sc.n_calibration_, "seconds": time.perf_counter() - t0}
+        for t in TARGETS:
+            thr = threshold_for_fpr(sc.calibration_scores_, t)
+            r[f"flagged@{t:g}"] = int((s > thr).sum())
+            r[f"threshold@{t:g}"] = thr
+        row[name] = r
+        log(f"seed {seed} {name}: " + ", ".join(f"{r[f'flagged@{t:g}']}/{len(s)} at {t:g}" for t in TARGETS))
+    return row
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    n = sum(r["scored_accounts"] for r in rows)
+    for name in MODES:
+        out[name] = {}
+        for t in TARGETS:
+            k = sum(r[name][f"flagged@{t:g}"] for r in rows)
+            lo, hi = clopper_pearson(k, n)
+            out[name][f"{t:g}"] = {"flagged": k, "benign": n, "fpr": k / n, "ci95": [lo, hi],
+                                   "per_seed": [r[name][f"flagged@{t:g}"] for r in rows]}
+    return out
+
+
+def to_markdown(res: dict[str, Any]) -> str:
+    lines = ["# API logs: realised benign FPR with a reference, over held-out seeds", "", provenance_line(res), "",
+             f"Seeds {', '.join(map(str, res['seeds']))} (held out: {res['held_out']}); per seed a benign reference "
+             f"of {res['n_ref']} accounts and {res['n_scored']} benign accounts to score (another seed), "
+             f"{res['days']} days. Every flag is a false positive.", ""]
+    rows = []
+    for name in MODES:
+        for t in TARGETS:
+            c = res["summary"][name][f"{t:g}"]
+            rows.append([name, f"{t:g}", f"{c['flagged']}/{c['benign']}", f"{c['fpr']:.4f}",
+                         f"{c['ci95'][0]:.4f}-{c['ci95'][1]:.4f}", " ".join(map(str, c["per_seed"]))])
+    lines += md_table(["calibration", "target FPR", "flagged", "realised FPR", "95 % CI (accounts independent)",
+                       "flagged per seed"], rows)
+    ncal = {name: sorted({r[name]["n_calibration"] for r in res["rows"]}) for name in MODES}
+    lines += ["", "Calibration accounts: " + "; ".join(f"{k}: {v}" for k, v in ncal.items()) + ". A 1e-3 "
+              "threshold from n calibration accounts is the largest score when n + 1 < 1,000 (guarantee "
+              "1/(n + 1)); the interval assumes independent accounts, and benign campaigns are flagged together.",
+              "", f"Total time {res['total_seconds']:.0f} s."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="tiny run (development seed 7, 200 + 200 accounts)")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    args = ap.parse_args(argv)
+    rec = new_record("benchmarks/api_logs_fpr.py", argv if argv is not None else sys.argv[1:])
+    seeds = (7,) if args.quick else HELD_OUT_SEEDS
+    n_ref, n_scored, days = (200, 200, 7) if args.quick else (1600, 1600, 14)
+    t0 = time.perf_counter()
+    pool = sharegpt_conversations(0)
+    rows = [one_seed(s, n_ref, n_scored, days, pool) for s in seeds]
+    res = {**rec, "seeds": list(seeds), "held_out": not args.quick, "n_ref": n_ref, "n_scored": n_scored,
+           "days": days, "rows": rows, "summary": summarise(rows), "total_seconds": time.perf_counter() - t0}
+    md = to_markdown(res)
+    write_result("api_logs_fpr_quick" if args.quick else "api_logs_fpr", res, md, args.out)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
