@@ -327,8 +327,9 @@ def test_logs_evidence_lists_every_flagged_account_and_the_fpr_the_data_supports
     from distillguard.report import render_html
 
     logs, _ = simulate_logs(60, 1, hydra_size=12, days=3, seed=1, prompts=[f"q {i}" for i in range(99)])
+    ref = validate_logs(logs[logs["label"] == 0].drop(columns=["label", "family"]))
     logs = validate_logs(logs.drop(columns=["label", "family"]))
-    ev, scores = logs_evidence(logs, target_fpr=1e-3)
+    ev, scores = logs_evidence(logs, reference=ref, target_fpr=1e-3)
     # a few dozen held-out benign accounts cannot support FPR 1e-3: the bound is 1 / (n + 1), and it is said
     assert ev["fpr_bound"] == pytest.approx(1 / (ev["calibration_accounts"] + 1)) and ev["fpr_bound"] > 1e-3
     assert "cannot support less" in ev["summary"]

@@ -302,8 +302,10 @@ class Bench:
         return [self.teacher.tokenizer.decode(x, skip_special_tokens=True) for x in ids]
 
 
-def setup(cfg: Config) -> Bench:
-    work = cache_dir() / "bench" / f"antidistillation_{cfg.preset}"
+def setup(cfg: Config, work: Path | None = None) -> Bench:
+    """Load the teacher, make the public benchmark key and the prompt splits Q/D/P/H; ``work``: the cache folder
+    (default ``$DISTILLGUARD_CACHE/bench/antidistillation_<preset>``)."""
+    work = Path(work) if work is not None else cache_dir() / "bench" / f"antidistillation_{cfg.preset}"
     work.mkdir(parents=True, exist_ok=True)
     teacher = load_model(None, device=cfg.device)
     tok = teacher.tokenizer
@@ -320,3 +322,18 @@ def matched_pair(grid: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, 
     kgw2 = next((r for r in grid if r["kind"] == "kgw" and r["value"] == 2.0), [r for r in grid if r["kind"] == "kgw"][0])
     adfp_m = min((r for r in grid if r["kind"] == "adfp"), key=lambda r: abs(math.log(max(r["kl"], 1e-9) / max(kgw2["kl"], 1e-9))))
     return kgw2, adfp_m
+
+
+def null_keys(key: WatermarkKey, n: int) -> list[WatermarkKey]:
+    """``n`` fixed unrelated keys of ``key``'s spec (public, derived from their index): a statistic's null.
+
+    The same keys as ``benchmarks/antidistillation_dilution.py``'s.
+
+    Example:
+        >>> from distillguard.keys import WatermarkKey, WatermarkSpec
+        >>> ks = null_keys(WatermarkKey(BENCH_SECRET, WatermarkSpec(vocab_size=100)), 3)
+        >>> len({k.fingerprint for k in ks}), ks[0].spec.vocab_size
+        (3, 100)
+    """
+    return [WatermarkKey(hashlib.sha256(b"distillguard/antidistillation/null/%d" % i).digest(), key.spec)
+            for i in range(n)]

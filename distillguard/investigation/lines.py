@@ -48,11 +48,11 @@ def logs_evidence(logs: pd.DataFrame, *, target_fpr: float = 1e-3, reference: pd
         ('api_logs', True)
     """
     t0 = time.perf_counter()
-    scorer = AccountScorer(target_fpr=target_fpr, progress=progress)
+    scorer = AccountScorer(target_fpr=target_fpr, progress=progress, robust=reference is None)  # as the CLI
     scorer.fit(reference if reference is not None else logs)
     scores = scorer.score_logs(logs)
     flagged = scores[scores["flag"]]
-    n_cal = int(scorer.detector_.n_calibration_)
+    n_cal = int(scorer.n_calibration_)  # the scorer's held-out benign accounts (not the detector's fit size)
     fpr_bound = max(target_fpr, 1.0 / (n_cal + 1))  # conformal: no finite-sample guarantee below 1 / (n + 1)
     clusters = flagged.loc[flagged["cluster_size"] > 1, "cluster_id"].nunique() if len(flagged) else 0
     ev = {

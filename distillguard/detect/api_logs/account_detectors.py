@@ -38,6 +38,12 @@ _VOLUME = {"n_requests", "req_per_active_day", "total_completion_tokens"}
 #: completion/prompt ratio in the hundreds): their tails are fitted on the log scale (a Pareto tail), an
 #: exponential tail on the raw scale made such a human the most extreme account of a benign reference
 _HEAVY_TAILED = {"completion_prompt_ratio", "completion_tokens_mean", "completion_tokens_p90"}
+#: the features whose evidence may grow past the largest reference value (a fitted tail): the unbounded ones.
+#: Shares, fractions, entropies and burstiness are bounded; near their bound the top of the reference is
+#: compressed, its mean excess tiny, and an exponential tail read a value barely past the reference as
+#: p = 1e-12 (a new benign eval harness slightly steadier than the reference's: a false positive at 1e-3).
+#: Their evidence stays empirical and saturates at log10(n + 1).
+_EXTRAPOLATED = frozenset(_VOLUME | _HEAVY_TAILED)
 
 
 class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
@@ -46,7 +52,8 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
     ``method="harvest"`` (default, see :mod:`.detectors` and :data:`HARVEST_EVIDENCE`): directional
     benign-tail evidence per group, ``shrinkage`` pseudo-requests pull small accounts' features towards the
     benign median, beyond the top ``tail_fraction`` of the reference ``-log10 p`` follows an exponential tail
-    fit (capped at ``max_evidence`` per feature; ``tail_fraction=0``: purely empirical p-values, which
+    fit (capped at ``max_evidence`` per feature; unbounded features only -- volume and the heavy-tailed
+    lengths --, bounded ones and ``tail_fraction=0``: purely empirical p-values, which
     saturate at ``log10(n + 1)``), the score is ``sum_g max(0, -log10 p_g - margin)`` capped by the Euclidean distance of the
     account's group-evidence vector to its ``novelty_k``-th nearest benign training account (``None``: no cap).
     ``"robust_z"``: mean of the three largest two-sided robust z; ``"iforest"``: IsolationForest on robust z.
@@ -83,6 +90,8 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
 
     #: the evidence groups (feature -> direction) the ``harvest`` method reads; subclasses may narrow them
     evidence_groups: ClassVar[dict[str, dict[str, int]]] = HARVEST_EVIDENCE
+    #: the features whose evidence may grow past the reference's largest value (see :data:`_EXTRAPOLATED`)
+    extrapolated_features: ClassVar[frozenset[str]] = _EXTRAPOLATED
 
     def __init__(self, method: str = "harvest", target_fpr: float = 1e-3, shrinkage: float = 30.0,
                  margin: float = 1.0, novelty_k: int | None = 2, n_estimators: int = 300,
@@ -152,7 +161,7 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
                 x = np.nan_to_num(sign * self._shrink(c, D[c].to_numpy(), n), nan=-np.inf)
                 ge = len(ref) - np.searchsorted(ref, x, side="left")
                 lp = -np.log10((1.0 + ge) / (len(ref) + 1.0))
-                tail = self.tails_.get(c) if self.tail_fraction else None
+                tail = self.tails_.get(c) if self.tail_fraction and c in self.extrapolated_features else None
                 if tail is not None:
                     u, beta, lp_u = tail
                     ext = lp_u + (x - u) / (beta * np.log(10.0))

@@ -43,7 +43,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import poisson
 
-from distillguard.detect.api_logs.account_detectors import _HEAVY_TAILED, UnsupervisedDetector
+from distillguard.detect.api_logs.account_detectors import _EXTRAPOLATED, _HEAVY_TAILED, UnsupervisedDetector
 from distillguard.detect.api_logs.features import FEATURE_COLUMNS
 from distillguard.errors import DistillguardError
 
@@ -355,6 +355,7 @@ class CampaignDetector(UnsupervisedDetector):
     """
 
     evidence_groups = CAMPAIGN_EVIDENCE
+    extrapolated_features = _EXTRAPOLATED | {"cohort_evidence"}
 
     def __init__(self, target_fpr: float = 1e-2, shrinkage: float = 0.0, margin: float = 1.0,
                  novelty_k: int | None = 2, tail_fraction: float = 0.05, max_evidence: float = 12.0):
@@ -365,6 +366,16 @@ class CampaignDetector(UnsupervisedDetector):
     def _shrink(self, c: str, v: np.ndarray, n: np.ndarray) -> np.ndarray:
         v = np.asarray(v, dtype=np.float64)
         return np.log1p(np.maximum(v, 0)) if c in _HEAVY_TAILED else v
+
+    def _feature_logp(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        # the cohort evidence is itself a -log10 p (a Poisson model of first-seen days); past the benign
+        # pseudo-campaigns' range the fitted tail and the model must agree: the smaller of the two is kept (a
+        # benign campaign with cohort evidence 0.45, p = 0.35 by the model, read p = 1e-9 off a tail fitted to
+        # a null that is almost all zeros)
+        lp = super()._feature_logp(X)
+        own = np.nan_to_num(self._derived(X)["cohort_evidence"].to_numpy(dtype=np.float64), nan=0.0)
+        lp["cohort_evidence"] = np.minimum(lp["cohort_evidence"], np.maximum(own, 0.0))
+        return lp
 
     @staticmethod
     def _derived(X: pd.DataFrame) -> pd.DataFrame:
@@ -400,7 +411,9 @@ def null_groups(campaign: pd.Series, pool: np.ndarray, rng: np.random.Generator,
             k = len(m) if j == 0 else int(rng.integers(min_size, len(m) + 1))
             idx.extend(rng.choice(m, size=k, replace=False))
             grp.extend([f"{cid}/{j}"] * k)
-    hi = min(max_random, len(pool))
+    # a random group is at most a quarter of the pool: a group of nearly every benign account is measured, in
+    # its cohort evidence, against almost nothing but the left-out attackers (cohort evidence 12 in a test)
+    hi = min(max_random, max(min_size, len(pool) // 4))
     for j in range(n_random):
         k = int(np.exp(rng.uniform(np.log(min_size), np.log(hi))))
         idx.extend(rng.choice(pool, size=k, replace=False))

@@ -29,8 +29,16 @@ class AccountScorer(_Flagging, BaseEstimator):
     """End-to-end scorer on raw logs: features, coordinated clusters, one FPR-calibrated threshold.
 
     ``fit(logs)`` treats ``logs`` as benign reference traffic (or, with ``labels`` -- a Series of 0/1
-    indexed by account_id -- trains the supervised detector). A random ``calibration_fraction`` of the benign
-    accounts is held out of the detector's fit; an account's score is the maximum of its own score and the
+    indexed by account_id -- trains the supervised detector). The threshold is calibrated on held-out scores:
+    with ``calibration_folds=K`` (default 5, cross-conformal) the accounts are split into K folds, each
+    fold is scored by models fitted on the other folds, every benign account calibrates, and the models used
+    for scoring are then fitted on all of them (validity: the held-out fold's models see 1/K less data, so
+    their scores are if anything higher; the worst-case guarantee of cross-conformal is about twice the target,
+    in practice the target -- measured in ``benchmarks/api_logs.py``); with ``calibration_folds=None`` a random
+    ``calibration_fraction`` of the benign accounts is held out of one fit (exact split-conformal, but a 1e-3
+    threshold then rests on 30 % of the reference). The robust fit (no reference) always uses the split:
+    there every held-out account may be an attacker whose score raises the threshold, and cross-fitting would
+    hold all of them out. An account's score is the maximum of its own score and the
     score of its coordinated cluster (members' logs pooled as one pseudo-account), so cluster evidence never
     lowers a score. Clusters are built from ``cluster_links`` (default: shared IPs and rare user agents; a
     shared prompt template alone also links independent users of one public eval harness, whose pooled
@@ -76,7 +84,8 @@ class AccountScorer(_Flagging, BaseEstimator):
                  calibration_fraction: float = 0.3, random_state: int = 0, progress: bool = False,
                  cluster_links: tuple[str, ...] = ("ip", "user_agent"), campaigns: bool = True,
                  robust: bool = False, trim_evidence: float = 4.0, max_trim_iter: int = 4,
-                 novelty_k: int | None = 2, robust_novelty_share: float = 0.01):
+                 novelty_k: int | None = 2, robust_novelty_share: float = 0.01, calibration_folds: int | None = 5):
+        self.calibration_folds = calibration_folds
         self.cluster_links = cluster_links
         self.target_fpr = target_fpr
         self.method = method
@@ -155,16 +164,13 @@ class AccountScorer(_Flagging, BaseEstimator):
         self.excluded_ = ids[ex]
         return self
 
-    def _fit_prepared(self, prep: dict, y: np.ndarray, ex_fit: np.ndarray, ex_cal: np.ndarray) -> np.ndarray:
+    def _fit_models(self, prep: dict, y: np.ndarray, train: np.ndarray, rng: np.random.Generator) -> None:
+        """Fit the account detector and the campaign null on the accounts of mask ``train``."""
         feats = prep["feats"]
-        rng = np.random.default_rng(self.random_state)
-        split = _split(len(feats), self.calibration_fraction, rng)
-        cal = (y == 0) & split & ~ex_cal
-        train = ~split & ~ex_fit & ((y == 0) | (y == 1))
         if train.sum() < 20:
             raise DistillguardError(f"only {int(train.sum())} accounts left to fit on (need 20); pass a reference")
         trainf = feats.iloc[np.flatnonzero(train)]
-        if (y == 1).any():
+        if (y[train] == 1).any():
             self.detector_ = SupervisedDetector(target_fpr=self.target_fpr, calibration_fraction=0.0,
                                                 random_state=self.random_state).fit(trainf, y[train])
         else:
@@ -183,12 +189,39 @@ class AccountScorer(_Flagging, BaseEstimator):
             pooled["cohort_evidence"] = group_cohort_evidence(prep["first_seen"], vol, groups).reindex(pooled.index)
             self.campaign_detector_ = CampaignDetector().fit(pooled)
             self.n_campaign_null_ = int(groups.nunique())
-        ids = feats["account_id"].to_numpy()
-        calmask = cal if cal.any() else (y == 0) & ~ex_cal
-        # held-out benign campaigns: the calibration members of each campaign pooled on their own (disjoint
-        # from the training members the campaign null was drawn from)
-        final = self._combine(prep, members=pd.Series(calmask, index=ids)).set_index("account_id")["score"]
-        ref = final.reindex(ids).to_numpy()[calmask]
+
+    def _held_out_scores(self, prep: dict, held: np.ndarray) -> np.ndarray:
+        """Final scores of the accounts of mask ``held``; their campaigns pooled from held-out members only."""
+        ids = prep["feats"]["account_id"].to_numpy()
+        final = self._combine(prep, members=pd.Series(held, index=ids)).set_index("account_id")["score"]
+        return final.reindex(ids).to_numpy()
+
+    def _fit_prepared(self, prep: dict, y: np.ndarray, ex_fit: np.ndarray, ex_cal: np.ndarray) -> np.ndarray:
+        feats = prep["feats"]
+        n = len(feats)
+        rng = np.random.default_rng(self.random_state)
+        usable = ~ex_fit & ((y == 0) | (y == 1))
+        benign = (y == 0) & ~ex_cal
+        if self.calibration_folds and not (self.robust and not (y == 1).any()):
+            # cross-conformal: every benign account is scored by models fitted without its fold, so all of them
+            # calibrate (a 1e-3 quantile needs ~1,000 of them; a 30 % split wastes 70 % of the reference)
+            folds = np.empty(n, dtype=np.int64)
+            folds[rng.permutation(n)] = np.arange(n) % self.calibration_folds
+            oof = np.full(n, np.nan)
+            for k in range(self.calibration_folds):
+                held = folds == k
+                self._fit_models(prep, y, usable & ~held, np.random.default_rng([self.random_state, k]))
+                oof[held] = self._held_out_scores(prep, held)[held]
+            self._fit_models(prep, y, usable, rng)
+            calmask = benign
+            ref = oof[calmask]
+        else:
+            split = _split(n, self.calibration_fraction, rng)
+            self._fit_models(prep, y, usable & ~split, rng)
+            calmask = benign & split if (benign & split).any() else benign
+            # held-out benign campaigns: the calibration members of each campaign pooled on their own (disjoint
+            # from the training members the campaign null was drawn from)
+            ref = self._held_out_scores(prep, calmask)[calmask]
         self.calibration_scores_ = ref
         self.threshold_ = threshold_for_fpr(ref, self.target_fpr)
         self.n_calibration_ = int(len(ref))

@@ -1,0 +1,104 @@
+"""Calibration of the account scorer: bounded features keep empirical tails, the cohort evidence is never read
+stronger than its own model, cross-conformal thresholds, random null groups stay small, the CLI's FPR bound."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from distillguard.cli import main
+from distillguard.detect.api_logs import AccountScorer, simulate_logs, threshold_for_fpr
+from distillguard.detect.api_logs.account_detectors import (
+    _EXTRAPOLATED,
+    HARVEST_EVIDENCE,
+    UnsupervisedDetector,
+)
+from distillguard.detect.api_logs.campaigns import CampaignDetector, null_groups
+from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+
+_RNG = np.random.default_rng(3)
+_VOCAB = [f"c{i}z" for i in range(2000)]
+POOL = [" ".join(_RNG.choice(_VOCAB, size=int(_RNG.integers(6, 25)))) for _ in range(2000)]
+
+
+def _features(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    X = pd.DataFrame(rng.random(size=(n, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+    X["n_requests"] = rng.integers(50, 500, size=n).astype(float)
+    X["req_per_active_day"] = rng.lognormal(3, 0.5, size=n)
+    X["burstiness"] = rng.uniform(-0.3, 0.5, size=n)
+    return X
+
+
+def test_bounded_features_saturate_where_unbounded_ones_extrapolate():
+    rng = np.random.default_rng(0)
+    X = _features(500, rng)
+    det = UnsupervisedDetector(target_fpr=0.01, calibration_fraction=0.0, novelty_k=None).fit(X)
+    x = X.iloc[:1].copy()
+    x["burstiness"] = -0.35  # a touch steadier than every reference account: bounded, stays empirical
+    x["req_per_active_day"] = X["req_per_active_day"].max() * 20  # far past the reference: unbounded
+    lp = det._feature_logp(x)
+    assert "burstiness" not in _EXTRAPOLATED and "req_per_active_day" in _EXTRAPOLATED
+    assert lp["burstiness"][0] <= np.log10(len(X) + 1) + 1e-9
+    assert lp["req_per_active_day"][0] > np.log10(len(X) + 1) + 1.0
+    every = {c for feats in HARVEST_EVIDENCE.values() for c in feats}
+    assert _EXTRAPOLATED <= every
+
+
+def test_campaign_cohort_evidence_never_stronger_than_its_model():
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(0.0, index=range(300), columns=FEATURE_COLUMNS)
+    X["n_requests"] = 1000.0
+    X["completion_tokens_mean"] = rng.normal(300, 20, 300)
+    X["cohort_evidence"] = np.where(rng.random(300) < 0.9, 0.0, rng.uniform(0, 0.2, 300))  # almost all zeros
+    det = CampaignDetector().fit(X)
+    x = X.iloc[:3].copy()
+    x["cohort_evidence"] = [0.45, 3.0, 12.0]
+    lp = det._feature_logp(x)["cohort_evidence"]
+    assert (lp <= x["cohort_evidence"].to_numpy() + 1e-12).all()
+    assert lp[0] <= 0.45 and lp[2] > lp[1] > 2.0
+    assert det.suspicion_score(x)[0] < 1e-9  # p = 0.35 by the model: no evidence beyond the margin
+
+
+@pytest.fixture(scope="module")
+def benign():
+    logs, _ = simulate_logs(260, 0, families=(), days=6, seed=11, prompts=POOL)
+    return logs.drop(columns=["label", "family"])
+
+
+def test_cross_conformal_calibrates_on_every_benign_account(benign):
+    n = benign["account_id"].nunique()
+    cv = AccountScorer(target_fpr=0.01).fit(benign)
+    split = AccountScorer(target_fpr=0.01, calibration_folds=None).fit(benign)
+    assert cv.n_calibration_ == n and len(cv.calibration_scores_) == n
+    assert 0.15 * n < split.n_calibration_ < 0.45 * n
+    assert cv.threshold_ == threshold_for_fpr(cv.calibration_scores_, 0.01)
+    # held-out scores are not the final model's in-sample scores: the final model saw every account
+    final = cv.suspicion_score(benign).to_numpy()
+    assert not np.allclose(np.sort(final), np.sort(cv.calibration_scores_))
+
+
+def test_robust_fit_keeps_the_split(benign):
+    sc = AccountScorer(target_fpr=0.01, robust=True).fit(benign)
+    assert sc.n_calibration_ < 0.45 * benign["account_id"].nunique()
+
+
+def test_random_null_groups_are_at_most_a_quarter_of_the_pool():
+    ids = np.array([f"a{i}" for i in range(80)])
+    g = null_groups(pd.Series(ids, index=ids), ids, np.random.default_rng(0))
+    sizes = g.groupby(g).size()
+    assert sizes.max() <= 20 and sizes.min() >= 3
+
+
+def test_cli_states_the_fpr_the_reference_supports(tmp_path, capsys, benign):
+    p, ref = tmp_path / "logs.parquet", tmp_path / "ref.parquet"
+    benign.to_parquet(p, index=False)
+    benign.to_parquet(ref, index=False)
+    rc = main(["logs", "score", str(p), "--reference", str(ref), "--out", str(tmp_path / "s.csv")])
+    err = capsys.readouterr().err
+    assert rc in (0, 1)
+    n = benign["account_id"].nunique()
+    assert f"rests on {n} benign calibration accounts" in err and "at least 1000 benign accounts" in err
+    rc = main(["logs", "score", str(p), "--reference", str(ref), "--target-fpr", "0.05",
+               "--out", str(tmp_path / "s2.csv")])
+    assert "calibration accounts, which support" not in capsys.readouterr().err
