@@ -1,8 +1,9 @@
 """The shared steps of the antidistillation benchmarks (``benchmarks/antidistillation.py`` and
 ``benchmarks/antidistillation_dilution.py``): sizes (:data:`PRESETS`), the fixed public benchmark key, the
 teacher's answers with per-step measurements (KL from the unmarked distribution, green-mass gains), the
-paired perplexity ratio, student training and reading, per-step processor costs, and the KL-matching rule
-that pairs an ADFP lambda with KGW delta = 2 (:func:`matched_pair`).
+paired perplexity ratio, student training and reading, per-step processor costs, the KL-matching rule
+that pairs an ADFP lambda with KGW delta = 2 (:func:`matched_pair`), and the fixed unrelated keys that give a
+reading its null (:func:`null_keys`).
 
 Example:
     >>> from distillguard.distill.antidistillation_bench import PRESETS, matched_pair
