@@ -58,10 +58,13 @@ from distillguard.provenance import run_record  # noqa: E402
 #: 20261206 measured that version once (with reference 0.976 at 1e-3). The next version (bounded features
 #: without a fitted tail, the cohort evidence no stronger than its own model, cross-conformal calibration:
 #: fixes of false positives found on the development seed, see benchmarks/api_logs_fpr.py) is measured on a
-#: third seed, recorded here before its first run.
+#: third seed, recorded here before its first run. 20261207 measured it once: with reference 0.907 at 1e-3,
+#: realised 0/1600; but the fraction axis's 500-account reference flagged 2-5 of 500 benign accounts at 1e-3
+#: (folds of single accounts under-read benign campaigns' cohort evidence). Folds of whole linked campaigns
+#: fix that; that version is measured on a fourth seed, recorded here before its first run.
 DEV_SEED = 7
-HELD_OUT_SEEDS_USED = (20261205, 20261206)
-HELD_OUT_SEED = 20261207
+HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207)
+HELD_OUT_SEED = 20261208
 FPRS = (1e-2, 1e-3)
 
 

@@ -80,7 +80,7 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "smoke": Profile("smoke", benign=60, reference_benign=120, target_fpr=0.01, hydra_size=6, days=3,
+    "smoke": Profile("smoke", benign=60, reference_benign=240, target_fpr=0.01, hydra_size=6, days=3,
                      harvest_prompts=160, harvest_tokens=96, student_layers=1, student_hidden=64, epochs=12,
                      null_students=5, real_candidates=8, n_probes=8, teacher_samples=2, probe_tokens=12, gen_prompts=64,
                      gen_tokens=96, read_texts=12, control_prompts=32,
