@@ -48,7 +48,6 @@ Results: ``benchmarks/results/antidistillation_dilution.{json,md}`` (cpu), ``...
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import sys
@@ -67,7 +66,6 @@ from distillguard.distill import antidistillation_bench as ad
 from distillguard.distill.bench import machine_text, md_table, new_record, write_result
 from distillguard.distill.sampled import diluent_count, diluent_pairs, dilute
 from distillguard.distill.student import chat_examples
-from distillguard.keys import WatermarkKey
 from distillguard.models import LoadedModel, cache_dir
 from distillguard.suspects import LocalSuspect
 from distillguard.watermark import ADFPLogitsProcessor, WatermarkLogitsProcessor
@@ -106,11 +104,6 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[ad.Config, argparse.N
         cfg = replace(cfg, seed=args.seed)
     return cfg, args
 
-
-def null_keys(key: WatermarkKey, n: int) -> list[WatermarkKey]:
-    """``n`` fixed unrelated keys of the same spec (public, derived from their index): the statistic's null."""
-    return [WatermarkKey(hashlib.sha256(b"distillguard/antidistillation/null/%d" % i).digest(), key.spec)
-            for i in range(n)]
 
 
 def extrapolate(points: list[tuple[int, float]]) -> dict[str, Any]:
@@ -187,7 +180,7 @@ def run(cfg: ad.Config, args: argparse.Namespace) -> dict[str, Any]:
     if not args.no_curve:
         plan += [(f_min, m, c) for m in curve_sizes if m < n_h for c in ("kgw", "adfp")]
     seed_tag = f"_s{cfg.seed}" if cfg.seed != ad.PRESETS[cfg.preset].seed else ""  # replicates: their own students
-    nulls = null_keys(key, NULL_KEYS)
+    nulls = ad.null_keys(key, NULL_KEYS)
     q_clean = list(zip(Q, bench.text(bench.answers(Q, [], ad.BASE_T, key, 0, "Q_none_0")[0])))
     students = []
     t0 = time.time()

@@ -34,7 +34,6 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from scipy.stats import beta  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from distillguard.detect.api_logs import (  # noqa: E402
@@ -47,7 +46,7 @@ from distillguard.detect.api_logs import (  # noqa: E402
 )
 from distillguard.detect.api_logs.campaigns import link_campaigns  # noqa: E402
 from distillguard.detect.api_logs.simulate import sharegpt_conversations  # noqa: E402
-from distillguard.distill.bench import md_table, provenance_line, write_result  # noqa: E402
+from distillguard.distill.bench import clopper_pearson, md_table, provenance_line, write_result  # noqa: E402
 from distillguard.provenance import run_record  # noqa: E402
 
 #: Seeds. DEV_SEED (7) is the one the campaign linking, cohort evidence and robust fit were developed on.
@@ -71,13 +70,6 @@ FPRS = (1e-2, 1e-3)
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
-
-def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Exact binomial confidence interval for k successes in n trials."""
-    a = (1 - level) / 2
-    lo = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
-    hi = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
-    return lo, hi
 
 
 def evaluate(scorer: AccountScorer, out: pd.DataFrame, acc: pd.DataFrame) -> dict:

@@ -31,30 +31,15 @@ from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from scipy.stats import beta  # noqa: E402
-
 from distillguard.detect.api_logs import AccountScorer, simulate_logs, threshold_for_fpr  # noqa: E402
 from distillguard.detect.api_logs.simulate import sharegpt_conversations  # noqa: E402
-from distillguard.distill.bench import md_table, new_record, provenance_line, write_result  # noqa: E402
+from distillguard.distill.bench import clopper_pearson, md_table, new_record, provenance_line, write_result  # noqa: E402
 
 #: written and committed before the first run of this benchmark; never used for development
 HELD_OUT_SEEDS = (301, 302, 303, 304)
 TARGETS = (1e-3, 1e-2)
 MODES = {"cross-conformal (5 folds, default)": 5, "30 % split": None}
 
-
-def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Exact binomial confidence interval for ``k`` successes in ``n`` trials.
-
-    Example:
-        >>> lo, hi = clopper_pearson(0, 1000)
-        >>> lo, round(hi, 4)
-        (0.0, 0.0037)
-    """
-    a = (1 - level) / 2
-    lo = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
-    hi = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
-    return lo, hi
 
 
 def log(msg: str) -> None:

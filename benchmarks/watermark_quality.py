@@ -47,7 +47,7 @@ from transformers import LogitsProcessorList
 
 from distillguard.data import sharegpt_prompts
 from distillguard.detect.text import TextScore, score_batch
-from distillguard.distill.bench import machine_text, md_table, new_record, write_result
+from distillguard.distill.bench import clopper_pearson, machine_text, md_table, new_record, write_result
 from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
 from distillguard.models import REFERENCE, LoadedModel, cache_dir, load_model
 from distillguard.watermark.generate import encode_prompts
@@ -143,15 +143,6 @@ def bench_spec(tok: Any, delta: float) -> WatermarkSpec:
 # ---------------------------------------------------------------------------------------------------------
 # statistics helpers
 # ---------------------------------------------------------------------------------------------------------
-def clopper_pearson(k: int, n: int, conf: float = 0.95) -> tuple[float, float]:
-    """Exact two-sided binomial confidence interval for a rate ``k / n``."""
-    if n == 0:
-        return (math.nan, math.nan)
-    a = 1 - conf
-    lo = 0.0 if k == 0 else float(stats.beta.ppf(a / 2, k, n - k + 1))
-    hi = 1.0 if k == n else float(stats.beta.ppf(1 - a / 2, k + 1, n - k))
-    return lo, hi
-
 
 def exact_size(n_scored: int, alpha: float, gamma: float) -> float:
     """P(p <= alpha) under the null for the exact one-sided binomial test with ``n_scored`` coins."""

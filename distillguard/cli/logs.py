@@ -6,11 +6,11 @@ Exit codes: ``score`` returns 1 when at least one account is flagged, 0 otherwis
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from distillguard.cli.common import atomic_output, check_output, nonneg_int, positive_int, probability
@@ -69,6 +69,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
+    from distillguard.detect.api_logs.calibration import supported_fpr
     from distillguard.detect.api_logs.detectors import AccountScorer
     from distillguard.detect.api_logs.schema import load_logs
 
@@ -112,13 +113,13 @@ def _score(args: argparse.Namespace) -> int:
             write_html_report(scores, logs, tmp, threshold=scorer.threshold_,
                               command="distillguard " + shlex.join(sys.argv[1:]))
     n_cal = int(scorer.n_calibration_)
-    bound = max(args.target_fpr, 1.0 / (n_cal + 1))
+    bound = supported_fpr(n_cal, args.target_fpr)
     print(f"scored {len(scores)} accounts; {n_flag} flagged at target FPR {args.target_fpr:g} "
           f"(threshold {scorer.threshold_:.4g}); scores in {args.out}")
     if bound > args.target_fpr:
         print(f"note: the threshold rests on {n_cal} benign calibration accounts, which support an account FPR "
               f"of {bound:.2g}, not {args.target_fpr:g}: give a reference of at least "
-              f"{int(np.ceil(1 / args.target_fpr))} benign accounts", file=sys.stderr)
+              f"{math.ceil(1 / args.target_fpr)} benign accounts", file=sys.stderr)
     return EXIT_DETECTED if n_flag else EXIT_NOT_DETECTED
 
 

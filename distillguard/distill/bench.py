@@ -114,6 +114,25 @@ def md_table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: str | 
     return out
 
 
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact two-sided binomial (Clopper-Pearson) confidence interval for a rate ``k / n``; NaNs when n is 0.
+
+    Example:
+        >>> from distillguard.distill.bench import clopper_pearson
+        >>> lo, hi = clopper_pearson(0, 1000)
+        >>> lo, round(hi, 4)
+        (0.0, 0.0037)
+    """
+    from scipy.stats import beta
+
+    if n == 0:
+        return (float("nan"), float("nan"))
+    a = (1 - level) / 2
+    lo = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
+    return lo, hi
+
+
 def atomic_write(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder and ``os.replace``.
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from distillguard.detect.api_logs import AccountScorer
+from distillguard.detect.api_logs import AccountScorer, supported_fpr
 from distillguard.fingerprint.api import probe_suspect
 from distillguard.fingerprint.probeset import ProbeSet
 from distillguard.investigation.verdict import DEFAULT_ALPHA
@@ -53,7 +53,7 @@ def logs_evidence(logs: pd.DataFrame, *, target_fpr: float = 1e-3, reference: pd
     scores = scorer.score_logs(logs)
     flagged = scores[scores["flag"]]
     n_cal = int(scorer.n_calibration_)  # the scorer's held-out benign accounts (not the detector's fit size)
-    fpr_bound = max(target_fpr, 1.0 / (n_cal + 1))  # conformal: no finite-sample guarantee below 1 / (n + 1)
+    fpr_bound = supported_fpr(n_cal, target_fpr)
     clusters = flagged.loc[flagged["cluster_size"] > 1, "cluster_id"].nunique() if len(flagged) else 0
     ev = {
         "line": "api_logs",

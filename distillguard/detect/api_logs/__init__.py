@@ -22,6 +22,7 @@ Example:
     True
 """
 
+from distillguard.detect.api_logs.calibration import supported_fpr
 from distillguard.detect.api_logs.campaigns import CampaignDetector, link_campaigns
 from distillguard.detect.api_logs.coordination import link_accounts
 from distillguard.detect.api_logs.detectors import (
@@ -56,6 +57,7 @@ __all__ = [
     "link_campaigns",
     "load_logs",
     "simulate_logs",
+    "supported_fpr",
     "threshold_for_fpr",
     "validate_logs",
 ]

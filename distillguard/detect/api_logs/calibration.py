@@ -10,7 +10,7 @@ import numpy as np
 
 from distillguard.errors import DistillguardError
 
-__all__ = ["threshold_for_fpr"]
+__all__ = ["supported_fpr", "threshold_for_fpr"]
 
 
 def threshold_for_fpr(benign_scores: np.ndarray, target_fpr: float) -> float:
@@ -37,6 +37,19 @@ def threshold_for_fpr(benign_scores: np.ndarray, target_fpr: float) -> float:
         raise DistillguardError(f"target FPR must be in (0, 1), got {target_fpr}")
     k = int(np.ceil((len(s) + 1) * (1.0 - target_fpr)))
     return float(s[min(k, len(s)) - 1])
+
+
+def supported_fpr(n_calibration: int, target_fpr: float) -> float:
+    """The account FPR a threshold from ``n_calibration`` benign scores supports: ``max(target, 1 / (n + 1))``.
+
+    Below ``1 / (n + 1)`` no finite-sample guarantee exists (the threshold is then the largest benign score).
+
+    Example:
+        >>> from distillguard.detect.api_logs.calibration import supported_fpr
+        >>> supported_fpr(343, 1e-3), supported_fpr(1600, 1e-3)
+        (0.0029069767441860465, 0.001)
+    """
+    return max(target_fpr, 1.0 / (n_calibration + 1))
 
 
 def _exp_tail(ref: np.ndarray, fraction: float) -> tuple[float, float, float] | None:

@@ -154,7 +154,7 @@ class AccountScorer(_Flagging, BaseEstimator):
             coh = cohort_evidence(prep["first_seen"], vol, camp, min_size=self.min_cluster_size)
             ex = camp.map(coh).fillna(0.0).to_numpy() > self.trim_evidence
         for it in range(1, self.max_trim_iter + 1):
-            self._fit_prepared(prep, y, ex, ex)
+            self._fit_prepared(prep, y, ex, ex, cross_fit=False)  # held-out folds would all hold attackers
             s = self._combine(prep).set_index("account_id")["score"].reindex(ids).to_numpy()
             new = ex | (s > self.trim_evidence)
             self.n_trim_iter_ = it
@@ -171,7 +171,7 @@ class AccountScorer(_Flagging, BaseEstimator):
         if train.sum() < 20:
             raise DistillguardError(f"only {int(train.sum())} accounts left to fit on (need 20); pass a reference")
         trainf = feats.iloc[np.flatnonzero(train)]
-        if (y[train] == 1).any():
+        if (y == 1).any():
             self.detector_ = SupervisedDetector(target_fpr=self.target_fpr, calibration_fraction=0.0,
                                                 random_state=self.random_state).fit(trainf, y[train])
         else:
@@ -207,12 +207,10 @@ class AccountScorer(_Flagging, BaseEstimator):
         fold with the fewest accounts so far (ties at random).
         """
         ids = prep["feats"]["account_id"].to_numpy()
-        if self.campaigns:
-            group = prep["campaign"]["campaign_id"].reindex(ids).astype(object).to_numpy()
-            group = np.where(pd.isna(group), ids, group)
-        else:
-            group = prep["clusters"].set_index("account_id")["cluster_id"].reindex(ids).astype(object).to_numpy()
-            group = np.where(pd.isna(group), ids, group)
+        linked = (prep["campaign"]["campaign_id"] if self.campaigns
+                  else prep["clusters"].set_index("account_id")["cluster_id"])
+        group = linked.reindex(ids).astype(object).to_numpy()
+        group = np.where(pd.isna(group), ids, group)  # unlinked accounts are their own group
         codes, uniq = pd.factorize(pd.Series(group), sort=False)
         sizes = np.bincount(codes, minlength=len(uniq))
         order = np.lexsort((rng.random(len(uniq)), -sizes))
@@ -224,13 +222,14 @@ class AccountScorer(_Flagging, BaseEstimator):
             load[k] += sizes[g]
         return fold_of[codes]
 
-    def _fit_prepared(self, prep: dict, y: np.ndarray, ex_fit: np.ndarray, ex_cal: np.ndarray) -> np.ndarray:
+    def _fit_prepared(self, prep: dict, y: np.ndarray, ex_fit: np.ndarray, ex_cal: np.ndarray, *,
+                      cross_fit: bool = True) -> np.ndarray:
         feats = prep["feats"]
         n = len(feats)
         rng = np.random.default_rng(self.random_state)
         usable = ~ex_fit & ((y == 0) | (y == 1))
         benign = (y == 0) & ~ex_cal
-        if self.calibration_folds and not (self.robust and not (y == 1).any()):
+        if self.calibration_folds and cross_fit:
             # cross-conformal: every benign account is scored by models fitted without its fold, so all of them
             # calibrate (a 1e-3 quantile needs ~1,000 of them; a 30 % split wastes 70 % of the reference)
             folds = self._folds(prep, rng)
