@@ -9,6 +9,7 @@ import pytest
 from distillguard.detect.api_logs import AccountScorer, simulate_logs
 from distillguard.detect.api_logs.campaigns import (
     CampaignDetector,
+    cohort_clusters,
     cohort_evidence,
     link_campaigns,
     null_groups,
@@ -134,3 +135,60 @@ def test_account_features_unchanged_by_new_families(sim):
     logs, _ = sim
     f = account_features(logs[logs["family"] == "verbatim"])
     assert len(f) == 2 and (f["n_requests"] > 0).all()
+
+
+@pytest.fixture(scope="module")
+def bare():
+    """Two proxy campaigns: proxy-0 templated, proxy-1 sending its prompts bare (no template, no shared address)."""
+    logs, acc = simulate_logs(300, 0, hydra_campaigns=0, proxy_campaigns=2, proxy_size=40, days=10, seed=5,
+                              prompts=POOL, families=("proxy_spread",))
+    ref, _ = simulate_logs(300, 0, families=(), days=10, seed=41, prompts=POOL)
+    return logs, acc, ref.drop(columns=["label", "family"])
+
+
+def test_untemplated_campaign_has_no_template_links(bare):
+    logs, acc, _ = bare
+    cl = link_campaigns(logs).merge(acc[["account_id", "campaign_id"]].rename(columns={"campaign_id": "truth"}),
+                                    on="account_id")
+    assert cl.loc[cl["truth"] == "proxy-1", "campaign_size"].max() < 5  # nothing to link them by text or address
+    assert cl.loc[cl["truth"] == "proxy-0", "campaign_size"].min() >= 40
+
+
+def test_cohort_clusters_find_the_untemplated_campaign_and_only_it(bare):
+    logs, acc, ref = bare
+    scored = logs.drop(columns=["label", "family"])
+    truth = acc.set_index("account_id")["campaign_id"]
+    bare_ids = truth.index[truth == "proxy-1"]
+    size = {}
+    for cohorts in (True, False):
+        sc = AccountScorer(target_fpr=0.01, cohorts=cohorts).fit(ref)
+        out = sc.score_logs(scored).set_index("account_id")
+        assert out.loc[truth.index[truth == ""], "flag"].mean() <= 0.05  # benign
+        assert out.loc[bare_ids, "flag"].mean() >= 0.9
+        size[cohorts] = out.loc[bare_ids, "campaign_size"]
+        linked = out.loc[bare_ids, "campaign_id"].value_counts()
+        if cohorts:  # one cohort cluster holds most of the campaign and no benign account
+            members = out.index[out["campaign_id"] == linked.index[0]]
+            assert linked.iloc[0] >= 30 and (truth.reindex(members) == "proxy-1").all()
+    assert (size[False] < 5).all()  # without cohorts nothing links them
+
+
+def test_cohort_cluster_border_points_are_not_linked():
+    rng = np.random.default_rng(3)
+    n = 200
+    f = pd.DataFrame(rng.uniform(0, 1, size=(n, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+    f[["completion_tokens_mean", "prompt_tokens_mean", "gap_median_s"]] = rng.uniform(10, 2000, size=(n, 3))
+    f["account_id"] = [f"a{i}" for i in range(n)]
+    f["n_requests"] = 100.0
+    core = slice(0, 40)
+    f.loc[core, ["completion_tokens_mean", "prompt_tokens_mean", "gap_median_s", "maxtok_frac", "cot_frac",
+                 "followup_rate"]] = [700.0, 40.0, 60.0, 1.0, 0.0, 0.05]
+    first = pd.Series(rng.uniform(0, 14, n), index=f["account_id"])
+    first.iloc[core] = rng.uniform(5, 6, 40)
+    strict = cohort_clusters(f, first)  # default: membership strength >= 0.5
+    loose = cohort_clusters(f, first, min_probability=0.0)
+    core_ids = [f"a{i}" for i in range(40)]
+    assert set(strict.index) <= set(loose.index)
+    k = loose.reindex(core_ids).mode().iloc[0]
+    assert (strict.reindex(core_ids) == k).sum() >= 10  # the campaign's core stays linked
+    assert set(strict.index[strict == k]) <= set(core_ids)  # and only the core

@@ -42,13 +42,15 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import poisson
+from sklearn.cluster import HDBSCAN
 
 from distillguard.detect.api_logs.account_detectors import _EXTRAPOLATED, _HEAVY_TAILED, UnsupervisedDetector
 from distillguard.detect.api_logs.features import FEATURE_COLUMNS
 from distillguard.errors import DistillguardError
 
-__all__ = ["CAMPAIGN_EVIDENCE", "CampaignDetector", "cohort_evidence", "group_cohort_evidence", "link_campaigns",
-           "null_groups", "pooled_features", "template_signatures"]
+__all__ = ["CAMPAIGN_EVIDENCE", "COHORT_BEHAVIOUR", "CampaignDetector", "cohort_clusters", "cohort_evidence",
+           "group_cohort_evidence", "hour_vector", "link_campaigns", "null_groups", "pooled_features",
+           "template_signatures"]
 
 _DIGITS = re.compile(r"\d+")
 _N_HASH = 64
@@ -201,6 +203,87 @@ def link_campaigns(logs: pd.DataFrame, *, min_jaccard: float = 0.4, infrastructu
     size = np.bincount(labels, minlength=int(labels.max()) + 1 if n else 0)
     return pd.DataFrame({"account_id": acc, "campaign_id": [f"t{k}" for k in labels],
                          "campaign_size": size[labels].astype(np.int64), "template_linked": linked})
+
+
+#: per-account behaviour that one operator's script makes alike across its accounts (what it asks for, how it
+#: paces, when in the day: log scale for lengths and gaps); with the first-seen day, the space in which
+#: :func:`cohort_clusters` looks for dense groups. Chosen from what a script fixes, not fitted on attackers.
+COHORT_BEHAVIOUR: tuple[str, ...] = ("completion_tokens_mean", "prompt_tokens_mean", "maxtok_frac", "cot_frac",
+                                     "followup_rate", "gap_median_s")
+_COHORT_LOG = {"completion_tokens_mean", "prompt_tokens_mean", "gap_median_s"}
+
+
+def cohort_clusters(feats: pd.DataFrame, first_seen_days: pd.Series, hour_vector: pd.DataFrame | None = None, *,
+                    eligible: pd.Series | None = None, min_requests: int = 20, min_cluster_size: int = 10,
+                    min_samples: int = 5, day_scale: float = 1.0, min_probability: float = 0.5) -> pd.Series:
+    """Candidate campaigns without shared templates or infrastructure: accounts first seen together that behave alike.
+
+    A campaign behind a residential proxy pool, with no prompt template, shares neither text nor addresses;
+    its accounts share when they were opened and what the operator's script does. Each account with at least
+    ``min_requests`` requests (lighter accounts' features are noise) is a point: its first-seen day divided by
+    ``day_scale`` and the robust z-scores (median / IQR over the eligible accounts) of :data:`COHORT_BEHAVIOUR`
+    and of ``hour_vector`` (the circular mean of its request hours, two columns ``hour_cos``, ``hour_sin``:
+    the operator's time zone); scikit-learn's HDBSCAN finds the dense groups (``min_cluster_size``,
+    ``min_samples``). Only members whose HDBSCAN membership strength is at least ``min_probability`` are kept:
+    a border point (a benign account opened during a campaign's days, a little like its accounts) would
+    otherwise inherit the campaign's score. Returns ``account_id`` -> cluster id (``k<j>``) for kept
+    members only. Whether a
+    cluster is a campaign is decided downstream: its pooled traffic and its cohort evidence are scored against
+    benign pseudo-campaigns, which include the clusters this function finds in benign reference traffic.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+        >>> from distillguard.detect.api_logs.campaigns import cohort_clusters
+        >>> rng = np.random.default_rng(0)
+        >>> f = pd.DataFrame(rng.lognormal(3, 1, size=(300, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+        >>> f["account_id"] = [f"a{i}" for i in range(300)]; f["n_requests"] = 100.0
+        >>> f.loc[:39, "completion_tokens_mean"] = rng.normal(700, 5, 40); f.loc[:39, "followup_rate"] = 0.05
+        >>> f.loc[:39, ["prompt_tokens_mean", "gap_median_s", "maxtok_frac", "cot_frac"]] = [40.0, 60.0, 1.0, 0.0]
+        >>> first = pd.Series(rng.uniform(0, 14, 300), index=f["account_id"]); first.iloc[:40] = rng.uniform(5, 6, 40)
+        >>> k = cohort_clusters(f, first)
+        >>> bool(k.reindex([f"a{i}" for i in range(40)]).notna().mean() > 0.8), k.reindex([f"a{i}" for i in range(40)]).nunique()
+        (True, 1)
+    """
+    ids = feats["account_id"].astype(str).to_numpy()
+    ok = feats["n_requests"].to_numpy(dtype=np.float64) >= min_requests
+    if eligible is not None:
+        ok &= eligible.reindex(ids).fillna(False).to_numpy(dtype=bool)
+    if ok.sum() < 2 * min_cluster_size:
+        return pd.Series(dtype=object, index=pd.Index([], name="account_id"))
+    cols = {c: feats[c].to_numpy(dtype=np.float64)[ok] for c in COHORT_BEHAVIOUR}
+    for c in _COHORT_LOG:
+        cols[c] = np.log1p(np.maximum(cols[c], 0.0))
+    if hour_vector is not None:
+        hv = hour_vector.reindex(ids[ok])
+        cols["hour_cos"], cols["hour_sin"] = hv["hour_cos"].to_numpy(dtype=np.float64), hv["hour_sin"].to_numpy(dtype=np.float64)
+    B = np.nan_to_num(np.column_stack(list(cols.values())))
+    q1, med, q3 = np.quantile(B, [0.25, 0.5, 0.75], axis=0)
+    iqr = np.where(q3 - q1 > 0, q3 - q1, np.maximum(np.std(B, axis=0), 1e-9))
+    first = np.nan_to_num(first_seen_days.reindex(ids[ok]).to_numpy(dtype=np.float64)) / day_scale
+    Z = np.column_stack([first, (B - med) / iqr])
+    hdb = HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples, copy=True).fit(Z)
+    lab = hdb.labels_
+    keep = (lab >= 0) & (hdb.probabilities_ >= min_probability)
+    return pd.Series([f"k{j}" for j in lab[keep]], index=pd.Index(ids[ok][keep], name="account_id"))
+
+
+def hour_vector(logs: pd.DataFrame) -> pd.DataFrame:
+    """Per account, the circular mean of its requests' UTC hour of day: ``hour_cos``, ``hour_sin``.
+
+    Example:
+        >>> import pandas as pd
+        >>> from distillguard.detect.api_logs.campaigns import hour_vector
+        >>> ts = pd.to_datetime(["2025-01-01T06:00Z", "2025-01-02T06:00Z"], utc=True)
+        >>> hour_vector(pd.DataFrame({"account_id": ["a", "a"], "timestamp": ts})).round(3).values.tolist()
+        [[0.0, 1.0]]
+    """
+    ts = pd.to_datetime(logs["timestamp"], utc=True)
+    ang = (ts.dt.hour.to_numpy() + ts.dt.minute.to_numpy() / 60.0) / 24.0 * 2.0 * np.pi
+    acc = logs["account_id"].astype(str).to_numpy()
+    out = pd.DataFrame({"hour_cos": np.cos(ang), "hour_sin": np.sin(ang)}).groupby(acc).mean()
+    out.index.name = "account_id"
+    return out
 
 
 def pooled_features(feats: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:

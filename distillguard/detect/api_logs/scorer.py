@@ -12,8 +12,10 @@ from distillguard.detect.api_logs.account_detectors import SupervisedDetector, U
 from distillguard.detect.api_logs.calibration import _split, threshold_for_fpr
 from distillguard.detect.api_logs.campaigns import (
     CampaignDetector,
+    cohort_clusters,
     cohort_evidence,
     group_cohort_evidence,
+    hour_vector,
     link_campaigns,
     null_groups,
     pooled_features,
@@ -85,7 +87,9 @@ class AccountScorer(_Flagging, BaseEstimator):
                  calibration_fraction: float = 0.3, random_state: int = 0, progress: bool = False,
                  cluster_links: tuple[str, ...] = ("ip", "user_agent"), campaigns: bool = True,
                  robust: bool = False, trim_evidence: float = 4.0, max_trim_iter: int = 4,
-                 novelty_k: int | None = 2, robust_novelty_share: float = 0.01, calibration_folds: int | None = 5):
+                 novelty_k: int | None = 2, robust_novelty_share: float = 0.01, calibration_folds: int | None = 5,
+                 cohorts: bool = True):
+        self.cohorts = cohorts
         self.calibration_folds = calibration_folds
         self.cluster_links = cluster_links
         self.target_fpr = target_fpr
@@ -111,8 +115,15 @@ class AccountScorer(_Flagging, BaseEstimator):
             camp = link_campaigns(logs).set_index("account_id").reindex(feats["account_id"])
             ts = pd.to_datetime(logs["timestamp"], utc=True)
             first = ts.groupby(logs["account_id"].astype(str).to_numpy()).min()
-            prep["campaign"] = camp
             prep["first_seen"] = ((first - ts.min()).dt.total_seconds() / 86400.0).reindex(feats["account_id"])
+            if self.cohorts:  # accounts without template or address links: first seen together, alike
+                single = camp["campaign_size"] <= 1
+                k = cohort_clusters(feats, prep["first_seen"], hour_vector(logs), eligible=single)
+                if len(k):
+                    camp = camp.copy()
+                    camp.loc[k.index, "campaign_id"] = k.to_numpy()
+                    camp["campaign_size"] = camp.groupby("campaign_id")["campaign_id"].transform("size")
+            prep["campaign"] = camp
         return prep
 
     def fit(self, logs: pd.DataFrame, labels: pd.Series | None = None) -> AccountScorer:

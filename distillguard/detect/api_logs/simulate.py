@@ -12,7 +12,8 @@ sharing a proxy pool and templates, each under 1,000 exchanges), ``slow_low`` (h
 volume, long answers), ``dist_matched`` (lightly paraphrased real prompts), ``proxy_spread`` (campaigns of
 hundreds of small accounts opened within a few days, each behind its own few addresses of a large residential
 proxy pool -- no shared IPs -- one browser user agent each, a human daily rhythm in the operator's time zone,
-a few prompt templates reused across the accounts) and ``verbatim`` (real human prompts sent verbatim, one
+a few prompt templates reused across the accounts; odd-numbered campaigns, ``proxy-1``, ``proxy-3``, ..., send
+their prompts bare, with no template) and ``verbatim`` (real human prompts sent verbatim, one
 shot each, at benign-looking volumes with human timing). The two newest families draw their parameters
 (templates, opening window, volumes, answer lengths, max-token habits, time zone) afresh from the run's seed,
 so a benchmark on a new seed meets new settings.
@@ -79,8 +80,11 @@ _PARA = [("Can you", "Could you"), ("can you", "could you"), ("Please", "Kindly"
          ("help me", "assist me"), ("I want", "I would like"), ("give me", "provide"), ("make", "create")]
 
 
-def _campaign_params(family: str, rng: np.random.Generator, days: int) -> dict:
-    """Per-run (per-campaign) parameters of the randomised families, drawn from the run's generator."""
+def _campaign_params(family: str, rng: np.random.Generator, days: int, templated: bool = True) -> dict:
+    """Per-run (per-campaign) parameters of the randomised families, drawn from the run's generator.
+
+    ``templated=False``: a ``proxy_spread`` campaign that sends its prompts bare (no template shared across
+    its accounts); the other parameters are drawn exactly as for a templated one."""
     if family == "proxy_spread":
         n_tpl = int(rng.integers(3, 13))
         tpls = []
@@ -90,7 +94,8 @@ def _campaign_params(family: str, rng: np.random.Generator, days: int) -> dict:
             cl = " ".join(rng.choice(_CLOSERS, size=int(rng.integers(1, 3)), replace=False))
             tpls.append(f"{op}\n\n{{q}}\n\n{cl}" if rng.random() < 0.7 else f"{op} {{q}} {cl}")
         span = float(rng.uniform(1.0, 4.0))
-        return {"templates": tpls, "template_share": float(rng.uniform(0.5, 1.0)),
+        share = float(rng.uniform(0.5, 1.0))
+        return {"templates": tpls, "template_share": share if templated else 0.0,
                 "open_day": float(rng.uniform(0, max(days - span - 2, 0.5))), "open_span_days": span,
                 "volume": (int(rng.integers(60, 200)), int(rng.integers(400, 950))),
                 "ct_median": float(rng.uniform(350, 900)), "maxtok_prob": float(rng.uniform(0.0, 0.9)),
@@ -362,7 +367,8 @@ def simulate_logs(
         n_per_attack: accounts per attacker family other than hydra.
         hydra_campaigns: number of hydra campaigns (coordinated groups of accounts).
         hydra_size: accounts per hydra campaign.
-        proxy_campaigns: number of ``proxy_spread`` campaigns (when that family is in ``families``).
+        proxy_campaigns: number of ``proxy_spread`` campaigns (when that family is in ``families``); the
+            odd-numbered ones send no template.
         proxy_size: accounts per ``proxy_spread`` campaign.
         days: length of the log; day 0 is a Monday; a new model is released on day ``days // 2``.
         seed: everything is reproducible from it.
@@ -418,8 +424,9 @@ def simulate_logs(
     campaign_ips = {c: _ip(rng, 40) for c in sorted({p[2] for p in plan if p[1] == "hydra"})}
     campaign_uas = {c: list(rng.choice(_BROWSERS, size=3)) for c in campaign_ips}
     prng = np.random.default_rng([seed, 29])  # the randomised families' own stream
-    par = {c: _campaign_params("proxy_spread", prng, days) for c in sorted({p[2] for p in plan
-                                                                             if p[1] == "proxy_spread"})}
+    # odd-numbered proxy campaigns (proxy-1, proxy-3, ...) send no template: nothing shared but when and how
+    par = {c: _campaign_params("proxy_spread", prng, days, templated=int(c.split("-")[1]) % 2 == 0)
+           for c in sorted({p[2] for p in plan if p[1] == "proxy_spread"})}
     par["verbatim"] = _campaign_params("verbatim", prng, days)
     t0 = pd.Timestamp(start, tz="UTC")
     release = days // 2 * 86400
