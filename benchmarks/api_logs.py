@@ -61,9 +61,12 @@ from distillguard.provenance import run_record  # noqa: E402
 #: realised 0/1600; but the fraction axis's 500-account reference flagged 2-5 of 500 benign accounts at 1e-3
 #: (folds of single accounts under-read benign campaigns' cohort evidence). Folds of whole linked campaigns
 #: fix that; that version is measured on a fourth seed, recorded here before its first run.
+#: 20261208 measured it once (with reference 0.897 at 1e-3, realised 0/1600). The next version adds cohort
+#: clusters (campaigns with no template and no shared address) and the scored logs gain a second proxy campaign
+#: that sends its prompts bare (proxy-1); it is measured on a fifth seed, recorded here before its first run.
 DEV_SEED = 7
-HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207)
-HELD_OUT_SEED = 20261208
+HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207, 20261208)
+HELD_OUT_SEED = 20261209
 FPRS = (1e-2, 1e-3)
 
 
@@ -143,9 +146,10 @@ def main() -> None:
     seed = args.seed if args.seed is not None else (DEV_SEED if args.quick else HELD_OUT_SEED)
     t_start = time.perf_counter()
     pool = sharegpt_conversations(0)  # real conversations: humans follow up, attackers draw single turns
-    main_cfg = (dict(n_benign=400, n_per_attack=4, hydra_campaigns=1, hydra_size=12, proxy_campaigns=1,
+    # two proxy campaigns: proxy-0 reuses templates, proxy-1 sends its prompts bare (simulate_logs)
+    main_cfg = (dict(n_benign=400, n_per_attack=4, hydra_campaigns=1, hydra_size=12, proxy_campaigns=2,
                      proxy_size=40) if args.quick else
-                dict(n_benign=1600, n_per_attack=10, hydra_campaigns=1, hydra_size=30, proxy_campaigns=1,
+                dict(n_benign=1600, n_per_attack=10, hydra_campaigns=1, hydra_size=30, proxy_campaigns=2,
                      proxy_size=200))
     n_ref = 400 if args.quick else 1600
     n_axis = 300 if args.quick else 500
