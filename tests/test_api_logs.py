@@ -368,3 +368,24 @@ def test_cli_simulate_and_score(tmp_path, capsys):
     assert rc == 0
     first = json.loads((tmp_path / "s.jsonl").read_text().splitlines()[0])
     assert {"timestamp", "account_id", "label", "family"} <= set(first)
+
+
+def test_low_follow_up_rate_is_evidence_only_for_one_client():
+    """A key shared by many end users interleaves their sessions: its low follow-up rate is no evidence."""
+    from distillguard.detect.api_logs.account_detectors import UnsupervisedDetector
+    from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.random(size=(500, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+    X["n_requests"] = rng.integers(20, 400, size=500).astype(float)
+    X["n_user_agents"] = 1.0
+    X["followup_rate"] = rng.uniform(0.2, 0.4, size=500)
+    X.loc[:24, ["n_user_agents", "followup_rate"]] = [20.0, 0.05]  # resellers in the reference
+    det = UnsupervisedDetector(target_fpr=0.01, calibration_fraction=0.0).fit(X)
+    x = X.iloc[[30, 31]].copy()
+    x["n_requests"] = 800.0
+    x["followup_rate"] = 0.05
+    x["n_user_agents"] = [1.0, 20.0]
+    ev = det.evidence(x)["no_follow_ups"].to_numpy()
+    assert ev[0] > 1.5  # one client, beyond every one-client reference account
+    assert ev[1] == 0.0  # many clients: not read at all

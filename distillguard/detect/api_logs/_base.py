@@ -21,12 +21,20 @@ _LOG_COLS = {"n_requests", "active_days", "span_days", "req_per_active_day", "ma
              "n_ips", "n_user_agents"}
 
 
+#: at most this many user agents count as one client (a person's laptop and phone)
+_ONE_CLIENT_AGENTS = 2
+
+
 def _with_derived(X: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in FEATURE_COLUMNS if c not in X.columns]
     if missing:
         raise DistillguardError(f"feature table lacks column {missing[0]!r}")
     D = X[FEATURE_COLUMNS].astype(np.float64)
-    return D.assign(total_completion_tokens=D["n_requests"] * D["completion_tokens_mean"])
+    # follow-ups are read within one client: an account whose requests come from many user agents (a key
+    # shared by many end users) interleaves their sessions, and a low follow-up rate says nothing there
+    one_client = D["n_user_agents"] <= _ONE_CLIENT_AGENTS
+    return D.assign(total_completion_tokens=D["n_requests"] * D["completion_tokens_mean"],
+                    followup_rate_one_client=D["followup_rate"].where(one_client))
 
 
 def _matrix(X: pd.DataFrame) -> np.ndarray:

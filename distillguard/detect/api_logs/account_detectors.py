@@ -31,7 +31,7 @@ HARVEST_EVIDENCE: dict[str, dict[str, int]] = {
     "round_the_clock": {"active_hours_frac": 1, "hour_entropy": 1},
     "steady_pacing": {"burstiness": -1, "gap_cv": -1},
     "templates": {"template_prefix_share": 1, "template_suffix_share": 1, "near_dup_rate": 1},
-    "no_follow_ups": {"followup_rate": -1},
+    "no_follow_ups": {"followup_rate_one_client": -1},
 }
 _VOLUME = {"n_requests", "req_per_active_day", "total_completion_tokens"}
 #: positive features with heavy benign tails (a light account of one-word follow-ups such as "continue" has a
@@ -126,8 +126,9 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
             for feats in self.evidence_groups.values():
                 for c, sign in feats.items():
                     v = D[c].to_numpy()
-                    self.medians_[c] = float(np.median(v))
-                    self.reference_[c] = ref = np.sort(sign * self._shrink(c, v, n))
+                    have = ~np.isnan(v)  # a feature undefined for an account (follow-ups of a shared key)
+                    self.medians_[c] = float(np.median(v[have])) if have.any() else 0.0
+                    self.reference_[c] = ref = np.sort(sign * self._shrink(c, v[have], n[have]))
                     self.tails_[c] = _exp_tail(ref, self.tail_fraction)
             E = self._evidence(X.iloc[np.flatnonzero(fit_rows)])
             if self.novelty_k:
