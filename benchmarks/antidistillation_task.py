@@ -343,30 +343,49 @@ def run(cfg: ad.Config, task: Task, work: Path, bench: ad.Bench | None = None) -
 
 # -- report -------------------------------------------------------------------------------------------------
 def plot(res: dict[str, Any], path: Path) -> None:
+    """Left: what each sampling costs the teacher (task accuracy) against how far it moves the distribution
+    (per-step KL); right: teacher cost against the student's gain cut (empty when no gain was measured)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.3))
+    names = {"ads": "ADS", "temp": "temperature", "clean": "clean T=0.7"}
     for kind, color in (("ads", "tab:green"), ("temp", "tab:gray"), ("clean", "black")):
         rs = [r for r in res["rows"] if r["kind"] == kind]
         if not rs:
             continue
+        fmt = "o-" if kind != "clean" else "o"
+        acc = [r["teacher_acc"] for r in rs]
+        err = np.array([[a - r["teacher_acc_ci95"][0], r["teacher_acc_ci95"][1] - a] for a, r in zip(acc, rs)]).T
+        axes[0].errorbar([r["kl"] for r in rs], acc, yerr=err, fmt=fmt, color=color, capsize=3, label=names[kind])
+        for r in rs:
+            axes[0].annotate(r["label"].replace("clean ", "").split(" ")[-1], (r["kl"], r["teacher_acc"]), fontsize=7,
+                             xytext=(3, 3), textcoords="offset points")
         x = [100 * r["teacher_cost"] for r in rs]
         y = [r["gain_cut"] for r in rs]
-        err = np.array([[r["gain_cut"] - r["gain_cut_ci95"][0], r["gain_cut_ci95"][1] - r["gain_cut"]] for r in rs]).T
-        ax.errorbar(x, y, yerr=np.nan_to_num(err), fmt="o-" if kind != "clean" else "o", color=color, capsize=3,
-                    label={"ads": "ADS", "temp": "temperature", "clean": "clean T=0.7"}[kind])
-        for r, xi, yi in zip(rs, x, y):
-            ax.annotate(r["label"].replace("clean ", ""), (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.axvline(100 * TARGET_COST, color="tab:red", ls=":", lw=1)
-    ax.axhline(TARGET_CUT, color="tab:red", ls=":", lw=1, label="target (cost <= 10 %, cut >= 0.5)")
-    ax.set_xlabel("teacher cost: relative drop of its copy accuracy on H (%)")
-    ax.set_ylabel("student gain cut (95 % bootstrap CI over E)")
-    ax.set_title(f"ADS vs temperature, 4-digit copy task ({res['config']['preset']})", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+        if any(math.isfinite(v) for v in y):
+            cerr = np.array([[r["gain_cut"] - r["gain_cut_ci95"][0], r["gain_cut_ci95"][1] - r["gain_cut"]] for r in rs]).T
+            axes[1].errorbar(x, y, yerr=np.nan_to_num(cerr), fmt=fmt, color=color, capsize=3, label=names[kind])
+    base = res["rows"][0]["teacher_acc"]
+    axes[0].axhline(base * (1 - TARGET_COST), color="tab:red", ls=":", lw=1, label="10 % teacher cost")
+    axes[0].set_xscale("symlog", linthresh=1e-2)
+    axes[0].set_xlim(left=0)
+    axes[1].set_xlim(-5, max([60.0] + [100 * r["teacher_cost"] + 5 for r in res["rows"] if math.isfinite(r["teacher_cost"])]))
+    axes[0].set_xlabel("mean per-step KL from the T=0.7 distribution (nats)")
+    axes[0].set_ylabel("teacher copy accuracy on H (CP 95 %)")
+    axes[1].axvline(100 * TARGET_COST, color="tab:red", ls=":", lw=1)
+    axes[1].axhline(TARGET_CUT, color="tab:red", ls=":", lw=1, label="target (cost <= 10 %, cut >= 0.5)")
+    if not any(math.isfinite(r["gain_cut"]) for r in res["rows"]):
+        axes[1].text(0.5, 0.5, "no gain to cut:\nthe clean student learned nothing\n(accuracy = the undistilled one's)",
+                     ha="center", va="center", transform=axes[1].transAxes, fontsize=9)
+    axes[1].set_xlabel("teacher cost: relative drop of its accuracy on H (%)")
+    axes[1].set_ylabel("student gain cut (95 % bootstrap CI over E)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"ADS vs temperature, 4-digit copy task, SmolLM2-135M teacher ({res['config']['preset']})", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
