@@ -64,9 +64,14 @@ from distillguard.provenance import run_record  # noqa: E402
 #: 20261208 measured it once (with reference 0.897 at 1e-3, realised 0/1600). The next version adds cohort
 #: clusters (campaigns with no template and no shared address) and the scored logs gain a second proxy campaign
 #: that sends its prompts bare (proxy-1); it is measured on a fifth seed, recorded here before its first run.
+#: 20261209 measured it once and failed: 370 of 1,600 benign accounts flagged at 1e-3 (one cohort cluster
+#: merged the bare campaign with 400 ordinary accounts; result kept as api_logs_seed20261209.*). That seed then
+#: became a development seed (with 7) for the fixes: behaviour-only clusters capped at 150, a cohort-evidence
+#: gate, members' medians in pooled features, a cohort window holding half the members. The fixed version is
+#: measured on a sixth seed, recorded here before its first run.
 DEV_SEED = 7
-HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207, 20261208)
-HELD_OUT_SEED = 20261209
+HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207, 20261208, 20261209)
+HELD_OUT_SEED = 20261210
 FPRS = (1e-2, 1e-3)
 
 

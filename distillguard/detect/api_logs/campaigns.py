@@ -48,7 +48,7 @@ from distillguard.detect.api_logs.account_detectors import _EXTRAPOLATED, _HEAVY
 from distillguard.detect.api_logs.features import FEATURE_COLUMNS
 from distillguard.errors import DistillguardError
 
-__all__ = ["CAMPAIGN_EVIDENCE", "COHORT_BEHAVIOUR", "CampaignDetector", "cohort_clusters", "cohort_evidence",
+__all__ = ["CAMPAIGN_EVIDENCE", "COHORT_BEHAVIOUR", "CampaignDetector", "behaviour_clusters", "cohort_evidence",
            "group_cohort_evidence", "hour_vector", "link_campaigns", "null_groups", "pooled_features",
            "template_signatures"]
 
@@ -67,6 +67,10 @@ CAMPAIGN_EVIDENCE: dict[str, dict[str, int]] = {
     "reasoning": {"cot_frac": 1, "rubric_frac": 1},
     "cohort": {"cohort_evidence": 1},
 }
+#: share of a group's members its cohort window must hold (see :func:`cohort_evidence`)
+_COHORT_MAJORITY = 0.5
+#: members with fewer requests do not enter a group's medians when it has heavier members (see pooled_features)
+_POOLED_MIN_REQUESTS = 20
 _POOLED_MEANS = ("completion_tokens_mean", "long_completion_frac", "maxtok_frac", "cot_frac", "rubric_frac",
                  "prompt_tokens_mean")
 
@@ -206,43 +210,51 @@ def link_campaigns(logs: pd.DataFrame, *, min_jaccard: float = 0.4, infrastructu
 
 
 #: per-account behaviour that one operator's script makes alike across its accounts (what it asks for, how it
-#: paces, when in the day: log scale for lengths and gaps); with the first-seen day, the space in which
-#: :func:`cohort_clusters` looks for dense groups. Chosen from what a script fixes, not fitted on attackers.
+#: paces: log scale for lengths and gaps); with the hour of day, the space in which :func:`behaviour_clusters`
+#: looks for dense groups. Chosen from what a script fixes, not fitted on attackers.
 COHORT_BEHAVIOUR: tuple[str, ...] = ("completion_tokens_mean", "prompt_tokens_mean", "maxtok_frac", "cot_frac",
                                      "followup_rate", "gap_median_s")
 _COHORT_LOG = {"completion_tokens_mean", "prompt_tokens_mean", "gap_median_s"}
 
 
-def cohort_clusters(feats: pd.DataFrame, first_seen_days: pd.Series, hour_vector: pd.DataFrame | None = None, *,
-                    eligible: pd.Series | None = None, min_requests: int = 20, min_cluster_size: int = 10,
-                    min_samples: int = 5, day_scale: float = 1.0, min_probability: float = 0.5) -> pd.Series:
-    """Candidate campaigns without shared templates or infrastructure: accounts first seen together that behave alike.
+def behaviour_clusters(feats: pd.DataFrame, hour_vector: pd.DataFrame | None = None, *,
+                       eligible: pd.Series | None = None, min_requests: int = 20, min_cluster_size: int = 10,
+                       min_samples: int = 5, min_probability: float = 0.5, selection: str = "eom",
+                       max_cluster_size: int | None = 150) -> pd.Series:
+    """Candidate campaigns without shared templates or infrastructure: accounts whose behaviour is alike.
 
     A campaign behind a residential proxy pool, with no prompt template, shares neither text nor addresses;
-    its accounts share when they were opened and what the operator's script does. Each account with at least
-    ``min_requests`` requests (lighter accounts' features are noise) is a point: its first-seen day divided by
-    ``day_scale`` and the robust z-scores (median / IQR over the eligible accounts) of :data:`COHORT_BEHAVIOUR`
-    and of ``hour_vector`` (the circular mean of its request hours, two columns ``hour_cos``, ``hour_sin``:
-    the operator's time zone); scikit-learn's HDBSCAN finds the dense groups (``min_cluster_size``,
-    ``min_samples``). Only members whose HDBSCAN membership strength is at least ``min_probability`` are kept:
-    a border point (a benign account opened during a campaign's days, a little like its accounts) would
-    otherwise inherit the campaign's score. Returns ``account_id`` -> cluster id (``k<j>``) for kept
-    members only. Whether a
-    cluster is a campaign is decided downstream: its pooled traffic and its cohort evidence are scored against
-    benign pseudo-campaigns, which include the clusters this function finds in benign reference traffic.
+    its accounts share what the operator's script does. Each account with at least ``min_requests`` requests
+    (lighter accounts' features are noise) is a point: the robust z-scores (median / IQR over the eligible
+    accounts) of :data:`COHORT_BEHAVIOUR` and of ``hour_vector`` (the circular mean of its request hours, two
+    columns ``hour_cos``, ``hour_sin``: the operator's time zone); scikit-learn's HDBSCAN finds the dense
+    groups (``min_cluster_size``, ``min_samples``, ``selection`` of the clusters in its tree, at most
+    ``max_cluster_size`` accounts each). Only members whose HDBSCAN membership strength is at least
+    ``min_probability`` are kept: a border point would otherwise inherit a campaign's score. Returns
+    ``account_id`` -> cluster id (``k<j>``) for kept members only.
+
+    When the accounts were first seen is deliberately *not* a coordinate: downstream
+    (:class:`~.scorer.AccountScorer`) a cluster becomes a campaign only when its members were first seen together
+    (:func:`cohort_evidence` at least ``min_cohort_evidence``), and that test is only honest on groups not
+    selected for it. With the first-seen day as a coordinate (the first version), HDBSCAN picked groups dense in
+    time and the test confirmed them: a cluster of 143 ordinary accounts first seen at the log's start read
+    cohort evidence 3.6 and 128 benign accounts were flagged; and uncapped excess-of-mass clusters merged a
+    bare proxy campaign with 400 ordinary accounts (370 of 1,600 benign flagged on one seed). Linked clusters
+    are then scored like any campaign against benign pseudo-campaigns, which include the clusters this
+    function finds in the benign reference.
 
     Example:
         >>> import numpy as np, pandas as pd
         >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
-        >>> from distillguard.detect.api_logs.campaigns import cohort_clusters
+        >>> from distillguard.detect.api_logs.campaigns import behaviour_clusters
         >>> rng = np.random.default_rng(0)
-        >>> f = pd.DataFrame(rng.lognormal(3, 1, size=(300, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+        >>> f = pd.DataFrame(rng.uniform(0, 1, size=(300, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+        >>> f[["completion_tokens_mean", "prompt_tokens_mean", "gap_median_s"]] = rng.uniform(10, 2000, size=(300, 3))
         >>> f["account_id"] = [f"a{i}" for i in range(300)]; f["n_requests"] = 100.0
-        >>> f.loc[:39, "completion_tokens_mean"] = rng.normal(700, 5, 40); f.loc[:39, "followup_rate"] = 0.05
-        >>> f.loc[:39, ["prompt_tokens_mean", "gap_median_s", "maxtok_frac", "cot_frac"]] = [40.0, 60.0, 1.0, 0.0]
-        >>> first = pd.Series(rng.uniform(0, 14, 300), index=f["account_id"]); first.iloc[:40] = rng.uniform(5, 6, 40)
-        >>> k = cohort_clusters(f, first)
-        >>> bool(k.reindex([f"a{i}" for i in range(40)]).notna().mean() > 0.8), k.reindex([f"a{i}" for i in range(40)]).nunique()
+        >>> f.loc[:39, "completion_tokens_mean"] = rng.normal(700, 5, 40)
+        >>> f.loc[:39, ["prompt_tokens_mean", "gap_median_s", "maxtok_frac", "cot_frac", "followup_rate"]] = [40.0, 60.0, 1.0, 0.0, 0.05]
+        >>> k = behaviour_clusters(f).reindex([f"a{i}" for i in range(40)])
+        >>> bool(k.notna().mean() > 0.5), k.nunique()
         (True, 1)
     """
     ids = feats["account_id"].astype(str).to_numpy()
@@ -260,9 +272,8 @@ def cohort_clusters(feats: pd.DataFrame, first_seen_days: pd.Series, hour_vector
     B = np.nan_to_num(np.column_stack(list(cols.values())))
     q1, med, q3 = np.quantile(B, [0.25, 0.5, 0.75], axis=0)
     iqr = np.where(q3 - q1 > 0, q3 - q1, np.maximum(np.std(B, axis=0), 1e-9))
-    first = np.nan_to_num(first_seen_days.reindex(ids[ok]).to_numpy(dtype=np.float64)) / day_scale
-    Z = np.column_stack([first, (B - med) / iqr])
-    hdb = HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples, copy=True).fit(Z)
+    hdb = HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples, cluster_selection_method=selection,
+                  max_cluster_size=max_cluster_size, copy=True).fit((B - med) / iqr)
     lab = hdb.labels_
     keep = (lab >= 0) & (hdb.probabilities_ >= min_probability)
     return pd.Series([f"k{j}" for j in lab[keep]], index=pd.Index(ids[ok][keep], name="account_id"))
@@ -290,28 +301,35 @@ def pooled_features(feats: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
     """Features of campaigns as pooled pseudo-accounts, from their members' per-account features.
 
     ``groups`` maps ``account_id`` to a group id (an account may be listed once per group: pass a Series with
-    a repeated index for overlapping groups). Means and fractions are request-weighted (the pooled traffic),
-    ``completion_prompt_ratio`` is the ratio of pooled sums and ``n_requests`` the pooled total; the result
-    has every column of :data:`FEATURE_COLUMNS` (the ones a campaign is not scored on are 0) and
-    ``n_members``.
+    a repeated index for overlapping groups). Means and fractions are the medians over members with at least
+    20 requests (all members when none has; the typical member: request-weighted means let 15 heavy harvesters
+    inside a cohort cluster of 128 ordinary accounts speak for all of them, and flag them),
+    ``completion_prompt_ratio`` is the ratio of those medians and
+    ``n_requests`` the pooled total; the result has every column of :data:`FEATURE_COLUMNS` (the ones a
+    campaign is not scored on are 0) and ``n_members``.
 
     Example:
         >>> import pandas as pd
         >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
         >>> from distillguard.detect.api_logs.campaigns import pooled_features
-        >>> f = pd.DataFrame(0.0, index=range(2), columns=FEATURE_COLUMNS).assign(account_id=["a", "b"])
-        >>> f[["n_requests", "completion_tokens_mean", "prompt_tokens_mean"]] = [[1, 100, 10], [3, 300, 10]]
-        >>> p = pooled_features(f, pd.Series(["g", "g"], index=["a", "b"]))
-        >>> float(p.loc["g", "completion_tokens_mean"]), float(p.loc["g", "completion_prompt_ratio"])
-        (250.0, 25.0)
+        >>> f = pd.DataFrame(0.0, index=range(3), columns=FEATURE_COLUMNS).assign(account_id=["a", "b", "c"])
+        >>> f[["n_requests", "completion_tokens_mean", "prompt_tokens_mean"]] = [[30, 100, 10], [40, 300, 10], [900, 4000, 10]]
+        >>> p = pooled_features(f, pd.Series(["g", "g", "g"], index=["a", "b", "c"]))
+        >>> float(p.loc["g", "completion_tokens_mean"]), float(p.loc["g", "completion_prompt_ratio"]), float(p.loc["g", "n_requests"])
+        (300.0, 30.0, 970.0)
     """
     f = feats.set_index("account_id")
     m = f.reindex(groups.index)
     n = m["n_requests"].to_numpy(dtype=np.float64)
     g = pd.Series(groups.to_numpy(), name="g")
     parts = {"n_requests": pd.Series(n).groupby(g).sum(), "n_members": pd.Series(np.ones(len(n))).groupby(g).sum()}
+    # the typical member: a few heavy members must not speak for the rest; members with fewer than
+    # _POOLED_MIN_REQUESTS requests are left out of the median (their means are noise: two 6-request accounts
+    # with long answers made a benign trio read as a long-output campaign) unless the group has no other
+    heavy = pd.Series(n >= _POOLED_MIN_REQUESTS)
+    use = heavy | ~heavy.groupby(g).transform("any")
     for c in _POOLED_MEANS:
-        parts[c] = pd.Series(n * m[c].to_numpy(dtype=np.float64)).groupby(g).sum() / parts["n_requests"]
+        parts[c] = pd.Series(m[c].to_numpy(dtype=np.float64)).where(use).groupby(g).median()
     out = pd.DataFrame(0.0, index=parts["n_requests"].index, columns=FEATURE_COLUMNS)
     for c, v in parts.items():
         out[c] = v
@@ -348,7 +366,10 @@ def _cohort_one(st: dict, counted: np.ndarray, left_out: np.ndarray, window_days
     p = (cs_rest[:, w:w + n_win] - cs_rest[:, :n_win] + 0.5) / (rest.sum(axis=1, keepdims=True) + 1.0)
     mu = (cnt.sum(axis=1)[:, None] * p).sum(axis=0)
     obs = (cs_cnt[:, w:w + n_win] - cs_cnt[:, :n_win]).sum(axis=0)
-    return float(-(poisson.logsf(obs - 1, mu) / np.log(10.0)).min() - np.log10(n_win))
+    # only a window that holds at least half of the members speaks for the group: a minority opened together
+    # (a few harvesters inside a cluster of ordinary accounts) is not the group's cohort
+    lp = np.where(obs >= _COHORT_MAJORITY * cnt.sum(), -(poisson.logsf(obs - 1, mu) / np.log(10.0)), 0.0)
+    return float(lp.max() - np.log10(n_win))
 
 
 def cohort_evidence(first_seen_days: pd.Series, activity: pd.Series, campaign: pd.Series, *,

@@ -12,7 +12,7 @@ from distillguard.detect.api_logs.account_detectors import SupervisedDetector, U
 from distillguard.detect.api_logs.calibration import _split, threshold_for_fpr
 from distillguard.detect.api_logs.campaigns import (
     CampaignDetector,
-    cohort_clusters,
+    behaviour_clusters,
     cohort_evidence,
     group_cohort_evidence,
     hour_vector,
@@ -54,7 +54,11 @@ class AccountScorer(_Flagging, BaseEstimator):
     reference's training accounts (sub-samples of its own linked benign clusters and random groups), on what
     the members ask for (long outputs, max-token requests, reasoning) and on the cohort evidence (members
     first seen together). The calibration accounts' campaign scores come from their own members only,
-    disjoint from the pseudo-campaigns the null was built from. ``robust=True`` fits on logs that may hold
+    disjoint from the pseudo-campaigns the null was built from. With ``cohorts`` (default) accounts that
+    neither templates nor infrastructure link are clustered by behaviour (:func:`.campaigns.behaviour_clusters`:
+    a campaign that sends bare prompts from a residential proxy pool), and a cluster becomes a campaign when its
+    members' cohort evidence (first seen together) is at least ``min_cohort_evidence``.
+    ``robust=True`` fits on logs that may hold
     attackers (see :meth:`fit`); ``novelty_k`` is the detector's novelty cap (raised to
     ``robust_novelty_share`` of the fit accounts in robust mode, so a group of similar attackers smaller
     than that share stays novel).
@@ -88,8 +92,9 @@ class AccountScorer(_Flagging, BaseEstimator):
                  cluster_links: tuple[str, ...] = ("ip", "user_agent"), campaigns: bool = True,
                  robust: bool = False, trim_evidence: float = 4.0, max_trim_iter: int = 4,
                  novelty_k: int | None = 2, robust_novelty_share: float = 0.01, calibration_folds: int | None = 5,
-                 cohorts: bool = True):
+                 cohorts: bool = True, min_cohort_evidence: float = 2.0):
         self.cohorts = cohorts
+        self.min_cohort_evidence = min_cohort_evidence
         self.calibration_folds = calibration_folds
         self.cluster_links = cluster_links
         self.target_fpr = target_fpr
@@ -116,9 +121,14 @@ class AccountScorer(_Flagging, BaseEstimator):
             ts = pd.to_datetime(logs["timestamp"], utc=True)
             first = ts.groupby(logs["account_id"].astype(str).to_numpy()).min()
             prep["first_seen"] = ((first - ts.min()).dt.total_seconds() / 86400.0).reindex(feats["account_id"])
-            if self.cohorts:  # accounts without template or address links: first seen together, alike
+            if self.cohorts:  # accounts without template or address links: alike, and first seen together
                 single = camp["campaign_size"] <= 1
-                k = cohort_clusters(feats, prep["first_seen"], hour_vector(logs), eligible=single)
+                k = behaviour_clusters(feats, hour_vector(logs), eligible=single)
+                if len(k):  # a cluster is a link only when its members were first seen together
+                    vol = pd.Series(feats["active_days"].to_numpy(), index=feats["account_id"].to_numpy())
+                    ev = cohort_evidence(prep["first_seen"], vol, k.reindex(feats["account_id"].to_numpy()).fillna(""),
+                                         min_size=self.min_cluster_size)
+                    k = k[k.map(ev).fillna(0.0).to_numpy() >= self.min_cohort_evidence]
                 if len(k):
                     camp = camp.copy()
                     camp.loc[k.index, "campaign_id"] = k.to_numpy()
