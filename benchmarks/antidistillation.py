@@ -63,6 +63,7 @@ from distillguard.distill.antidistillation_bench import (
     GAMMA,
     PRESETS,
     Config,
+    ads_proxy,
     degenerate,
     matched_pair,
     paired_ratio,
@@ -74,10 +75,8 @@ from distillguard.distill.antidistillation_bench import (
     student_samples,
 )
 from distillguard.distill.bench import machine_text, md_table, new_record, write_result
-from distillguard.distill.student import chat_examples
-from distillguard.models import REFERENCE, LoadedModel, cache_dir, load_model
+from distillguard.models import REFERENCE, cache_dir, load_model
 from distillguard.watermark import ADFPLogitsProcessor, ADSLogitsProcessor, WatermarkLogitsProcessor
-from distillguard.watermark.ads import ads_direction, load_direction, save_direction
 
 NAME = "antidistillation"
 def parse_args(argv: Sequence[str] | None = None) -> Config:
@@ -110,25 +109,8 @@ def run(cfg: Config) -> dict[str, Any]:
     t0 = time.time()
     p_ids, _ = answers(P, [], BASE_T, key, 1, "P_none")
     d_ids, _ = answers(D, [], BASE_T, key, 2, "D_none")
-    proxy_model = student_on(tok, list(zip(P, text(p_ids))), work / "proxy", cfg, "proxy")
-    proxy = LoadedModel(proxy_model, tok, "student-shaped proxy (trained on P)", "proxy-P", teacher.is_chat)
-    dseqs, dstarts = chat_examples(tok, list(zip(D, text(d_ids))))
-    dpath = work / "ads_direction.safetensors"
-    if not dpath.exists():
-        g, info = ads_direction(proxy_model, list(zip(dseqs, dstarts)))
-        sha = save_direction(g, dpath, proxy_id=proxy.identity)
-        (work / "ads_direction.json").write_text(json.dumps({**info, "sha256": sha}))
-    dinfo = json.loads((work / "ads_direction.json").read_text())
-    g = load_direction(dpath, dinfo["sha256"])
-    # scale of the ADS shift on D's answers: lambda grid in units of 1 / sd(D)
-    probe = ADSLogitsProcessor(proxy, g, 1.0, cfg.ads_epsilon, spec=key.spec)
-    sds = []
-    with torch.no_grad():
-        for seq, s in list(zip(dseqs, dstarts))[:8]:
-            x = torch.tensor([seq], device=cfg.device)
-            plus, minus = probe.plus.model(x).logits[0, s:], probe.minus.model(x).logits[0, s:]
-            sds.append(float(((plus - minus) / (2 * cfg.ads_epsilon))[:, : len(tok)].std(-1).mean()))
-    ads_sd = float(np.mean(sds))
+    ap = ads_proxy(bench, list(zip(P, text(p_ids))), list(zip(D, text(d_ids))))
+    proxy, g, dinfo, ads_sd = ap.proxy, ap.direction, ap.info, ap.shift_sd  # lambda grid in units of 1 / sd(D)
     ads_lams = [round(sc / ads_sd, 4) for sc in cfg.ads_scales]
     res["ads_direction"] = {**dinfo, "shift_sd": ads_sd, "lambdas": ads_lams, "epsilon": cfg.ads_epsilon}
     res["timings_s"]["proxy_and_direction"] = round(time.time() - t0, 1)

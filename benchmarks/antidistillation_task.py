@@ -58,7 +58,6 @@ students) under ``runs/antidistillation-task/<preset>/``.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 import re
@@ -74,11 +73,10 @@ import torch
 
 from distillguard.distill import antidistillation_bench as ad
 from distillguard.distill.bench import clopper_pearson, md_table, new_record, provenance_line, write_result
-from distillguard.distill.student import chat_examples, make_student
+from distillguard.distill.student import make_student
 from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
-from distillguard.models import LoadedModel, cache_dir, load_model
+from distillguard.models import cache_dir, load_model
 from distillguard.watermark import ADSLogitsProcessor
-from distillguard.watermark.ads import ads_direction, load_direction, save_direction
 from distillguard.watermark.generate import encode_prompt_text
 
 NAME = "antidistillation_task"
@@ -251,24 +249,8 @@ def run(cfg: ad.Config, task: Task, work: Path, bench: ad.Bench | None = None) -
     t0 = time.time()
     p_ids, _ = answers(P, [], ad.BASE_T, key, 1, "P_clean")
     d_ids, _ = answers(D, [], ad.BASE_T, key, 2, "D_clean")
-    proxy_model = ad.student_on(tok, list(zip(P, text(p_ids))), work / "proxy", cfg, "proxy")
-    proxy = LoadedModel(proxy_model, tok, "student-shaped proxy (trained on P)", "proxy-P", teacher.is_chat)
-    dseqs, dstarts = chat_examples(tok, list(zip(D, text(d_ids))))
-    dpath = work / "ads_direction.safetensors"
-    if not dpath.exists():
-        g, info = ads_direction(proxy_model, list(zip(dseqs, dstarts)))
-        sha = save_direction(g, dpath, proxy_id=proxy.identity)
-        (work / "ads_direction.json").write_text(json.dumps({**info, "sha256": sha}))
-    dinfo = json.loads((work / "ads_direction.json").read_text())
-    g = load_direction(dpath, dinfo["sha256"])
-    probe = ADSLogitsProcessor(proxy, g, 1.0, cfg.ads_epsilon, spec=key.spec)
-    sds = []
-    with torch.no_grad():  # lambda grid in units of 1 / sd of the shift on D's answers (the other benchmark's unit)
-        for seq, s in list(zip(dseqs, dstarts))[:8]:
-            x = torch.tensor([seq], device=cfg.device)
-            diff = (probe.plus.model(x).logits[0, s:] - probe.minus.model(x).logits[0, s:]) / (2 * cfg.ads_epsilon)
-            sds.append(float(diff[:, : key.spec.vocab_size].std(-1).mean()))
-    ads_sd = float(np.mean(sds))
+    ap = ad.ads_proxy(bench, list(zip(P, text(p_ids))), list(zip(D, text(d_ids))))
+    proxy_model, proxy, g, dinfo, ads_sd = ap.model, ap.proxy, ap.direction, ap.info, ap.shift_sd
     res["proxy"] = {"teacher_acc_P": float(np.mean([correct(p, a) for p, a in zip(P, text(p_ids))])),
                     "acc_E": float(np.mean([correct(p, a) for p, a in
                                             zip(E, greedy_answers(proxy_model, tok, E, cfg.new_tokens, cfg.batch_size))]))}

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import string
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -63,3 +67,16 @@ def tiny_model_dir(tmp_path_factory, char_tokenizer) -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Keep test runs out of the user's cache, except the dequantised real teacher (shared, read-mostly)."""
     monkeypatch.setenv("DISTILLGUARD_CACHE", str(tmp_path_factory.getbasetemp().parent / "dg-test-cache"))
+
+
+def load_benchmark_script(name: str) -> Iterator[ModuleType]:
+    """Import ``benchmarks/<name>.py`` as a module for the duration of a fixture (yield it, then unregister)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # a script's dataclasses resolve annotations through sys.modules
+    try:
+        spec.loader.exec_module(mod)
+        yield mod
+    finally:
+        sys.modules.pop(spec.name, None)

@@ -1,13 +1,10 @@
 """benchmarks/antidistillation_pretrained.py end to end with a tiny random teacher (injected), and its helpers."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
-from conftest import build_tiny_lm
+from conftest import build_tiny_lm, load_benchmark_script
 
 from distillguard.distill import antidistillation_bench as ad
 from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
@@ -15,19 +12,10 @@ from distillguard.models import LoadedModel, cache_dir
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "antidistillation_pretrained.py"
-
 
 @pytest.fixture(scope="module")
 def bench_mod():
-    spec = importlib.util.spec_from_file_location("antidistillation_pretrained", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # its dataclass resolves annotations through sys.modules
-    try:
-        spec.loader.exec_module(mod)
-        yield mod
-    finally:
-        sys.modules.pop(spec.name, None)
+    yield from load_benchmark_script("antidistillation_pretrained")
 
 
 def _models(**p):

@@ -1,14 +1,11 @@
 """benchmarks/antidistillation_task.py end to end with a tiny random teacher (injected), and its rule."""
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import build_tiny_lm
+from conftest import build_tiny_lm, load_benchmark_script
 
 from distillguard.distill import antidistillation_bench as ad
 from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
@@ -16,19 +13,10 @@ from distillguard.models import LoadedModel, cache_dir
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "antidistillation_task.py"
-
 
 @pytest.fixture(scope="module")
 def task_mod():
-    spec = importlib.util.spec_from_file_location("antidistillation_task", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # its dataclass resolves annotations through sys.modules
-    try:
-        spec.loader.exec_module(mod)
-        yield mod
-    finally:
-        sys.modules.pop(spec.name, None)
+    yield from load_benchmark_script("antidistillation_task")
 
 
 def test_splits_are_disjoint_and_fixed(task_mod):

@@ -36,6 +36,7 @@ from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
 from distillguard.models import LoadedModel, cache_dir, load_model
 from distillguard.watermark import ADFPLogitsProcessor, ADSLogitsProcessor, WatermarkLogitsProcessor
 from distillguard.watermark.adfp import ProxyRunner, adfp_shift
+from distillguard.watermark.ads import ads_direction, load_direction, save_direction
 from distillguard.watermark.generate import encode_prompt_text, encode_prompts
 
 GAMMA = 0.25
@@ -315,6 +316,43 @@ def setup(cfg: Config, work: Path | None = None) -> Bench:
     n = [cfg.n_quality, cfg.n_direction, cfg.n_proxy, cfg.n_harvest]
     allp = sharegpt_prompts(sum(n), seed=27, min_chars=20, max_chars=300)
     return Bench(cfg, work, teacher, key, {s: allp[sum(n[:i]) : sum(n[: i + 1])] for i, s in enumerate("QDPH")})
+
+
+@dataclass
+class AdsProxy:
+    """The student-shaped ADS proxy, its precomputed direction and the direction's scale on D's answers."""
+
+    model: Any
+    proxy: LoadedModel
+    direction: dict[str, torch.Tensor]
+    info: dict[str, Any]
+    shift_sd: float
+
+
+def ads_proxy(bench: Bench, p_pairs: list[tuple[str, str]], d_pairs: list[tuple[str, str]]) -> AdsProxy:
+    """Train the student-shaped proxy on ``p_pairs``, compute (once, cached with its hash next to it) the ADS
+    direction from its NLL on ``d_pairs``, and measure the sd of the ADS logit shift on the first 8 of them
+    (the unit of every ADS lambda grid: lambda = scale / shift_sd)."""
+    cfg, work, teacher = bench.cfg, bench.work, bench.teacher
+    tok = teacher.tokenizer
+    model = student_on(tok, p_pairs, work / "proxy", cfg, "proxy")
+    proxy = LoadedModel(model, tok, "student-shaped proxy (trained on P)", "proxy-P", teacher.is_chat)
+    dseqs, dstarts = chat_examples(tok, d_pairs)
+    dpath = work / "ads_direction.safetensors"
+    if not dpath.exists():
+        g, info = ads_direction(model, list(zip(dseqs, dstarts)))
+        sha = save_direction(g, dpath, proxy_id=proxy.identity)
+        (work / "ads_direction.json").write_text(json.dumps({**info, "sha256": sha}))
+    info = json.loads((work / "ads_direction.json").read_text())
+    g = load_direction(dpath, info["sha256"])
+    probe = ADSLogitsProcessor(proxy, g, 1.0, cfg.ads_epsilon, spec=bench.key.spec)
+    sds = []
+    with torch.no_grad():
+        for seq, s in list(zip(dseqs, dstarts))[:8]:
+            x = torch.tensor([seq], device=cfg.device)
+            diff = (probe.plus.model(x).logits[0, s:] - probe.minus.model(x).logits[0, s:]) / (2 * cfg.ads_epsilon)
+            sds.append(float(diff[:, : bench.key.spec.vocab_size].std(-1).mean()))
+    return AdsProxy(model, proxy, g, info, float(np.mean(sds)))
 
 
 def matched_pair(grid: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
