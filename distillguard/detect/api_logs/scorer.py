@@ -126,8 +126,7 @@ class AccountScorer(_Flagging, BaseEstimator):
                 k = behaviour_clusters(feats, hour_vector(logs), eligible=single)
                 if len(k):  # a cluster is a link only when its members were first seen together
                     vol = pd.Series(feats["active_days"].to_numpy(), index=feats["account_id"].to_numpy())
-                    ev = cohort_evidence(prep["first_seen"], vol, k.reindex(feats["account_id"].to_numpy()).fillna(""),
-                                         min_size=self.min_cluster_size)
+                    ev = cohort_evidence(prep["first_seen"], vol, k, min_size=self.min_cluster_size)
                     k = k[k.map(ev).fillna(0.0).to_numpy() >= self.min_cohort_evidence]
                 if len(k):
                     camp = camp.copy()
