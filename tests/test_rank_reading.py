@@ -495,9 +495,56 @@ def test_window_rank_statistic_detects_an_h1_student_and_names_only_the_source(t
     assert marked.attributed == ["acct-7"] and marked.best.log10_p_holm < -20  # measured (2 keys): z 25.5-25.9
     clean = reading_test(LocalSuspect.load(tmp_path / "clean"), keys, text, statistic="rank")
     assert not clean.detected
-    with pytest.raises(Exception, match="h = 0 keys only"):
-        reading_test(LocalSuspect.load(tmp_path / "marked"), keys, text, statistic="rank",
-                     reference=LocalSuspect.load(tmp_path / "clean"))
+
+
+def test_window_rank_reference_stays_calibrated_over_independent_keys(char_tokenizer):
+    """h = 1, ranked relative to a reference: two unrelated tiny models (suspect and reference) under 1,000 keys."""
+    from distillguard.detect.radioactivity import score_window_ranks
+
+    V = len(char_tokenizer)
+    spec = WatermarkSpec(vocab_size=V, gamma=0.25, context_width=1)
+    seqs = [char_tokenizer.encode(t, add_special_tokens=False) for t in _random_texts(30, 100, 3)]
+    read = [read_predictions(LocalSuspect(LoadedModel(build_tiny_lm(V, seed=s), char_tokenizer, f"m{s}", f"m{s}",
+                                                      False)), seqs, context_width=1, n_windows=48) for s in (7, 8)]
+    assert np.array_equal(read[0].window_ids, read[1].window_ids)  # the windows depend on the text alone
+    keys = [WatermarkKey.generate(spec) for _ in range(1000)]
+    res = score_window_ranks(read[0], keys, alpha=1e-3, reference=read[1].window_logprobs)
+    p = np.array([r.p_value for r in res])
+    assert _fpr_ok(p, 0.01) and _fpr_ok(p, 0.05) and not any(r.detected for r in res)
+    alone = np.array([r.z for r in score_window_ranks(read[0], keys[:50])])
+    assert not np.allclose(alone, [r.z for r in res[:50]])  # the reference changed the ranking
+    with pytest.raises(DistillguardError, match="same texts"):
+        score_window_ranks(read[0], keys[:1], reference=read[1].window_logprobs[:10])
+
+
+def test_window_reference_cancels_what_a_fine_tuned_h1_copy_kept(tmp_path):
+    """A clean h = 1 student fine-tuned briefly on one account's marked bigram streams: ranked relative to the
+    model it was copied from, the mark stands out more than in the copy's own ranking (``auto`` picks the rank
+    statistic when a reference is given); a model read against itself has no evidence at all."""
+    from transformers import AutoModelForCausalLM
+
+    from distillguard.distill.student import train_text_student
+
+    tok = _word_tokenizer(200)
+    V = len(tok)
+    master = WatermarkKey(b"\x23" * 32, WatermarkSpec(vocab_size=V, gamma=0.25, context_width=1,
+                                                      tokenizer_id=tokenizer_id(tok)))
+    keys = account_keys(master, [f"acct-{i}" for i in range(40)])
+    rng = np.random.default_rng(6)
+    train_text_student(tmp_path / "clean", tok, _bigram_streams(None, V, 320, 64, rng), layers=1, hidden=64,
+                       epochs=6, lr=5e-3, desc="clean")
+    base = AutoModelForCausalLM.from_pretrained(tmp_path / "clean", use_safetensors=True)
+    train_text_student(tmp_path / "copy", tok, _bigram_streams(keys[7], V, 320, 64, rng), epochs=8, lr=5e-3,
+                       init=base, desc="copy")
+    text = [" ".join(f"w{i}" for i in rng.integers(0, V - 4, 80)) for _ in range(40)]
+    copy, clean = LocalSuspect.load(tmp_path / "copy"), LocalSuspect.load(tmp_path / "clean")
+    own = reading_test(copy, keys, text, statistic="rank")
+    rel = reading_test(copy, keys, text, reference=clean)
+    assert rel.units["statistic"] == "rank" and rel.units["reference"] == clean.identity
+    assert rel.detected and rel.attributed == ["acct-7"], rel.best
+    assert rel.best.z > own.best.z + 1.5, (own.best.z, rel.best.z)  # measured, 3 seeds: +2.3 to +2.5
+    self_null = reading_test(clean, keys, text, reference=clean)
+    assert not self_null.detected and max(r.z for r in self_null.results) == 0.0
 
 
 def test_null_summary_one_sided_ks_flags_only_anticonservative_p_values():

@@ -37,7 +37,8 @@ class ReadingOptions:
         alpha: detection threshold on Holm-adjusted p-values. batch_size: texts per forward pass.
         allow_keyed_text: read text that itself carries a tested key's watermark (a warning, not an error).
         statistic: ``auto``, ``rank`` or ``top1``.
-        reference: a local model independent of the key, read as well (rank statistic, h = 0 keys).
+        reference: a local model independent of the key, read as well (rank statistic; with ``auto`` it selects
+            the rank statistic for h >= 1 keys too).
         vocabulary_texts: unwatermarked teacher answers; only their vocabulary is ranked (rank, h = 0).
         untrained_last: a large tied block of entries ranks last (rank, h = 0).
         unigram_texts: public text whose unigram log-frequency is the reference (rank, h = 0; not with
@@ -95,10 +96,21 @@ class ReadingOptions:
                                       ("ranking never-trained entries last", self.untrained_last),
                                       ("the head of the ranking (top)", self.top is not None)) if on]
 
+    @property
+    def reads_windows(self) -> bool:
+        """Whether an h >= 1 key's reading must keep the per-window distributions: the rank statistic asked for,
+        or ``auto`` with a reference model (which selects it).
+
+        Example:
+            >>> ReadingOptions().reads_windows, ReadingOptions(reference=object()).reads_windows
+            (False, True)
+        """
+        return self.statistic == "rank" or (self.statistic == "auto" and self.reference is not None)
+
     def _require_rank(self, statistic: str, h: int) -> None:
         """Raise when a rank-only option is set but ``statistic`` is not the rank statistic of h = 0 keys."""
         if self.reference is not None and statistic == "top1":
-            raise DistillguardError("a reading reference model is used only by the rank statistic (h = 0 keys)")
+            raise DistillguardError("a reading reference model is used only by the rank statistic")
         if self.h0_rank_options and (statistic == "top1" or h > 0):
             raise DistillguardError(f"{' and '.join(self.h0_rank_options)}: only for the rank statistic with h = 0 keys")
 
@@ -108,16 +120,19 @@ class ReadingOptions:
         Example:
             >>> from distillguard.keys import WatermarkSpec
             >>> ReadingOptions(reference=object()).check_spec(WatermarkSpec(vocab_size=100, context_width=1))
+            >>> ReadingOptions(reference=object()).check_spec(WatermarkSpec(vocab_size=100, context_width=1,
+            ...                                                             seeding="min"))
             Traceback (most recent call last):
             ...
-            distillguard.errors.DistillguardError: a reading reference model is supported for h = 0 keys only
+            distillguard.errors.DistillguardError: a reading reference model needs the rank statistic, which supports h = 0 keys and h >= 1 keys with left seeding
         """
         h = spec.context_width
         if self.statistic == "rank" and h > 0 and spec.seeding != "left":
             raise DistillguardError("the rank statistic supports h = 0 keys and h >= 1 keys with left seeding: "
                                     "use --reading-statistic top1")
-        if self.reference is not None and h > 0:
-            raise DistillguardError("a reading reference model is supported for h = 0 keys only")
+        if self.reference is not None and h > 0 and spec.seeding != "left":
+            raise DistillguardError("a reading reference model needs the rank statistic, which supports h = 0 keys "
+                                    "and h >= 1 keys with left seeding")
         self._require_rank(self.statistic, h)
 
     def resolve(self, spec: WatermarkSpec, has_distribution: bool) -> str:
@@ -129,8 +144,8 @@ class ReadingOptions:
             'top1'
         """
         statistic = self.statistic
-        if statistic == "auto":  # h >= 1 keys keep top-1 coins unless asked: see the package docstring
-            statistic = "rank" if spec.context_width == 0 and has_distribution else "top1"
+        if statistic == "auto":  # h >= 1 keys keep top-1 coins unless asked (or given a reference): see the package docstring
+            statistic = "rank" if (spec.context_width == 0 or self.reference is not None) and has_distribution else "top1"
         if statistic == "rank" and not has_distribution:
             raise DistillguardError("the rank statistic needs the suspect's next-token distribution (local weights)")
         self._require_rank(statistic, spec.context_width)

@@ -179,7 +179,9 @@ def reading_test(suspect: SuspectLike, keys: Sequence[WatermarkKey], texts: Sequ
     ``auto`` (``rank`` for h = 0 keys, else ``top1``); see the package docstring. ``reference`` (rank
     statistic only): a local model *independent of the key* -- typically the untouched teacher -- that reads
     the same text; the vocabulary is then ranked by the suspect's mean log-probability minus the reference's,
-    which cancels the preferences a fine-tuned copy of that model keeps (see :func:`score_ranks`).
+    which cancels the preferences a fine-tuned copy of that model keeps (see :func:`score_ranks`); with h >= 1
+    keys the same holds per context window (:func:`score_window_ranks`), and ``statistic="auto"`` then selects
+    the rank statistic.
     ``vocabulary_texts`` (rank statistic, h = 0 keys): answers written by the teacher *without* watermark;
     only the vocabulary entries they contain are ranked (:func:`teacher_vocabulary`), which drops entries no
     student of the teacher can have learned the mark on. ``untrained_last`` (rank statistic, h = 0 keys): a
@@ -221,16 +223,18 @@ def reading_test(suspect: SuspectLike, keys: Sequence[WatermarkKey], texts: Sequ
         seqs = [suspect.tokenizer.encode(t, add_special_tokens=False)[: opts.max_tokens] for t in texts]
         h0_rank = spec.context_width == 0 and opts.statistic in ("auto", "rank")  # only its curve needs the buckets
         predictions = read_predictions(suspect, seqs, batch_size=opts.batch_size,
-                                       context_width=spec.context_width if opts.statistic == "rank" else 0,
+                                       context_width=spec.context_width if opts.reads_windows else 0,
                                        curve_buckets=CURVE_POINTS if h0_rank else 0)
     _guard_keyed_text(predictions, keys, spec, opts.allow_keyed_text, notes)
     statistic = opts.resolve(spec, predictions.mean_logprobs is not None)
     units = {"texts_read": predictions.n_texts, "tokens_read": int(len(predictions.ids)), "statistic": statistic}
     curve: list[dict[str, float]] = []  # none for the h >= 1 rank statistic (its windows are not bucketed)
     if statistic == "rank" and spec.context_width > 0:
-        results = score_window_ranks(predictions, keys, spec=spec, alpha=opts.alpha)
+        ref_lp = _window_reference(opts, predictions, spec, units, notes)
+        results = score_window_ranks(predictions, keys, spec=spec, alpha=opts.alpha, reference=ref_lp)
         units["scored_unit"] = ("vocabulary entry after a frequent context window (one window per keyed order), "
-                                "ranked by the suspect's mean next-token log-probability there")
+                                "ranked by the suspect's mean next-token log-probability there"
+                                + (" minus the reference's" if ref_lp is not None else ""))
         test = ("one-sided rank test: mean rank of the green tokens of one frequent window per keyed order vs "
                 "random subsets (Wilcoxon rank sum, Chernoff bound, independent blocks), Holm-adjusted over keys")
     elif statistic == "rank":
@@ -255,6 +259,21 @@ def reading_test(suspect: SuspectLike, keys: Sequence[WatermarkKey], texts: Sequ
                                           "master's vocabulary orders, so only the strongest account is attributed"}
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _window_reference(opts: ReadingOptions, preds: Predictions, spec: WatermarkSpec, units: dict[str, Any],
+                      notes: list[str]) -> np.ndarray | None:
+    """The reference model's mean log-probabilities after the suspect reading's windows (h >= 1), or None."""
+    if opts.reference is None:
+        return None
+    _check_reading_tokenizer(opts.reference, spec)
+    ref = read_predictions(opts.reference, _sequences(preds), batch_size=opts.batch_size,
+                           context_width=spec.context_width, n_windows=len(preds.window_ids))
+    if ref.window_ids is None or not np.array_equal(ref.window_ids, preds.window_ids):
+        raise DistillguardError("the reference read other context windows than the suspect: read both on the same texts")
+    units["reference"] = getattr(opts.reference, "identity", "reference")
+    notes.append(f"ranked by log-probability relative to the reference {units['reference']}")
+    return ref.window_logprobs
 
 
 def _nonempty(texts: Sequence[str], what: str) -> list[str]:

@@ -299,7 +299,7 @@ def teacher_vocabulary(token_ids: Sequence[Sequence[int]], vocab_size: int, *, m
 
 def score_window_ranks(
     preds: Predictions, keys: Sequence[WatermarkKey], *, spec: WatermarkSpec | None = None,
-    alpha: float = DEFAULT_MODEL_ALPHA,
+    alpha: float = DEFAULT_MODEL_ALPHA, reference: np.ndarray | None = None,
 ) -> list[KeyScore]:
     """Rank test of h >= 1 keys (``left`` seeding) on the suspect's distribution after frequent context windows.
 
@@ -310,6 +310,13 @@ def score_window_ranks(
     rank sum of their green tokens has the Chernoff bound of
     :func:`~distillguard.detect.stats.blocked_rank_sum_test`. Using two windows of one order would make their
     lists dependent (arcs of the same permutation) and the bound invalid.
+
+    ``reference``: ``[W, V]`` mean log-probabilities of a model *independent of the key* (typically the
+    untouched teacher) after the same windows (``preds.window_ids``); each window's vocabulary is then ranked by
+    the suspect's log-probability minus the reference's. A fine-tuned copy of the teacher keeps almost all of
+    the teacher's preferences, which swamp the few green entries the fine-tune moved; the difference keeps only
+    what the fine-tune changed. The reference never sees the key, so each window's ranking is still
+    key-independent and the bound is unchanged.
 
     Sibling account sub-keys share the master's vocabulary orders, so a student that learned one account's
     lists also shifts its siblings' statistics; ``reading_test`` therefore attributes only the strongest
@@ -341,6 +348,12 @@ def score_window_ranks(
     lp = np.asarray(preds.window_logprobs, dtype=np.float64)
     if lp.shape[1] < V:
         raise DistillguardError(f"the suspect's distribution has {lp.shape[1]} entries, the key's vocabulary {V}")
+    if reference is not None:
+        ref = np.asarray(reference, dtype=np.float64)
+        if ref.shape[0] != lp.shape[0] or ref.shape[1] < V:
+            raise DistillguardError(f"the reference's window distribution has shape {ref.shape}, the suspect's "
+                                    f"{lp.shape}: read both on the same texts with the same context width")
+        lp = lp[:, :V] - ref[:, :V]
     ranked = [rank_scores(row) for row in lp[:, :V]]  # once per window, shared by every key
     tokens = np.arange(V, dtype=np.int64)
     out = []

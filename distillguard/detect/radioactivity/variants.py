@@ -394,7 +394,7 @@ class ReadingVariantsReport:
 def _needs(options: Sequence[ReadingOptions], spec: WatermarkSpec) -> tuple[int, int]:
     """``(context_width, curve_buckets)`` of one reading that serves every variant, as each would read alone."""
     h = spec.context_width
-    width = h if any(o.statistic == "rank" for o in options) else 0
+    width = h if any(o.reads_windows for o in options) else 0
     buckets = CURVE_POINTS if h == 0 and any(o.statistic in ("auto", "rank") for o in options) else 0
     return width, buckets
 
