@@ -124,6 +124,29 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[ad.Config, Finetune, 
     return cfg, ft, args
 
 
+def harvests(bench: ad.Bench) -> tuple[dict[str, list[tuple[str, str]]], dict[str, dict[str, Any]]]:
+    """The teacher's answers to the H prompts under KGW delta = 2, ADFP lambda = 24 (teacher proxy) and unmarked
+    (cached in the bench's folder): ``(pairs per harvest, stats per harvest)``.
+
+    Example:
+        >>> pairs, stats = harvests(bench)  # doctest: +SKIP
+        >>> sorted(pairs), stats["kgw"]["label"]  # doctest: +SKIP
+        (['adfp', 'clean', 'kgw'], 'KGW δ=2')
+    """
+    key, H = bench.key, bench.splits["H"]
+    conds = {"kgw": (f"KGW δ={KGW_DELTA:g}", [WatermarkLogitsProcessor(key, delta=KGW_DELTA)]),
+             "adfp": (f"ADFP λ={ADFP_LAM:g} (teacher proxy)", [ADFPLogitsProcessor(key, lam=ADFP_LAM)]),
+             "clean": ("none (unmarked)", [])}
+    harvest, hstats = {}, {}
+    for name, (label, marks) in conds.items():
+        ids, stats = bench.answers(H, marks, ad.BASE_T, key, 3, f"H_{name}")
+        harvest[name] = list(zip(H, bench.text(ids)))
+        hstats[name] = {"label": label, **stats, "answers": len(ids), "tokens": int(sum(map(len, ids)))}
+        print(f"harvest {name}: {len(ids)} answers, KL/step {stats['kl']:.3f}, teacher green gain "
+              f"{stats['teacher_gain']:.3f} ({stats['seconds']:.0f}s)", flush=True)
+    return harvest, hstats
+
+
 def finetune_copy(teacher: LoadedModel, pairs: list[tuple[str, str]], out: Path, ft: Finetune, seed: int,
                   desc: str) -> tuple[Any, dict[str, Any]]:
     """A fresh copy of the teacher fine-tuned on ``pairs`` (answers only), saved in ``out`` (reused when there).
@@ -209,24 +232,15 @@ def run(cfg: ad.Config, ft: Finetune, work: Path, bench: ad.Bench | None = None)
     work.mkdir(parents=True, exist_ok=True)
     bench = bench or ad.setup(cfg, work=work)
     key, teacher, tok = bench.key, bench.teacher, bench.teacher.tokenizer
-    Q, H = bench.splits["Q"], bench.splits["H"]
+    Q = bench.splits["Q"]
     res: dict[str, Any] = {"config": {**asdict(cfg), "finetune": asdict(ft), "kgw_delta": KGW_DELTA,
                                       "adfp_lambda": ADFP_LAM, "null_keys": NULL_KEYS,
                                       "target_log10_p": TARGET_LOG10_P},
                            "splits": {s: len(v) for s, v in bench.splits.items()}, "timings_s": {}}
 
-    # harvests: the same H prompts under KGW delta = 2, ADFP lambda = 24 (teacher proxy), and unmarked
     t0 = time.time()
-    conds = {"kgw": (f"KGW δ={KGW_DELTA:g}", [WatermarkLogitsProcessor(key, delta=KGW_DELTA)]),
-             "adfp": (f"ADFP λ={ADFP_LAM:g} (teacher proxy)", [ADFPLogitsProcessor(key, lam=ADFP_LAM)]),
-             "clean": ("none (unmarked)", [])}
-    harvest, hstats = {}, {}
-    for name, (label, marks) in conds.items():
-        ids, stats = bench.answers(H, marks, ad.BASE_T, key, 3, f"H_{name}")
-        harvest[name] = list(zip(H, bench.text(ids)))
-        hstats[name] = {"label": label, **stats, "answers": len(ids), "tokens": int(sum(map(len, ids)))}
-        print(f"harvest {name}: {len(ids)} answers, KL/step {stats['kl']:.3f}, teacher green gain "
-              f"{stats['teacher_gain']:.3f} ({stats['seconds']:.0f}s)", flush=True)
+    harvest, hstats = harvests(bench)
+    conds = {n: (h["label"],) for n, h in hstats.items()}
     q_ids, _ = bench.answers(Q, [], ad.BASE_T, key, 0, "Q_none")
     q_clean = list(zip(Q, bench.text(q_ids)))
     res["harvest"] = hstats

@@ -85,6 +85,7 @@ from distillguard.detect.radioactivity.statistics import (
     score_predictions,
     score_ranks,
     score_window_ranks,
+    score_window_ranks_many,
     teacher_vocabulary,
     unigram_logprobs,
 )
@@ -111,6 +112,7 @@ __all__ = [
     "teacher_vocabulary",
     "unigram_logprobs",
     "score_window_ranks",
+    "score_window_ranks_many",
     "green_masks",
     "score_generated",
     "reading_test",

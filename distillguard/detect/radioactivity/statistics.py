@@ -21,7 +21,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -334,35 +334,66 @@ def score_window_ranks(
         >>> r.statistic, r.detected
         ('rank', False)
     """
+    return score_window_ranks_many({"suspect": (preds, reference)}, keys, spec=spec, alpha=alpha)["suspect"]
+
+
+def score_window_ranks_many(
+    readings: Mapping[str, tuple[Predictions, np.ndarray | None]], keys: Sequence[WatermarkKey], *,
+    spec: WatermarkSpec | None = None, alpha: float = DEFAULT_MODEL_ALPHA,
+) -> dict[str, list[KeyScore]]:
+    """:func:`score_window_ranks` of several readings of the same texts (``name -> (predictions, reference)``),
+    each key's green lists built once for all of them (many null keys on many models).
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.keys import WatermarkKey, WatermarkSpec
+        >>> from distillguard.detect.radioactivity import Predictions, score_window_ranks, score_window_ranks_many
+        >>> key = WatermarkKey(b"\\x06" * 32, WatermarkSpec(vocab_size=300, context_width=1))
+        >>> rng = np.random.default_rng(0)
+        >>> reads = {n: Predictions(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
+        ...                         window_ids=np.arange(20)[:, None], window_logprobs=rng.normal(size=(20, 300)))
+        ...          for n in ("a", "b")}
+        >>> many = score_window_ranks_many({n: (p, None) for n, p in reads.items()}, [key])
+        >>> many["b"][0].log10_p == score_window_ranks(reads["b"], [key])[0].log10_p
+        True
+    """
     if not keys:
         raise DistillguardError("no key to test")
+    if not readings:
+        raise DistillguardError("no reading to score")
     spec = spec or keys[0].require_spec()
     h, V = spec.context_width, spec.vocab_size
     if h == 0 or spec.seeding != "left":
         raise DistillguardError("the windowed rank statistic needs an h >= 1 key with left seeding")
-    if preds.window_ids is None or preds.window_logprobs is None or len(preds.window_ids) == 0:
-        raise DistillguardError("the rank statistic for h >= 1 keys needs the suspect's distribution per context "
-                                "window (read with local weights and context_width = h)")
-    if preds.window_ids.shape[1] != h:
-        raise DistillguardError(f"windows were read for h = {preds.window_ids.shape[1]}, the key has h = {h}")
-    lp = np.asarray(preds.window_logprobs, dtype=np.float64)
-    if lp.shape[1] < V:
-        raise DistillguardError(f"the suspect's distribution has {lp.shape[1]} entries, the key's vocabulary {V}")
-    if reference is not None:
-        ref = np.asarray(reference, dtype=np.float64)
-        if ref.shape[0] != lp.shape[0] or ref.shape[1] < V:
-            raise DistillguardError(f"the reference's window distribution has shape {ref.shape}, the suspect's "
-                                    f"{lp.shape}: read both on the same texts with the same context width")
-        lp = lp[:, :V] - ref[:, :V]
-    ranked = [rank_scores(row) for row in lp[:, :V]]  # once per window, shared by every key
+    window_ids, ranked = None, {}
+    for name, (preds, reference) in readings.items():
+        if preds.window_ids is None or preds.window_logprobs is None or len(preds.window_ids) == 0:
+            raise DistillguardError("the rank statistic for h >= 1 keys needs the suspect's distribution per "
+                                    "context window (read with local weights and context_width = h)")
+        if preds.window_ids.shape[1] != h:
+            raise DistillguardError(f"windows were read for h = {preds.window_ids.shape[1]}, the key has h = {h}")
+        if window_ids is not None and not np.array_equal(window_ids, preds.window_ids):
+            raise DistillguardError("score_window_ranks_many: the readings kept different windows (other texts)")
+        window_ids = preds.window_ids
+        lp = np.asarray(preds.window_logprobs, dtype=np.float64)
+        if lp.shape[1] < V:
+            raise DistillguardError(f"the suspect's distribution has {lp.shape[1]} entries, the key's vocabulary {V}")
+        if reference is not None:
+            ref = np.asarray(reference, dtype=np.float64)
+            if ref.shape[0] != lp.shape[0] or ref.shape[1] < V:
+                raise DistillguardError(f"the reference's window distribution has shape {ref.shape}, the "
+                                        f"suspect's {lp.shape}: read both on the same texts with the same context width")
+            lp = lp[:, :V] - ref[:, :V]
+        ranked[name] = [rank_scores(row) for row in lp[:, :V]]  # once per window, shared by every key
     tokens = np.arange(V, dtype=np.int64)
-    out = []
+    out: dict[str, list[KeyScore]] = {name: [] for name in readings}
     for k in keys:
         m = key_material(k, spec)
-        p, o = seed_to_arc_np(context_seeds_np(m, preds.window_ids, np.zeros(len(preds.window_ids), np.int64)), spec)
+        p, o = seed_to_arc_np(context_seeds_np(m, window_ids, np.zeros(len(window_ids), np.int64)), spec)
         _, first = np.unique(p, return_index=True)  # windows are most frequent first: the first of each order
         green = is_green_np(p[first][:, None], o[first][:, None], tokens[None, :], m.positions, spec)
-        log10_p, z, mean = blocked_rank_sum_test_ranked([ranked[i] for i in first], green)
-        out.append(KeyScore(k.fingerprint, k.account, int(len(first)) * V, int(green.sum()), 0.5, mean, z,
-                            10.0**log10_p, log10_p, statistic="rank"))
-    return _holm_fill(out, alpha)
+        for name, r in ranked.items():
+            log10_p, z, mean = blocked_rank_sum_test_ranked([r[i] for i in first], green)
+            out[name].append(KeyScore(k.fingerprint, k.account, int(len(first)) * V, int(green.sum()), 0.5, mean,
+                                      z, 10.0**log10_p, log10_p, statistic="rank"))
+    return {name: _holm_fill(scores, alpha) for name, scores in out.items()}

@@ -1,0 +1,86 @@
+"""benchmarks/antidistillation_relative.py end to end with a tiny random teacher (injected), and its rule."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import build_tiny_lm, load_benchmark_script
+
+from distillguard.distill import antidistillation_bench as ad
+from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
+from distillguard.models import LoadedModel, cache_dir
+
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
+
+
+@pytest.fixture(scope="module")
+def bench_mod():
+    yield from load_benchmark_script("antidistillation_relative")
+
+
+def _models(**p):
+    rows = {"base": (None, 0.0), "clean": (None, 0.0), "kgw_100": ("kgw", 1.0), "adfp_100": ("adfp", 1.0),
+            "kgw_5": ("kgw", 0.05), "adfp_5": ("adfp", 0.05)}
+    return {n: {"log10_p": p.get(n, -0.4), "nulls": {"min": -3.0, "calibrated": True}, "scheme": s, "share": f}
+            for n, (s, f) in rows.items()}
+
+
+def test_verdict_follows_the_declared_rule(bench_mod):
+    v = bench_mod.verdict(_models())
+    assert v["valid"] and not any(v["detected"].values()) and v["target_5pct"] == {"adfp": False, "kgw": False}
+    v = bench_mod.verdict(_models(kgw_100=-9.0, adfp_100=-12.0, kgw_5=-7.0))
+    assert v["per_share"]["100 %"]["winner"] == "adfp" and "both detected" in v["per_share"]["100 %"]["text"]
+    assert v["per_share"]["5 %"]["winner"] == "kgw" and v["target_5pct"] == {"adfp": False, "kgw": True}
+    m = _models(adfp_5=-7.0)
+    m["adfp_5"]["nulls"]["min"] = -8.0  # p <= 1e-6 but a null key went further: not detected
+    assert not bench_mod.verdict(m)["detected"]["adfp_5"]
+    m = _models(adfp_5=-9.0)
+    m["kgw_5"]["nulls"]["calibrated"] = False  # miscalibrated anywhere: nothing is credited
+    v = bench_mod.verdict(m)
+    assert not v["valid"] and v["target_5pct"]["adfp"] is False and "invalid" in v["text"]
+    for control in ("base", "clean"):
+        assert not bench_mod.verdict(_models(adfp_5=-9.0, **{control: -7.0}))["valid"]
+
+
+def test_mixture_keeps_one_answer_per_prompt(bench_mod):
+    marked = [(f"p{i}", f"m{i}") for i in range(20)]
+    clean = [(f"p{i}", f"c{i}") for i in range(20)]
+    mix = bench_mod.mixture(marked, clean, 0.05)
+    assert [p for p, _ in mix] == [p for p, _ in clean] and [a for _, a in mix].count("m0") == 1
+    assert sum(a.startswith("m") for _, a in mix) == 1 and bench_mod.mixture(marked, clean, 1.0) == marked
+    with pytest.raises(ValueError):
+        bench_mod.mixture(marked, clean[::-1], 0.5)
+
+
+def test_null_calibration_counts_against_binomial_bounds(bench_mod):
+    ok = bench_mod.null_calibration(np.log10(np.random.default_rng(0).uniform(size=1000)))
+    assert ok["calibrated"] and ok["bound_0.01"] == 21 and ok["bound_0.001"] == 5
+    bad = bench_mod.null_calibration(np.full(1000, -2.5))
+    assert not bad["calibrated"] and bad["rejected_0.01"] == 1000
+
+
+def test_main_runs_tiny_with_an_injected_teacher(bench_mod, char_tokenizer, tmp_path, monkeypatch):
+    tok = char_tokenizer
+    teacher = LoadedModel(build_tiny_lm(len(tok), seed=0), tok, "tiny-teacher", "tiny-teacher", False)
+    key = WatermarkKey(ad.BENCH_SECRET, WatermarkSpec(vocab_size=len(tok), gamma=ad.GAMMA, delta=2.0,
+                                                      tokenizer_id=tokenizer_id(tok)))
+    cfg, _ = bench_mod.pre.PRESETS["tiny"]
+    prompts = [f"question {i}: what is {i}+{i}?" for i in range(cfg.n_quality + 20)]
+    cfg = bench_mod.pre.replace(cfg, n_harvest=20)
+    splits = {"Q": prompts[: cfg.n_quality], "D": [], "P": [], "H": prompts[cfg.n_quality :]}
+    monkeypatch.setattr(bench_mod, "NULL_KEYS", 30)
+    work = tmp_path / "work"
+    bench = ad.Bench(cfg, work, teacher, key, splits)
+    assert bench_mod.main(["--preset", "tiny", "--threads", "1", "--read", "3", "--work", str(work)], bench=bench) == 0
+    res = json.loads((cache_dir() / "bench" / "antidistillation_relative_tiny.json").read_text())
+    md = (cache_dir() / "bench" / "antidistillation_relative_tiny.md").read_text()
+    assert set(res["models"]) == {"base", "clean", "kgw_100", "adfp_100", "kgw_25", "adfp_25", "kgw_5", "adfp_5"}
+    base = res["models"]["base"]
+    assert base["z"] == 0.0 and base["log10_p"] == 0.0  # read against itself: every entry ties
+    assert res["models"]["kgw_25"]["marked_answers"] <= 5 and res["models"]["adfp_5"]["marked_answers"] == 1
+    for r in res["models"].values():
+        assert r["nulls"]["n"] == 30 and len(r["null_log10_p"]) == 30 and r["log10_p"] <= 0
+        assert 1 <= r["windows"] <= 16
+    assert (work / "ft_kgw_s5" / "train.json").exists() and (work / "ft_adfp_s25" / "train.json").exists()
+    assert (cache_dir() / "bench" / "antidistillation_relative_tiny.png").stat().st_size > 0
+    assert "Verdict (pre-declared rule)" in md and "| kgw_5 |" in md
