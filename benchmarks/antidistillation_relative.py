@@ -39,11 +39,26 @@ Rule (fixed here, committed before any of these readings or any diluted student 
   (p <= 1e-6) is met for a scheme if its 5 % student is detected.
 * **Seeds**: one student per training set (batch-order seed 0); run once at the cpu size.
 
+Attribution (``--attribution``; rule fixed here, committed before the main run's result was seen): can the same
+statistic name the *account* whose answers a teacher copy learned, among 1,000 accounts?
+
+* The benchmark key's 1,000 account sub-keys ``acct-0000`` ... ``acct-0999`` (``account_keys``); the harvester
+  is ``acct-0421`` (fixed here). Harvests: the teacher's answers to the same 128 H prompts under KGW delta = 2
+  and ADFP lambda = 24 *with acct-0421's sub-key* (sampling seed 3, as above); a teacher copy fine-tuned on each
+  (100 % marked, the recipe above). Controls: the base copy and the cached CLEAN student.
+* Statistic: the primary statistic above for all 1,000 account keys, Holm-adjusted over them (as ``reading_test``
+  does); the strongest account is the one named (sibling sub-keys share the master's vocabulary orders).
+* **Attributed** (per scheme): the strongest account is acct-0421 **and** its Holm-adjusted log10 p <= -6. The run
+  is valid only if no account reaches Holm-adjusted p <= 1e-3 on either control and the 1,000 unrelated null keys
+  are calibrated (the binomial bounds above) on every model. Reported: the source's rank and log10 p, the
+  runner-up account's, and how many accounts reach Holm-adjusted p <= 1e-3.
+
 Usage:
     python benchmarks/antidistillation_relative.py --threads 1            # cpu (~35 min; students cached)
+    python benchmarks/antidistillation_relative.py --threads 1 --attribution   # ~25 min
     python benchmarks/antidistillation_relative.py --preset tiny --threads 1
 
-Results: ``benchmarks/results/antidistillation_relative.{json,md,png}`` (cpu) and
+Results: ``benchmarks/results/antidistillation_relative.{json,md,png}`` and ``..._attribution.{json,md}`` (cpu) and
 ``$DISTILLGUARD_CACHE/bench/antidistillation_relative_tiny.*`` (tiny). Students and harvests are cached under
 ``runs/antidistillation-pretrained/<preset>/`` (shared with ``antidistillation_pretrained.py``).
 """
@@ -67,16 +82,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmar
 import antidistillation_pretrained as pre  # noqa: E402
 
 from distillguard.data import real_texts  # noqa: E402
-from distillguard.detect.radioactivity import Predictions, read_predictions, score_window_ranks_many  # noqa: E402
+from distillguard.detect.radioactivity import (  # noqa: E402
+    Predictions,
+    account_keys,
+    read_predictions,
+    score_window_ranks_many,
+)
 from distillguard.distill import antidistillation_bench as ad  # noqa: E402
 from distillguard.distill.bench import md_table, new_record, provenance_line, write_result  # noqa: E402
 from distillguard.models import LoadedModel, cache_dir  # noqa: E402
 from distillguard.suspects import LocalSuspect  # noqa: E402
+from distillguard.watermark import ADFPLogitsProcessor, WatermarkLogitsProcessor  # noqa: E402
 
 NAME = "antidistillation_relative"
 NULL_KEYS = 1000
 TARGET_LOG10_P = -6.0
 SHARES = (0.25, 0.05)  # the new students; 100 % and 0 % are the sibling benchmark's cached ones
+ATTR_ACCOUNTS = 1000
+ATTR_SOURCE = "acct-0421"
+ATTR_ALPHA = 1e-3
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -224,6 +248,108 @@ def run(cfg: ad.Config, ft: pre.Finetune, work: Path, bench: ad.Bench | None = N
     return res
 
 
+def attribution_verdict(models: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The pre-declared attribution rule on ``base``, ``clean`` and the schemes' students.
+
+    Example:
+        >>> m = {n: {"best": "acct-0001", "best_log10_p_holm": -0.1, "flagged": 0, "nulls": {"calibrated": True}}
+        ...      for n in ("base", "clean", "kgw", "adfp")}
+        >>> m["kgw"].update(best=ATTR_SOURCE, best_log10_p_holm=-9.0, flagged=1)
+        >>> v = attribution_verdict(m)
+        >>> v["valid"], v["attributed"]
+        (True, {'adfp': False, 'kgw': True})
+    """
+    controls_clean = all(models[c]["flagged"] == 0 for c in ("base", "clean") if c in models)
+    calibrated = all(r["nulls"]["calibrated"] for r in models.values())
+    valid = controls_clean and calibrated
+    attributed = {n: bool(valid and r["best"] == ATTR_SOURCE and r["best_log10_p_holm"] <= TARGET_LOG10_P)
+                  for n, r in sorted(models.items()) if n not in ("base", "clean")}
+    if not valid:
+        text = "invalid: " + ("a control has a flagged account" if not controls_clean else "not calibrated")
+    else:
+        text = "; ".join(f"{n.upper()}: {'attributed to ' + ATTR_SOURCE if a else 'not attributed'}"
+                         for n, a in attributed.items())
+    return {"valid": valid, "calibrated": calibrated, "controls_clean": controls_clean, "attributed": attributed,
+            "text": text}
+
+
+def attribution(cfg: ad.Config, ft: pre.Finetune, work: Path, bench: ad.Bench | None = None) -> dict[str, Any]:
+    """Teacher copies fine-tuned on one account's marked answers, scored under all 1,000 account sub-keys."""
+    t_start = time.time()
+    work.mkdir(parents=True, exist_ok=True)
+    bench = bench or ad.setup(cfg, work=work)
+    key, teacher, tok, H = bench.key, bench.teacher, bench.teacher.tokenizer, bench.splits["H"]
+    h = key.require_spec().context_width
+    accounts = account_keys(key, [f"acct-{i:04d}" for i in range(ATTR_ACCOUNTS)])
+    src = next(k for k in accounts if k.account == ATTR_SOURCE)
+    seqs = [tok.encode(t, add_special_tokens=False)[:256] for t in real_texts("read", ft.read)]
+    readings = {"base": read(teacher.model, tok, seqs, h, "base teacher")}
+    ref = np.asarray(readings["base"].window_logprobs, dtype=np.float64)
+    harvest, info = {}, {}
+    conds = {"kgw": [WatermarkLogitsProcessor(src, delta=pre.KGW_DELTA)],
+             "adfp": [ADFPLogitsProcessor(src, lam=pre.ADFP_LAM)]}
+    clean_pairs = pre.harvests(bench)[0]["clean"]
+    for name, marks in [*conds.items(), ("clean", None)]:
+        if marks is None:
+            pairs, hs = clean_pairs, {"answers": len(clean_pairs)}
+            out = work / "ft_clean"
+        else:
+            ids, st = bench.answers(H, marks, ad.BASE_T, src, 3, f"H_{name}_{ATTR_SOURCE}")
+            pairs = list(zip(H, bench.text(ids)))
+            hs = {**st, "answers": len(ids), "tokens": int(sum(map(len, ids)))}
+            out = work / f"ft_{name}_{ATTR_SOURCE}"
+        model, tr = pre.finetune_copy(teacher, pairs, out, ft, cfg.seed, f"ft {name} {ATTR_SOURCE}")
+        readings[name] = read(model, tok, seqs, h, name)
+        harvest[name], info[name] = hs, {"student": out.name, "train_seconds": tr.get("seconds")}
+        del model
+        gc.collect()
+    t1 = time.time()
+    acc = score_window_ranks_many({n: (p, ref) for n, p in readings.items()}, accounts, alpha=ATTR_ALPHA)
+    nulls = score_window_ranks_many({n: (p, ref) for n, p in readings.items()}, ad.null_keys(key, NULL_KEYS))
+    models: dict[str, dict[str, Any]] = {}
+    for n, rs in acc.items():
+        order = sorted(rs, key=lambda r: r.log10_p)
+        rank = next(i for i, r in enumerate(order) if r.account == ATTR_SOURCE) + 1
+        source = order[rank - 1]
+        models[n] = {**info.get(n, {"student": "base teacher"}), "best": order[0].account,
+                     "best_log10_p": order[0].log10_p, "best_log10_p_holm": order[0].log10_p_holm,
+                     "best_z": order[0].z, "runner_up": order[1].account, "runner_up_log10_p": order[1].log10_p,
+                     "source_rank": rank, "source_log10_p": source.log10_p, "source_z": source.z,
+                     "flagged": int(sum(r.detected for r in rs)),
+                     "nulls": null_calibration(np.array([r.log10_p for r in nulls[n]]))}
+        r = models[n]
+        print(f"{n:>6}: best {r['best']} log10 p {r['best_log10_p']:.2f} (Holm {r['best_log10_p_holm']:.2f}); "
+              f"{ATTR_SOURCE} rank {rank}, log10 p {r['source_log10_p']:.2f}; runner-up {r['runner_up']} "
+              f"{r['runner_up_log10_p']:.2f}; {r['flagged']} accounts flagged", flush=True)
+    res = {"config": {**asdict(cfg), "finetune": asdict(ft), "accounts": ATTR_ACCOUNTS, "source": ATTR_SOURCE,
+                      "alpha": ATTR_ALPHA, "null_keys": NULL_KEYS, "kgw_delta": pre.KGW_DELTA,
+                      "adfp_lambda": pre.ADFP_LAM},
+           "harvest": harvest, "models": models, "verdict": attribution_verdict(models),
+           "read": {"texts": len(seqs), "tokens": int(sum(map(len, seqs)))},
+           "timings_s": {"scoring": round(time.time() - t1, 1), "total": round(time.time() - t_start, 1)}}
+    print("attribution verdict:", res["verdict"]["text"], flush=True)
+    return res
+
+
+def markdown_attribution(res: dict[str, Any]) -> str:
+    cfg, v = res["config"], res["verdict"]
+    lines = ["# Antidistillation, pretrained students: attribution among 1,000 accounts (teacher-relative reading)",
+             "", provenance_line(res), "", f"Total {res['timings_s']['total']:.0f} s.", "",
+             f"Rule: `benchmarks/antidistillation_relative.py` docstring (attribution). Harvester {cfg['source']} among "
+             f"{cfg['accounts']} account sub-keys; teacher copies fine-tuned on its KGW δ={cfg['kgw_delta']:g} / ADFP "
+             f"λ={cfg['adfp_lambda']:g} answers (100 % marked); scored by the teacher-relative windowed rank test, "
+             f"Holm over the accounts; {cfg['null_keys']} unrelated keys per model check calibration.", "",
+             f"**Verdict (pre-declared rule)**: {v['text']}. Valid: {v['valid']}.", ""]
+    rows = [[n, r["student"], r["best"], f"{r['best_log10_p']:.2f}", f"{r['best_log10_p_holm']:.2f}",
+             r["source_rank"], f"{r['source_log10_p']:.2f}", f"{r['runner_up']} ({r['runner_up_log10_p']:.2f})",
+             r["flagged"], f"{r['nulls']['rejected_0.01']} / {r['nulls']['rejected_0.001']}"]
+            for n, r in res["models"].items()]
+    lines += md_table(["model", "student", "strongest account", "log10 p", "Holm log10 p", f"{cfg['source']} rank",
+                       f"{cfg['source']} log10 p", "runner-up (log10 p)", f"accounts flagged (Holm p <= {cfg['alpha']:g})",
+                       "null keys rejected at 0.01 / 0.001"], rows, align="lllrrrrlrr")
+    return "\n".join(lines) + "\n"
+
+
 def plot(res: dict[str, Any], path: Path) -> None:
     """log10 p of the teacher-relative reading against the marked share, per scheme, with the null keys' range."""
     import matplotlib
@@ -305,6 +431,7 @@ def main(argv: Sequence[str] | None = None, bench: ad.Bench | None = None) -> in
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--read", type=int, default=None, help="held-out ShareGPT answers read (default: the preset's)")
     ap.add_argument("--work", default=None, help="cache folder (default runs/antidistillation-pretrained/<preset>)")
+    ap.add_argument("--attribution", action="store_true", help="the attribution run among 1,000 accounts (see above)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -318,6 +445,11 @@ def main(argv: Sequence[str] | None = None, bench: ad.Bench | None = None) -> in
     name = NAME if args.preset == "cpu" else f"{NAME}_{args.preset}"
     out_dir = ROOT / "benchmarks" / "results" if args.preset == "cpu" else cache_dir() / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
+    if args.attribution:
+        res = {**rec, **attribution(cfg, ft, work, bench)}
+        js, md = write_result(f"{name}_attribution", res, markdown_attribution(res), out_dir=out_dir)
+        print(f"wrote {js}, {md}")
+        return 0
     res = {**rec, **run(cfg, ft, work, bench), "notes": NOTES}
     png = out_dir / f"{name}.png"
     plot(res, png)

@@ -84,3 +84,40 @@ def test_main_runs_tiny_with_an_injected_teacher(bench_mod, char_tokenizer, tmp_
     assert (work / "ft_kgw_s5" / "train.json").exists() and (work / "ft_adfp_s25" / "train.json").exists()
     assert (cache_dir() / "bench" / "antidistillation_relative_tiny.png").stat().st_size > 0
     assert "Verdict (pre-declared rule)" in md and "| kgw_5 |" in md
+
+
+def test_attribution_verdict_needs_the_right_account_and_clean_controls(bench_mod):
+    src = bench_mod.ATTR_SOURCE
+    m = {n: {"best": "acct-0001", "best_log10_p_holm": -0.2, "flagged": 0, "nulls": {"calibrated": True}}
+         for n in ("base", "clean", "kgw", "adfp")}
+    m["adfp"].update(best=src, best_log10_p_holm=-7.0, flagged=3)
+    m["kgw"].update(best="acct-0422", best_log10_p_holm=-9.0, flagged=1)  # strong, but the wrong account
+    v = bench_mod.attribution_verdict(m)
+    assert v["valid"] and v["attributed"] == {"adfp": True, "kgw": False}
+    m["clean"]["flagged"] = 1
+    v = bench_mod.attribution_verdict(m)
+    assert not v["valid"] and not any(v["attributed"].values())
+
+
+def test_attribution_runs_tiny_with_an_injected_teacher(bench_mod, char_tokenizer, tmp_path, monkeypatch):
+    tok = char_tokenizer
+    teacher = LoadedModel(build_tiny_lm(len(tok), seed=0), tok, "tiny-teacher", "tiny-teacher", False)
+    key = WatermarkKey(ad.BENCH_SECRET, WatermarkSpec(vocab_size=len(tok), gamma=ad.GAMMA, delta=2.0,
+                                                      tokenizer_id=tokenizer_id(tok)))
+    cfg, _ = bench_mod.pre.PRESETS["tiny"]
+    prompts = [f"question {i}: what is {i}+{i}?" for i in range(cfg.n_quality + cfg.n_harvest)]
+    splits = {"Q": prompts[: cfg.n_quality], "D": [], "P": [], "H": prompts[cfg.n_quality :]}
+    monkeypatch.setattr(bench_mod, "NULL_KEYS", 20)
+    monkeypatch.setattr(bench_mod, "ATTR_ACCOUNTS", 25)
+    monkeypatch.setattr(bench_mod, "ATTR_SOURCE", "acct-0011")
+    work = tmp_path / "work"
+    bench = ad.Bench(cfg, work, teacher, key, splits)
+    argv = ["--preset", "tiny", "--threads", "1", "--read", "3", "--work", str(work), "--attribution"]
+    assert bench_mod.main(argv, bench=bench) == 0
+    res = json.loads((cache_dir() / "bench" / "antidistillation_relative_tiny_attribution.json").read_text())
+    assert set(res["models"]) == {"base", "kgw", "adfp", "clean"}
+    assert res["models"]["base"]["flagged"] == 0 and res["models"]["base"]["best_log10_p"] == 0.0
+    for r in res["models"].values():
+        assert 1 <= r["source_rank"] <= 25 and r["nulls"]["n"] == 20 and r["best_log10_p"] <= r["source_log10_p"]
+    assert (work / "gen_H_kgw_acct-0011.json").exists() and (work / "ft_adfp_acct-0011" / "train.json").exists()
+    assert res["harvest"]["kgw"]["kl"] > 0
