@@ -39,6 +39,17 @@ Rule (fixed here, committed before any of these readings or any diluted student 
   (p <= 1e-6) is met for a scheme if its 5 % student is detected.
 * **Seeds**: one student per training set (batch-order seed 0); run once at the cpu size.
 
+**Amendment** (written after the main run above came back null, before any diluted student or attribution
+student was read with it): the *green-mass* statistic (``score_window_mass``): the same windows, each token
+scored by the student's mean next-token *probability* after the window minus the teacher's, the green tokens'
+scores summed over the windows, Chernoff bound with Hoeffding's with-replacement domination (valid at any
+depth, conservative). It was chosen post hoc, on the 100 % KGW / ADFP students and the CLEAN student (valid bound:
+log10 p -5.0 KGW, -3.2 ADFP, 0.0 CLEAN; null keys clean), which are therefore *development data* for it: their
+mass numbers are reported, labelled, and do not count. Pre-declared for the **held-out** models -- the 25 % and
+5 % students and the attribution students: the same verdict rule (log10 p <= -6 and below its 1,000 null keys'
+minimum; calibrated on every model; controls null) with the mass statistic. The window-rank verdict above
+stands as recorded.
+
 Attribution (``--attribution``; rule fixed here, committed before the main run's result was seen): can the same
 statistic name the *account* whose answers a teacher copy learned, among 1,000 accounts?
 
@@ -48,6 +59,8 @@ statistic name the *account* whose answers a teacher copy learned, among 1,000 a
   (100 % marked, the recipe above). Controls: the base copy and the cached CLEAN student.
 * Statistic: the primary statistic above for all 1,000 account keys, Holm-adjusted over them (as ``reading_test``
   does); the strongest account is the one named (sibling sub-keys share the master's vocabulary orders).
+  Amended with the main rule (before any attribution harvest existed): the green-mass statistic is the primary,
+  the window rank is reported.
 * **Attributed** (per scheme): the strongest account is acct-0421 **and** its Holm-adjusted log10 p <= -6. The run
   is valid only if no account reaches Holm-adjusted p <= 1e-3 on either control and the 1,000 unrelated null keys
   are calibrated (the binomial bounds above) on every model. Reported: the source's rank and log10 p, the
@@ -86,6 +99,7 @@ from distillguard.detect.radioactivity import (  # noqa: E402
     Predictions,
     account_keys,
     read_predictions,
+    score_window_mass_many,
     score_window_ranks_many,
 )
 from distillguard.distill import antidistillation_bench as ad  # noqa: E402
@@ -177,24 +191,73 @@ def verdict(models: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "target_5pct": {s: bool(valid and v) for s, v in sorted(five.items())}, "text": text}
 
 
+def mass_verdict(models: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The amended rule with the mass statistic, on the held-out models only (the controls' validity checks use
+    every model; the development models' detections are not credited).
+
+    Example:
+        >>> base = {"log10_p": 0.0, "nulls": {"min": 0.0, "calibrated": True}, "scheme": None, "share": 0.0}
+        >>> m = {"base": {**base, "mass": {"log10_p": 0.0, "z": 0.0, "nulls": {"min": 0.0, "calibrated": True}}},
+        ...      "kgw_5": {**base, "scheme": "kgw", "share": 0.05,
+        ...                "mass": {"log10_p": -8.0, "z": 6.0, "nulls": {"min": -2.0, "calibrated": True}}}}
+        >>> mass_verdict(m)["target_5pct"]
+        {'kgw': True}
+    """
+    view = mass_view(models)
+    full = verdict(view)
+    held = verdict({n: r for n, r in view.items() if n not in MASS_DEV})
+    valid = full["valid"]  # controls (the CLEAN student included) and calibration checked on every model
+    held["valid"] = valid
+    held["target_5pct"] = {s: bool(valid and ok) for s, ok in held["target_5pct"].items()}
+    held["dev_detected"] = {n: full["detected"][n] for n in MASS_DEV if n in full["detected"]}
+    if not valid:
+        held["text"] = "invalid: a control is detected or a model is not calibrated; no scheme is credited"
+    return held
+
+
 def read(model: Any, tok: Any, seqs: list[list[int]], h: int, label: str) -> Predictions:
     """The model's reading of the texts with its distribution after the 64 most frequent h-token windows."""
     return read_predictions(LocalSuspect(LoadedModel(model, tok, label, label, True)), seqs, context_width=h)
 
 
-def scores(readings: dict[str, Predictions], ref: np.ndarray, keys: list[Any]) -> dict[str, dict[str, Any]]:
-    """Per reading: the primary (relative to the teacher) and own-ranking scores of ``keys[0]``; the other keys
-    are its null. Every key's green lists are built once for all the readings."""
-    rel = score_window_ranks_many({n: (p, ref) for n, p in readings.items()}, keys)
+def scores(readings: dict[str, Predictions], keys: list[Any]) -> dict[str, dict[str, Any]]:
+    """Per reading: ``keys[0]``'s window-rank score relative to the teacher (the ``base`` reading), its own
+    ranking, and its green-mass score relative to the teacher (under ``"mass"``); the other keys are the null.
+    Every key's green lists are built once for all the readings."""
+    ref_lp = np.asarray(readings["base"].window_logprobs, dtype=np.float64)
+    ref_p = np.asarray(readings["base"].window_probs, dtype=np.float64)
+    rel = score_window_ranks_many({n: (p, ref_lp) for n, p in readings.items()}, keys)
     own = score_window_ranks_many({n: (p, None) for n, p in readings.items()}, keys[:1])
+    mass = score_window_mass_many({n: (p, ref_p) for n, p in readings.items()}, keys)
     V = keys[0].require_spec().vocab_size
     out = {}
     for n, r in rel.items():
         null = np.array([x.log10_p for x in r[1:]])
+        mnull = np.array([x.log10_p for x in mass[n][1:]])
         out[n] = {"log10_p": r[0].log10_p, "z": r[0].z, "mean_rank": r[0].green_fraction, "windows": r[0].scored // V,
                   "own_log10_p": own[n][0].log10_p, "own_z": own[n][0].z, "nulls": null_calibration(null),
-                  "null_log10_p": [round(float(x), 4) for x in null]}
+                  "null_log10_p": [round(float(x), 4) for x in null],
+                  "mass": {"log10_p": mass[n][0].log10_p, "z": mass[n][0].z,
+                           "green_share": mass[n][0].green_fraction, "nulls": null_calibration(mnull),
+                           "null_log10_p": [round(float(x), 4) for x in mnull]}}
     return out
+
+
+#: models that chose the mass statistic (post hoc): their mass numbers are development data
+MASS_DEV = ("kgw_100", "adfp_100", "clean")
+
+
+def mass_view(models: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The models with their green-mass numbers in the places :func:`verdict` reads.
+
+    Example:
+        >>> m = {"a": {"log10_p": 0.0, "nulls": {"min": 0.0}, "scheme": "kgw", "share": 1.0,
+        ...            "mass": {"log10_p": -7.0, "nulls": {"min": -2.0}}}}
+        >>> mass_view(m)["a"]["log10_p"], mass_view(m)["a"]["scheme"]
+        (-7.0, 'kgw')
+    """
+    return {n: {**r, "log10_p": r["mass"]["log10_p"], "z": r["mass"]["z"], "nulls": r["mass"]["nulls"]}
+            for n, r in models.items()}
 
 
 def run(cfg: ad.Config, ft: pre.Finetune, work: Path, bench: ad.Bench | None = None) -> dict[str, Any]:
@@ -217,7 +280,6 @@ def run(cfg: ad.Config, ft: pre.Finetune, work: Path, bench: ad.Bench | None = N
     keys = [key, *ad.null_keys(key, NULL_KEYS)]
     t0 = time.time()
     readings = {"base": read(teacher.model, tok, seqs, h, "base teacher")}
-    ref = np.asarray(readings["base"].window_logprobs, dtype=np.float64)
     models = {"base": {"what": "base teacher copy (not fine-tuned)", "scheme": None, "share": 0.0}}
     for name, st in students.items():
         model, info = pre.finetune_copy(teacher, st["pairs"], work / st["dir"], ft, cfg.seed, f"ft {name}")
@@ -231,20 +293,23 @@ def run(cfg: ad.Config, ft: pre.Finetune, work: Path, bench: ad.Bench | None = N
         del model
         gc.collect()
     t1 = time.time()
-    for name, r in scores(readings, ref, keys).items():
+    for name, r in scores(readings, keys).items():
         models[name].update(r)
-        nl = r["nulls"]
-        print(f"{name:>9}: log10 p {r['log10_p']:.2f} (z {r['z']:.1f}; own ranking {r['own_log10_p']:.2f}); null "
+        nl, ms = r["nulls"], r["mass"]
+        print(f"{name:>9}: rank log10 p {r['log10_p']:.2f} (z {r['z']:.1f}; own ranking {r['own_log10_p']:.2f}); null "
               f"keys min {nl['min']:.2f}, rejected {nl['rejected_0.01']}/{nl['n']} at 0.01, "
-              f"{nl['rejected_0.001']} at 0.001", flush=True)
+              f"{nl['rejected_0.001']} at 0.001 | mass log10 p {ms['log10_p']:.2f} (z {ms['z']:.1f}); null min "
+              f"{ms['nulls']['min']:.2f}, rejected {ms['nulls']['rejected_0.01']} / {ms['nulls']['rejected_0.001']}",
+              flush=True)
     score_s = round(time.time() - t1, 1)
     res = {"config": {**asdict(cfg), "finetune": asdict(ft), "null_keys": NULL_KEYS, "shares": SHARES,
                       "target_log10_p": TARGET_LOG10_P, "kgw_delta": pre.KGW_DELTA, "adfp_lambda": pre.ADFP_LAM},
-           "harvest": hstats, "models": models, "verdict": verdict(models),
+           "harvest": hstats, "models": models, "verdict": verdict(models), "verdict_mass": mass_verdict(models),
            "read": {"texts": len(seqs), "tokens": int(sum(map(len, seqs))), "windows_read": int(len(readings["base"].window_ids))},
            "timings_s": {"students_and_readings": round(time.time() - t0 - score_s, 1), "scoring": score_s,
                          "total": round(time.time() - t_start, 1)}}
-    print("verdict:", res["verdict"]["text"], flush=True)
+    print("verdict (window rank):", res["verdict"]["text"], flush=True)
+    print("verdict (mass, held-out models):", res["verdict_mass"]["text"], flush=True)
     return res
 
 
@@ -284,7 +349,8 @@ def attribution(cfg: ad.Config, ft: pre.Finetune, work: Path, bench: ad.Bench | 
     src = next(k for k in accounts if k.account == ATTR_SOURCE)
     seqs = [tok.encode(t, add_special_tokens=False)[:256] for t in real_texts("read", ft.read)]
     readings = {"base": read(teacher.model, tok, seqs, h, "base teacher")}
-    ref = np.asarray(readings["base"].window_logprobs, dtype=np.float64)
+    ref_lp = np.asarray(readings["base"].window_logprobs, dtype=np.float64)
+    ref_p = np.asarray(readings["base"].window_probs, dtype=np.float64)
     harvest, info = {}, {}
     conds = {"kgw": [WatermarkLogitsProcessor(src, delta=pre.KGW_DELTA)],
              "adfp": [ADFPLogitsProcessor(src, lam=pre.ADFP_LAM)]}
@@ -304,8 +370,10 @@ def attribution(cfg: ad.Config, ft: pre.Finetune, work: Path, bench: ad.Bench | 
         del model
         gc.collect()
     t1 = time.time()
-    acc = score_window_ranks_many({n: (p, ref) for n, p in readings.items()}, accounts, alpha=ATTR_ALPHA)
-    nulls = score_window_ranks_many({n: (p, ref) for n, p in readings.items()}, ad.null_keys(key, NULL_KEYS))
+    null_keys = ad.null_keys(key, NULL_KEYS)
+    acc = score_window_mass_many({n: (p, ref_p) for n, p in readings.items()}, accounts, alpha=ATTR_ALPHA)
+    nulls = score_window_mass_many({n: (p, ref_p) for n, p in readings.items()}, null_keys)
+    acc_rank = score_window_ranks_many({n: (p, ref_lp) for n, p in readings.items()}, accounts, alpha=ATTR_ALPHA)
     models: dict[str, dict[str, Any]] = {}
     for n, rs in acc.items():
         order = sorted(rs, key=lambda r: r.log10_p)
@@ -317,6 +385,10 @@ def attribution(cfg: ad.Config, ft: pre.Finetune, work: Path, bench: ad.Bench | 
                      "source_rank": rank, "source_log10_p": source.log10_p, "source_z": source.z,
                      "flagged": int(sum(r.detected for r in rs)),
                      "nulls": null_calibration(np.array([r.log10_p for r in nulls[n]]))}
+        rk = sorted(acc_rank[n], key=lambda r: r.log10_p)
+        models[n]["window_rank"] = {
+            "best": rk[0].account, "best_log10_p": rk[0].log10_p, "best_log10_p_holm": rk[0].log10_p_holm,
+            "source_rank": next(i for i, r in enumerate(rk) if r.account == ATTR_SOURCE) + 1}
         r = models[n]
         print(f"{n:>6}: best {r['best']} log10 p {r['best_log10_p']:.2f} (Holm {r['best_log10_p_holm']:.2f}); "
               f"{ATTR_SOURCE} rank {rank}, log10 p {r['source_log10_p']:.2f}; runner-up {r['runner_up']} "
@@ -337,16 +409,20 @@ def markdown_attribution(res: dict[str, Any]) -> str:
              "", provenance_line(res), "", f"Total {res['timings_s']['total']:.0f} s.", "",
              f"Rule: `benchmarks/antidistillation_relative.py` docstring (attribution). Harvester {cfg['source']} among "
              f"{cfg['accounts']} account sub-keys; teacher copies fine-tuned on its KGW δ={cfg['kgw_delta']:g} / ADFP "
-             f"λ={cfg['adfp_lambda']:g} answers (100 % marked); scored by the teacher-relative windowed rank test, "
-             f"Holm over the accounts; {cfg['null_keys']} unrelated keys per model check calibration.", "",
+             f"λ={cfg['adfp_lambda']:g} answers (100 % marked); scored by the teacher-relative green-mass test "
+             f"(primary, amended rule), Holm over the accounts; {cfg['null_keys']} unrelated keys per model check its "
+             "calibration. Last column: the window-rank statistic (reported).", "",
              f"**Verdict (pre-declared rule)**: {v['text']}. Valid: {v['valid']}.", ""]
     rows = [[n, r["student"], r["best"], f"{r['best_log10_p']:.2f}", f"{r['best_log10_p_holm']:.2f}",
              r["source_rank"], f"{r['source_log10_p']:.2f}", f"{r['runner_up']} ({r['runner_up_log10_p']:.2f})",
-             r["flagged"], f"{r['nulls']['rejected_0.01']} / {r['nulls']['rejected_0.001']}"]
+             r["flagged"], f"{r['nulls']['rejected_0.01']} / {r['nulls']['rejected_0.001']}",
+             f"{r['window_rank']['best']} {r['window_rank']['best_log10_p']:.2f}, source rank "
+             f"{r['window_rank']['source_rank']}"]
             for n, r in res["models"].items()]
     lines += md_table(["model", "student", "strongest account", "log10 p", "Holm log10 p", f"{cfg['source']} rank",
                        f"{cfg['source']} log10 p", "runner-up (log10 p)", f"accounts flagged (Holm p <= {cfg['alpha']:g})",
-                       "null keys rejected at 0.01 / 0.001"], rows, align="lllrrrrlrr")
+                       "null keys rejected at 0.01 / 0.001", "window rank: strongest, log10 p"], rows,
+                      align="lllrrrrlrrl")
     return "\n".join(lines) + "\n"
 
 
@@ -393,6 +469,13 @@ def markdown(res: dict[str, Any], png: str | None) -> str:
              f"**Verdict (pre-declared rule)**: {v['text']}. Valid: {v['valid']} (calibrated on every model: "
              f"{v['calibrated']}). 5 % target (p <= 1e-6) met: "
              + ", ".join(f"{s.upper()} {'yes' if ok else 'no'}" for s, ok in v["target_5pct"].items()) + ".", ""]
+    vm = res.get("verdict_mass")
+    if vm:
+        lines += [f"**Green-mass statistic (amended rule; held-out models: 25 % and 5 %)**: {vm['text']}. Valid: "
+                  f"{vm['valid']}. 5 % target met: "
+                  + ", ".join(f"{s.upper()} {'yes' if ok else 'no'}" for s, ok in vm["target_5pct"].items())
+                  + ". Development models (chose the statistic; not credited): detected "
+                  + ", ".join(f"{n} {'yes' if d else 'no'}" for n, d in vm["dev_detected"].items()) + ".", ""]
     if png:
         lines += [f"![log10 p against the marked share]({png})", ""]
     rows = []
@@ -402,9 +485,17 @@ def markdown(res: dict[str, Any], png: str | None) -> str:
                      f"{r['own_log10_p']:.2f}", f"{nl['median']:.2f} / {nl['min']:.2f}",
                      f"{nl['rejected_0.01']} (≤{nl['bound_0.01']}) / {nl['rejected_0.001']} (≤{nl['bound_0.001']})",
                      "yes" if v["detected"][n] else "no"])
-    lines += md_table(["model", "what", "marked answers", "log10 p (relative, primary)", "z", "log10 p (own ranking)",
-                       "null keys: median / min log10 p", "null keys rejected at 0.01 / 0.001 (bound)", "detected"],
-                      rows, align="llrrrrrrl")
+        if "mass" in r:
+            ms = r["mass"]
+            rows[-1] += [f"{ms['log10_p']:.2f}", f"{ms['z']:.2f}", f"{ms['nulls']['min']:.2f}",
+                         f"{ms['nulls']['rejected_0.01']} / {ms['nulls']['rejected_0.001']}",
+                         ("yes" if vm and vm["detected"].get(n) else "no") if n not in MASS_DEV else "(dev)"]
+    head = ["model", "what", "marked answers", "log10 p (rank, relative, primary)", "z", "log10 p (own ranking)",
+            "null keys: median / min log10 p", "null keys rejected at 0.01 / 0.001 (bound)", "detected"]
+    if vm:
+        head += ["log10 p (mass, relative)", "mass z", "mass null keys min", "mass null rejected 0.01 / 0.001",
+                 "mass detected"]
+    lines += md_table(head, rows, align="llrrrrrrl" + ("rrrrl" if vm else ""))
     lines += ["", "## Notes", ""] + [f"- {x}" for x in NOTES]
     return "\n".join(lines) + "\n"
 
@@ -417,6 +508,10 @@ NOTES = [
     "sum of the green entries, Chernoff bound over independent windows (no parametric tail).",
     "The base teacher copy read against itself has identical distributions: every entry ties, z = 0 by construction.",
     "'own ranking': the same statistic without the reference, reported only.",
+    "Mass: distillguard.detect.radioactivity.score_window_mass_many (= `distillguard detect --reading-statistic mass "
+    "--reading-reference TEACHER`): the same windows; each token scored by the student's mean next-token probability "
+    "after the window minus the teacher's; the green scores summed over the windows; Chernoff bound with Hoeffding's "
+    "with-replacement domination (conservative). Chosen post hoc on kgw_100, adfp_100 and clean ('(dev)').",
     "Null keys: 1,000 keys unrelated to the harvests (the first 50 are the other antidistillation benchmarks' null "
     "keys); each picks its own windows among the 64 read. A model is 'calibrated' when the rejections at 0.01 and "
     "0.001 stay within the 0.999 binomial quantiles.",

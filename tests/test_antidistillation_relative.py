@@ -42,6 +42,20 @@ def test_verdict_follows_the_declared_rule(bench_mod):
         assert not bench_mod.verdict(_models(adfp_5=-9.0, **{control: -7.0}))["valid"]
 
 
+def test_mass_verdict_credits_only_held_out_models_and_keeps_the_controls(bench_mod):
+    def row(scheme, share, mass_lp):
+        return {"log10_p": 0.0, "z": 0.0, "nulls": {"min": -3.0, "calibrated": True}, "scheme": scheme,
+                "share": share, "mass": {"log10_p": mass_lp, "z": 0.0, "nulls": {"min": -3.0, "calibrated": True}}}
+    m = {"base": row(None, 0.0, 0.0), "clean": row(None, 0.0, -0.1), "kgw_100": row("kgw", 1.0, -9.0),
+         "adfp_100": row("adfp", 1.0, -0.5), "kgw_5": row("kgw", 0.05, -0.2), "adfp_5": row("adfp", 0.05, -7.5)}
+    v = bench_mod.mass_verdict(m)
+    assert v["valid"] and v["dev_detected"]["kgw_100"] and "100 %" not in v["per_share"]
+    assert v["target_5pct"] == {"adfp": True, "kgw": False}
+    m["clean"]["mass"]["log10_p"] = -8.0  # a development model, but still a control: the run is void
+    v = bench_mod.mass_verdict(m)
+    assert not v["valid"] and not any(v["target_5pct"].values())
+
+
 def test_mixture_keeps_one_answer_per_prompt(bench_mod):
     marked = [(f"p{i}", f"m{i}") for i in range(20)]
     clean = [(f"p{i}", f"c{i}") for i in range(20)]
@@ -81,6 +95,12 @@ def test_main_runs_tiny_with_an_injected_teacher(bench_mod, char_tokenizer, tmp_
     for r in res["models"].values():
         assert r["nulls"]["n"] == 30 and len(r["null_log10_p"]) == 30 and r["log10_p"] <= 0
         assert 1 <= r["windows"] <= 16
+        assert r["mass"]["nulls"]["n"] == 30 and r["mass"]["log10_p"] <= 0
+    assert base["mass"]["z"] == 0.0 and base["mass"]["log10_p"] == 0.0
+    vm = res["verdict_mass"]
+    assert set(vm["dev_detected"]) == {"kgw_100", "adfp_100", "clean"}
+    assert set(vm["per_share"]) == {"25 %", "5 %"}  # the development models are not credited
+    assert "Green-mass statistic" in md and "(dev)" in md
     assert (work / "ft_kgw_s5" / "train.json").exists() and (work / "ft_adfp_s25" / "train.json").exists()
     assert (cache_dir() / "bench" / "antidistillation_relative_tiny.png").stat().st_size > 0
     assert "Verdict (pre-declared rule)" in md and "| kgw_5 |" in md
@@ -121,3 +141,4 @@ def test_attribution_runs_tiny_with_an_injected_teacher(bench_mod, char_tokenize
         assert 1 <= r["source_rank"] <= 25 and r["nulls"]["n"] == 20 and r["best_log10_p"] <= r["source_log10_p"]
     assert (work / "gen_H_kgw_acct-0011.json").exists() and (work / "ft_adfp_acct-0011" / "train.json").exists()
     assert res["harvest"]["kgw"]["kl"] > 0
+    assert all(1 <= r["window_rank"]["source_rank"] <= 25 for r in res["models"].values())

@@ -427,7 +427,7 @@ def test_reference_model_cancels_what_a_fine_tuned_copy_kept(h0_students, tmp_pa
     assert rel.best.z > own.best.z + 3  # measured in 3 runs: z 4.0-6.8 alone, 12.6-13.5 relative
     self_null = reading_test(clean, keys, text, reference=clean)  # identical distributions: no evidence at all
     assert not self_null.detected and max(r.z for r in self_null.results) == 0.0
-    with pytest.raises(Exception, match="only by the rank statistic"):
+    with pytest.raises(Exception, match="only by the rank and mass statistics"):
         reading_test(copy, keys, text, statistic="top1", reference=clean)
 
 
@@ -517,6 +517,27 @@ def test_window_rank_reference_stays_calibrated_over_independent_keys(char_token
         score_window_ranks(read[0], keys[:1], reference=read[1].window_logprobs[:10])
 
 
+def test_window_mass_statistic_stays_calibrated_over_independent_keys(char_tokenizer):
+    """h = 1 green-mass test: a tiny random model read alone and relative to an unrelated one, 1,000 keys each."""
+    from distillguard.detect.radioactivity import score_window_mass
+
+    V = len(char_tokenizer)
+    spec = WatermarkSpec(vocab_size=V, gamma=0.25, context_width=1)
+    seqs = [char_tokenizer.encode(t, add_special_tokens=False) for t in _random_texts(30, 100, 4)]
+    read = [read_predictions(LocalSuspect(LoadedModel(build_tiny_lm(V, seed=s), char_tokenizer, f"m{s}", f"m{s}",
+                                                      False)), seqs, context_width=1, n_windows=48) for s in (9, 10)]
+    assert read[0].window_probs.shape == read[0].window_logprobs.shape
+    assert np.allclose(read[0].window_probs.sum(1), 1.0, atol=1e-4)  # averaged distributions
+    keys = [WatermarkKey.generate(spec) for _ in range(1000)]
+    for ref in (None, read[1].window_probs):
+        res = score_window_mass(read[0], keys, alpha=1e-3, reference=ref)
+        p = np.array([r.p_value for r in res])
+        assert _fpr_ok(p, 0.01) and _fpr_ok(p, 0.05) and not any(r.detected for r in res)
+        assert all(r.statistic == "mass" and r.scored // V <= 16 for r in res)
+    with pytest.raises(DistillguardError, match="h >= 1 key"):
+        score_window_mass(read[0], [WatermarkKey.generate(WatermarkSpec(vocab_size=V, context_width=0))])
+
+
 def test_window_reference_cancels_what_a_fine_tuned_h1_copy_kept(tmp_path):
     """A clean h = 1 student fine-tuned briefly on one account's marked bigram streams: ranked relative to the
     model it was copied from, the mark stands out more than in the copy's own ranking (``auto`` picks the rank
@@ -545,6 +566,13 @@ def test_window_reference_cancels_what_a_fine_tuned_h1_copy_kept(tmp_path):
     assert rel.best.z > own.best.z + 1.5, (own.best.z, rel.best.z)  # measured, 3 seeds: +2.3 to +2.5
     self_null = reading_test(clean, keys, text, reference=clean)
     assert not self_null.detected and max(r.z for r in self_null.results) == 0.0
+    # the green-mass statistic on the same reading texts: detected and attributed too (measured, 3 seeds: log10 p
+    # -10.1 to -14.6 relative, -5.4 to -9.2 alone); against itself no evidence at all
+    mass = reading_test(copy, keys, text, statistic="mass", reference=clean)
+    assert mass.units["statistic"] == "mass" and mass.detected and mass.attributed == ["acct-7"], mass.best
+    assert mass.best.log10_p < -6 and mass.best.statistic == "mass"
+    mass_null = reading_test(clean, keys, text, statistic="mass", reference=clean)
+    assert not mass_null.detected and max(r.z for r in mass_null.results) == 0.0
 
 
 def test_null_summary_one_sided_ks_flags_only_anticonservative_p_values():

@@ -280,10 +280,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--suspect-model", default=None, help="model name sent to an HTTP suspect")
     add_http_args(p)
     p.add_argument("--alpha", type=probability, default=1e-3, help="threshold on Holm-adjusted p-values (1e-3)")
-    p.add_argument("--reading-statistic", choices=["auto", "rank", "top1"], default="auto",
+    p.add_argument("--reading-statistic", choices=["auto", "rank", "top1", "mass"], default="auto",
                    help="reading mode: rank (the whole averaged distribution; for h >= 1 keys per frequent "
-                   "context window, one per keyed order), top1 (green coins of top-1 predictions); auto = rank "
-                   "for h = 0 keys, top1 otherwise. auto is THE DEFAULT, chosen up front: choose the statistic "
+                   "context window, one per keyed order), top1 (green coins of top-1 predictions), mass (h >= 1 "
+                   "keys: probability on the green lists of those windows; with --reading-reference TEACHER for "
+                   "a fine-tuned copy of the teacher); auto = rank for h = 0 keys or with --reading-reference, "
+                   "top1 otherwise. auto is THE DEFAULT, chosen up front: choose the statistic "
                    "before looking; if you try several, use --reading-variants so the p-value is corrected")
     p.add_argument("--reading-variants", type=_variants, metavar="V1,V2,...", default=None,
                    help="reading mode: run several statistics on one reading and correct for it (Bonferroni). "

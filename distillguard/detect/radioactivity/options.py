@@ -22,7 +22,7 @@ from distillguard.suspects import SuspectLike
 __all__ = ["ReadingOptions", "STATISTICS"]
 
 #: the reading statistics: ``auto`` = ``rank`` for h = 0 keys (with local weights), else ``top1``
-STATISTICS = ("auto", "rank", "top1")
+STATISTICS = ("auto", "rank", "top1", "mass")
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class ReadingOptions:
         n_texts: held-out texts read when none are given. max_tokens: tokens read per text.
         alpha: detection threshold on Holm-adjusted p-values. batch_size: texts per forward pass.
         allow_keyed_text: read text that itself carries a tested key's watermark (a warning, not an error).
-        statistic: ``auto``, ``rank`` or ``top1``.
+        statistic: ``auto``, ``rank``, ``top1`` or ``mass`` (h >= 1 keys).
         reference: a local model independent of the key, read as well (rank statistic; with ``auto`` it selects
             the rank statistic for h >= 1 keys too).
         vocabulary_texts: unwatermarked teacher answers; only their vocabulary is ranked (rank, h = 0).
@@ -51,7 +51,7 @@ class ReadingOptions:
         >>> ReadingOptions(statistic="median")
         Traceback (most recent call last):
         ...
-        distillguard.errors.DistillguardError: unknown reading statistic 'median': use auto, rank or top1
+        distillguard.errors.DistillguardError: unknown reading statistic 'median': use auto, rank, top1 or mass
     """
 
     n_texts: int = 200
@@ -68,7 +68,7 @@ class ReadingOptions:
 
     def __post_init__(self) -> None:
         if self.statistic not in STATISTICS:
-            raise DistillguardError(f"unknown reading statistic {self.statistic!r}: use auto, rank or top1")
+            raise DistillguardError(f"unknown reading statistic {self.statistic!r}: use auto, rank, top1 or mass")
         if self.reference is not None and self.unigram_texts is not None:
             raise DistillguardError("choose one reading reference: a reference model or unigram texts, not both")
         self._require_rank(self.statistic, 0)
@@ -105,13 +105,13 @@ class ReadingOptions:
             >>> ReadingOptions().reads_windows, ReadingOptions(reference=object()).reads_windows
             (False, True)
         """
-        return self.statistic == "rank" or (self.statistic == "auto" and self.reference is not None)
+        return self.statistic in ("rank", "mass") or (self.statistic == "auto" and self.reference is not None)
 
     def _require_rank(self, statistic: str, h: int) -> None:
         """Raise when a rank-only option is set but ``statistic`` is not the rank statistic of h = 0 keys."""
         if self.reference is not None and statistic == "top1":
-            raise DistillguardError("a reading reference model is used only by the rank statistic")
-        if self.h0_rank_options and (statistic == "top1" or h > 0):
+            raise DistillguardError("a reading reference model is used only by the rank and mass statistics")
+        if self.h0_rank_options and (statistic in ("top1", "mass") or h > 0):
             raise DistillguardError(f"{' and '.join(self.h0_rank_options)}: only for the rank statistic with h = 0 keys")
 
     def check_spec(self, spec: WatermarkSpec) -> None:
@@ -127,6 +127,8 @@ class ReadingOptions:
             distillguard.errors.DistillguardError: a reading reference model needs the rank statistic, which supports h = 0 keys and h >= 1 keys with left seeding
         """
         h = spec.context_width
+        if self.statistic == "mass" and (h == 0 or spec.seeding != "left"):
+            raise DistillguardError("the mass statistic needs an h >= 1 key with left seeding: use rank or top1")
         if self.statistic == "rank" and h > 0 and spec.seeding != "left":
             raise DistillguardError("the rank statistic supports h = 0 keys and h >= 1 keys with left seeding: "
                                     "use --reading-statistic top1")
@@ -146,7 +148,8 @@ class ReadingOptions:
         statistic = self.statistic
         if statistic == "auto":  # h >= 1 keys keep top-1 coins unless asked (or given a reference): see the package docstring
             statistic = "rank" if (spec.context_width == 0 or self.reference is not None) and has_distribution else "top1"
-        if statistic == "rank" and not has_distribution:
-            raise DistillguardError("the rank statistic needs the suspect's next-token distribution (local weights)")
+        if statistic in ("rank", "mass") and not has_distribution:
+            raise DistillguardError(f"the {statistic} statistic needs the suspect's next-token distribution "
+                                    "(local weights)")
         self._require_rank(statistic, spec.context_width)
         return statistic

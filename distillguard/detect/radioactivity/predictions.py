@@ -39,6 +39,8 @@ class Predictions:
         bucket_logprobs: ``[B, V]`` (h = 0 reading with ``curve_buckets``) the same average over each of B
             consecutive groups of texts; bucket_counts: ``[B]`` positions per group. They give the evidence
             curve of a report (log10 p as more text is read) without a second pass.
+        window_probs: ``[W, V]`` the suspect's next-token *probabilities* averaged over each window's positions
+            (the ``mass`` statistic of h >= 1 keys), read with ``window_logprobs``.
 
     Example:
         >>> import numpy as np
@@ -56,6 +58,7 @@ class Predictions:
     window_counts: np.ndarray | None = None
     bucket_logprobs: np.ndarray | None = None
     bucket_counts: np.ndarray | None = None
+    window_probs: np.ndarray | None = None
 
     @property
     def n_texts(self) -> int:

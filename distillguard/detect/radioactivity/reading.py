@@ -30,6 +30,7 @@ from distillguard.detect.radioactivity.statistics import (
     pooled_coin_test,
     score_predictions,
     score_ranks,
+    score_window_mass,
     score_window_ranks,
     teacher_vocabulary,
     unigram_logprobs,
@@ -66,7 +67,7 @@ def read_predictions(suspect: SuspectLike, sequences: Sequence[Sequence[int]], *
     seqs = [list(map(int, s)) for s in sequences if len(s) > 0]
     if not seqs:
         raise DistillguardError("nothing to read: every text is empty")
-    mean_lp = window_ids = window_lp = window_counts = bucket_lp = bucket_counts = None
+    mean_lp = window_ids = window_lp = window_p = window_counts = bucket_lp = bucket_counts = None
     if hasattr(suspect, "reading_pass"):  # top-1 and the averaged distributions from one forward pass
         groups, n_groups = None, 0
         if context_width > 0:
@@ -77,9 +78,10 @@ def read_predictions(suspect: SuspectLike, sequences: Sequence[Sequence[int]], *
             which = [i * n_groups // len(seqs) for i in range(len(seqs))]
             groups = [np.full(len(s), b, dtype=np.int64) for s, b in zip(seqs, which)]
             bucket_counts = np.bincount(which, weights=[len(s) for s in seqs], minlength=n_groups)
-        out, mean_lp, group_lp = suspect.reading_pass(seqs, batch_size=batch_size, groups=groups, n_groups=n_groups)
+        out, mean_lp, group_lp, group_p = suspect.reading_pass(seqs, batch_size=batch_size, groups=groups,
+                                                               n_groups=n_groups)
         if context_width > 0:
-            window_lp = group_lp
+            window_lp, window_p = group_lp, group_p
         else:
             bucket_lp = group_lp
     else:
@@ -89,7 +91,7 @@ def read_predictions(suspect: SuspectLike, sequences: Sequence[Sequence[int]], *
     preds = np.concatenate([np.asarray(p, dtype=np.int64) for p in out])
     return Predictions(ids, segments, preds, getattr(suspect, "identity", "suspect"), mean_lp, window_ids,
                        None if window_lp is None else window_lp.astype(np.float32), window_counts, bucket_lp,
-                       bucket_counts)
+                       bucket_counts, None if window_p is None else window_p.astype(np.float32))
 
 
 def _frequent_windows(seqs: list[list[int]], h: int, n: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
@@ -175,7 +177,8 @@ def reading_test(suspect: SuspectLike, keys: Sequence[WatermarkKey], texts: Sequ
     over the keys) for a key under test are refused unless ``allow_keyed_text``: reading them is biased
     (DESIGN.md contract 4). Pass ``predictions`` to reuse a previous reading.
 
-    ``statistic``: ``rank`` (local weights; h = 0 keys, or h >= 1 keys with left seeding), ``top1``, or
+    ``statistic``: ``rank`` (local weights; h = 0 keys, or h >= 1 keys with left seeding), ``mass`` (local
+    weights, h >= 1 keys with left seeding: the green-mass test of :func:`score_window_mass`), ``top1``, or
     ``auto`` (``rank`` for h = 0 keys, else ``top1``); see the package docstring. ``reference`` (rank
     statistic only): a local model *independent of the key* -- typically the untouched teacher -- that reads
     the same text; the vocabulary is then ranked by the suspect's mean log-probability minus the reference's,
@@ -229,7 +232,16 @@ def reading_test(suspect: SuspectLike, keys: Sequence[WatermarkKey], texts: Sequ
     statistic = opts.resolve(spec, predictions.mean_logprobs is not None)
     units = {"texts_read": predictions.n_texts, "tokens_read": int(len(predictions.ids)), "statistic": statistic}
     curve: list[dict[str, float]] = []  # none for the h >= 1 rank statistic (its windows are not bucketed)
-    if statistic == "rank" and spec.context_width > 0:
+    if statistic == "mass":
+        ref_p = _window_reference(opts, predictions, spec, units, notes, field="window_probs")
+        results = score_window_mass(predictions, keys, spec=spec, alpha=opts.alpha, reference=ref_p)
+        units["scored_unit"] = ("vocabulary entry after a frequent context window (one window per keyed order), "
+                                "scored by the suspect's mean next-token probability there"
+                                + (" minus the reference's" if ref_p is not None else ""))
+        test = ("one-sided green-mass test: the green tokens' summed (probability) scores of one frequent window per "
+                "keyed order vs random subsets (Chernoff bound with Hoeffding's with-replacement domination, "
+                "independent windows), Holm-adjusted over keys")
+    elif statistic == "rank" and spec.context_width > 0:
         ref_lp = _window_reference(opts, predictions, spec, units, notes)
         results = score_window_ranks(predictions, keys, spec=spec, alpha=opts.alpha, reference=ref_lp)
         units["scored_unit"] = ("vocabulary entry after a frequent context window (one window per keyed order), "
@@ -262,8 +274,9 @@ def reading_test(suspect: SuspectLike, keys: Sequence[WatermarkKey], texts: Sequ
 
 
 def _window_reference(opts: ReadingOptions, preds: Predictions, spec: WatermarkSpec, units: dict[str, Any],
-                      notes: list[str]) -> np.ndarray | None:
-    """The reference model's mean log-probabilities after the suspect reading's windows (h >= 1), or None."""
+                      notes: list[str], field: str = "window_logprobs") -> np.ndarray | None:
+    """The reference model's mean log-probabilities (``field="window_probs"``: probabilities) after the suspect
+    reading's windows (h >= 1), or None."""
     if opts.reference is None:
         return None
     _check_reading_tokenizer(opts.reference, spec)
@@ -272,8 +285,8 @@ def _window_reference(opts: ReadingOptions, preds: Predictions, spec: WatermarkS
     if ref.window_ids is None or not np.array_equal(ref.window_ids, preds.window_ids):
         raise DistillguardError("the reference read other context windows than the suspect: read both on the same texts")
     units["reference"] = getattr(opts.reference, "identity", "reference")
-    notes.append(f"ranked by log-probability relative to the reference {units['reference']}")
-    return ref.window_logprobs
+    notes.append(f"scored relative to the reference {units['reference']}")
+    return getattr(ref, field)
 
 
 def _nonempty(texts: Sequence[str], what: str) -> list[str]:

@@ -33,7 +33,9 @@ class KeyScore:
 
     ``statistic`` is ``"coins"`` (exact binomial test: ``green`` of ``scored`` distinct coins, rate
     ``green_fraction`` vs ``gamma``) or ``"rank"`` (rank test: ``green`` of ``scored`` vocabulary entries are
-    green, ``green_fraction`` is their mean normalised rank and ``gamma`` its null mean, 0.5).
+    green, ``green_fraction`` is their mean normalised rank and ``gamma`` its null mean, 0.5) or ``"mass"``
+    (green-mass test: ``scored`` (window, token) entries, ``green`` of them green, ``green_fraction`` the green
+    share of the windows' absolute probability (change), ``gamma`` its null mean).
     """
 
     key_fingerprint: str

@@ -29,10 +29,13 @@ import numpy as np
 from distillguard.detect.radioactivity.predictions import Predictions, _reading_tuples
 from distillguard.detect.radioactivity.result import DEFAULT_MODEL_ALPHA, KeyScore, _holm_fill
 from distillguard.detect.stats import (
+    SUBSET_LAMBDA,
     binom_test,
     blocked_rank_sum_test_ranked,
+    blocked_subset_sum_test,
     rank_scores,
     rank_sum_test,
+    subset_mean_cgf,
     tied_block,
     top_count_test,
 )
@@ -385,15 +388,130 @@ def score_window_ranks_many(
                                         f"suspect's {lp.shape}: read both on the same texts with the same context width")
             lp = lp[:, :V] - ref[:, :V]
         ranked[name] = [rank_scores(row) for row in lp[:, :V]]  # once per window, shared by every key
-    tokens = np.arange(V, dtype=np.int64)
     out: dict[str, list[KeyScore]] = {name: [] for name in readings}
-    for k in keys:
-        m = key_material(k, spec)
-        p, o = seed_to_arc_np(context_seeds_np(m, window_ids, np.zeros(len(window_ids), np.int64)), spec)
-        _, first = np.unique(p, return_index=True)  # windows are most frequent first: the first of each order
-        green = is_green_np(p[first][:, None], o[first][:, None], tokens[None, :], m.positions, spec)
+    for k, first, green in _window_greens(keys, spec, window_ids):
         for name, r in ranked.items():
             log10_p, z, mean = blocked_rank_sum_test_ranked([r[i] for i in first], green)
             out[name].append(KeyScore(k.fingerprint, k.account, int(len(first)) * V, int(green.sum()), 0.5, mean,
                                       z, 10.0**log10_p, log10_p, statistic="rank"))
     return {name: _holm_fill(scores, alpha) for name, scores in out.items()}
+
+
+def _window_greens(keys: Sequence[WatermarkKey], spec: WatermarkSpec, window_ids: np.ndarray):
+    """Per key: ``(key, first, green)`` -- the read windows used (the most frequent of each keyed order) and
+    their green lists ``[len(first), V]``. Lists of different orders are independent uniformly random subsets."""
+    tokens = np.arange(spec.vocab_size, dtype=np.int64)
+    for k in keys:
+        m = key_material(k, spec)
+        p, o = seed_to_arc_np(context_seeds_np(m, window_ids, np.zeros(len(window_ids), np.int64)), spec)
+        _, first = np.unique(p, return_index=True)  # windows are most frequent first: the first of each order
+        yield k, first, is_green_np(p[first][:, None], o[first][:, None], tokens[None, :], m.positions, spec)
+
+
+def _window_scores(readings: Mapping[str, tuple[Predictions, np.ndarray | None]], spec: WatermarkSpec,
+                   field: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The common windows and, per reading, its ``[W, V]`` window values (``field``) minus its reference's."""
+    h, V = spec.context_width, spec.vocab_size
+    if h == 0 or spec.seeding != "left":
+        raise DistillguardError("the windowed statistics need an h >= 1 key with left seeding")
+    window_ids, out = None, {}
+    for name, (preds, reference) in readings.items():
+        values = getattr(preds, field)
+        if preds.window_ids is None or values is None or len(preds.window_ids) == 0:
+            raise DistillguardError("the windowed statistics need the suspect's distribution per context window "
+                                    "(read with local weights and context_width = h)")
+        if preds.window_ids.shape[1] != h:
+            raise DistillguardError(f"windows were read for h = {preds.window_ids.shape[1]}, the key has h = {h}")
+        if window_ids is not None and not np.array_equal(window_ids, preds.window_ids):
+            raise DistillguardError("the readings kept different windows (other texts)")
+        window_ids = preds.window_ids
+        x = np.asarray(values, dtype=np.float64)
+        if x.shape[1] < V:
+            raise DistillguardError(f"the suspect's distribution has {x.shape[1]} entries, the key's vocabulary {V}")
+        x = x[:, :V]
+        if reference is not None:
+            ref = np.asarray(reference, dtype=np.float64)
+            if ref.shape[0] != x.shape[0] or ref.shape[1] < V:
+                raise DistillguardError(f"the reference's window distribution has shape {ref.shape}, the "
+                                        f"suspect's {x.shape}: read both on the same texts with the same context width")
+            x = x - ref[:, :V]
+        out[name] = x
+    return window_ids, out
+
+
+def score_window_mass(
+    preds: Predictions, keys: Sequence[WatermarkKey], *, spec: WatermarkSpec | None = None,
+    alpha: float = DEFAULT_MODEL_ALPHA, reference: np.ndarray | None = None,
+) -> list[KeyScore]:
+    """Green-mass test of h >= 1 keys (``left`` seeding): the suspect's next-token probability on each window's
+    green list, one window per keyed order (as :func:`score_window_ranks`).
+
+    A student that learned the mark moves probability *mass* onto green tokens where the distribution has mass;
+    a rank over the whole vocabulary weighs the ten-thousand-odd tokens nobody predicts like the few that carry
+    it. Here each window's score of token v is the suspect's mean probability after the window (minus the
+    ``reference``'s: ``[W, V]`` mean probabilities of a key-independent model such as the untouched teacher,
+    read on the same windows), and the statistic is the sum of the green tokens' scores over the windows used.
+    Under the null each used window's green list is a uniformly random subset of its size, independently across
+    windows, whatever the scores: :func:`~distillguard.detect.stats.blocked_subset_sum_test` bounds the tail
+    (Chernoff, Hoeffding's with-replacement domination; no parametric tail, conservative by the finite-population
+    factor). ``green_fraction`` reports the green share of the used windows' mass (of the *change* from the
+    reference when there is one, summed over the windows).
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.keys import WatermarkKey, WatermarkSpec
+        >>> from distillguard.detect.radioactivity import Predictions, score_window_mass
+        >>> key = WatermarkKey(b"\\x06" * 32, WatermarkSpec(vocab_size=300, context_width=1))
+        >>> probs = np.random.default_rng(0).dirichlet(np.ones(300), size=20)  # a suspect that learned nothing
+        >>> p = Predictions(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
+        ...                 window_ids=np.arange(20)[:, None], window_probs=probs)
+        >>> r = score_window_mass(p, [key])[0]
+        >>> r.statistic, r.detected
+        ('mass', False)
+    """
+    return score_window_mass_many({"suspect": (preds, reference)}, keys, spec=spec, alpha=alpha)["suspect"]
+
+
+def score_window_mass_many(
+    readings: Mapping[str, tuple[Predictions, np.ndarray | None]], keys: Sequence[WatermarkKey], *,
+    spec: WatermarkSpec | None = None, alpha: float = DEFAULT_MODEL_ALPHA,
+) -> dict[str, list[KeyScore]]:
+    """:func:`score_window_mass` of several readings of the same texts (``name -> (predictions, reference
+    probabilities)``), each key's green lists built once for all of them and each window's CGF once per reading.
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.keys import WatermarkKey, WatermarkSpec
+        >>> from distillguard.detect.radioactivity import Predictions, score_window_mass, score_window_mass_many
+        >>> key = WatermarkKey(b"\\x06" * 32, WatermarkSpec(vocab_size=300, context_width=1))
+        >>> rng = np.random.default_rng(0)
+        >>> reads = {n: Predictions(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
+        ...                         window_ids=np.arange(20)[:, None], window_probs=rng.dirichlet(np.ones(300), 20))
+        ...          for n in ("a", "b")}
+        >>> many = score_window_mass_many({n: (p, None) for n, p in reads.items()}, [key])
+        >>> many["b"][0].log10_p == score_window_mass(reads["b"], [key])[0].log10_p
+        True
+    """
+    if not keys:
+        raise DistillguardError("no key to test")
+    if not readings:
+        raise DistillguardError("no reading to score")
+    spec = spec or keys[0].require_spec()
+    window_ids, scores = _window_scores(readings, spec, "window_probs")
+    prepared = {}
+    for name, x in scores.items():
+        centred = x - x.mean(axis=1, keepdims=True)
+        scale = float(np.abs(centred).max()) or 1.0  # key-independent: fixed before any green list is drawn
+        lam = SUBSET_LAMBDA / scale
+        prepared[name] = (x, scale, [subset_mean_cgf(row, lam) for row in x])
+    out: dict[str, list[KeyScore]] = {name: [] for name in readings}
+    for k, first, green in _window_greens(keys, spec, window_ids):
+        for name, (x, scale, cgfs) in prepared.items():
+            log10_p, z = blocked_subset_sum_test([x[i] for i in first], green, cgfs=[cgfs[i] for i in first],
+                                                 scale=scale)
+            used = x[first]
+            total = float(np.abs(used).sum())
+            share = float(np.abs(used[green]).sum() / total) if total > 0 else 0.0
+            out[name].append(KeyScore(k.fingerprint, k.account, int(used.size), int(green.sum()), spec.gamma,
+                                      share, z, 10.0**log10_p, log10_p, statistic="mass"))
+    return {name: _holm_fill(scores_, alpha) for name, scores_ in out.items()}
