@@ -80,6 +80,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -437,16 +438,23 @@ def plot(res: dict[str, Any], path: Path) -> None:
     ms = res["models"]
     for s, c in (("kgw", "tab:blue"), ("adfp", "tab:red")):
         pts = sorted((r["share"], r["log10_p"]) for r in ms.values() if r["scheme"] == s)
-        ax.plot([100 * x for x, _ in pts], [y for _, y in pts], "o-", color=c, label=f"{s.upper()} student")
+        ax.plot([100 * x for x, _ in pts], [y for _, y in pts], "o-", color=c, label=f"{s.upper()}: window rank")
+        pts = sorted((r["share"], r["mass"]["log10_p"]) for r in ms.values() if r["scheme"] == s and "mass" in r)
+        if pts:
+            ax.plot([100 * x for x, _ in pts], [y for _, y in pts], "s--", color=c, mfc="white",
+                    label=f"{s.upper()}: green mass (100 %: dev)")
     lo = min(r["nulls"]["min"] for r in ms.values())
-    ax.axhspan(lo, 0, color="grey", alpha=0.2, label=f"{res['config']['null_keys']} null keys (all models)")
+    ax.axhspan(lo, 0, color="grey", alpha=0.15, label=f"window rank: range of {res['config']['null_keys']} null keys")
+    if all("mass" in r for r in ms.values()):
+        lo_m = min(r["mass"]["nulls"]["min"] for r in ms.values())
+        ax.axhspan(lo_m, 0, color="tab:green", alpha=0.15, label="green mass: range of the null keys")
     ax.axhline(TARGET_LOG10_P, color="k", ls="--", lw=1, label="target p = 1e-6")
     ax.plot([0], [ms["clean"]["log10_p"]], "s", color="grey", label="CLEAN student (0 %)")
     ax.set_xscale("symlog", linthresh=5)
     ax.set_xticks([0, 5, 25, 100])
     ax.set_xticklabels(["0", "5", "25", "100"])
     ax.set_xlabel("marked answers in the fine-tuning set (%)")
-    ax.set_ylabel("log10 p (teacher-relative window rank)")
+    ax.set_ylabel("log10 p (relative to the teacher)")
     ax.set_title("Teacher copies fine-tuned on marked answers")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -527,6 +535,7 @@ def main(argv: Sequence[str] | None = None, bench: ad.Bench | None = None) -> in
     ap.add_argument("--read", type=int, default=None, help="held-out ShareGPT answers read (default: the preset's)")
     ap.add_argument("--work", default=None, help="cache folder (default runs/antidistillation-pretrained/<preset>)")
     ap.add_argument("--attribution", action="store_true", help="the attribution run among 1,000 accounts (see above)")
+    ap.add_argument("--replot", action="store_true", help="redraw the plot from the recorded JSON result only")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -540,6 +549,11 @@ def main(argv: Sequence[str] | None = None, bench: ad.Bench | None = None) -> in
     name = NAME if args.preset == "cpu" else f"{NAME}_{args.preset}"
     out_dir = ROOT / "benchmarks" / "results" if args.preset == "cpu" else cache_dir() / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
+    if args.replot:
+        png = out_dir / f"{name}.png"
+        plot(json.loads((out_dir / f"{name}.json").read_text()), png)
+        print(f"wrote {png}")
+        return 0
     if args.attribution:
         res = {**rec, **attribution(cfg, ft, work, bench)}
         js, md = write_result(f"{name}_attribution", res, markdown_attribution(res), out_dir=out_dir)

@@ -573,6 +573,15 @@ def test_window_reference_cancels_what_a_fine_tuned_h1_copy_kept(tmp_path):
     assert mass.best.log10_p < -6 and mass.best.statistic == "mass"
     mass_null = reading_test(clean, keys, text, statistic="mass", reference=clean)
     assert not mass_null.detected and max(r.z for r in mass_null.results) == 0.0
+    # the same through the CLI: exit 1 (detected), the account named in the JSON report
+    master.save(tmp_path / "teacher.key")
+    (tmp_path / "read.txt").write_text("\n".join(text) + "\n")
+    argv = ["detect", "--key", str(tmp_path / "teacher.key"), "--suspect", str(tmp_path / "copy"), "--texts",
+            str(tmp_path / "read.txt"), "--reading-statistic", "mass", "--reading-reference", str(tmp_path / "clean"),
+            "--accounts", ",".join(k.account for k in keys), "--report", str(tmp_path / "r.json")]
+    assert main(argv) == 1
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["attributed_to"] == ["acct-7"] and doc["units"]["statistic"] == "mass"
 
 
 def test_null_summary_one_sided_ks_flags_only_anticonservative_p_values():
