@@ -365,36 +365,15 @@ def score_window_ranks_many(
     if not readings:
         raise DistillguardError("no reading to score")
     spec = spec or keys[0].require_spec()
-    h, V = spec.context_width, spec.vocab_size
-    if h == 0 or spec.seeding != "left":
-        raise DistillguardError("the windowed rank statistic needs an h >= 1 key with left seeding")
-    window_ids, ranked = None, {}
-    for name, (preds, reference) in readings.items():
-        if preds.window_ids is None or preds.window_logprobs is None or len(preds.window_ids) == 0:
-            raise DistillguardError("the rank statistic for h >= 1 keys needs the suspect's distribution per "
-                                    "context window (read with local weights and context_width = h)")
-        if preds.window_ids.shape[1] != h:
-            raise DistillguardError(f"windows were read for h = {preds.window_ids.shape[1]}, the key has h = {h}")
-        if window_ids is not None and not np.array_equal(window_ids, preds.window_ids):
-            raise DistillguardError("score_window_ranks_many: the readings kept different windows (other texts)")
-        window_ids = preds.window_ids
-        lp = np.asarray(preds.window_logprobs, dtype=np.float64)
-        if lp.shape[1] < V:
-            raise DistillguardError(f"the suspect's distribution has {lp.shape[1]} entries, the key's vocabulary {V}")
-        if reference is not None:
-            ref = np.asarray(reference, dtype=np.float64)
-            if ref.shape[0] != lp.shape[0] or ref.shape[1] < V:
-                raise DistillguardError(f"the reference's window distribution has shape {ref.shape}, the "
-                                        f"suspect's {lp.shape}: read both on the same texts with the same context width")
-            lp = lp[:, :V] - ref[:, :V]
-        ranked[name] = [rank_scores(row) for row in lp[:, :V]]  # once per window, shared by every key
+    window_ids, scores = _window_scores(readings, spec, "window_logprobs")
+    ranked = {name: [rank_scores(row) for row in x] for name, x in scores.items()}  # once per window, for every key
     out: dict[str, list[KeyScore]] = {name: [] for name in readings}
     for k, first, green in _window_greens(keys, spec, window_ids):
         for name, r in ranked.items():
             log10_p, z, mean = blocked_rank_sum_test_ranked([r[i] for i in first], green)
-            out[name].append(KeyScore(k.fingerprint, k.account, int(len(first)) * V, int(green.sum()), 0.5, mean,
+            out[name].append(KeyScore(k.fingerprint, k.account, int(green.size), int(green.sum()), 0.5, mean,
                                       z, 10.0**log10_p, log10_p, statistic="rank"))
-    return {name: _holm_fill(scores, alpha) for name, scores in out.items()}
+    return {name: _holm_fill(scores_, alpha) for name, scores_ in out.items()}
 
 
 def _window_greens(keys: Sequence[WatermarkKey], spec: WatermarkSpec, window_ids: np.ndarray):
