@@ -497,15 +497,20 @@ def test_window_rank_statistic_detects_an_h1_student_and_names_only_the_source(t
     assert not clean.detected
 
 
+def _two_tiny_h1_readings(tok, text_seed: int, model_seeds: tuple[int, int]):
+    """``(V, an h = 1 spec, [two unrelated tiny models' readings of the same random texts, 48 windows each])``."""
+    V = len(tok)
+    seqs = [tok.encode(t, add_special_tokens=False) for t in _random_texts(30, 100, text_seed)]
+    read = [read_predictions(LocalSuspect(LoadedModel(build_tiny_lm(V, seed=s), tok, f"m{s}", f"m{s}", False)), seqs,
+                             context_width=1, n_windows=48) for s in model_seeds]
+    return V, WatermarkSpec(vocab_size=V, gamma=0.25, context_width=1), read
+
+
 def test_window_rank_reference_stays_calibrated_over_independent_keys(char_tokenizer):
     """h = 1, ranked relative to a reference: two unrelated tiny models (suspect and reference) under 1,000 keys."""
     from distillguard.detect.radioactivity import score_window_ranks
 
-    V = len(char_tokenizer)
-    spec = WatermarkSpec(vocab_size=V, gamma=0.25, context_width=1)
-    seqs = [char_tokenizer.encode(t, add_special_tokens=False) for t in _random_texts(30, 100, 3)]
-    read = [read_predictions(LocalSuspect(LoadedModel(build_tiny_lm(V, seed=s), char_tokenizer, f"m{s}", f"m{s}",
-                                                      False)), seqs, context_width=1, n_windows=48) for s in (7, 8)]
+    V, spec, read = _two_tiny_h1_readings(char_tokenizer, text_seed=3, model_seeds=(7, 8))
     assert np.array_equal(read[0].window_ids, read[1].window_ids)  # the windows depend on the text alone
     keys = [WatermarkKey.generate(spec) for _ in range(1000)]
     res = score_window_ranks(read[0], keys, alpha=1e-3, reference=read[1].window_logprobs)
@@ -521,11 +526,7 @@ def test_window_mass_statistic_stays_calibrated_over_independent_keys(char_token
     """h = 1 green-mass test: a tiny random model read alone and relative to an unrelated one, 1,000 keys each."""
     from distillguard.detect.radioactivity import score_window_mass
 
-    V = len(char_tokenizer)
-    spec = WatermarkSpec(vocab_size=V, gamma=0.25, context_width=1)
-    seqs = [char_tokenizer.encode(t, add_special_tokens=False) for t in _random_texts(30, 100, 4)]
-    read = [read_predictions(LocalSuspect(LoadedModel(build_tiny_lm(V, seed=s), char_tokenizer, f"m{s}", f"m{s}",
-                                                      False)), seqs, context_width=1, n_windows=48) for s in (9, 10)]
+    V, spec, read = _two_tiny_h1_readings(char_tokenizer, text_seed=4, model_seeds=(9, 10))
     assert read[0].window_probs.shape == read[0].window_logprobs.shape
     assert np.allclose(read[0].window_probs.sum(1), 1.0, atol=1e-4)  # averaged distributions
     keys = [WatermarkKey.generate(spec) for _ in range(1000)]
