@@ -240,7 +240,6 @@ def run(cfg: ad.Config, ft: Finetune, work: Path, bench: ad.Bench | None = None)
 
     t0 = time.time()
     harvest, hstats = harvests(bench)
-    conds = {n: (h["label"],) for n, h in hstats.items()}
     q_ids, _ = bench.answers(Q, [], ad.BASE_T, key, 0, "Q_none")
     q_clean = list(zip(Q, bench.text(q_ids)))
     res["harvest"] = hstats
@@ -265,7 +264,7 @@ def run(cfg: ad.Config, ft: Finetune, work: Path, bench: ad.Bench | None = None)
         out = work / f"ft_{name}"
         model, info = finetune_copy(teacher, harvest[name], out, ft, cfg.seed, f"ft {name}")
         r = read_model(model, tok, read_seqs, key, nulls, q_clean, f"ft {name}")
-        models[name] = {"condition": f"teacher copy fine-tuned on {conds[name][0]}", "student": out.name,
+        models[name] = {"condition": f"teacher copy fine-tuned on {hstats[name]['label']}", "student": out.name,
                         "train": info, **r}
         report(name, models[name])
         del model

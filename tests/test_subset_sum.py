@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from distillguard.detect.stats import SUBSET_LAMBDA, blocked_subset_sum_test, subset_mean_cgf
+from distillguard.detect.stats import blocked_subset_sum_test, subset_lambda, subset_mean_cgf
 
 
 @settings(max_examples=40, deadline=None)
@@ -40,7 +40,7 @@ def test_calibrated_on_random_subsets_of_heavy_tailed_blocks_and_has_power():
     rng = np.random.default_rng(0)
     blocks = [rng.pareto(1.2, 4000) * rng.choice([-1, 1], 4000) for _ in range(16)]
     scale = max(float(np.abs(b - b.mean()).max()) for b in blocks)
-    cgfs = [subset_mean_cgf(b, SUBSET_LAMBDA / scale) for b in blocks]
+    cgfs = [subset_mean_cgf(b, subset_lambda(scale)) for b in blocks]
     p = []
     for _ in range(2000):
         m = np.zeros((16, 4000), bool)

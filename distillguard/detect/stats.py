@@ -10,7 +10,7 @@ import numpy as np
 from scipy import stats
 from scipy.special import logsumexp
 
-__all__ = ["binom_sf_log10", "binom_test", "rank_sum_test", "top_count_test", "hypergeom_sf_log10", "blocked_rank_sum_test", "blocked_rank_sum_test_ranked", "rank_sum_cgf", "rank_scores", "holm", "null_summary", "subset_mean_cgf", "blocked_subset_sum_test"]
+__all__ = ["binom_sf_log10", "binom_test", "rank_sum_test", "top_count_test", "hypergeom_sf_log10", "blocked_rank_sum_test", "blocked_rank_sum_test_ranked", "rank_sum_cgf", "rank_scores", "holm", "null_summary", "subset_lambda", "subset_mean_cgf", "blocked_subset_sum_test"]
 
 
 def binom_sf_log10(k: int, n: int, p: float) -> float:
@@ -339,6 +339,17 @@ def _cgf_on_grid(N: int, n: int, tied: int, at_top: bool) -> np.ndarray:
 SUBSET_LAMBDA = np.geomspace(1e-2, 1e3, 240)
 
 
+def subset_lambda(scale: float) -> np.ndarray:
+    """The lambda grid of :func:`blocked_subset_sum_test` for scores whose largest |centred value| is ``scale``.
+
+    Example:
+        >>> from distillguard.detect.stats import subset_lambda
+        >>> float(subset_lambda(0.5)[0]), float(subset_lambda(0.0)[0]) > 1e290
+        (0.02, True)
+    """
+    return SUBSET_LAMBDA / max(float(scale), 1e-300)
+
+
 def subset_mean_cgf(scores: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """``log mean_v exp(lam (x_v - mean x))`` for each ``lam``: the cumulant generating function of one draw.
 
@@ -368,7 +379,7 @@ def blocked_subset_sum_test(scores: Sequence[np.ndarray], members: np.ndarray, *
     ``n_b`` times :func:`subset_mean_cgf` (sampling without replacement is dominated by sampling with
     replacement), minimised over the grid ``SUBSET_LAMBDA / scale`` -- valid at any depth, no parametric tail.
     The bound ignores the finite-population correction (a variance factor ``1 - n/N``), so it is conservative.
-    ``cgfs`` (each block's :func:`subset_mean_cgf` on that grid) and ``scale`` (default: the largest |centred
+    ``cgfs`` (each block's :func:`subset_mean_cgf` on :func:`subset_lambda` of ``scale``) and ``scale`` (default: the largest |centred
     score| over the blocks; any value fixed before the subsets are drawn) let many subsets reuse one
     computation. ``z`` is the sum's standardised value (finite-population variance), reported, not the test.
 
@@ -387,7 +398,7 @@ def blocked_subset_sum_test(scores: Sequence[np.ndarray], members: np.ndarray, *
     centred = [x - x.mean() for x in xs]
     if scale is None:
         scale = max(float(np.abs(c).max()) for c in centred)
-    lam = SUBSET_LAMBDA / max(scale, 1e-300)
+    lam = subset_lambda(scale)
     s = var = 0.0
     cgf = np.zeros(len(lam))
     for i, (c, member) in enumerate(zip(centred, m, strict=True)):

@@ -101,12 +101,12 @@ class LocalSuspect(Suspect):
         return out  # type: ignore[return-value]
 
     def reading_pass(self, sequences: Sequence[Sequence[int]], *, batch_size: int = 8,
-                     groups: Sequence[np.ndarray] | None = None, n_groups: int = 0,
+                     groups: Sequence[np.ndarray] | None = None, n_groups: int = 0, group_probs: bool = False,
                      ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray | None, np.ndarray | None]:
         """One forward pass: the top-1 prediction after every prefix (as :meth:`next_token_predictions`), the
         next-token log-probabilities averaged over every position read (``[V]``, float64), and, with ``groups``
-        (per sequence, a group index per position, -1 for none), their average per group and the average of the
-        probabilities per group (both ``[n_groups, V]``)."""
+        (per sequence, a group index per position, -1 for none), their average per group (``[n_groups, V]``)
+        and, with ``group_probs``, the average of the probabilities per group (else None)."""
         if any(len(s) == 0 for s in sequences):
             raise DistillguardError("empty token sequence given to reading_pass")
         out: list[np.ndarray | None] = [None] * len(sequences)
@@ -131,16 +131,18 @@ class LocalSuspect(Suspect):
                 sel = g >= 0
                 if by_group is None:
                     by_group = torch.zeros((n_groups, lp.shape[-1]), dtype=torch.float64, device=lp.device)
-                    by_group_p = torch.zeros_like(by_group)
+                    by_group_p = torch.zeros_like(by_group) if group_probs else None
                 rows = lp[sel.to(lp.device)].double()
                 by_group.index_add_(0, g[sel].to(lp.device), rows)
-                by_group_p.index_add_(0, g[sel].to(lp.device), rows.exp())
+                if by_group_p is not None:
+                    by_group_p.index_add_(0, g[sel].to(lp.device), rows.exp())
                 group_count += torch.bincount(g[sel], minlength=n_groups).double()
         self.queries += len(sequences)
         group_mean = group_p = None
         if by_group is not None:
             group_mean = (by_group.cpu() / group_count.clamp(min=1)[:, None]).numpy()
-            group_p = (by_group_p.cpu() / group_count.clamp(min=1)[:, None]).numpy()
+            if by_group_p is not None:
+                group_p = (by_group_p.cpu() / group_count.clamp(min=1)[:, None]).numpy()
         return out, (total / count).numpy(), group_mean, group_p  # type: ignore[return-value,union-attr]
 
     def continuation_logprobs(self, prompts, continuations):

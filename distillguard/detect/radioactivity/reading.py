@@ -51,7 +51,8 @@ def read_predictions(suspect: SuspectLike, sequences: Sequence[Sequence[int]], *
 
     Suspects with local weights also give their averaged next-token distribution and, with ``context_width``
     h >= 1, its average over the positions of each of the ``n_windows`` most frequent h-token context windows
-    (the rank statistic of h >= 1 keys). Which windows are kept depends on the text alone, not on any key.
+    (the rank statistic of h >= 1 keys), and its mean probabilities there (the mass statistic). Which windows
+    are kept depends on the text alone, not on any key.
     With h = 0 and ``curve_buckets`` B > 0 it also averages over B consecutive groups of the sequences
     (``bucket_logprobs``), from which a report draws its evidence curve.
 
@@ -79,7 +80,7 @@ def read_predictions(suspect: SuspectLike, sequences: Sequence[Sequence[int]], *
             groups = [np.full(len(s), b, dtype=np.int64) for s, b in zip(seqs, which)]
             bucket_counts = np.bincount(which, weights=[len(s) for s in seqs], minlength=n_groups)
         out, mean_lp, group_lp, group_p = suspect.reading_pass(seqs, batch_size=batch_size, groups=groups,
-                                                               n_groups=n_groups)
+                                                               n_groups=n_groups, group_probs=context_width > 0)
         if context_width > 0:
             window_lp, window_p = group_lp, group_p
         else:

@@ -29,12 +29,12 @@ import numpy as np
 from distillguard.detect.radioactivity.predictions import Predictions, _reading_tuples
 from distillguard.detect.radioactivity.result import DEFAULT_MODEL_ALPHA, KeyScore, _holm_fill
 from distillguard.detect.stats import (
-    SUBSET_LAMBDA,
     binom_test,
     blocked_rank_sum_test_ranked,
     blocked_subset_sum_test,
     rank_scores,
     rank_sum_test,
+    subset_lambda,
     subset_mean_cgf,
     tied_block,
     top_count_test,
@@ -480,9 +480,8 @@ def score_window_mass_many(
     prepared = {}
     for name, x in scores.items():
         centred = x - x.mean(axis=1, keepdims=True)
-        scale = float(np.abs(centred).max()) or 1.0  # key-independent: fixed before any green list is drawn
-        lam = SUBSET_LAMBDA / scale
-        prepared[name] = (x, scale, [subset_mean_cgf(row, lam) for row in x])
+        scale = float(np.abs(centred).max())  # key-independent: fixed before any green list is drawn
+        prepared[name] = (x, scale, [subset_mean_cgf(row, subset_lambda(scale)) for row in x])
     out: dict[str, list[KeyScore]] = {name: [] for name in readings}
     for k, first, green in _window_greens(keys, spec, window_ids):
         for name, (x, scale, cgfs) in prepared.items():
