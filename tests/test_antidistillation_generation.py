@@ -1,0 +1,75 @@
+"""benchmarks/antidistillation_generation.py end to end with a tiny random teacher (injected), and its rules."""
+
+import json
+
+import pytest
+from conftest import build_tiny_lm, load_benchmark_script
+
+from distillguard.distill import antidistillation_bench as ad
+from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
+from distillguard.models import LoadedModel, cache_dir
+
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
+
+
+@pytest.fixture(scope="module")
+def bench_mod():
+    yield from load_benchmark_script("antidistillation_generation")
+
+
+def _row(scheme, share, lp=-0.4, best="acct-0001", holm=-0.1, flagged=0, calibrated=True):
+    return {"log10_p": lp, "nulls": {"min": -3.0, "calibrated": calibrated}, "scheme": scheme, "share": share,
+            "attr": {"best": best, "best_log10_p_holm": holm, "flagged": flagged}}
+
+
+def _models(**over):
+    rows = {"base": (None, 0.0), "clean": (None, 0.0), "kgw_100": ("kgw", 1.0), "adfp_100": ("adfp", 1.0),
+            "kgw_5": ("kgw", 0.05), "adfp_5": ("adfp", 0.05), "kgw_acct": ("kgw", 1.0), "adfp_acct": ("adfp", 1.0)}
+    return {n: _row(s, f, **over.get(n, {})) for n, (s, f) in rows.items()}
+
+
+def test_verdicts_follow_the_declared_rules(bench_mod):
+    src = bench_mod.ATTR_SOURCE
+    v = bench_mod.verdict(_models(kgw_5={"lp": -8.0}, kgw_acct={"lp": -20.0}))
+    assert v["valid"] and v["target_5pct"] == {"adfp": False, "kgw": True}
+    assert "kgw_acct" not in v["detected"]  # the account students are judged by the attribution rule only
+    m = _models(kgw_acct={"best": src, "holm": -9.0, "flagged": 1}, adfp_acct={"best": "acct-0422", "holm": -9.0})
+    a = bench_mod.attribution_verdict(m)
+    assert a["valid"] and a["attributed"] == {"adfp_acct": False, "kgw_acct": True}
+    m["clean"]["attr"]["flagged"] = 1  # a control names an account: nothing is attributed
+    assert not bench_mod.attribution_verdict(m)["valid"]
+    m = _models(kgw_acct={"best": src, "holm": -9.0, "flagged": 1}, adfp_5={"calibrated": False})
+    a = bench_mod.attribution_verdict(m)
+    assert not a["valid"] and not any(a["attributed"].values()) and "not calibrated" in a["text"]
+
+
+def test_main_runs_tiny_with_an_injected_teacher(bench_mod, char_tokenizer, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench_mod, "NULL_KEYS", 20)
+    monkeypatch.setattr(bench_mod, "ATTR_ACCOUNTS", 25)
+    monkeypatch.setattr(bench_mod, "ATTR_SOURCE", "acct-0011")
+    monkeypatch.setattr(bench_mod.rel, "ATTR_SOURCE", "acct-0011")
+    tok = char_tokenizer
+    work = tmp_path / "work"
+    teacher = LoadedModel(build_tiny_lm(len(tok), seed=0), tok, "tiny-teacher", "tiny-teacher", False)
+    key = WatermarkKey(ad.BENCH_SECRET, WatermarkSpec(vocab_size=len(tok), gamma=ad.GAMMA, delta=2.0,
+                                                      tokenizer_id=tokenizer_id(tok)))
+    cfg, _ = bench_mod.pre.PRESETS["tiny"]
+    cfg = bench_mod.pre.replace(cfg, n_harvest=20)
+    prompts = [f"question {i}: what is {i}+{i}?" for i in range(cfg.n_quality + cfg.n_harvest)]
+    bench = ad.Bench(cfg, work, teacher, key, {"Q": prompts[: cfg.n_quality], "D": [], "P": [],
+                                               "H": prompts[cfg.n_quality :]})
+    assert bench_mod.main(["--preset", "tiny", "--threads", "1", "--prompts", "3", "--work", str(work)],
+                          bench=bench) == 0
+    res = json.loads((cache_dir() / "bench" / "antidistillation_generation_tiny.json").read_text())
+    md = (cache_dir() / "bench" / "antidistillation_generation_tiny.md").read_text()
+    assert set(res["models"]) == {"base", "clean", "kgw_100", "adfp_100", "kgw_25", "adfp_25", "kgw_5", "adfp_5",
+                                  "kgw_acct", "adfp_acct"}
+    assert res["config"]["prompts"] == 3 and res["models"]["kgw_5"]["marked_answers"] == 1
+    for r in res["models"].values():
+        assert r["nulls"]["n"] == 20 and len(r["null_log10_p"]) == 20 and r["log10_p"] <= 0
+        assert 1 <= r["attr"]["source_rank"] <= 25 and r["attr"]["best_log10_p"] <= r["attr"]["source_log10_p"]
+    answers = json.loads((work / "genmode_base.json").read_text())
+    assert len(answers["answers"]) == 3 and answers["prompts"][0] not in prompts  # none of the harvest's prompts
+    assert (work / "ft_adfp_acct-0011" / "train.json").exists() and (work / "ft_kgw_s5" / "train.json").exists()
+    assert "Verdict (pre-declared rule)" in md and "| kgw_acct |" in md
+    assert (cache_dir() / "bench" / "antidistillation_generation_tiny.png").stat().st_size > 0
