@@ -39,8 +39,21 @@ Rule (fixed here, committed before any of these students generated a token):
   reaches Holm-adjusted p <= 1e-3 on either control and every model is calibrated (above).
 * **Seeds**: one student per training set, one generation seed; run once at the cpu size.
 
+LoRA students (``--lora``; rule added while the main run was generating, before its first score was seen and
+before any LoRA student existed): the same question for the adapter fine-tunes most distillers run.
+
+* **Students**: a fresh teacher copy per 100 % harvest (``lora_kgw``, ``lora_adfp``, ``lora_clean``: the KGW,
+  ADFP and unmarked answers above) with a LoRA adapter (``peft``: rank 16, alpha 32, no dropout, every linear
+  layer; :func:`distillguard.distill.student.lora_wrap`), answers only, AdamW lr 1e-3 (LoRA's usual ~10x the
+  full fine-tune's), 2 epochs, batch 8, seed 0; the adapter merged into the weights. Controls: the base copy and
+  ``lora_clean``.
+* **Statistic, calibration, verdict**: exactly those above (same prompts, same 1,000 null keys; detected = log10
+  p <= -6 and below its null keys' minimum; valid only if neither control is detected and every model is
+  calibrated). Written to ``..._lora.{json,md,png}``.
+
 Usage:
     python benchmarks/antidistillation_generation.py --threads 2            # cpu (~55 min; students cached)
+    python benchmarks/antidistillation_generation.py --threads 2 --lora     # the LoRA students (~30 min)
     python benchmarks/antidistillation_generation.py --preset tiny --threads 1
 
 Results: ``benchmarks/results/antidistillation_generation.{json,md,png}`` (cpu) and
@@ -51,6 +64,7 @@ Results: ``benchmarks/results/antidistillation_generation.{json,md,png}`` (cpu) 
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import json
 import sys
@@ -71,6 +85,7 @@ from distillguard.data import sharegpt_prompts  # noqa: E402
 from distillguard.detect.radioactivity import account_keys, score_generated  # noqa: E402
 from distillguard.distill import antidistillation_bench as ad  # noqa: E402
 from distillguard.distill.bench import md_table, new_record, provenance_line, write_result  # noqa: E402
+from distillguard.distill.student import chat_examples, train_text_student  # noqa: E402
 from distillguard.models import LoadedModel, cache_dir  # noqa: E402
 from distillguard.suspects import LocalSuspect  # noqa: E402
 from distillguard.watermark import ADFPLogitsProcessor, WatermarkLogitsProcessor  # noqa: E402
@@ -82,6 +97,7 @@ ATTR_SOURCE = rel.ATTR_SOURCE
 ATTR_ALPHA = 1e-3
 TARGET_LOG10_P = -6.0
 PROMPTS = {"cpu": 256, "tiny": 4}
+LORA_RANK, LORA_LR = 16, 1e-3
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -99,9 +115,14 @@ def prompts_for(bench: ad.Bench, n: int) -> list[str]:
     return out[:n]
 
 
-def training_sets(bench: ad.Bench) -> dict[str, dict[str, Any]]:
-    """Every student's training answers and cache folder (the siblings' students, same names and data)."""
+def training_sets(bench: ad.Bench, lora: bool = False) -> dict[str, dict[str, Any]]:
+    """Every student's training answers and cache folder (the siblings' students, same names and data); with
+    ``lora`` the LoRA students of the 100 % harvests instead."""
     harvest, _ = pre.harvests(bench)
+    if lora:
+        return {f"lora_{n}": {"scheme": None if n == "clean" else n, "share": 0.0 if n == "clean" else 1.0,
+                              "dir": f"lora{LORA_RANK}_{n}", "pairs": harvest[n], "lora": True}
+                for n in ("clean", "kgw", "adfp")}
     sets = {"clean": {"scheme": None, "share": 0.0, "dir": "ft_clean", "pairs": harvest["clean"]}}
     for s in ("kgw", "adfp"):
         sets[f"{s}_100"] = {"scheme": s, "share": 1.0, "dir": f"ft_{s}", "pairs": harvest[s]}
@@ -118,6 +139,24 @@ def training_sets(bench: ad.Bench) -> dict[str, dict[str, Any]]:
         sets[f"{s}_acct"] = {"scheme": s, "share": 1.0, "dir": f"ft_{s}_{ATTR_SOURCE}", "account": ATTR_SOURCE,
                              "pairs": list(zip(bench.splits["H"], bench.text(ids)))}
     return sets
+
+
+def finetune_lora(teacher: Any, pairs: list[tuple[str, str]], out: Path, ft: pre.Finetune, seed: int,
+                  desc: str) -> tuple[Any, dict[str, Any]]:
+    """A fresh teacher copy with a rank-16 LoRA adapter fine-tuned on ``pairs`` (answers only), merged and saved
+    in ``out`` (reused when there).
+
+    Example:
+        >>> finetune_lora(bench.teacher, pairs, Path("runs/x"), ft, 0, "lora kgw")  # doctest: +SKIP
+    """
+    tok = teacher.tokenizer
+    seqs, starts = chat_examples(tok, pairs)
+    init = None if (out / "train.json").exists() else copy.deepcopy(teacher.model)
+    info = train_text_student(out, tok, seqs, epochs=ft.epochs, lr=LORA_LR, seed=seed, init=init, desc=desc,
+                              answer_starts=starts, lora_rank=LORA_RANK)
+    del init
+    gc.collect()
+    return ad.load_student(out, str(next(teacher.model.parameters()).device)), info
 
 
 def answers_of(model: Any, tok: Any, prompts: list[str], path: Path, label: str, new_tokens: int) -> list[str]:
@@ -145,7 +184,11 @@ def verdict(models: dict[str, dict[str, Any]]) -> dict[str, Any]:
         >>> v["valid"], v["target_5pct"]
         (True, {'adfp': False, 'kgw': True})
     """
-    return rel.verdict({n: r for n, r in models.items() if not n.endswith("_acct")})
+    alias = {"lora_clean": "clean"}  # the LoRA run's unmarked student is its control
+    v = rel.verdict({alias.get(n, n): r for n, r in models.items() if not n.endswith("_acct")})
+    back = {c: n for n, c in alias.items() if n in models}
+    v["detected"] = {back.get(n, n): d for n, d in v["detected"].items()}
+    return v
 
 
 def attribution_verdict(models: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -191,7 +234,7 @@ def score_model(answers: list[str], tok: Any, key: Any, nulls: list[Any], accoun
                      "flagged": int(sum(r.detected for r in acc))}}
 
 
-def run(cfg: ad.Config, work: Path, n_prompts: int, bench: ad.Bench | None = None) -> dict[str, Any]:
+def run(cfg: ad.Config, work: Path, n_prompts: int, bench: ad.Bench | None = None, lora: bool = False) -> dict[str, Any]:
     """Students (cached or trained), their answers (cached), every key scored on them."""
     t_start = time.time()
     work.mkdir(parents=True, exist_ok=True)
@@ -201,7 +244,7 @@ def run(cfg: ad.Config, work: Path, n_prompts: int, bench: ad.Bench | None = Non
     prompts = prompts_for(bench, n_prompts)
     nulls = ad.null_keys(key, NULL_KEYS)
     accounts = account_keys(key, [f"acct-{i:04d}" for i in range(ATTR_ACCOUNTS)])
-    sets = training_sets(bench)
+    sets = training_sets(bench, lora)
     models: dict[str, dict[str, Any]] = {}
 
     def one(name: str, model: Any, meta: dict[str, Any]) -> None:
@@ -218,16 +261,20 @@ def run(cfg: ad.Config, work: Path, n_prompts: int, bench: ad.Bench | None = Non
               f"({r['generate_seconds']:.0f}+{r['score_seconds']:.0f}s)", flush=True)
 
     one("base", teacher.model, {"what": "base teacher copy (not fine-tuned)", "scheme": None, "share": 0.0})
+    clean = next(st["pairs"] for st in sets.values() if st["scheme"] is None)
     for name, st in sets.items():
-        model, info = pre.finetune_copy(teacher, st["pairs"], work / st["dir"], ft, cfg.seed, f"ft {name}")
-        marked = sum(1 for (_, a), (_, c) in zip(st["pairs"], sets["clean"]["pairs"]) if a != c) if st["scheme"] else 0
-        what = f"teacher copy fine-tuned on {st['share'] * 100:g} % {st['scheme'] or 'unmarked'}"
+        train = finetune_lora if st.get("lora") else pre.finetune_copy
+        model, info = train(teacher, st["pairs"], work / st["dir"], ft, cfg.seed, f"ft {name}")
+        marked = sum(1 for (_, a), (_, c) in zip(st["pairs"], clean) if a != c) if st["scheme"] else 0
+        what = (f"LoRA r{LORA_RANK} " if st.get("lora") else "") + (f"teacher copy fine-tuned on "
+                                                                      f"{st['share'] * 100:g} % {st['scheme'] or 'unmarked'}")
         one(name, model, {"what": what + (f" (under {st['account']}'s sub-key)" if "account" in st else ""),
                           "scheme": st["scheme"], "share": st["share"], "student": st["dir"],
                           "marked_answers": marked, "train_seconds": info.get("seconds")})
         del model
         gc.collect()
-    res = {"config": {**asdict(cfg), "finetune": asdict(ft), "prompts": len(prompts), "null_keys": NULL_KEYS,
+    res = {"config": {**asdict(cfg), "finetune": asdict(ft), "lora": {"rank": LORA_RANK, "alpha": 2 * LORA_RANK,
+                                                                      "lr": LORA_LR} if lora else None, "prompts": len(prompts), "null_keys": NULL_KEYS,
                       "accounts": ATTR_ACCOUNTS, "source": ATTR_SOURCE, "target_log10_p": TARGET_LOG10_P,
                       "kgw_delta": pre.KGW_DELTA, "adfp_lambda": pre.ADFP_LAM, "temperature": 0.7},
            "models": models, "verdict": verdict(models), "attribution_verdict": attribution_verdict(models),
@@ -273,8 +320,13 @@ def markdown(res: dict[str, Any], png: str | None) -> str:
              f"exact binomial, gamma 0.25) under the benchmark key, {cfg['null_keys']} unrelated keys and the "
              f"{cfg['accounts']} account sub-keys (Holm). KGW δ={cfg['kgw_delta']:g} vs ADFP λ={cfg['adfp_lambda']:g} "
              "(teacher proxy).", "",
-             f"**Verdict (pre-declared rule)**: {v['text']}. Valid: {v['valid']}.", "",
-             f"**Attribution among {cfg['accounts']} accounts**: {va['text']}. Valid: {va['valid']}.", ""]
+             f"**Verdict (pre-declared rule)**: {v['text']}. Valid: {v['valid']}.", ""]
+    if cfg.get("lora"):
+        lo = cfg["lora"]
+        lines += [f"LoRA students: rank {lo['rank']}, alpha {lo['alpha']}, lr {lo['lr']:g}, every linear layer, "
+                  "adapter merged; controls: the base copy and lora_clean.", ""]
+    if va["attributed"]:
+        lines += [f"**Attribution among {cfg['accounts']} accounts**: {va['text']}. Valid: {va['valid']}.", ""]
     if png:
         lines += [f"![generation-mode log10 p per model]({png})", ""]
     head = ["model", "what", "marked answers", "green / coins", "z", "log10 p", "null keys min",
@@ -302,6 +354,7 @@ def main(argv: Sequence[str] | None = None, bench: ad.Bench | None = None) -> in
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--prompts", type=int, default=None, help="prompts answered per model (default: the preset's)")
     ap.add_argument("--work", default=None, help="cache folder (default runs/antidistillation-pretrained/<preset>)")
+    ap.add_argument("--lora", action="store_true", help="the LoRA students instead (see above)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -310,10 +363,10 @@ def main(argv: Sequence[str] | None = None, bench: ad.Bench | None = None) -> in
     rec = new_record("benchmarks/antidistillation_generation.py", argl,
                      question=__doc__.split("\n\n")[0].replace("\n", " "))
     work = Path(args.work) if args.work else ROOT / "runs" / "antidistillation-pretrained" / args.preset
-    name = NAME if args.preset == "cpu" else f"{NAME}_{args.preset}"
+    name = (NAME if args.preset == "cpu" else f"{NAME}_{args.preset}") + ("_lora" if args.lora else "")
     out_dir = ROOT / "benchmarks" / "results" if args.preset == "cpu" else cache_dir() / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
-    res = {**rec, **run(cfg, work, args.prompts or PROMPTS[args.preset], bench)}
+    res = {**rec, **run(cfg, work, args.prompts or PROMPTS[args.preset], bench, args.lora)}
     png = out_dir / f"{name}.png"
     plot(res, png)
     js, md = write_result(name, res, markdown(res, png.name), out_dir=out_dir)

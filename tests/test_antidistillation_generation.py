@@ -73,3 +73,34 @@ def test_main_runs_tiny_with_an_injected_teacher(bench_mod, char_tokenizer, tmp_
     assert (work / "ft_adfp_acct-0011" / "train.json").exists() and (work / "ft_kgw_s5" / "train.json").exists()
     assert "Verdict (pre-declared rule)" in md and "| kgw_acct |" in md
     assert (cache_dir() / "bench" / "antidistillation_generation_tiny.png").stat().st_size > 0
+
+
+def test_lora_students_run_tiny(bench_mod, char_tokenizer, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench_mod, "NULL_KEYS", 10)
+    monkeypatch.setattr(bench_mod, "ATTR_ACCOUNTS", 5)
+    tok = char_tokenizer
+    work = tmp_path / "work"
+    teacher = LoadedModel(build_tiny_lm(len(tok), seed=0), tok, "tiny-teacher", "tiny-teacher", False)
+    key = WatermarkKey(ad.BENCH_SECRET, WatermarkSpec(vocab_size=len(tok), gamma=ad.GAMMA, delta=2.0,
+                                                      tokenizer_id=tokenizer_id(tok)))
+    cfg, _ = bench_mod.pre.PRESETS["tiny"]
+    prompts = [f"question {i}: what is {i}+{i}?" for i in range(cfg.n_quality + cfg.n_harvest)]
+    bench = ad.Bench(cfg, work, teacher, key, {"Q": prompts[: cfg.n_quality], "D": [], "P": [],
+                                               "H": prompts[cfg.n_quality :]})
+    argv = ["--preset", "tiny", "--threads", "1", "--prompts", "2", "--work", str(work), "--lora"]
+    assert bench_mod.main(argv, bench=bench) == 0
+    res = json.loads((cache_dir() / "bench" / "antidistillation_generation_tiny_lora.json").read_text())
+    assert set(res["models"]) == {"base", "lora_clean", "lora_kgw", "lora_adfp"}
+    assert res["config"]["lora"]["rank"] == bench_mod.LORA_RANK
+    info = json.loads((work / f"lora{bench_mod.LORA_RANK}_kgw" / "train.json").read_text())
+    assert info["lora_rank"] == bench_mod.LORA_RANK and info["lr"] == bench_mod.LORA_LR
+    assert res["verdict"]["per_share"]["100 %"]["text"]
+
+
+def test_the_lora_clean_student_is_a_control(bench_mod):
+    m = {n: _row(s, f) for n, s, f in (("base", None, 0.0), ("lora_clean", None, 0.0), ("lora_kgw", "kgw", 1.0),
+                                        ("lora_adfp", "adfp", 1.0))}
+    assert bench_mod.verdict(m)["valid"]
+    m["lora_clean"]["log10_p"] = -9.0
+    v = bench_mod.verdict(m)
+    assert not v["valid"] and v["detected"]["lora_clean"]

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-__all__ = ["make_student", "train_student", "save_student", "text_targets", "chat_examples", "chat_sequences",
+__all__ = ["make_student", "lora_wrap", "train_student", "save_student", "text_targets", "chat_examples", "chat_sequences",
            "train_text_student", "substitute_tokens"]
 
 
@@ -244,6 +244,27 @@ def substitute_tokens(seqs: list[list[int]], rate: float, vocab_size: int, *, st
     return out
 
 
+def lora_wrap(model: Any, rank: int, seed: int = 0) -> Any:
+    """``model`` with a LoRA adapter of ``rank`` on every linear layer (alpha = 2 x rank, no dropout); only the
+    adapter trains. Needs ``peft`` (``pip install distillguard[lora]``).
+
+    Example:
+        >>> from distillguard.distill.student import lora_wrap, make_student
+        >>> m = lora_wrap(make_student(64, layers=1, hidden=32), rank=4)
+        >>> sum(p.numel() for p in m.parameters() if p.requires_grad) < sum(p.numel() for p in m.parameters()) // 4
+        True
+    """
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError as e:  # an optional extra: say how to get it
+        raise ImportError("LoRA students need peft: pip install 'distillguard[lora]'") from e
+    if rank < 1:
+        raise ValueError(f"LoRA rank must be >= 1, got {rank}")
+    torch.manual_seed(seed)  # the adapter's initialisation
+    cfg = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules="all-linear")
+    return get_peft_model(model, cfg)
+
+
 def train_text_student(
     out_dir: str | os.PathLike,
     tokenizer: Any,
@@ -259,6 +280,7 @@ def train_text_student(
     answer_starts: list[int] | None = None,
     freeze_embeddings: bool = False,
     bf16: bool = False,
+    lora_rank: int = 0,
 ) -> dict[str, Any]:
     """Train a student on sampled text (next-token cross-entropy), save it, and return ``train.json``'s info.
 
@@ -267,7 +289,9 @@ def train_text_student(
     a from-scratch student of ``layers`` x ``hidden`` is trained with the exact restricted-vocabulary softmax.
     ``answer_starts[i]``: the loss of sequence i counts from that position on (supervised fine-tuning on the
     answers only); ``freeze_embeddings`` keeps ``init``'s (tied) embeddings fixed; ``bf16``: see
-    :func:`train_student`.
+    :func:`train_student`. ``lora_rank > 0`` (with ``init``) trains a LoRA adapter of that rank on every linear
+    layer of ``init`` instead of all its weights (``peft``; alpha = 2 x rank, no dropout) and saves the *merged*
+    model: a plain Hugging Face directory, so a suspect built from it needs no ``peft``.
 
     Example:
         >>> from distillguard.distill.student import train_text_student  # doctest: +SKIP
@@ -289,18 +313,25 @@ def train_text_student(
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         for s0, a in zip(starts, answer_starts):
             tgt[s0 : s0 + max(0, a - 1)] = -1
+    if lora_rank and init is None:
+        raise ValueError("lora_rank needs a pretrained model to adapt (init)")
     if freeze_embeddings and init is not None:
         init.get_input_embeddings().weight.requires_grad_(False)
     model = init if init is not None else make_student(len(tokenizer), layers=layers, hidden=hidden, seed=seed)
+    if lora_rank:
+        model = lora_wrap(model, lora_rank, seed)
     t0 = time.time()
     loss = train_student(model, ids, lengths, tgt, lp, epochs=epochs, batch_size=8, lr=lr, seed=seed, desc=desc,
                          restrict_vocab=init is None, bf16=bf16)
+    if lora_rank:
+        model = model.merge_and_unload()  # the adapter folded into the weights: a plain model on disk
     save_student(model, tokenizer, out)
     cfg = model.config
     info = {"layers": cfg.num_hidden_layers, "hidden": cfg.hidden_size, "epochs": epochs, "lr": lr,
             "init": "continued" if init is not None else "from scratch", "texts": len(seqs),
             "loss_on": "answers" if answer_starts is not None else "whole sequences",
             "frozen_embeddings": bool(freeze_embeddings and init is not None), "bf16": bf16,
+            "lora_rank": int(lora_rank),
             "tokens": int(len(ids)), "steps": epochs * math.ceil(len(seqs) / 8), "final_loss": round(loss, 4),
             "seconds": round(time.time() - t0, 1)}
     tmp = marker.with_suffix(".tmp")
