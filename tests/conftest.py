@@ -80,3 +80,20 @@ def load_benchmark_script(name: str) -> Iterator[ModuleType]:
         yield mod
     finally:
         sys.modules.pop(spec.name, None)
+
+
+def tiny_antidistillation_bench(pre: ModuleType, tok, work: Path, n_harvest: int | None = None):
+    """An antidistillation benchmark setup around a tiny random teacher (the real one is not loaded), at the
+    ``tiny`` preset of ``pre`` (``benchmarks/antidistillation_pretrained.py``): ``(bench, all its prompts)``."""
+    from distillguard.distill import antidistillation_bench as ad
+    from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
+    from distillguard.models import LoadedModel
+
+    teacher = LoadedModel(build_tiny_lm(len(tok), seed=0), tok, "tiny-teacher", "tiny-teacher", False)
+    key = WatermarkKey(ad.BENCH_SECRET, WatermarkSpec(vocab_size=len(tok), gamma=ad.GAMMA, delta=2.0,
+                                                      tokenizer_id=tokenizer_id(tok)))
+    cfg, _ = pre.PRESETS["tiny"]
+    cfg = pre.replace(cfg, n_harvest=n_harvest or cfg.n_harvest)
+    prompts = [f"question {i}: what is {i}+{i}?" for i in range(cfg.n_quality + cfg.n_harvest)]
+    splits = {"Q": prompts[: cfg.n_quality], "D": [], "P": [], "H": prompts[cfg.n_quality :]}
+    return ad.Bench(cfg, work, teacher, key, splits), prompts

@@ -3,11 +3,9 @@
 import json
 
 import pytest
-from conftest import build_tiny_lm, load_benchmark_script
+from conftest import load_benchmark_script, tiny_antidistillation_bench
 
-from distillguard.distill import antidistillation_bench as ad
-from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
-from distillguard.models import LoadedModel, cache_dir
+from distillguard.models import cache_dir
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
@@ -43,25 +41,13 @@ def test_verdicts_follow_the_declared_rules(bench_mod):
     assert not a["valid"] and not any(a["attributed"].values()) and "not calibrated" in a["text"]
 
 
-def _tiny_bench(bench_mod, tok, work, n_harvest=None):
-    """A benchmark setup around a tiny random teacher (the real one is not loaded), and all its prompts."""
-    teacher = LoadedModel(build_tiny_lm(len(tok), seed=0), tok, "tiny-teacher", "tiny-teacher", False)
-    key = WatermarkKey(ad.BENCH_SECRET, WatermarkSpec(vocab_size=len(tok), gamma=ad.GAMMA, delta=2.0,
-                                                      tokenizer_id=tokenizer_id(tok)))
-    cfg, _ = bench_mod.pre.PRESETS["tiny"]
-    cfg = bench_mod.pre.replace(cfg, n_harvest=n_harvest or cfg.n_harvest)
-    prompts = [f"question {i}: what is {i}+{i}?" for i in range(cfg.n_quality + cfg.n_harvest)]
-    splits = {"Q": prompts[: cfg.n_quality], "D": [], "P": [], "H": prompts[cfg.n_quality :]}
-    return ad.Bench(cfg, work, teacher, key, splits), prompts
-
-
 def test_main_runs_tiny_with_an_injected_teacher(bench_mod, char_tokenizer, tmp_path, monkeypatch):
     monkeypatch.setattr(bench_mod, "NULL_KEYS", 20)
     monkeypatch.setattr(bench_mod, "ATTR_ACCOUNTS", 25)
     monkeypatch.setattr(bench_mod, "ATTR_SOURCE", "acct-0011")
     monkeypatch.setattr(bench_mod.rel, "ATTR_SOURCE", "acct-0011")
     work = tmp_path / "work"
-    bench, prompts = _tiny_bench(bench_mod, char_tokenizer, work, n_harvest=20)
+    bench, prompts = tiny_antidistillation_bench(bench_mod.pre, char_tokenizer, work, n_harvest=20)
     assert bench_mod.main(["--preset", "tiny", "--threads", "1", "--prompts", "3", "--work", str(work)],
                           bench=bench) == 0
     res = json.loads((cache_dir() / "bench" / "antidistillation_generation_tiny.json").read_text())
@@ -83,7 +69,7 @@ def test_lora_students_run_tiny(bench_mod, char_tokenizer, tmp_path, monkeypatch
     monkeypatch.setattr(bench_mod, "NULL_KEYS", 10)
     monkeypatch.setattr(bench_mod, "ATTR_ACCOUNTS", 5)
     work = tmp_path / "work"
-    bench, _ = _tiny_bench(bench_mod, char_tokenizer, work)
+    bench, _ = tiny_antidistillation_bench(bench_mod.pre, char_tokenizer, work)
     argv = ["--preset", "tiny", "--threads", "1", "--prompts", "2", "--work", str(work), "--lora"]
     assert bench_mod.main(argv, bench=bench) == 0
     res = json.loads((cache_dir() / "bench" / "antidistillation_generation_tiny_lora.json").read_text())

@@ -4,11 +4,9 @@ import json
 
 import numpy as np
 import pytest
-from conftest import build_tiny_lm, load_benchmark_script
+from conftest import load_benchmark_script, tiny_antidistillation_bench
 
-from distillguard.distill import antidistillation_bench as ad
-from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id
-from distillguard.models import LoadedModel, cache_dir
+from distillguard.models import cache_dir
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
@@ -73,22 +71,10 @@ def test_null_calibration_counts_against_binomial_bounds(bench_mod):
     assert not bad["calibrated"] and bad["rejected_0.01"] == 1000
 
 
-def _tiny_bench(bench_mod, tok, work, n_harvest: int | None = None):
-    """A benchmark setup around a tiny random teacher (the real one is not loaded)."""
-    teacher = LoadedModel(build_tiny_lm(len(tok), seed=0), tok, "tiny-teacher", "tiny-teacher", False)
-    key = WatermarkKey(ad.BENCH_SECRET, WatermarkSpec(vocab_size=len(tok), gamma=ad.GAMMA, delta=2.0,
-                                                      tokenizer_id=tokenizer_id(tok)))
-    cfg, _ = bench_mod.pre.PRESETS["tiny"]
-    cfg = bench_mod.pre.replace(cfg, n_harvest=n_harvest or cfg.n_harvest)
-    prompts = [f"question {i}: what is {i}+{i}?" for i in range(cfg.n_quality + cfg.n_harvest)]
-    splits = {"Q": prompts[: cfg.n_quality], "D": [], "P": [], "H": prompts[cfg.n_quality :]}
-    return ad.Bench(cfg, work, teacher, key, splits)
-
-
 def test_main_runs_tiny_with_an_injected_teacher(bench_mod, char_tokenizer, tmp_path, monkeypatch):
     monkeypatch.setattr(bench_mod, "NULL_KEYS", 30)
     work = tmp_path / "work"
-    bench = _tiny_bench(bench_mod, char_tokenizer, work, n_harvest=20)
+    bench, _ = tiny_antidistillation_bench(bench_mod.pre, char_tokenizer, work, n_harvest=20)
     assert bench_mod.main(["--preset", "tiny", "--threads", "1", "--read", "3", "--work", str(work)], bench=bench) == 0
     res = json.loads((cache_dir() / "bench" / "antidistillation_relative_tiny.json").read_text())
     md = (cache_dir() / "bench" / "antidistillation_relative_tiny.md").read_text()
@@ -128,7 +114,7 @@ def test_attribution_runs_tiny_with_an_injected_teacher(bench_mod, char_tokenize
     monkeypatch.setattr(bench_mod, "ATTR_ACCOUNTS", 25)
     monkeypatch.setattr(bench_mod, "ATTR_SOURCE", "acct-0011")
     work = tmp_path / "work"
-    bench = _tiny_bench(bench_mod, char_tokenizer, work)
+    bench, _ = tiny_antidistillation_bench(bench_mod.pre, char_tokenizer, work)
     argv = ["--preset", "tiny", "--threads", "1", "--read", "3", "--work", str(work), "--attribution"]
     assert bench_mod.main(argv, bench=bench) == 0
     res = json.loads((cache_dir() / "bench" / "antidistillation_relative_tiny_attribution.json").read_text())
