@@ -131,7 +131,7 @@ def training_sets(bench: ad.Bench, lora: bool = False) -> dict[str, dict[str, An
             pct = f"{share * 100:g}"
             sets[f"{s}_{pct}"] = {"scheme": s, "share": share, "dir": f"ft_{s}_s{pct}",
                                   "pairs": rel.mixture(harvest[s], harvest["clean"], share)}
-    src = next(k for k in account_keys(bench.key, [ATTR_SOURCE]))
+    src = account_keys(bench.key, [ATTR_SOURCE])[0]
     marks = {"kgw": [WatermarkLogitsProcessor(src, delta=pre.KGW_DELTA)],
              "adfp": [ADFPLogitsProcessor(src, lam=pre.ADFP_LAM)]}
     for s, m in marks.items():
@@ -234,11 +234,11 @@ def score_model(answers: list[str], tok: Any, key: Any, nulls: list[Any], accoun
                      "flagged": int(sum(r.detected for r in acc))}}
 
 
-def run(cfg: ad.Config, work: Path, n_prompts: int, bench: ad.Bench | None = None, lora: bool = False) -> dict[str, Any]:
+def run(cfg: ad.Config, ft: pre.Finetune, work: Path, n_prompts: int, bench: ad.Bench | None = None,
+        lora: bool = False) -> dict[str, Any]:
     """Students (cached or trained), their answers (cached), every key scored on them."""
     t_start = time.time()
     work.mkdir(parents=True, exist_ok=True)
-    _, ft = pre.PRESETS[cfg.preset.replace("pretrained_", "")]
     bench = bench or ad.setup(cfg, work=work)
     key, teacher, tok = bench.key, bench.teacher, bench.teacher.tokenizer
     prompts = prompts_for(bench, n_prompts)
@@ -358,7 +358,7 @@ def main(argv: Sequence[str] | None = None, bench: ad.Bench | None = None) -> in
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg, _ = pre.PRESETS[args.preset]
+    cfg, ft = pre.PRESETS[args.preset]
     argl = list(sys.argv[1:] if argv is None else argv)
     rec = new_record("benchmarks/antidistillation_generation.py", argl,
                      question=__doc__.split("\n\n")[0].replace("\n", " "))
@@ -366,7 +366,7 @@ def main(argv: Sequence[str] | None = None, bench: ad.Bench | None = None) -> in
     name = (NAME if args.preset == "cpu" else f"{NAME}_{args.preset}") + ("_lora" if args.lora else "")
     out_dir = ROOT / "benchmarks" / "results" if args.preset == "cpu" else cache_dir() / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
-    res = {**rec, **run(cfg, work, args.prompts or PROMPTS[args.preset], bench, args.lora)}
+    res = {**rec, **run(cfg, ft, work, args.prompts or PROMPTS[args.preset], bench, args.lora)}
     png = out_dir / f"{name}.png"
     plot(res, png)
     js, md = write_result(name, res, markdown(res, png.name), out_dir=out_dir)
