@@ -318,6 +318,28 @@ def test_hydra_accounts_are_linked_into_one_cluster(sim):
     assert (humans["cluster_id"].isin(hyd["cluster_id"])).sum() == 0
 
 
+def test_a_benign_account_swept_into_an_attack_cluster_keeps_its_own_score(sim):
+    """Group evidence lifts only members whose own score passes the benign gate (member_gate_)."""
+    logs, acc, _ = sim
+    scorer = AccountScorer(target_fpr=0.01).fit(logs[logs["label"] == 0])
+    own = scorer.score_logs(logs).merge(acc, on="account_id")
+    quiet = own[(own["family"] == "human") & ~own["member_gate_passed"] & (own["cluster_size"] == 1)]
+    victim = quiet["account_id"].iloc[0]
+    hydra_row = logs[logs["family"] == "hydra"].iloc[0]
+    swept = logs.copy()
+    # behind one of the campaign's addresses, with its client
+    swept.loc[swept["account_id"] == victim, ["ip", "user_agent"]] = [hydra_row["ip"], hydra_row["user_agent"]]
+    out = scorer.score_logs(swept).set_index("account_id")
+    hydra = out.loc[acc.loc[acc["family"] == "hydra", "account_id"]]
+    assert out.loc[victim, "cluster_id"] in set(hydra["cluster_id"])  # linked to the attackers ...
+    assert out.loc[victim, "cluster_score"] > scorer.threshold_  # ... whose pooled traffic is flagged
+    assert not out.loc[victim, "member_gate_passed"] and not out.loc[victim, "flag"]
+    assert out.loc[victim, "score"] == out.loc[victim, "own_score"]
+    # without the gate the same human inherits the cluster's score: the failure the gate prevents
+    ungated = AccountScorer(target_fpr=0.01, member_gate_quantile=None).fit(logs[logs["label"] == 0])
+    assert ungated.score_logs(swept).set_index("account_id").loc[victim, "flag"]
+
+
 def test_template_only_links_are_optional():
     # two independent eval-harness users share a public template but no infrastructure
     prompts = [f"The following are multiple choice questions about x. Q{i}" for i in range(10)]

@@ -205,6 +205,30 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
             return -self.model_.score_samples(z)
         return np.sort(np.abs(z), axis=1)[:, -3:].mean(axis=1)
 
+    def training_suspicion(self, X: pd.DataFrame) -> np.ndarray:
+        """Suspicion scores of the accounts this detector was fitted on, each left out of its own novelty cap.
+
+        In-sample, an account is its own nearest neighbour and its cap is its distance to the nearest *other*
+        one; leaving it out reads it as a new account would be read (the next neighbour), so quantiles of these
+        scores estimate quantiles of new benign accounts' scores. Other methods: the in-sample scores.
+
+        Example:
+            >>> import numpy as np, pandas as pd
+            >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+            >>> from distillguard.detect.api_logs.detectors import UnsupervisedDetector
+            >>> rng = np.random.default_rng(0)
+            >>> X = pd.DataFrame(rng.random(size=(100, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+            >>> det = UnsupervisedDetector(calibration_fraction=0.0).fit(X)
+            >>> bool((det.training_suspicion(X) >= det.suspicion_score(X)).all())
+            True
+        """
+        check_is_fitted(self)
+        if self.method != "harvest" or not self.novelty_k:
+            return np.asarray(self._suspicion(X))
+        E = self._evidence(X)
+        k = min(self.novelty_k + 1, self.knn_.n_samples_fit_)
+        return np.minimum(E.sum(axis=1), self.knn_.kneighbors(E, n_neighbors=k)[0][:, -1])
+
     def _explain(self, X: pd.DataFrame, top: int) -> list[str]:
         if self.method != "harvest":
             return super()._explain(X, top)

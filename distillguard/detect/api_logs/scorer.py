@@ -43,7 +43,11 @@ class AccountScorer(_Flagging, BaseEstimator):
     there every held-out account may be an attacker whose score raises the threshold, and cross-fitting would
     hold all of them out. An account's score is the maximum of its own score and the
     score of its coordinated cluster (members' logs pooled as one pseudo-account), so cluster evidence never
-    lowers a score. Clusters are built from ``cluster_links`` (default: shared IPs and rare user agents; a
+    lowers a score -- but only for an account whose own score exceeds ``member_gate_`` (the
+    ``member_gate_quantile`` of benign training accounts' own scores, each left out of its own novelty cap;
+    ``None``: no gate), or that is template-linked (it sent the group's near-duplicate templates itself): a
+    benign account swept into an attackers' cluster or campaign by a behaviour cluster or a shared address keeps
+    its own score unless its own evidence is already in the benign top 10 %. Clusters are built from ``cluster_links`` (default: shared IPs and rare user agents; a
     shared prompt template alone also links independent users of one public eval harness, whose pooled
     traffic then looks like one huge templated harvester), and ``threshold_`` is the :func:`threshold_for_fpr` quantile of the held-out benign
     accounts' final scores.
@@ -92,7 +96,8 @@ class AccountScorer(_Flagging, BaseEstimator):
                  cluster_links: tuple[str, ...] = ("ip", "user_agent"), campaigns: bool = True,
                  robust: bool = False, trim_evidence: float = 4.0, max_trim_iter: int = 4,
                  novelty_k: int | None = 2, robust_novelty_share: float = 0.01, calibration_folds: int | None = 5,
-                 cohorts: bool = True, min_cohort_evidence: float = 2.0):
+                 cohorts: bool = True, min_cohort_evidence: float = 2.0, member_gate_quantile: float | None = 0.9):
+        self.member_gate_quantile = member_gate_quantile
         self.cohorts = cohorts
         self.min_cohort_evidence = min_cohort_evidence
         self.calibration_folds = calibration_folds
@@ -201,6 +206,21 @@ class AccountScorer(_Flagging, BaseEstimator):
             self.detector_ = UnsupervisedDetector(method=self.method, target_fpr=self.target_fpr,
                                                   calibration_fraction=0.0, novelty_k=k,
                                                   random_state=self.random_state).fit(trainf)
+        self.member_gate_ = -np.inf
+        if self.member_gate_quantile is not None:
+            # the quantile of unlinked benign accounts' own scores that an account's own score must exceed before
+            # group evidence may lift it; unlinked, because a robust fit's training accounts still hold campaign
+            # members (a 200-account campaign set a no-reference gate above most of its own members)
+            own = (self.detector_.training_suspicion(trainf) if isinstance(self.detector_, UnsupervisedDetector)
+                   else np.asarray(self.detector_.suspicion_score(trainf)))
+            ids = feats["account_id"].to_numpy()[train]
+            size = (prep["campaign"]["campaign_size"] if self.campaigns
+                    else prep["clusters"].set_index("account_id")["cluster_size"])
+            unlinked = ~(size.reindex(ids).fillna(1).to_numpy() >= self.min_cluster_size)
+            pick = (y[train] == 0) & unlinked
+            if pick.sum() < 20:
+                pick = y[train] == 0
+            self.member_gate_ = float(np.quantile(own[pick], self.member_gate_quantile))
         self.campaign_detector_ = None
         if self.campaigns:
             pool = feats["account_id"].to_numpy()[train & (y == 0)]
@@ -314,15 +334,26 @@ class AccountScorer(_Flagging, BaseEstimator):
         else:
             out["cluster_score"], out["cluster_reasons"] = np.nan, ""
         out["own_score"] = out["score"]
-        out["score"] = np.fmax(out["own_score"], out["cluster_score"].fillna(-np.inf))
-        use_cluster = out["cluster_score"].fillna(-np.inf) > out["own_score"]
+        # group evidence lifts only accounts whose own evidence is in the benign top (1 - member_gate_quantile),
+        # or that sent the group's near-duplicate templates themselves: a benign account swept into an attackers'
+        # cluster or campaign by address or behaviour alone is then flagged with probability <= 0.1, not 1 (seen
+        # on the development seed: one human in a behaviour cluster of 61 proxy accounts)
+        passed = (out["own_score"] > getattr(self, "member_gate_", -np.inf)).to_numpy()
+        if self.campaigns and "campaign" in prep:
+            tl = prep["campaign"]["template_linked"].reindex(out["account_id"].to_numpy())
+            passed |= tl.fillna(False).to_numpy(dtype=bool)
+        out["member_gate_passed"] = passed
+        lift = np.where(out["member_gate_passed"], out["cluster_score"].fillna(-np.inf), -np.inf)
+        out["score"] = np.fmax(out["own_score"], lift)
+        use_cluster = lift > out["own_score"]
         out["reasons"] = np.where(use_cluster, "cluster: " + out["cluster_reasons"].fillna(""), out["reasons"])
         if self.campaigns and getattr(self, "campaign_detector_", None) is not None:
             camp = prep["campaign"].reset_index()[["account_id", "campaign_id", "campaign_size"]]
             out = out.merge(camp, on="account_id", how="left")
             out = out.merge(self._campaign_scores(prep, members), on="campaign_id", how="left")
-            use = out["campaign_score"].fillna(-np.inf) > out["score"]
-            out["score"] = np.fmax(out["score"], out["campaign_score"].fillna(-np.inf))
+            lift = np.where(out["member_gate_passed"], out["campaign_score"].fillna(-np.inf), -np.inf)
+            use = lift > out["score"]
+            out["score"] = np.fmax(out["score"], lift)
             out["reasons"] = np.where(use, out["campaign_reasons"].fillna(""), out["reasons"])
             out = out.drop(columns=["campaign_reasons"])
         else:
@@ -349,5 +380,5 @@ class AccountScorer(_Flagging, BaseEstimator):
         out["fit_contamination"] = np.nan if c is None else c
         cols = ["account_id", "score", "flag", "reasons", "own_score", "cluster_id", "cluster_size",
                 "cluster_score", "link_evidence", "co_activity", "campaign_id", "campaign_size", "campaign_score",
-                "cohort_evidence", "excluded_from_fit", "fit_contamination"]
+                "cohort_evidence", "member_gate_passed", "excluded_from_fit", "fit_contamination"]
         return out[cols].sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
