@@ -369,7 +369,14 @@ def _cohort_one(st: dict, counted: np.ndarray, left_out: np.ndarray, window_days
     # only a window that holds at least half of the members speaks for the group: a minority opened together
     # (a few harvesters inside a cluster of ordinary accounts) is not the group's cohort
     lp = np.where(obs >= _COHORT_MAJORITY * cnt.sum(), -(poisson.logsf(obs - 1, mu) / np.log(10.0)), 0.0)
-    return float(lp.max() - np.log10(n_win))
+    # the log's first window is left-censored: accounts first seen there may simply predate the log (every active
+    # old account is), so it is no evidence of accounts opened together. Counting it, a behaviour cluster of 136
+    # ordinary accounts seen from the log's start read cohort evidence 4.0 against a null pushed later by a
+    # campaign opened mid-log, and 22 of 500 benign accounts were flagged (held-out seed 20261211, 30 % attackers)
+    lp = lp[w:]
+    if len(lp) == 0:
+        return 0.0
+    return float(lp.max() - np.log10(len(lp)))
 
 
 def cohort_evidence(first_seen_days: pd.Series, activity: pd.Series, campaign: pd.Series, *,
