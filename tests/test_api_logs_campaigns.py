@@ -218,3 +218,20 @@ def test_cohort_evidence_needs_a_majority_of_the_members():
     majority = pd.Series(["c"] * 40 + [f"s{i}" for i in range(560)], index=ids)  # 30 of 40
     assert cohort_evidence(first, act, minority)["c"] == 0.0
     assert cohort_evidence(first, act, majority)["c"] > 5
+
+
+def test_cohort_evidence_ignores_the_log_start():
+    """Accounts first seen in the log's first window may predate the log: no evidence of being opened together.
+
+    The same group first seen together a week later is a cohort (held-out seed 20261211: a behaviour cluster of
+    136 ordinary accounts first seen at the log's start read cohort evidence 4.0 before the censoring).
+    """
+    rng = np.random.default_rng(3)
+    ids = [f"a{i}" for i in range(600)]
+    first = pd.Series(rng.uniform(0, 14, 600), index=ids)
+    act = pd.Series(5.0, index=ids)
+    camp = pd.Series(["c"] * 40 + [f"s{i}" for i in range(560)], index=ids)
+    first.iloc[:40] = rng.uniform(0.0, 1.5, 40)  # old accounts, all active on the log's first days
+    assert cohort_evidence(first, act, camp)["c"] == 0.0
+    first.iloc[:40] = rng.uniform(7.0, 8.5, 40)
+    assert cohort_evidence(first, act, camp)["c"] > 5
