@@ -336,10 +336,10 @@ class AccountScorer(_Flagging, BaseEstimator):
         out["own_score"] = out["score"]
         # group evidence lifts only accounts whose own evidence is in the benign top (1 - member_gate_quantile),
         # or that sent the group's near-duplicate templates themselves: a benign account swept into an attackers'
-        # cluster or campaign by address or behaviour alone is then flagged with probability <= 0.1, not 1 (seen
-        # on the development seed: one human in a behaviour cluster of 61 proxy accounts)
+        # cluster or campaign by address or behaviour alone is then flagged with probability about 0.1, not 1
+        # (seen on the development seed: one human in a behaviour cluster of 61 proxy accounts)
         passed = (out["own_score"] > getattr(self, "member_gate_", -np.inf)).to_numpy()
-        if self.campaigns and "campaign" in prep:
+        if self.campaigns:
             tl = prep["campaign"]["template_linked"].reindex(out["account_id"].to_numpy())
             passed |= tl.fillna(False).to_numpy(dtype=bool)
         out["member_gate_passed"] = passed
