@@ -60,3 +60,21 @@ def test_cli_without_reference_prints_the_estimate(tmp_path, capsys, contaminate
     assert rc == 1 and "contamination estimate" in err and "--reference" in err
     scores = pd.read_csv(tmp_path / "s.csv")
     assert {"excluded_from_fit", "fit_contamination"} <= set(scores.columns)
+
+
+def test_a_campaign_is_not_read_against_pseudo_campaigns_of_its_own_accounts():
+    # three days of logs: all inside the cohort test's left-censored first window, so the campaign has no cohort
+    # evidence and rests on what its members ask for (here answers twice as long as the simulator's draw). The
+    # robust null is drawn from these very logs; read against sub-samples of itself, the campaign was its own
+    # benign look-alike and none of it was flagged
+    logs, acc = simulate_logs(240, 3, hydra_campaigns=0, proxy_size=50, days=3, seed=6, conversations=CONVS,
+                              families=("proxy_spread", "heavy_harvester", "cot_rubric"))
+    px = logs["family"] == "proxy_spread"
+    logs.loc[px, "completion_tokens"] = logs.loc[px, "completion_tokens"] * 2
+    raw = logs.drop(columns=["label", "family"])
+    out = AccountScorer(target_fpr=0.01, robust=True).fit(raw).score_logs(raw)
+    out = out.merge(acc[["account_id", "family", "label"]], on="account_id")
+    proxy = out[out["family"] == "proxy_spread"]
+    assert (proxy["cohort_evidence"] == 0).all() and proxy["campaign_size"].min() >= 40
+    assert proxy["flag"].mean() >= 0.9
+    assert out.loc[out["label"] == 0, "flag"].sum() == 0
