@@ -42,9 +42,9 @@ class AccountScorer(_Flagging, BaseEstimator):
     threshold then rests on 30 % of the reference). The robust fit (no reference) always uses the split:
     there every held-out account may be an attacker whose score raises the threshold, and cross-fitting would
     hold all of them out (tried on development seeds: cross-fitting once the trimmed set settles removed 3
-    eval-harness flags of 1,600 but lost the 1 % campaign of the fraction axis). An account's score is the maximum of its own score and the
-    score of its coordinated cluster (members' logs pooled as one pseudo-account), so cluster evidence never
-    lowers a score -- but only for an account whose own score exceeds ``member_gate_`` (the
+    eval-harness flags of 1,600 but lost the 1 % campaign of the fraction axis). An account's score is the
+    maximum of its own score and the score of its coordinated cluster (members' logs pooled as one
+    pseudo-account), so cluster evidence never lowers a score -- but only for an account whose own score exceeds ``member_gate_`` (the
     ``member_gate_quantile`` of benign training accounts' own scores, each left out of its own novelty cap;
     ``None``: no gate), or that is template-linked (it sent the group's near-duplicate templates itself): a
     benign account swept into an attackers' cluster or campaign by a behaviour cluster or a shared address keeps
@@ -261,10 +261,11 @@ class AccountScorer(_Flagging, BaseEstimator):
         if not leave_own_out or null is None or not len(pooled):
             return total, expl
         groups, npooled = null
-        in_null = cid[cid.index.isin(groups.index)]
-        for c in pooled.index.intersection(pd.Index(in_null.unique())):
-            own = groups[groups.index.isin(in_null.index[in_null.to_numpy() == c])].unique()
-            keep = ~npooled.index.isin(own)
+        # the pseudo-campaigns holding at least one account of each scored campaign
+        pairs = pd.DataFrame({"c": cid.reindex(groups.index).to_numpy(), "g": groups.to_numpy()}).dropna()
+        own_groups = pairs.groupby("c")["g"].unique()
+        for c in pooled.index.intersection(own_groups.index):
+            keep = ~npooled.index.isin(own_groups[c])
             if keep.sum() < 20:  # too little null left: keep the full null's (lower) reading
                 continue
             d = CampaignDetector().fit(npooled[keep])
