@@ -78,3 +78,23 @@ def test_a_campaign_is_not_read_against_pseudo_campaigns_of_its_own_accounts():
     assert (proxy["cohort_evidence"] == 0).all() and proxy["campaign_size"].min() >= 40
     assert proxy["flag"].mean() >= 0.9
     assert out.loc[out["label"] == 0, "flag"].sum() == 0
+
+
+def test_without_a_reference_a_campaign_reading_below_the_trim_level_does_not_lift_its_members():
+    # a benign platform: 60 users sharing a system prompt, with answers three times the usual length. Read
+    # against the pseudo-campaigns holding none of its accounts it scores 3.5 -- under the trim level, over the
+    # threshold -- and all 60 were flagged; without a reference the logs cannot vouch for such a group, so a
+    # campaign's own reading counts only when it is overwhelming
+    logs, acc = simulate_logs(400, 0, families=(), days=7, seed=2, conversations=CONVS)
+    users = acc.loc[acc["family"].isin(["tutoring", "power_user", "human"]), "account_id"].to_numpy()[:60]
+    m = logs["account_id"].isin(users)
+    logs.loc[m, "prompt"] = ("You are a patient tutor on StudyPal. Explain step by step.\n\n" + logs.loc[m, "prompt"]
+                             + "\n\nEnd with a short summary for the student.")
+    logs.loc[m, "completion_tokens"] = logs.loc[m, "completion_tokens"] * 3
+    raw = logs.drop(columns=["label", "family"])
+    sc = AccountScorer(target_fpr=0.01, robust=True).fit(raw)
+    out = sc.score_logs(raw)
+    platform = out[out["account_id"].isin(users)]
+    linked = platform[platform["campaign_size"] >= 60]
+    assert len(linked) >= 55 and linked["campaign_score"].max() < sc.trim_evidence
+    assert platform["flag"].sum() == 0

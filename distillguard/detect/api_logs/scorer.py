@@ -252,7 +252,9 @@ class AccountScorer(_Flagging, BaseEstimator):
         holds for calibration members: the null holds sub-samples of their campaign's training members, so a
         benign campaign would calibrate as known and be scored, in other logs, as new (with cross-fitting whole
         campaigns are held out and this changes nothing; with the 30 % split it removed some flags at 1e-2 on
-        development seeds, none at 1e-3).
+        development seeds, none at 1e-3). In a robust fit the reading without its own accounts replaces the
+        full one only past ``trim_evidence``: one number for a whole campaign, calibrated on its calibration
+        members pooled apart, put a benign platform on either side of the threshold by a hair.
         """
         det = self.campaign_detector_
         total = pd.Series(det.suspicion_score(pooled), index=pooled.index)
@@ -269,8 +271,14 @@ class AccountScorer(_Flagging, BaseEstimator):
             if keep.sum() < 20:  # too little null left: keep the full null's (lower) reading
                 continue
             d = CampaignDetector().fit(npooled[keep])
-            total[c] = float(d.suspicion_score(pooled.loc[[c]])[0])
-            expl[c] = d._explain(pooled.loc[[c]], 3)[0]
+            s = float(d.suspicion_score(pooled.loc[[c]])[0])
+            if self._leave_own_out() and s <= self.trim_evidence:
+                # without a reference a campaign's own reading counts only when overwhelming: a benign tutoring
+                # platform of 144 accounts sharing a system prompt, with answers twice the usual length, read
+                # 1.78 against a threshold of 1.75 (its calibration members, pooled apart, 1.75) and all 144 were
+                # flagged (development seed 7); below the trim level it keeps the full null's reading
+                continue
+            total[c], expl[c] = s, d._explain(pooled.loc[[c]], 3)[0]
         return total, expl
 
     def _held_out_scores(self, prep: dict, held: np.ndarray) -> np.ndarray:
