@@ -86,9 +86,14 @@ from distillguard.provenance import run_record  # noqa: E402
 #: then became a development seed: a campaign is read against the pseudo-campaigns that hold none of its
 #: accounts, and the robust fit calibrates cross-conformally once its trimmed set settles. That version is
 #: measured on a ninth seed, recorded here before its first run.
+#: 20261213 measured it once (with reference 0.980 at 1e-3, realised 1/1600; without 0.794, 0/1600). A
+#: constructed benign platform on the development seed 7 (144 users sharing a system prompt, answers twice the
+#: usual length) was then flagged whole without a reference; a campaign's reading without its own accounts now
+#: counts, without a reference, only past the trim level. That version is measured on a tenth seed, recorded
+#: here before its first run.
 DEV_SEED = 7
-HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207, 20261208, 20261209, 20261210, 20261211, 20261212)
-HELD_OUT_SEED = 20261213
+HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207, 20261208, 20261209, 20261210, 20261211, 20261212, 20261213)
+HELD_OUT_SEED = 20261214
 FPRS = (1e-2, 1e-3)
 
 

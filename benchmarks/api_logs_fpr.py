@@ -46,9 +46,12 @@ from distillguard.distill.bench import clopper_pearson, md_table, new_record, pr
 #: left-censored cohort test, and the new no-reference mode (the robust fit on purely benign logs), are measured
 #: on 313-316, recorded here before their first run. 313-316 measured it once (no reference: 6/6400 at 1e-3 with
 #: the split). The version whose robust fit reads each campaign against a null without its own accounts and
-#: calibrates cross-conformally is measured on 317-320, recorded here before their first run.
-HELD_OUT_SEEDS_USED = (301, 302, 303, 304, 309, 310, 311, 312, 313, 314, 315, 316)
-HELD_OUT_SEEDS = (317, 318, 319, 320)
+#: calibrates cross-conformally is measured on 317-320, recorded here before their first run (the cross-conformal
+#: part was dropped before the run; 317-320 measured the split). They measured it once (no reference: 1/6400 at
+#: 1e-3). The version where, without a reference, that reading counts only past the trim level is measured on
+#: 321-324, recorded here before their first run.
+HELD_OUT_SEEDS_USED = (301, 302, 303, 304, 309, 310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320)
+HELD_OUT_SEEDS = (321, 322, 323, 324)
 TARGETS = (1e-3, 1e-2)
 #: calibration mode -> AccountScorer arguments; "robust" modes fit on the scored logs (no reference)
 MODES: dict[str, dict[str, Any]] = {
