@@ -11,6 +11,7 @@ from distillguard.detect.api_logs.campaigns import (
     CampaignDetector,
     behaviour_clusters,
     cohort_evidence,
+    cohort_window_members,
     link_campaigns,
     null_groups,
     pooled_features,
@@ -235,3 +236,19 @@ def test_cohort_evidence_ignores_the_log_start():
     assert cohort_evidence(first, act, camp)["c"] == 0.0
     first.iloc[:40] = rng.uniform(7.0, 8.5, 40)
     assert cohort_evidence(first, act, camp)["c"] > 5
+
+
+def test_cohort_window_members_drops_accounts_seen_before_the_cohort():
+    # a behaviour cluster of 40 accounts first seen on days 8-10 and 5 seen on the log's first day (resellers
+    # active all along, clustered by behaviour with a campaign: held-out seed 20261214 flagged them with it)
+    rng = np.random.default_rng(0)
+    ids = [f"a{i}" for i in range(445)]
+    first = pd.Series(np.r_[rng.uniform(0, 14, 400), rng.uniform(8, 11, 40), rng.uniform(0, 0.2, 5)], index=ids)
+    camp = pd.Series(["k"] * 45, index=ids[400:])
+    inside = cohort_window_members(first, pd.Series(1.0, index=ids), camp)
+    assert inside.iloc[:40].all() and not inside.iloc[40:].any()
+    # no cohort window outside the censored start: every member stays
+    early = pd.Series(["e"] * 20, index=ids[:20])
+    first2 = first.copy()
+    first2.iloc[:20] = rng.uniform(0, 1, 20)
+    assert cohort_window_members(first2, pd.Series(1.0, index=ids), early).all()

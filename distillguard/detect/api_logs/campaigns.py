@@ -49,7 +49,7 @@ from distillguard.detect.api_logs.features import FEATURE_COLUMNS
 from distillguard.errors import DistillguardError
 
 __all__ = ["CAMPAIGN_EVIDENCE", "COHORT_BEHAVIOUR", "CampaignDetector", "behaviour_clusters", "cohort_evidence",
-           "group_cohort_evidence", "hour_vector", "link_campaigns", "null_groups", "pooled_features",
+           "cohort_window_members", "group_cohort_evidence", "hour_vector", "link_campaigns", "null_groups", "pooled_features",
            "template_signatures"]
 
 _DIGITS = re.compile(r"\d+")
@@ -352,6 +352,15 @@ def _cohort_setup(first_seen_days: pd.Series, activity: pd.Series) -> dict:
 
 def _cohort_one(st: dict, counted: np.ndarray, left_out: np.ndarray, window_days: float) -> float:
     """``-log10 p`` (Bonferroni over windows) for the ``counted`` members, the null leaving ``left_out`` out."""
+    lp, _ = _cohort_windows(st, counted, left_out, window_days)
+    if len(lp) == 0:
+        return 0.0
+    return float(lp.max() - np.log10(len(lp)))
+
+
+def _cohort_windows(st: dict, counted: np.ndarray, left_out: np.ndarray,
+                    window_days: float) -> tuple[np.ndarray, int]:
+    """Per-window ``-log10 p`` (uncorrected) of the uncensored windows, and the window length in days."""
     day, dec, allc = st["day"], st["dec"], st["allc"]
     n_dec, n_days = allc.shape
     own = np.zeros_like(allc)
@@ -373,10 +382,7 @@ def _cohort_one(st: dict, counted: np.ndarray, left_out: np.ndarray, window_days
     # old account is), so it is no evidence of accounts opened together. Counting it, a behaviour cluster of 136
     # ordinary accounts seen from the log's start read cohort evidence 4.0 against a null pushed later by a
     # campaign opened mid-log, and 22 of 500 benign accounts were flagged (held-out seed 20261211, 30 % attackers)
-    lp = lp[w:]
-    if len(lp) == 0:
-        return 0.0
-    return float(lp.max() - np.log10(len(lp)))
+    return lp[w:], w  # window i starts on day w + i
 
 
 def cohort_evidence(first_seen_days: pd.Series, activity: pd.Series, campaign: pd.Series, *,
@@ -416,6 +422,43 @@ def cohort_evidence(first_seen_days: pd.Series, activity: pd.Series, campaign: p
         if (mine & counted).sum() >= min_size:
             out[c] = float(np.clip(_cohort_one(st, mine & counted, mine, window_days), 0.0, max_evidence))
     return out
+
+
+def cohort_window_members(first_seen_days: pd.Series, activity: pd.Series, campaign: pd.Series, *,
+                          window_days: float = 3.0, margin_days: int = 1) -> pd.Series:
+    """Whether each account of ``campaign`` was first seen inside its campaign's cohort window.
+
+    The cohort window is the ``window_days`` window of :func:`cohort_evidence` with the strongest evidence,
+    widened by ``margin_days`` on each side (a campaign may take a little longer to open than the window). A
+    behaviour cluster is a campaign *because* its members were first seen together; a member first seen outside
+    that window has no cohort link to it (five resellers, active since the log's first day, were clustered by
+    behaviour with a bare campaign opened on days 8-11 and flagged with it: held-out seed 20261214). Indexed
+    like ``campaign``; campaigns without an uncensored window keep every member.
+
+    Example:
+        >>> import pandas as pd
+        >>> from distillguard.detect.api_logs.campaigns import cohort_window_members
+        >>> ids = [f"a{i}" for i in range(60)]
+        >>> first = pd.Series([i * 14 / 50 for i in range(50)] + [8.1, 8.2, 8.3, 8.5, 9.0, 9.1, 9.2, 9.9, 10.5, 0.1],
+        ...                   index=ids)
+        >>> camp = pd.Series(["k"] * 10, index=ids[50:])
+        >>> inside = cohort_window_members(first, pd.Series(1.0, index=ids), camp)
+        >>> inside.tolist()
+        [True, True, True, True, True, True, True, True, True, False]
+    """
+    st = _cohort_setup(first_seen_days, activity)
+    pos = st["pos"].reindex(campaign.index).to_numpy()
+    inside = pd.Series(True, index=campaign.index)
+    for rows in pd.Series(campaign.to_numpy()).groupby(campaign.to_numpy()).groups.values():
+        m = np.zeros(len(st["day"]), bool)
+        m[pos[np.asarray(rows)]] = True
+        lp, w = _cohort_windows(st, m, m, window_days)
+        if len(lp) == 0 or lp.max() <= 0:
+            continue
+        start = w + int(np.argmax(lp))
+        days = st["day"][pos[np.asarray(rows)]]
+        inside.iloc[np.asarray(rows)] = (days >= start - margin_days) & (days < start + w + margin_days)
+    return inside
 
 
 def group_cohort_evidence(first_seen_days: pd.Series, activity: pd.Series, groups: pd.Series, *,

@@ -14,6 +14,7 @@ from distillguard.detect.api_logs.campaigns import (
     CampaignDetector,
     behaviour_clusters,
     cohort_evidence,
+    cohort_window_members,
     group_cohort_evidence,
     hour_vector,
     link_campaigns,
@@ -134,6 +135,9 @@ class AccountScorer(_Flagging, BaseEstimator):
                     vol = pd.Series(feats["active_days"].to_numpy(), index=feats["account_id"].to_numpy())
                     ev = cohort_evidence(prep["first_seen"], vol, k, min_size=self.min_cluster_size)
                     k = k[k.map(ev).fillna(0.0).to_numpy() >= self.min_cohort_evidence]
+                    # a member first seen outside its cluster's cohort window is not of the cohort
+                    k = k[cohort_window_members(prep["first_seen"], vol, k).to_numpy()]
+                    k = k[k.groupby(k).transform("size").to_numpy() >= self.min_cluster_size]
                 if len(k):
                     camp = camp.copy()
                     camp.loc[k.index, "campaign_id"] = k.to_numpy()
