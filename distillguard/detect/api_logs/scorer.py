@@ -42,11 +42,12 @@ class AccountScorer(_Flagging, BaseEstimator):
     ``calibration_fraction`` of the benign accounts is held out of one fit (exact split-conformal, but a 1e-3
     threshold then rests on 30 % of the reference). The robust fit (no reference) trims with the split (while
     attackers are still in, held-out folds would all hold some) and, once the trimmed set has settled,
-    calibrates the same way on every account left in (``calibration_folds=None``: the split; it flagged 12 of
-    1,600 benign accounts at 1e-3 on one held-out seed, where its threshold was the largest of 480 scores, at
-    the cost of power: the fraction axis's 1 % campaign is lost on development seeds). An account's score is the
-    maximum of its own score and the score of its coordinated cluster (members' logs pooled as one
-    pseudo-account), so cluster evidence never lowers a score -- but only for an account whose own score exceeds ``member_gate_`` (the
+    calibrates the same way on every account left in. ``calibration_folds=None`` keeps the split there: more
+    power (the fraction axis's 1 % campaign, lost otherwise on development seeds), but it flagged 12 of 1,600
+    benign accounts at 1e-3 on one held-out seed, where its threshold was the largest of 465 scores. An
+    account's score is the maximum of its own score and the score of its coordinated cluster (members' logs
+    pooled as one pseudo-account), so cluster evidence never lowers a score -- but only for an account whose own
+    score exceeds ``member_gate_`` (the
     ``member_gate_quantile`` of benign training accounts' own scores, each left out of its own novelty cap;
     ``None``: no gate), or that is template-linked (it sent the group's near-duplicate templates itself): a
     benign account swept into an attackers' cluster or campaign by a behaviour cluster or a shared address keeps
@@ -274,6 +275,7 @@ class AccountScorer(_Flagging, BaseEstimator):
         if not leave_own_out or null is None or not len(pooled):
             return total, expl
         groups, npooled = null
+        robust = self._leave_own_out()
         # the pseudo-campaigns holding at least one account of each scored campaign
         pairs = pd.DataFrame({"c": cid.reindex(groups.index).to_numpy(), "g": groups.to_numpy()}).dropna()
         own_groups = pairs.groupby("c")["g"].unique()
@@ -283,7 +285,7 @@ class AccountScorer(_Flagging, BaseEstimator):
                 continue
             d = CampaignDetector().fit(npooled[keep])
             s = float(d.suspicion_score(pooled.loc[[c]])[0])
-            if self._leave_own_out() and s <= self.trim_evidence:
+            if robust and s <= self.trim_evidence:
                 # without a reference a campaign's own reading counts only when overwhelming: a benign tutoring
                 # platform of 144 accounts sharing a system prompt, with answers twice the usual length, read
                 # 1.78 against a threshold of 1.75 (its calibration members, pooled apart, 1.75) and all 144 were
