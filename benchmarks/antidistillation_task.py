@@ -356,7 +356,7 @@ def plot(res: dict[str, Any], path: Path) -> None:
     axes[0].set_xlim(left=0)
     axes[1].set_xlim(-5, max([60.0] + [100 * r["teacher_cost"] + 5 for r in res["rows"] if math.isfinite(r["teacher_cost"])]))
     axes[0].set_xlabel("mean per-step KL from the T=0.7 distribution (nats)")
-    axes[0].set_ylabel("teacher copy accuracy on H (CP 95 %)")
+    axes[0].set_ylabel("teacher accuracy on H (CP 95 %)")
     axes[1].axvline(100 * TARGET_COST, color="tab:red", ls=":", lw=1)
     axes[1].axhline(TARGET_CUT, color="tab:red", ls=":", lw=1, label="target (cost <= 10 %, cut >= 0.5)")
     if not any(math.isfinite(r["gain_cut"]) for r in res["rows"]):
@@ -367,7 +367,8 @@ def plot(res: dict[str, Any], path: Path) -> None:
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"ADS vs temperature, 4-digit copy task, SmolLM2-135M teacher ({res['config']['preset']})", fontsize=10)
+    fig.suptitle(res.get("title", f"ADS vs temperature, 4-digit copy task, SmolLM2-135M teacher "
+                                  f"({res['config']['preset']})"), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
