@@ -8,13 +8,18 @@ baseline of the same run (absolute times on shared machines are noisy):
   ``WatermarkLogitsProcessor`` (lefthash h=1, selfhash h=4) and ``SynthIDTextWatermarkLogitsProcessor``;
 * detection throughput (tokens/s, one process) beside transformers' ``WatermarkDetector``;
 * end-to-end generation overhead at B = 16 with the real SmolLM2 teacher (CPU) -- on CUDA, with a
-  random-weight model of SmolLM2-135M's architecture, because the 98 MB GGUF cannot travel to the GPU machine.
+  random-weight model of SmolLM2-135M's architecture, because the 98 MB GGUF cannot travel to the GPU machine;
+* ``--schemes``: end-to-end generation time of the real teacher (CPU) under each marking / sampling scheme --
+  none, KGW, ADFP with the teacher as its own proxy, ADS with a copy of the teacher as proxy, ADFP + ADS -- at
+  B in {1, 16}, interleaved rounds, medians and ratios to the unmarked run of the same round. ADS is timed with
+  a random unit direction: its cost (two proxy forwards per step) does not depend on the direction's values.
 
 Usage::
 
     python benchmarks/processor_speed.py            # full CPU run, writes results/processor_speed.json/.md
     python benchmarks/processor_speed.py --quick    # CI smoke (small, writes to a temp dir unless --out)
     python benchmarks/processor_speed.py --device cuda --out benchmarks/results/processor_speed_gpu.json
+    python benchmarks/processor_speed.py --schemes  # results/processor_speed_schemes.json/.md (~10 min)
 """
 
 # ruff: noqa: B023  (the timed lambdas run inside the loop iteration that defines them)
@@ -34,7 +39,7 @@ import torch
 from distillguard.detect import score_batch
 from distillguard.distill.bench import md_table, new_record, write_result
 from distillguard.keys import WatermarkKey, WatermarkSpec
-from distillguard.watermark import WatermarkLogitsProcessor
+from distillguard.watermark import ADFPLogitsProcessor, ADSLogitsProcessor, WatermarkLogitsProcessor
 
 V = 49152
 RESULTS = Path(__file__).parent / "results"
@@ -166,6 +171,86 @@ def generation_overhead(device: str, batch: int, new_tokens: int, rounds: int) -
             "plain_s": p, "watermarked_s": m, "overhead_pct": 100 * (m - p) / p}
 
 
+def scheme_processors(lm, key: WatermarkKey, temperature: float, seed: int = 0) -> dict[str, list]:
+    """The logits processors of each scheme for ``lm`` (a LoadedModel), as ``distillguard generate`` stacks them.
+
+    ADS gets a copy of ``lm`` as its proxy and a random unit direction (seeded): enough to time it.
+
+    Example:
+        >>> from distillguard.models import LoadedModel  # doctest: +SKIP
+        >>> sorted(scheme_processors(lm, key, 0.7))  # doctest: +SKIP
+        ['ADFP (teacher proxy) + ADS', 'ADFP λ=24 (teacher proxy)', 'ADS (teacher-copy proxy)', 'KGW δ=2', 'none']
+    """
+    from distillguard.models import LoadedModel
+
+    gen = torch.Generator().manual_seed(seed)
+    params = dict(lm.model.named_parameters())
+    g = {n: torch.randn(p.shape, generator=gen) for n, p in params.items()}
+    norm = float(sum((t.double() ** 2).sum() for t in g.values())) ** 0.5
+    g = {n: t / norm for n, t in g.items()}
+    proxy = LoadedModel(lm.model, lm.tokenizer, "teacher copy", "teacher-copy", lm.is_chat)
+
+    def ads() -> ADSLogitsProcessor:
+        return ADSLogitsProcessor(proxy, g, 1.0, 1e-2, temperature=temperature, spec=key.spec,
+                                  pad_token_id=lm.tokenizer.pad_token_id)
+
+    return {"none": [], "KGW δ=2": [WatermarkLogitsProcessor(key, delta=2.0)],
+            "ADFP λ=24 (teacher proxy)": [ADFPLogitsProcessor(key, lam=24.0)],
+            "ADS (teacher-copy proxy)": [ads()],
+            "ADFP (teacher proxy) + ADS": [ADFPLogitsProcessor(key, lam=24.0), ads()]}
+
+
+def scheme_overhead(lm, batches: list[int], new_tokens: int, rounds: int, temperature: float = 0.7) -> list[dict]:
+    """Generation time of ``lm`` under each scheme, interleaved per round; ratios to the same round's unmarked run.
+
+    Example:
+        >>> rows = scheme_overhead(lm, [1], new_tokens=4, rounds=1)  # doctest: +SKIP
+        >>> rows[0]["scheme"], rows[0]["x_none"]  # doctest: +SKIP
+        ('none', 1.0)
+    """
+    from distillguard.keys import tokenizer_id
+    from distillguard.watermark.generate import encode_prompts
+
+    tok = lm.tokenizer
+    key = WatermarkKey.generate(WatermarkSpec(vocab_size=len(tok), tokenizer_id=tokenizer_id(tok)))
+    procs = scheme_processors(lm, key, temperature)
+    out = []
+    for b in batches:
+        enc = encode_prompts(lm, [f"Tell me about topic {i}." for i in range(b)])
+        kw = dict(**enc, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=True,
+                  temperature=temperature, top_k=0, top_p=1.0, pad_token_id=tok.pad_token_id)
+
+        def run(name: str) -> float:  # a new batch resets the proxies' KV caches (they see no extension)
+            t = time.perf_counter()
+            with torch.inference_mode():
+                lm.model.generate(**kw, logits_processor=procs[name])
+            return time.perf_counter() - t
+
+        for name in procs:  # warm-up
+            run(name)
+        times: dict[str, list[float]] = {n: [] for n in procs}
+        for _ in range(rounds):
+            for name in procs:
+                times[name].append(run(name))
+        base = statistics.median(times["none"])
+        ratios = {n: statistics.median(t / z for t, z in zip(times[n], times["none"])) for n in procs}
+        out += [{"batch": b, "new_tokens": new_tokens, "rounds": rounds, "scheme": n,
+                 "median_s": statistics.median(times[n]), "ms_per_token_step": 1000 * statistics.median(times[n]) / new_tokens,
+                 "x_none": ratios[n], "none_s": base} for n in procs]
+    return out
+
+
+def _schemes_markdown(res: dict) -> str:
+    lines = [f"### End-to-end generation time by scheme ({res['device_name']}, model {res['model']})", "",
+             "Median over interleaved rounds; `× none`: median of the per-round ratio to the unmarked run.", "",
+             *md_table(["B", "scheme", "new tokens", "median s", "ms / step", "× none"],
+                       [[r["batch"], r["scheme"], r["new_tokens"], f"{r['median_s']:.2f}",
+                         f"{r['ms_per_token_step']:.1f}", f"{r['x_none']:.2f}"] for r in res["schemes"]],
+                       align="llrrrr"),
+             "", f"command: `{res['run']['command']}` — {res['run']['utc']}"]
+    return "\n".join(lines) + "\n"
+
+
 def _markdown(res: dict) -> str:
     lines = [f"### Processor cost per decoding step ({res['device_name']}, V = {V})", "",
              *md_table(["B", "method", "ms / step", "× floor"],
@@ -194,10 +279,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--quick", action="store_true", help="small sizes for a CI smoke run")
     ap.add_argument("--out", help="JSON output path (default results/processor_speed[_gpu].json; quick: none)")
+    ap.add_argument("--schemes", action="store_true",
+                    help="only the end-to-end generation time per scheme (none, KGW, ADFP, ADS, ADFP + ADS) on the "
+                         "real teacher (CPU)")
     args = ap.parse_args(argv)
     if args.device == "cpu":
         torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     quick = args.quick
+    if args.schemes:
+        from distillguard.models import load_model
+
+        lm = load_model()
+        res = new_record("benchmarks/processor_speed.py", argv, question="end-to-end generation time per scheme",
+                         device="cpu", model=lm.identity,
+                         device_name=f"CPU, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
+        res["schemes"] = scheme_overhead(lm, [1, 4] if quick else [1, 16], 8 if quick else 32, 1 if quick else 3)
+        md = _schemes_markdown(res)
+        print(md)
+        out = args.out or (None if quick else str(RESULTS / "processor_speed_schemes.json"))
+        if out:
+            write_result(Path(out).stem, res, md, Path(out).parent)
+        return 0
     res = new_record(
         "benchmarks/processor_speed.py", argv,
         question="processor cost per step, detection throughput and generation overhead",
