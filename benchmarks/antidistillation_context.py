@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Antidistillation benchmark, a skill a pretrained student can learn (issue 27): does ADS cut it?
+"""Antidistillation benchmark, context distillation (issue 27): does ADS cut a skill a pretrained student learns?
 
 ``benchmarks/antidistillation_task.py`` could not answer the issue's ADS question: its from-scratch students
 learned nothing from the clean answers either, so there was no gain to cut. Here the student is *pretrained* (a
@@ -46,6 +46,11 @@ trained): teacher cost = 1 - acc_teacher(cond) / acc_teacher(clean) on H; gain c
 acc_s(undistilled)) / (acc_s(clean) - acc_s(undistilled)) with a 95 % percentile bootstrap over E; Clopper-Pearson
 intervals for accuracies; each ADS point paired with the temperature whose teacher accuracy is nearest. **The
 target is met** when the largest-lambda ADS point with teacher cost <= 10 % cuts the gain by >= 0.5.
+
+**Added after the first full run (exploratory, not part of the verdict)**: that run's grid jumped from 3.6 % to
+12.3 % teacher cost (lambda 0.0209 -> 0.0836), so two ADS points between its points, scales 0.48 and 1.92
+(``posthoc_scales``, kind ``ads_posthoc``), are harvested and get students regardless of their cost, to draw
+the cost / cut curve. They are labelled "post hoc" in every output and the rule above ignores them.
 
 Not measured: the Gemma paired-perplexity metric (the task accuracy is the teacher's cost here), other seeds,
 the GPU sizes.
@@ -106,15 +111,16 @@ class Finetune:
     epochs: int
     n_eval: int
     seeds: tuple[int, ...]
+    posthoc_scales: tuple[float, ...] = ()  # ADS points added after the first run: students always, no verdict
 
 
 PRESETS: dict[str, tuple[ad.Config, Finetune]] = {
     "cpu": (replace(ad.PRESETS["cpu"], preset="context_cpu", n_quality=0, n_direction=64, n_proxy=0, n_harvest=256,
                     new_tokens=8, batch_size=64, ads_scales=(0.06, 0.24, 0.96, 3.84, 15.36), temps=(0.8, 0.9, 1.0),
-                    seed=0), Finetune(lr=1e-4, epochs=2, n_eval=200, seeds=(0,))),
+                    seed=0), Finetune(lr=1e-4, epochs=2, n_eval=200, seeds=(0,), posthoc_scales=(0.48, 1.92))),
     "tiny": (replace(ad.PRESETS["tiny"], preset="context_tiny", n_quality=0, n_direction=4, n_proxy=0, n_harvest=8,
                      new_tokens=6, batch_size=8, ads_scales=(0.06, 15.36), temps=(1.0,), seed=0),
-             Finetune(lr=1e-4, epochs=1, n_eval=8, seeds=(0,))),
+             Finetune(lr=1e-4, epochs=1, n_eval=8, seeds=(0,), posthoc_scales=(1.0,))),
 }
 
 
@@ -220,7 +226,7 @@ def ads_setup(bench: ad.Bench, d_pairs: list[tuple[str, str]]) -> tuple[LoadedMo
 
 def students_for(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The pre-declared student set: clean, every temperature, ADS points costing <= 10 % and the
-    smallest-lambda ADS point above 10 %.
+    smallest-lambda ADS point above 10 % (and every post hoc point: kind ``ads_posthoc``).
 
     Example:
         >>> rows = [{"kind": "clean", "value": 0.7, "teacher_cost": 0.0}]
@@ -263,11 +269,13 @@ def run(cfg: ad.Config, ft: Finetune, work: Path, bench: ad.Bench | None = None)
     conds = [("clean", "clean T=0.7", ad.BASE_T, ad.BASE_T)]
     conds += [("ads", f"ADS λ={round(sc / ads_sd, 4):g}", round(sc / ads_sd, 4), ad.BASE_T) for sc in cfg.ads_scales]
     conds += [("temp", f"T={t:g}", t, t) for t in cfg.temps]
+    conds += [("ads_posthoc", f"ADS λ={round(sc / ads_sd, 4):g} (post hoc)", round(sc / ads_sd, 4), ad.BASE_T)
+              for sc in ft.posthoc_scales]
     rows, harvests = [], {}
     for kind, label, value, t in conds:
         marks = ([ADSLogitsProcessor(proxy, g, value, cfg.ads_epsilon, temperature=ad.BASE_T, spec=key.spec,
-                                     pad_token_id=tok.pad_token_id)] if kind == "ads" else [])
-        ids, stats = served.answers(hp, marks, t, key, HARVEST_SEED, f"H_{kind}_{value:g}")
+                                     pad_token_id=tok.pad_token_id)] if kind.startswith("ads") else [])
+        ids, stats = served.answers(hp, marks, t, key, HARVEST_SEED, f"H_{kind.split('_')[0]}_{value:g}")
         del marks
         gc.collect()
         txt = text(ids)
@@ -295,7 +303,8 @@ def run(cfg: ad.Config, ft: Finetune, work: Path, bench: ad.Bench | None = None)
         accs = []
         for s in ft.seeds:
             model = finetuned(teacher, list(zip(H, harvests[r["label"]])),
-                              work / f"student_{r['kind']}_{r['value']:g}_s{s}", ft, s, f"{r['label']} s{s}")
+                              work / f"student_{r['kind'].split('_')[0]}_{r['value']:g}_s{s}", ft, s,
+                              f"{r['label']} s{s}")
             got = task_bench.greedy_answers(model, tok, E, cfg.new_tokens, cfg.batch_size)
             accs.append(np.array([correct(p, a) for p, a in zip(E, got)], float))
             r.setdefault("student_example", got[0])
@@ -319,7 +328,7 @@ def run(cfg: ad.Config, ft: Finetune, work: Path, bench: ad.Bench | None = None)
         r["gain_cut_ci95"] = list(task_bench.bootstrap_cut(c, clean, none))
     temps = [r for r in rows if r["kind"] == "temp"]
     for r in rows:
-        if r["kind"] == "ads" and temps:
+        if r["kind"].startswith("ads") and temps:
             r["matched_temperature"] = min(temps, key=lambda x: abs(x["teacher_acc"] - r["teacher_acc"]))["label"]
     res["undistilled"] = {"student_acc": float(none.mean()), "example": bare[0]}
     res["rows"] = rows
