@@ -57,6 +57,7 @@ the GPU sizes.
 
 Usage:
     python benchmarks/antidistillation_context.py --threads 2          # CPU sizes (~45 min on 2 threads)
+    python benchmarks/antidistillation_context.py --seeds 1 --threads 2  # another student seed, same harvests
     python benchmarks/antidistillation_context.py --tiny --threads 1   # smoke run (results under the cache)
 
 Results: ``benchmarks/results/antidistillation_context.{json,md,png}``; caches under
@@ -396,11 +397,17 @@ def main(argv: Sequence[str] | None = None, bench: ad.Bench | None = None) -> in
     ap.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     ap.add_argument("--tiny", dest="preset", action="store_const", const="tiny", help="same as --preset tiny")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--seeds", default=None,
+                    help="student seeds, comma-separated (default: the preset's); a cpu run with other seeds writes "
+                         "antidistillation_context_seed<S...>.*, the harvests are shared")
     ap.add_argument("--work", default=None, help="cache folder (default runs/antidistillation-context/<preset>)")
     args = ap.parse_args(args_list)
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg, ft = PRESETS[args.preset]
+    default_seeds = ft.seeds
+    if args.seeds:
+        ft = replace(ft, seeds=tuple(int(s) for s in args.seeds.split(",")))
     work = Path(args.work) if args.work else ROOT / "runs" / "antidistillation-context" / args.preset
     rec = new_record("benchmarks/antidistillation_context.py", args_list,
                      question=__doc__.split("\n\n")[0].split(": ", 1)[1])
@@ -408,6 +415,8 @@ def main(argv: Sequence[str] | None = None, bench: ad.Bench | None = None) -> in
     out_dir = ROOT / "benchmarks" / "results" if args.preset == "cpu" else cache_dir() / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     name = NAME if args.preset == "cpu" else f"{NAME}_{args.preset}"
+    if ft.seeds != default_seeds:
+        name += "_seed" + "-".join(map(str, ft.seeds))
     png = out_dir / f"{name}.png"
     task_bench.plot({**res, "title": "ADS vs temperature, context distillation (number plus one), pretrained student "
                      f"({cfg.preset})"}, png)

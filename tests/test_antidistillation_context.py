@@ -86,3 +86,15 @@ def test_main_runs_tiny_with_an_injected_teacher(ctx_mod, char_tokenizer, tmp_pa
         assert (work / p).exists(), p
     # the harvest was generated behind the hidden context, the students trained without it
     assert res["task"]["hidden_system"] == ctx_mod.HIDDEN_SYSTEM
+
+
+def test_other_student_seeds_write_their_own_result(ctx_mod, char_tokenizer, tmp_path):
+    tok = char_tokenizer
+    teacher = LoadedModel(build_tiny_lm(len(tok), seed=0), tok, "tiny-teacher", "tiny-teacher", False)
+    key = WatermarkKey(ad.BENCH_SECRET, WatermarkSpec(vocab_size=len(tok), gamma=ad.GAMMA, delta=2.0,
+                                                      tokenizer_id=tokenizer_id(tok)))
+    cfg, ft = ctx_mod.PRESETS["tiny"]
+    bench = ad.Bench(cfg, tmp_path, teacher, key, ctx_mod.problems(cfg, ft))
+    assert ctx_mod.main(["--tiny", "--seeds", "1", "--work", str(tmp_path)], bench=bench) == 0
+    res = json.loads((cache_dir() / "bench" / "antidistillation_context_tiny_seed1.json").read_text())
+    assert res["finetune"]["seeds"] == [1] and (tmp_path / "student_clean_0.7_s1" / "train.json").exists()
