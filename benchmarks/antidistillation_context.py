@@ -69,7 +69,6 @@ from __future__ import annotations
 import argparse
 import copy
 import gc
-import json
 import math
 import random
 import re
@@ -84,15 +83,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmark's statistic and verdict
+import antidistillation_pretrained as pre  # noqa: E402
 import antidistillation_task as task_bench  # noqa: E402
 
 from distillguard.distill import antidistillation_bench as ad  # noqa: E402
 from distillguard.distill.bench import clopper_pearson, md_table, new_record, provenance_line, write_result  # noqa: E402
-from distillguard.distill.student import chat_examples, train_text_student  # noqa: E402
 from distillguard.keys import WatermarkKey, WatermarkSpec, tokenizer_id  # noqa: E402
 from distillguard.models import LoadedModel, cache_dir, load_model  # noqa: E402
 from distillguard.watermark import ADSLogitsProcessor  # noqa: E402
-from distillguard.watermark.ads import ads_direction, load_direction, save_direction  # noqa: E402
 
 NAME = "antidistillation_context"
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,43 +184,15 @@ def make_bench(cfg: ad.Config, ft: Finetune, work: Path) -> ad.Bench:
     return ad.Bench(cfg, work, teacher, key, problems(cfg, ft))
 
 
-def finetuned(teacher: LoadedModel, pairs: list[tuple[str, str]], out: Path, ft: Finetune, seed: int,
-              desc: str) -> Any:
-    """A fresh copy of the teacher's weights fine-tuned on ``pairs`` (answers only), cached in ``out``."""
-    tok = teacher.tokenizer
-    seqs, starts = chat_examples(tok, pairs)
-    init = None if (out / "train.json").exists() else copy.deepcopy(teacher.model)
-    train_text_student(out, tok, seqs, epochs=ft.epochs, lr=ft.lr, seed=seed, init=init, desc=desc,
-                       answer_starts=starts)
-    del init
-    gc.collect()
-    return ad.load_student(out, str(next(teacher.model.parameters()).device))
-
-
 def ads_setup(bench: ad.Bench, d_pairs: list[tuple[str, str]]) -> tuple[LoadedModel, dict[str, torch.Tensor],
                                                                         dict[str, Any], float]:
     """The bare copy as ADS proxy, its direction from D's answers (cached, hash-checked) and the shift's sd."""
-    cfg, work, teacher = bench.cfg, bench.work, bench.teacher
-    tok = teacher.tokenizer
-    proxy = LoadedModel(copy.deepcopy(teacher.model).eval(), tok, "bare teacher copy", "proxy-bare", teacher.is_chat)
-    dseqs, dstarts = chat_examples(tok, d_pairs)
-    dpath = work / "ads_direction.safetensors"
-    if not dpath.exists():
-        g, info = ads_direction(proxy.model, list(zip(dseqs, dstarts)))
-        sha = save_direction(g, dpath, proxy_id=proxy.identity)
-        (work / "ads_direction.json").write_text(json.dumps({**info, "sha256": sha}))
-    info = json.loads((work / "ads_direction.json").read_text())
-    g = load_direction(dpath, info["sha256"])
-    probe = ADSLogitsProcessor(proxy, g, 1.0, cfg.ads_epsilon, spec=bench.key.spec)
-    sds = []
-    with torch.no_grad():
-        for seq, s in list(zip(dseqs, dstarts))[:8]:
-            x = torch.tensor([seq], device=cfg.device)
-            diff = (probe.plus.model(x).logits[0, s:] - probe.minus.model(x).logits[0, s:]) / (2 * cfg.ads_epsilon)
-            sds.append(float(diff[:, : bench.key.spec.vocab_size].std(-1).mean()))
-    del probe
+    teacher = bench.teacher
+    proxy = LoadedModel(copy.deepcopy(teacher.model).eval(), teacher.tokenizer, "bare teacher copy", "proxy-bare",
+                        teacher.is_chat)
+    g, info, sd = ad.cached_direction(bench, proxy, d_pairs)
     gc.collect()
-    return proxy, g, info, float(np.mean(sds))
+    return proxy, g, info, sd
 
 
 def students_for(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -303,9 +273,9 @@ def run(cfg: ad.Config, ft: Finetune, work: Path, bench: ad.Bench | None = None)
     for r in trained:
         accs = []
         for s in ft.seeds:
-            model = finetuned(teacher, list(zip(H, harvests[r["label"]])),
-                              work / f"student_{r['kind'].split('_')[0]}_{r['value']:g}_s{s}", ft, s,
-                              f"{r['label']} s{s}")
+            model, _ = pre.finetune_copy(teacher, list(zip(H, harvests[r["label"]])),
+                                         work / f"student_{r['kind'].split('_')[0]}_{r['value']:g}_s{s}", ft, s,
+                                         f"{r['label']} s{s}")
             got = task_bench.greedy_answers(model, tok, E, cfg.new_tokens, cfg.batch_size)
             accs.append(np.array([correct(p, a) for p, a in zip(E, got)], float))
             r.setdefault("student_example", got[0])

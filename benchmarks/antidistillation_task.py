@@ -343,7 +343,8 @@ def plot(res: dict[str, Any], path: Path) -> None:
         err = np.array([[a - r["teacher_acc_ci95"][0], r["teacher_acc_ci95"][1] - a] for a, r in zip(acc, rs)]).T
         axes[0].errorbar([r["kl"] for r in rs], acc, yerr=err, fmt=fmt, color=color, capsize=3, label=names[kind])
         for r in rs:
-            axes[0].annotate(r["label"].replace("clean ", "").split(" ")[-1], (r["kl"], r["teacher_acc"]), fontsize=7,
+            axes[0].annotate(r["label"].replace(" (post hoc)", "").replace("clean ", "").split(" ")[-1],
+                             (r["kl"], r["teacher_acc"]), fontsize=7,
                              xytext=(3, 3), textcoords="offset points")
         x = [100 * r["teacher_cost"] for r in rs]
         y = [r["gain_cut"] for r in rs]

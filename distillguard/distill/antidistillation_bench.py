@@ -333,14 +333,27 @@ def ads_proxy(bench: Bench, p_pairs: list[tuple[str, str]], d_pairs: list[tuple[
     """Train the student-shaped proxy on ``p_pairs``, compute (once, cached with its hash next to it) the ADS
     direction from its NLL on ``d_pairs``, and measure the sd of the ADS logit shift on the first 8 of them
     (the unit of every ADS lambda grid: lambda = scale / shift_sd)."""
-    cfg, work, teacher = bench.cfg, bench.work, bench.teacher
-    tok = teacher.tokenizer
-    model = student_on(tok, p_pairs, work / "proxy", cfg, "proxy")
-    proxy = LoadedModel(model, tok, "student-shaped proxy (trained on P)", "proxy-P", teacher.is_chat)
-    dseqs, dstarts = chat_examples(tok, d_pairs)
+    tok = bench.teacher.tokenizer
+    model = student_on(tok, p_pairs, bench.work / "proxy", bench.cfg, "proxy")
+    proxy = LoadedModel(model, tok, "student-shaped proxy (trained on P)", "proxy-P", bench.teacher.is_chat)
+    g, info, sd = cached_direction(bench, proxy, d_pairs)
+    return AdsProxy(model, proxy, g, info, sd)
+
+
+def cached_direction(bench: Bench, proxy: LoadedModel, d_pairs: list[tuple[str, str]]
+                     ) -> tuple[dict[str, torch.Tensor], dict[str, Any], float]:
+    """The ADS direction of ``proxy`` from its NLL on ``d_pairs`` (computed once, saved in the bench's folder with
+    its SHA-256 and read back hash-checked) and the sd of the ADS logit shift on the first 8 pairs:
+    ``(direction, info, shift_sd)``.
+
+    Example:
+        >>> g, info, sd = cached_direction(bench, proxy, d_pairs)  # doctest: +SKIP
+    """
+    cfg, work = bench.cfg, bench.work
+    dseqs, dstarts = chat_examples(proxy.tokenizer, d_pairs)
     dpath = work / "ads_direction.safetensors"
     if not dpath.exists():
-        g, info = ads_direction(model, list(zip(dseqs, dstarts)))
+        g, info = ads_direction(proxy.model, list(zip(dseqs, dstarts)))
         sha = save_direction(g, dpath, proxy_id=proxy.identity)
         (work / "ads_direction.json").write_text(json.dumps({**info, "sha256": sha}))
     info = json.loads((work / "ads_direction.json").read_text())
@@ -352,7 +365,7 @@ def ads_proxy(bench: Bench, p_pairs: list[tuple[str, str]], d_pairs: list[tuple[
             x = torch.tensor([seq], device=cfg.device)
             diff = (probe.plus.model(x).logits[0, s:] - probe.minus.model(x).logits[0, s:]) / (2 * cfg.ads_epsilon)
             sds.append(float(diff[:, : bench.key.spec.vocab_size].std(-1).mean()))
-    return AdsProxy(model, proxy, g, info, float(np.mean(sds)))
+    return g, info, float(np.mean(sds))
 
 
 def matched_pair(grid: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
