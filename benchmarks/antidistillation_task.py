@@ -333,12 +333,14 @@ def plot(res: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.3))
-    names = {"ads": "ADS", "ads_posthoc": "ADS, post hoc points", "temp": "temperature", "clean": "clean T=0.7"}
-    for kind, color in (("ads", "tab:green"), ("ads_posthoc", "tab:olive"), ("temp", "tab:gray"), ("clean", "black")):
+    names = {"ads": "ADS", "ads_posthoc": "ADS, post hoc points", "temp": "temperature",
+             "temp_posthoc": "temperature, post hoc points", "clean": "clean T=0.7"}
+    for kind, color in (("ads", "tab:green"), ("ads_posthoc", "tab:olive"), ("temp", "tab:gray"),
+                        ("temp_posthoc", "tab:brown"), ("clean", "black")):
         rs = sorted([r for r in res["rows"] if r["kind"] == kind], key=lambda r: r["value"])
         if not rs:
             continue
-        fmt = {"clean": "o", "ads_posthoc": "s"}.get(kind, "o-")
+        fmt = {"clean": "o", "ads_posthoc": "s", "temp_posthoc": "s"}.get(kind, "o-")
         acc = [r["teacher_acc"] for r in rs]
         err = np.array([[a - r["teacher_acc_ci95"][0], r["teacher_acc_ci95"][1] - a] for a, r in zip(acc, rs)]).T
         axes[0].errorbar([r["kl"] for r in rs], acc, yerr=err, fmt=fmt, color=color, capsize=3, label=names[kind])

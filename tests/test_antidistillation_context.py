@@ -66,10 +66,10 @@ def test_main_runs_tiny_with_an_injected_teacher(ctx_mod, char_tokenizer, tmp_pa
     assert (cache_dir() / "bench" / "antidistillation_context_tiny.png").stat().st_size > 0
     kinds = [r["kind"] for r in res["rows"]]
     assert kinds == (["clean"] + ["ads"] * len(cfg.ads_scales) + ["temp"] * len(cfg.temps)
-                     + ["ads_posthoc"] * len(ft.posthoc_scales))
+                     + ["ads_posthoc"] * len(ft.posthoc_scales) + ["temp_posthoc"] * len(ft.posthoc_temps))
     # post hoc points always get a student, are labelled, and never decide the verdict
     for r in res["rows"]:
-        if r["kind"] == "ads_posthoc":
+        if r["kind"].endswith("_posthoc"):
             assert r["trained"] and "(post hoc)" in r["label"] and "post hoc" in md
     assert res["verdict"].get("lambda") not in [r["value"] for r in res["rows"] if r["kind"] == "ads_posthoc"]
     assert res["rows"][0]["kl"] == pytest.approx(0.0, abs=1e-6) and res["rows"][0]["trained"]
