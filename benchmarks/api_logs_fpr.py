@@ -54,7 +54,8 @@ from distillguard.distill.bench import clopper_pearson, md_table, new_record, pr
 #: is measured on 325-328, recorded here before their first run. They measured it once (no reference: 14/6400 at
 #: 1e-3, 12 on seed 326). The version whose robust fit calibrates cross-conformally is measured on 329-332,
 #: recorded here before their first run. They measured it once (cross-conformal 2/6400, no reference 0/6400 at
-#: 1e-3). The next version is measured on 333-336, recorded here before their first run.
+#: 1e-3). The next version is measured on 333-336, recorded here before their first run: it adds cohort
+#: recruits (development run on 329-332 with --seeds: the same flags as before).
 HELD_OUT_SEEDS_USED = (301, 302, 303, 304, 309, 310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320,
                        321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 332)
 HELD_OUT_SEEDS = (333, 334, 335, 336)
@@ -138,17 +139,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="tiny run (development seed 7, 200 + 200 accounts)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=None,
+                    help=f"development seeds instead of the held-out ones ({' '.join(map(str, HELD_OUT_SEEDS))}); "
+                         "the result is then written as api_logs_fpr_dev.*")
     args = ap.parse_args(argv)
     rec = new_record("benchmarks/api_logs_fpr.py", argv if argv is not None else sys.argv[1:])
-    seeds = (7,) if args.quick else HELD_OUT_SEEDS
+    seeds = (7,) if args.quick else tuple(args.seeds) if args.seeds else HELD_OUT_SEEDS
     n_ref, n_scored, days = (200, 200, 7) if args.quick else (1600, 1600, 14)
     t0 = time.perf_counter()
     pool = sharegpt_conversations(0)
     rows = [one_seed(s, n_ref, n_scored, days, pool) for s in seeds]
-    res = {**rec, "seeds": list(seeds), "held_out": not args.quick, "n_ref": n_ref, "n_scored": n_scored,
+    held_out = not args.quick and not args.seeds
+    res = {**rec, "seeds": list(seeds), "held_out": held_out, "n_ref": n_ref, "n_scored": n_scored,
            "days": days, "rows": rows, "summary": summarise(rows), "total_seconds": time.perf_counter() - t0}
     md = to_markdown(res)
-    write_result("api_logs_fpr_quick" if args.quick else "api_logs_fpr", res, md, args.out)
+    name = "api_logs_fpr_quick" if args.quick else "api_logs_fpr" if held_out else "api_logs_fpr_dev"
+    write_result(name, res, md, args.out)
     print(md)
     return 0
 

@@ -11,6 +11,7 @@ from distillguard.detect.api_logs.campaigns import (
     CampaignDetector,
     behaviour_clusters,
     cohort_evidence,
+    cohort_recruits,
     cohort_window_members,
     link_campaigns,
     null_groups,
@@ -252,3 +253,54 @@ def test_cohort_window_members_drops_accounts_seen_before_the_cohort():
     first2 = first.copy()
     first2.iloc[:20] = rng.uniform(0, 1, 20)
     assert cohort_window_members(first2, pd.Series(1.0, index=ids), early).all()
+
+
+def _world(rng: np.random.Generator, n: int, n_camp: int, n_window_ordinary: int):
+    """Ordinary accounts first seen any day, a campaign of alike accounts first seen on days 8-10, and ordinary
+    accounts first seen in that window too (new users: the campaign's window is not theirs)."""
+    f = pd.DataFrame(rng.uniform(0, 1, size=(n, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+    f[["completion_tokens_mean", "prompt_tokens_mean", "gap_median_s"]] = rng.uniform(10, 2000, size=(n, 3))
+    ids = [f"a{i}" for i in range(n)]
+    f["account_id"], f["n_requests"] = ids, 100.0
+    camp = slice(0, n_camp - 1)
+    f.loc[camp, ["completion_tokens_mean", "prompt_tokens_mean", "gap_median_s"]] = (
+        rng.normal([700.0, 40.0, 60.0], [60.0, 5.0, 8.0], size=(n_camp, 3)))
+    f.loc[camp, "maxtok_frac"] = rng.normal(0.9, 0.05, n_camp)
+    first = pd.Series(rng.uniform(0, 14, n), index=ids)
+    first.iloc[:n_camp] = rng.uniform(8, 10.9, n_camp)
+    first.iloc[n_camp:n_camp + n_window_ordinary] = rng.uniform(8, 10.9, n_window_ordinary)
+    return f, first, ids
+
+
+def test_cohort_recruits_take_the_campaign_left_out_of_its_core_and_few_ordinary_accounts():
+    """HDBSCAN keeps a campaign's core (development seed 20261215: 67 of a bare campaign's 200 accounts); the rest,
+    first seen in the cohort window and behaving like the core, are recruited; ordinary accounts first seen in the
+    same window are recruited only when closer to the core than all but alpha of the accounts seen at other times."""
+    rng = np.random.default_rng(5)
+    f, first, ids = _world(rng, 1200, 120, 200)
+    core = pd.Series("k0", index=ids[:40])
+    r = cohort_recruits(f, None, core, first, pd.Series(1.0, index=ids), alpha=0.01)
+    assert r.index.isin(ids[40:120]).sum() >= 60  # most of the campaign outside the core
+    assert not r.index.isin(ids[:40]).any()
+    ordinary = r.index[~r.index.isin(ids[:120])]
+    window = first.index[(first >= 7.0) & (first < 12.0)]  # the 3-day cohort window and its one-day margins
+    assert set(ordinary) <= set(window)  # never an account first seen outside the window
+    assert len(ordinary) <= 8  # ~230 ordinary accounts in the window, alpha 0.01: about 2-3 expected
+    assert (r == "k0").all()
+    assert len(cohort_recruits(f, None, core, first, pd.Series(1.0, index=ids), alpha=0.01,
+                               eligible=pd.Series(False, index=ids))) == 0
+
+
+def test_cohort_recruits_of_ordinary_accounts_stay_near_alpha():
+    """With no campaign at all (the "core" is 40 ordinary accounts first seen in the window), window accounts are
+    exchangeable with the background, so each is recruited with probability about alpha (rank p-value)."""
+    rng = np.random.default_rng(6)
+    rates = []
+    for _ in range(5):
+        f, first, ids = _world(rng, 1500, 0, 300)
+        core = pd.Series("k0", index=ids[:40])
+        r = cohort_recruits(f, None, core, first, pd.Series(1.0, index=ids), alpha=0.02)
+        window = first.index[(first >= 7.0) & (first < 12.0)].difference(ids[:40])
+        assert set(r.index) <= set(window)
+        rates.append(window.isin(r.index).mean())
+    assert np.mean(rates) <= 0.04  # alpha 0.02 over 5 x 260 window accounts

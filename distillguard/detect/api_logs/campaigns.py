@@ -43,13 +43,14 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import poisson
 from sklearn.cluster import HDBSCAN
+from sklearn.neighbors import NearestNeighbors
 
 from distillguard.detect.api_logs.account_detectors import _EXTRAPOLATED, _HEAVY_TAILED, UnsupervisedDetector
 from distillguard.detect.api_logs.features import FEATURE_COLUMNS
 from distillguard.errors import DistillguardError
 
 __all__ = ["CAMPAIGN_EVIDENCE", "COHORT_BEHAVIOUR", "CampaignDetector", "behaviour_clusters", "cohort_evidence",
-           "cohort_window_members", "group_cohort_evidence", "hour_vector", "link_campaigns", "null_groups", "pooled_features",
+           "cohort_recruits", "cohort_window_members", "group_cohort_evidence", "hour_vector", "link_campaigns", "null_groups", "pooled_features",
            "template_signatures"]
 
 _DIGITS = re.compile(r"\d+")
@@ -257,12 +258,25 @@ def behaviour_clusters(feats: pd.DataFrame, hour_vector: pd.DataFrame | None = N
         >>> bool(k.notna().mean() > 0.5), k.nunique()
         (True, 1)
     """
+    ids, Z = _behaviour_space(feats, hour_vector, eligible, min_requests)
+    if len(ids) < 2 * min_cluster_size:
+        return pd.Series(dtype=object, index=pd.Index([], name="account_id"))
+    hdb = HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples, cluster_selection_method=selection,
+                  max_cluster_size=max_cluster_size, copy=True).fit(Z)
+    lab = hdb.labels_
+    keep = (lab >= 0) & (hdb.probabilities_ >= min_probability)
+    return pd.Series([f"k{j}" for j in lab[keep]], index=pd.Index(ids[keep], name="account_id"))
+
+
+def _behaviour_space(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, eligible: pd.Series | None,
+                     min_requests: int) -> tuple[np.ndarray, np.ndarray]:
+    """The eligible accounts' ids and their robust z-scores (median / IQR) of the behaviour coordinates."""
     ids = feats["account_id"].astype(str).to_numpy()
     ok = feats["n_requests"].to_numpy(dtype=np.float64) >= min_requests
     if eligible is not None:
         ok &= eligible.reindex(ids).fillna(False).to_numpy(dtype=bool)
-    if ok.sum() < 2 * min_cluster_size:
-        return pd.Series(dtype=object, index=pd.Index([], name="account_id"))
+    if not ok.any():
+        return ids[ok], np.zeros((0, len(COHORT_BEHAVIOUR)))
     cols = {c: feats[c].to_numpy(dtype=np.float64)[ok] for c in COHORT_BEHAVIOUR}
     for c in _COHORT_LOG:
         cols[c] = np.log1p(np.maximum(cols[c], 0.0))
@@ -272,11 +286,75 @@ def behaviour_clusters(feats: pd.DataFrame, hour_vector: pd.DataFrame | None = N
     B = np.nan_to_num(np.column_stack(list(cols.values())))
     q1, med, q3 = np.quantile(B, [0.25, 0.5, 0.75], axis=0)
     iqr = np.where(q3 - q1 > 0, q3 - q1, np.maximum(np.std(B, axis=0), 1e-9))
-    hdb = HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples, cluster_selection_method=selection,
-                  max_cluster_size=max_cluster_size, copy=True).fit((B - med) / iqr)
-    lab = hdb.labels_
-    keep = (lab >= 0) & (hdb.probabilities_ >= min_probability)
-    return pd.Series([f"k{j}" for j in lab[keep]], index=pd.Index(ids[ok][keep], name="account_id"))
+    return ids[ok], (B - med) / iqr
+
+
+def cohort_recruits(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clusters: pd.Series,
+                    first_seen_days: pd.Series, activity: pd.Series, *, eligible: pd.Series | None = None,
+                    alpha: float = 0.01, min_requests: int = 20, window_days: float = 3.0,
+                    margin_days: int = 1) -> pd.Series:
+    """Accounts a behaviour campaign left out that were first seen in its cohort window and behave like it.
+
+    HDBSCAN keeps a campaign's dense core, at most ``max_cluster_size`` accounts: a bare campaign of 200 proxy
+    accounts came out as cores of 40 and 27 and 129 unclustered accounts (development seed 20261215: 67 of 200
+    flagged with a reference), although 196 of the 198 eligible accounts first seen in its window were its own.
+    For each cluster of ``clusters`` (account -> cluster id, campaigns already through the cohort gate), a
+    *candidate* is an eligible account (``eligible`` and ``min_requests``, as in :func:`behaviour_clusters`) in no
+    cluster, first seen inside the cluster's cohort window (:func:`cohort_window_members`' window). Its distance
+    in the behaviour space to the nearest member is ranked among the same distances of the *background*: the
+    eligible accounts first seen outside the window, which are not of the cohort by construction. A candidate
+    closer than all but ``alpha`` of them (``(1 + #background at most as close) / (n + 1) <= alpha``) is
+    recruited; one that qualifies for several clusters goes to the one it is closest to. So an ordinary account
+    first seen in the window is recruited with probability about ``alpha`` (if its behaviour is drawn like the
+    background's); downstream it still needs its own score past the member gate to inherit the campaign's, and
+    its first-seen day does not count in the campaign's cohort evidence (it was selected by it). Returns
+    account id -> cluster id for the recruits.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+        >>> from distillguard.detect.api_logs.campaigns import cohort_recruits
+        >>> rng = np.random.default_rng(0)
+        >>> f = pd.DataFrame(rng.uniform(0, 1, size=(400, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+        >>> f[["completion_tokens_mean", "prompt_tokens_mean", "gap_median_s"]] = rng.uniform(10, 2000, size=(400, 3))
+        >>> ids = [f"a{i}" for i in range(400)]; f["account_id"] = ids; f["n_requests"] = 100.0
+        >>> f.loc[:59, ["completion_tokens_mean", "prompt_tokens_mean", "gap_median_s"]] = [700.0, 40.0, 60.0]
+        >>> f.loc[:59, "maxtok_frac"] = rng.normal(0.9, 0.02, 60)
+        >>> first = pd.Series(rng.uniform(0, 14, 400), index=ids); first.iloc[:60] = rng.uniform(8, 10.5, 60)
+        >>> core = pd.Series("k0", index=ids[:30])     # the dense core a clustering kept
+        >>> r = cohort_recruits(f, None, core, first, pd.Series(1.0, index=ids))
+        >>> int(r.index.isin(ids[30:60]).sum()) >= 25, int((~r.index.isin(ids[:60])).sum())
+        (True, 0)
+    """
+    out = pd.Series(dtype=object, index=pd.Index([], name="account_id"))
+    ids, Z = _behaviour_space(feats, hour_vector, eligible, min_requests)
+    if not len(clusters) or len(ids) < 2:
+        return out
+    st = _cohort_setup(first_seen_days, activity)
+    day = st["day"][st["pos"].reindex(ids).to_numpy()]
+    lab = clusters.reindex(ids).to_numpy(dtype=object)
+    free = pd.isna(lab)
+    best_p, best_d = np.full(len(ids), np.inf), np.full(len(ids), np.inf)
+    best_c = np.full(len(ids), None, dtype=object)
+    for c in pd.unique(clusters.to_numpy()):
+        mem = lab == c
+        m = np.zeros(len(st["day"]), bool)
+        m[st["pos"].reindex(clusters.index[clusters.to_numpy() == c]).dropna().to_numpy(dtype=np.int64)] = True
+        lp, w = _cohort_windows(st, m, m, window_days)
+        if not mem.any() or len(lp) == 0 or lp.max() <= 0:
+            continue
+        start = w + int(np.argmax(lp))
+        inside = (day >= start - margin_days) & (day < start + w + margin_days)
+        cand, bg = free & inside, ~mem & ~inside
+        if not cand.any() or bg.sum() < 1.0 / alpha - 1:
+            continue  # too little background to rank a distance at alpha
+        d = NearestNeighbors(n_neighbors=1).fit(Z[mem]).kneighbors(Z)[0][:, 0]
+        ref = np.sort(d[bg])
+        p = (1.0 + np.searchsorted(ref, d, side="right")) / (len(ref) + 1.0)
+        better = cand & (p <= alpha) & ((p < best_p) | ((p == best_p) & (d < best_d)))
+        best_p[better], best_d[better], best_c[better] = p[better], d[better], c
+    got = best_c != None  # noqa: E711 (element-wise)
+    return pd.Series(best_c[got], index=pd.Index(ids[got], name="account_id"), dtype=object)
 
 
 def hour_vector(logs: pd.DataFrame) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from distillguard.detect.api_logs.campaigns import (
     CampaignDetector,
     behaviour_clusters,
     cohort_evidence,
+    cohort_recruits,
     cohort_window_members,
     group_cohort_evidence,
     hour_vector,
@@ -65,7 +66,9 @@ class AccountScorer(_Flagging, BaseEstimator):
     disjoint from the pseudo-campaigns the null was built from. With ``cohorts`` (default) accounts that
     neither templates nor infrastructure link are clustered by behaviour (:func:`.campaigns.behaviour_clusters`:
     a campaign that sends bare prompts from a residential proxy pool), and a cluster becomes a campaign when its
-    members' cohort evidence (first seen together) is at least ``min_cohort_evidence``.
+    members' cohort evidence (first seen together) is at least ``min_cohort_evidence``; it then recruits the
+    unclustered accounts first seen in its cohort window that behave like it (:func:`.campaigns.cohort_recruits`
+    at ``recruit_alpha``; ``None``: none), which do not count in its cohort evidence.
     ``robust=True`` fits on logs that may hold
     attackers (see :meth:`fit`); ``novelty_k`` is the detector's novelty cap (raised to
     ``robust_novelty_share`` of the fit accounts in robust mode, so a group of similar attackers smaller
@@ -100,7 +103,9 @@ class AccountScorer(_Flagging, BaseEstimator):
                  cluster_links: tuple[str, ...] = ("ip", "user_agent"), campaigns: bool = True,
                  robust: bool = False, trim_evidence: float = 4.0, max_trim_iter: int = 4,
                  novelty_k: int | None = 2, robust_novelty_share: float = 0.01, calibration_folds: int | None = 5,
-                 cohorts: bool = True, min_cohort_evidence: float = 2.0, member_gate_quantile: float | None = 0.9):
+                 cohorts: bool = True, min_cohort_evidence: float = 2.0, member_gate_quantile: float | None = 0.9,
+                 recruit_alpha: float | None = 0.01):
+        self.recruit_alpha = recruit_alpha
         self.member_gate_quantile = member_gate_quantile
         self.cohorts = cohorts
         self.min_cohort_evidence = min_cohort_evidence
@@ -130,18 +135,24 @@ class AccountScorer(_Flagging, BaseEstimator):
             ts = pd.to_datetime(logs["timestamp"], utc=True)
             first = ts.groupby(logs["account_id"].astype(str).to_numpy()).min()
             prep["first_seen"] = ((first - ts.min()).dt.total_seconds() / 86400.0).reindex(feats["account_id"])
+            camp = camp.assign(cohort_recruit=False)
             if self.cohorts:  # accounts without template or address links: alike, and first seen together
                 single = camp["campaign_size"] <= 1
-                k = behaviour_clusters(feats, hour_vector(logs), eligible=single)
+                hv = hour_vector(logs)
+                k = behaviour_clusters(feats, hv, eligible=single)
+                vol = pd.Series(feats["active_days"].to_numpy(), index=feats["account_id"].to_numpy())
                 if len(k):  # a cluster is a link only when its members were first seen together
-                    vol = pd.Series(feats["active_days"].to_numpy(), index=feats["account_id"].to_numpy())
                     ev = cohort_evidence(prep["first_seen"], vol, k, min_size=self.min_cluster_size)
                     k = k[k.map(ev).fillna(0.0).to_numpy() >= self.min_cohort_evidence]
                     # a member first seen outside its cluster's cohort window is not of the cohort
                     k = k[cohort_window_members(prep["first_seen"], vol, k).to_numpy()]
                     k = k[k.groupby(k).transform("size").to_numpy() >= self.min_cluster_size]
+                if len(k) and self.recruit_alpha is not None:
+                    # the campaign's accounts HDBSCAN left out of its core: first seen in its window, behaving like it
+                    r = cohort_recruits(feats, hv, k, prep["first_seen"], vol, eligible=single, alpha=self.recruit_alpha)
+                    k = pd.concat([k, r])
+                    camp.loc[r.index, "cohort_recruit"] = True
                 if len(k):
-                    camp = camp.copy()
                     camp.loc[k.index, "campaign_id"] = k.to_numpy()
                     camp["campaign_size"] = camp.groupby("campaign_id")["campaign_id"].transform("size")
             prep["campaign"] = camp
@@ -185,7 +196,8 @@ class AccountScorer(_Flagging, BaseEstimator):
         if self.campaigns:
             camp = prep["campaign"]["campaign_id"]
             vol = pd.Series(prep["feats"]["active_days"].to_numpy(), index=ids)
-            coh = cohort_evidence(prep["first_seen"], vol, camp, min_size=self.min_cluster_size)
+            counted = ~prep["campaign"]["cohort_recruit"].astype(bool)  # recruits were selected by first-seen
+            coh = cohort_evidence(prep["first_seen"], vol, camp, members=counted, min_size=self.min_cluster_size)
             ex = camp.map(coh).fillna(0.0).to_numpy() > self.trim_evidence
         for it in range(1, self.max_trim_iter + 1):
             self._fit_prepared(prep, y, ex, ex, cross_fit=False)  # held-out folds would all hold attackers
@@ -375,7 +387,10 @@ class AccountScorer(_Flagging, BaseEstimator):
         groups = cid[keep]
         pooled = pooled_features(feats, groups)
         vol = pd.Series(feats["active_days"].to_numpy(), index=ids)
-        cm = None if members is None else members.reindex(ids).eq(True)
+        # a recruit joined its campaign *because* it was first seen in the cohort window: it does not count there
+        cm = ~camp["cohort_recruit"].reindex(ids).fillna(False).astype(bool)
+        if members is not None:
+            cm &= members.reindex(ids).eq(True)
         cohort = cohort_evidence(prep["first_seen"], vol, cid, members=cm, min_size=self.min_cluster_size)
         pooled["cohort_evidence"] = cohort.reindex(pooled.index).fillna(0.0)
         total, expl = self._campaign_suspicion(pooled, cid, self._leave_own_out() or members is not None)
@@ -409,17 +424,20 @@ class AccountScorer(_Flagging, BaseEstimator):
         use_cluster = lift > out["own_score"]
         out["reasons"] = np.where(use_cluster, "cluster: " + out["cluster_reasons"].fillna(""), out["reasons"])
         if self.campaigns and getattr(self, "campaign_detector_", None) is not None:
-            camp = prep["campaign"].reset_index()[["account_id", "campaign_id", "campaign_size"]]
+            camp = prep["campaign"].reset_index()[["account_id", "campaign_id", "campaign_size", "cohort_recruit"]]
             out = out.merge(camp, on="account_id", how="left")
             out = out.merge(self._campaign_scores(prep, members), on="campaign_id", how="left")
             lift = np.where(out["member_gate_passed"], out["campaign_score"].fillna(-np.inf), -np.inf)
             use = lift > out["score"]
             out["score"] = np.fmax(out["score"], lift)
             out["reasons"] = np.where(use, out["campaign_reasons"].fillna(""), out["reasons"])
+            recruit = use & out["cohort_recruit"].fillna(False).to_numpy(dtype=bool)
+            out.loc[recruit, "reasons"] += " (joined it as a recruit: first seen in its cohort window, behaving like it)"
             out = out.drop(columns=["campaign_reasons"])
         else:
             for c in ("campaign_id", "campaign_size", "campaign_score", "cohort_evidence"):
                 out[c] = np.nan
+            out["cohort_recruit"] = False
         return out.drop(columns=["cluster_reasons"])
 
     def score_logs(self, logs: pd.DataFrame) -> pd.DataFrame:
@@ -435,11 +453,12 @@ class AccountScorer(_Flagging, BaseEstimator):
         check_is_fitted(self)
         out = self._combine(self._features(logs))
         out["flag"] = out["score"] > self.threshold_
+        out["cohort_recruit"] = out["cohort_recruit"].fillna(False).astype(bool)
         excluded = set(getattr(self, "excluded_", ()))
         out["excluded_from_fit"] = out["account_id"].isin(excluded)
         c = getattr(self, "contamination_", None)
         out["fit_contamination"] = np.nan if c is None else c
         cols = ["account_id", "score", "flag", "reasons", "own_score", "cluster_id", "cluster_size",
                 "cluster_score", "link_evidence", "co_activity", "campaign_id", "campaign_size", "campaign_score",
-                "cohort_evidence", "member_gate_passed", "excluded_from_fit", "fit_contamination"]
+                "cohort_evidence", "cohort_recruit", "member_gate_passed", "excluded_from_fit", "fit_contamination"]
         return out[cols].sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
