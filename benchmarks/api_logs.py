@@ -108,7 +108,9 @@ from distillguard.provenance import run_record  # noqa: E402
 #: 20261217 measured it once (with reference 0.553 at 1e-3, realised 0/1600; without 0.355, 0/1600; the version
 #: before, rerun on it afterwards: 0.553 / 0.353): its templated campaign was opened on days 1.0-3.4, inside the
 #: censored first window, and was missed with a reference too (0/200). The next version is measured on a
-#: fourteenth seed, recorded here before its first run.
+#: fourteenth seed, recorded here before its first run. That version censors the cohort test only through the
+#: log's first weekday (campaigns.censored_start_days: 1 day for these logs, which begin on a Monday), developed
+#: on 20261217, 20261211 and 20261212.
 DEV_SEED = 7
 HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207, 20261208, 20261209, 20261210, 20261211, 20261212, 20261213,
                        20261214, 20261215, 20261216, 20261217)

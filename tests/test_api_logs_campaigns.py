@@ -10,6 +10,7 @@ from distillguard.detect.api_logs import AccountScorer, simulate_logs
 from distillguard.detect.api_logs.campaigns import (
     CampaignDetector,
     behaviour_clusters,
+    censored_start_days,
     cohort_evidence,
     cohort_recruits,
     cohort_window_members,
@@ -304,3 +305,23 @@ def test_cohort_recruits_of_ordinary_accounts_stay_near_alpha():
         assert set(r.index) <= set(window)
         rates.append(window.isin(r.index).mean())
     assert np.mean(rates) <= 0.04  # alpha 0.02 over 5 x 260 window accounts
+
+
+def test_cohort_evidence_censors_the_log_start_through_its_first_weekday():
+    """A campaign opened on days 1-3 of a log begun on a Monday is a cohort (held-out seed 20261217: a templated
+    campaign first seen on days 1.0-3.4 was missed with a reference when the whole first 3-day window was
+    censored); old accounts first seen on the log's first day are not; a log begun on a Saturday censors through
+    Monday (accounts used on weekdays only are first seen then)."""
+    rng = np.random.default_rng(4)
+    ids = [f"a{i}" for i in range(600)]
+    act = pd.Series(5.0, index=ids)
+    camp = pd.Series(["c"] * 40 + [f"s{i}" for i in range(560)], index=ids)
+    first = pd.Series(rng.uniform(0, 14, 600), index=ids)
+    first.iloc[:40] = rng.uniform(1.0, 3.4, 40)
+    monday, saturday = censored_start_days("2025-03-03T00:02Z"), censored_start_days("2025-03-08T00:02Z")
+    assert (monday, saturday) == (1, 3)
+    assert cohort_evidence(first, act, camp, censored_days=monday)["c"] > 5
+    assert cohort_evidence(first, act, camp, censored_days=saturday)["c"] == 0.0
+    assert cohort_evidence(first, act, camp)["c"] == 0.0  # default: the first 3-day window
+    first.iloc[:40] = rng.uniform(0.0, 0.95, 40)  # old accounts, seen on the log's first day
+    assert cohort_evidence(first, act, camp, censored_days=monday)["c"] == 0.0

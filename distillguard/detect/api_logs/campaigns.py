@@ -49,7 +49,7 @@ from distillguard.detect.api_logs.account_detectors import _EXTRAPOLATED, _HEAVY
 from distillguard.detect.api_logs.features import FEATURE_COLUMNS
 from distillguard.errors import DistillguardError
 
-__all__ = ["CAMPAIGN_EVIDENCE", "COHORT_BEHAVIOUR", "CampaignDetector", "behaviour_clusters", "cohort_evidence",
+__all__ = ["CAMPAIGN_EVIDENCE", "COHORT_BEHAVIOUR", "CampaignDetector", "behaviour_clusters", "censored_start_days", "cohort_evidence",
            "cohort_recruits", "cohort_window_members", "group_cohort_evidence", "hour_vector", "link_campaigns", "null_groups", "pooled_features",
            "template_signatures"]
 
@@ -292,7 +292,7 @@ def _behaviour_space(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, elig
 def cohort_recruits(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clusters: pd.Series,
                     first_seen_days: pd.Series, activity: pd.Series, *, eligible: pd.Series | None = None,
                     alpha: float = 0.01, min_requests: int = 20, window_days: float = 3.0,
-                    margin_days: int = 1) -> pd.Series:
+                    margin_days: int = 1, censored_days: int | None = None) -> pd.Series:
     """Accounts a behaviour campaign left out that were first seen in its cohort window and behave like it.
 
     HDBSCAN keeps a campaign's dense core, at most ``max_cluster_size`` accounts: a bare campaign of 200 proxy
@@ -330,7 +330,7 @@ def cohort_recruits(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clust
     ids, Z = _behaviour_space(feats, hour_vector, eligible, min_requests)
     if not len(clusters) or len(ids) < 2:
         return out
-    st = _cohort_setup(first_seen_days, activity)
+    st = _cohort_setup(first_seen_days, activity, censored_days)
     day = st["day"][st["pos"].reindex(ids).to_numpy()]
     lab = clusters.reindex(ids).to_numpy(dtype=object)
     free = pd.isna(lab)
@@ -340,10 +340,10 @@ def cohort_recruits(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clust
         mem = lab == c
         m = np.zeros(len(st["day"]), bool)
         m[st["pos"].reindex(clusters.index[clusters.to_numpy() == c]).dropna().to_numpy(dtype=np.int64)] = True
-        lp, w = _cohort_windows(st, m, m, window_days)
+        lp, w, first = _cohort_windows(st, m, m, window_days)
         if not mem.any() or len(lp) == 0 or lp.max() <= 0:
             continue
-        start = w + int(np.argmax(lp))
+        start = first + int(np.argmax(lp))
         inside = (day >= start - margin_days) & (day < start + w + margin_days)
         cand, bg = free & inside, ~mem & ~inside
         if not cand.any() or bg.sum() < 1.0 / alpha - 1:
@@ -416,7 +416,28 @@ def pooled_features(feats: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
     return out
 
 
-def _cohort_setup(first_seen_days: pd.Series, activity: pd.Series) -> dict:
+def censored_start_days(log_start: pd.Timestamp | str) -> int:
+    """Days at a log's start in which being first seen says nothing about when an account was opened.
+
+    An account that predates the log is first seen on its first active day in it; for most accounts that is the
+    log's first weekday (accounts used on weekdays only appear on the Monday of a log begun on a Saturday).
+    Censored: the days (24 h from ``log_start``, as in :func:`cohort_evidence`) up to the end of the first UTC
+    weekday of which the log holds at least 12 hours. A log begun on a Monday morning: 1; on a Saturday: 3.
+
+    Example:
+        >>> from distillguard.detect.api_logs.campaigns import censored_start_days
+        >>> [censored_start_days(t) for t in ("2025-03-03T00:05Z", "2025-03-08T10:00Z", "2025-03-05T15:00Z")]
+        [1, 3, 2]
+    """
+    t = pd.Timestamp(log_start)
+    t = t.tz_convert("UTC").tz_localize(None) if t.tzinfo is not None else t
+    d = t.normalize()
+    while d.dayofweek >= 5 or d + pd.Timedelta(hours=12) < t:
+        d += pd.Timedelta(days=1)
+    return int(np.ceil((d + pd.Timedelta(days=1) - t) / pd.Timedelta(days=1)))
+
+
+def _cohort_setup(first_seen_days: pd.Series, activity: pd.Series, censored: int | None = None) -> dict:
     day = np.floor(first_seen_days.to_numpy(dtype=np.float64)).astype(np.int64)
     day = day - (day.min() if len(day) else 0)
     n_days = int(day.max()) + 1 if len(day) else 1
@@ -425,20 +446,21 @@ def _cohort_setup(first_seen_days: pd.Series, activity: pd.Series) -> dict:
     dec = np.searchsorted(edges, lv, side="right")
     allc = np.zeros((len(edges) + 1, n_days))
     np.add.at(allc, (dec, day), 1.0)
-    return {"day": day, "dec": dec, "allc": allc, "pos": pd.Series(np.arange(len(day)), index=first_seen_days.index)}
+    return {"day": day, "dec": dec, "allc": allc, "pos": pd.Series(np.arange(len(day)), index=first_seen_days.index),
+            "censored": censored}
 
 
 def _cohort_one(st: dict, counted: np.ndarray, left_out: np.ndarray, window_days: float) -> float:
     """``-log10 p`` (Bonferroni over windows) for the ``counted`` members, the null leaving ``left_out`` out."""
-    lp, _ = _cohort_windows(st, counted, left_out, window_days)
+    lp, _, _ = _cohort_windows(st, counted, left_out, window_days)
     if len(lp) == 0:
         return 0.0
     return float(lp.max() - np.log10(len(lp)))
 
 
 def _cohort_windows(st: dict, counted: np.ndarray, left_out: np.ndarray,
-                    window_days: float) -> tuple[np.ndarray, int]:
-    """Per-window ``-log10 p`` (uncorrected) of the uncensored windows, and the window length in days."""
+                    window_days: float) -> tuple[np.ndarray, int, int]:
+    """Per-window ``-log10 p`` (uncorrected) of the uncensored windows, the window length and the first one's day."""
     day, dec, allc = st["day"], st["dec"], st["allc"]
     n_dec, n_days = allc.shape
     own = np.zeros_like(allc)
@@ -456,16 +478,18 @@ def _cohort_windows(st: dict, counted: np.ndarray, left_out: np.ndarray,
     # only a window that holds at least half of the members speaks for the group: a minority opened together
     # (a few harvesters inside a cluster of ordinary accounts) is not the group's cohort
     lp = np.where(obs >= _COHORT_MAJORITY * cnt.sum(), -(poisson.logsf(obs - 1, mu) / np.log(10.0)), 0.0)
-    # the log's first window is left-censored: accounts first seen there may simply predate the log (every active
-    # old account is), so it is no evidence of accounts opened together. Counting it, a behaviour cluster of 136
+    # the log's first days are left-censored: accounts first seen there may simply predate the log (every active
+    # old account is), so it is no evidence of accounts opened together. Counting them, a behaviour cluster of 136
     # ordinary accounts seen from the log's start read cohort evidence 4.0 against a null pushed later by a
-    # campaign opened mid-log, and 22 of 500 benign accounts were flagged (held-out seed 20261211, 30 % attackers)
-    return lp[w:], w  # window i starts on day w + i
+    # campaign opened mid-log, and 22 of 500 benign accounts were flagged (held-out seed 20261211, 30 % attackers).
+    # Censored: st["censored"] days (censored_start_days: through the first weekday), or by default the first window
+    first = min(w if st.get("censored") is None else int(st["censored"]), n_win)
+    return lp[first:], w, first  # window i starts on day first + i
 
 
 def cohort_evidence(first_seen_days: pd.Series, activity: pd.Series, campaign: pd.Series, *,
                     members: pd.Series | None = None, window_days: float = 3.0, min_size: int = 3,
-                    max_evidence: float = 12.0) -> pd.Series:
+                    max_evidence: float = 12.0, censored_days: int | None = None) -> pd.Series:
     """``-log10 p`` that a campaign's members were first seen this close together, per campaign.
 
     For each window of ``window_days`` starting on each day, the expected number of members first seen in
@@ -489,7 +513,7 @@ def cohort_evidence(first_seen_days: pd.Series, activity: pd.Series, campaign: p
         >>> bool(ev["c"] > 5), bool(ev.drop("c").max() == 0)
         (True, True)
     """
-    st = _cohort_setup(first_seen_days, activity)
+    st = _cohort_setup(first_seen_days, activity, censored_days)
     cvals = campaign.reindex(first_seen_days.index).to_numpy()
     sizes = pd.Series(cvals).value_counts()
     counted = (np.ones(len(cvals), bool) if members is None
@@ -503,7 +527,7 @@ def cohort_evidence(first_seen_days: pd.Series, activity: pd.Series, campaign: p
 
 
 def cohort_window_members(first_seen_days: pd.Series, activity: pd.Series, campaign: pd.Series, *,
-                          window_days: float = 3.0, margin_days: int = 1) -> pd.Series:
+                          window_days: float = 3.0, margin_days: int = 1, censored_days: int | None = None) -> pd.Series:
     """Whether each account of ``campaign`` was first seen inside its campaign's cohort window.
 
     The cohort window is the ``window_days`` window of :func:`cohort_evidence` with the strongest evidence,
@@ -524,23 +548,23 @@ def cohort_window_members(first_seen_days: pd.Series, activity: pd.Series, campa
         >>> inside.tolist()
         [True, True, True, True, True, True, True, True, True, False]
     """
-    st = _cohort_setup(first_seen_days, activity)
+    st = _cohort_setup(first_seen_days, activity, censored_days)
     pos = st["pos"].reindex(campaign.index).to_numpy()
     inside = pd.Series(True, index=campaign.index)
     for rows in pd.Series(campaign.to_numpy()).groupby(campaign.to_numpy()).groups.values():
         m = np.zeros(len(st["day"]), bool)
         m[pos[np.asarray(rows)]] = True
-        lp, w = _cohort_windows(st, m, m, window_days)
+        lp, w, first = _cohort_windows(st, m, m, window_days)
         if len(lp) == 0 or lp.max() <= 0:
             continue
-        start = w + int(np.argmax(lp))
+        start = first + int(np.argmax(lp))
         days = st["day"][pos[np.asarray(rows)]]
         inside.iloc[np.asarray(rows)] = (days >= start - margin_days) & (days < start + w + margin_days)
     return inside
 
 
 def group_cohort_evidence(first_seen_days: pd.Series, activity: pd.Series, groups: pd.Series, *,
-                          window_days: float = 3.0, max_evidence: float = 12.0) -> pd.Series:
+                          window_days: float = 3.0, max_evidence: float = 12.0, censored_days: int | None = None) -> pd.Series:
     """:func:`cohort_evidence` for explicit (possibly overlapping) groups: ``groups`` maps account -> group id.
 
     Example:
@@ -551,7 +575,7 @@ def group_cohort_evidence(first_seen_days: pd.Series, activity: pd.Series, group
         >>> list(ev.index), bool(ev["g"] >= 0)
         (['g'], True)
     """
-    st = _cohort_setup(first_seen_days, activity)
+    st = _cohort_setup(first_seen_days, activity, censored_days)
     pos = st["pos"].reindex(groups.index).to_numpy()
     g = pd.Series(groups.to_numpy())
     out = {}

@@ -13,6 +13,7 @@ from distillguard.detect.api_logs.calibration import _split, threshold_for_fpr
 from distillguard.detect.api_logs.campaigns import (
     CampaignDetector,
     behaviour_clusters,
+    censored_start_days,
     cohort_evidence,
     cohort_recruits,
     cohort_window_members,
@@ -68,7 +69,10 @@ class AccountScorer(_Flagging, BaseEstimator):
     a campaign that sends bare prompts from a residential proxy pool), and a cluster becomes a campaign when its
     members' cohort evidence (first seen together) is at least ``min_cohort_evidence``; it then recruits the
     unclustered accounts first seen in its cohort window that behave like it (:func:`.campaigns.cohort_recruits`
-    at ``recruit_alpha``; ``None``: none), which do not count in its cohort evidence.
+    at ``recruit_alpha``; ``None``: none), which do not count in its cohort evidence. Cohort evidence ignores
+    the log's first days, where accounts that predate the log are first seen: with ``censor_weekdays`` (default)
+    through the log's first weekday (:func:`.campaigns.censored_start_days`: one day for a log begun on a
+    weekday morning, three for one begun on a Saturday), otherwise its first 3-day window.
     ``robust=True`` fits on logs that may hold
     attackers (see :meth:`fit`); ``novelty_k`` is the detector's novelty cap (raised to
     ``robust_novelty_share`` of the fit accounts in robust mode, so a group of similar attackers smaller
@@ -104,7 +108,8 @@ class AccountScorer(_Flagging, BaseEstimator):
                  robust: bool = False, trim_evidence: float = 4.0, max_trim_iter: int = 4,
                  novelty_k: int | None = 2, robust_novelty_share: float = 0.01, calibration_folds: int | None = 5,
                  cohorts: bool = True, min_cohort_evidence: float = 2.0, member_gate_quantile: float | None = 0.9,
-                 recruit_alpha: float | None = 0.01):
+                 recruit_alpha: float | None = 0.01, censor_weekdays: bool = True):
+        self.censor_weekdays = censor_weekdays
         self.recruit_alpha = recruit_alpha
         self.member_gate_quantile = member_gate_quantile
         self.cohorts = cohorts
@@ -135,6 +140,8 @@ class AccountScorer(_Flagging, BaseEstimator):
             ts = pd.to_datetime(logs["timestamp"], utc=True)
             first = ts.groupby(logs["account_id"].astype(str).to_numpy()).min()
             prep["first_seen"] = ((first - ts.min()).dt.total_seconds() / 86400.0).reindex(feats["account_id"])
+            # the log's first days up to its first weekday: accounts first seen there may predate the log
+            prep["censored"] = cen = censored_start_days(ts.min()) if self.censor_weekdays else None
             camp = camp.assign(cohort_recruit=False)
             if self.cohorts:  # accounts without template or address links: alike, and first seen together
                 single = camp["campaign_size"] <= 1
@@ -142,14 +149,15 @@ class AccountScorer(_Flagging, BaseEstimator):
                 k = behaviour_clusters(feats, hv, eligible=single)
                 vol = pd.Series(feats["active_days"].to_numpy(), index=feats["account_id"].to_numpy())
                 if len(k):  # a cluster is a link only when its members were first seen together
-                    ev = cohort_evidence(prep["first_seen"], vol, k, min_size=self.min_cluster_size)
+                    ev = cohort_evidence(prep["first_seen"], vol, k, min_size=self.min_cluster_size, censored_days=cen)
                     k = k[k.map(ev).fillna(0.0).to_numpy() >= self.min_cohort_evidence]
                     # a member first seen outside its cluster's cohort window is not of the cohort
-                    k = k[cohort_window_members(prep["first_seen"], vol, k).to_numpy()]
+                    k = k[cohort_window_members(prep["first_seen"], vol, k, censored_days=cen).to_numpy()]
                     k = k[k.groupby(k).transform("size").to_numpy() >= self.min_cluster_size]
                 if len(k) and self.recruit_alpha is not None:
                     # the campaign's accounts HDBSCAN left out of its core: first seen in its window, behaving like it
-                    r = cohort_recruits(feats, hv, k, prep["first_seen"], vol, eligible=single, alpha=self.recruit_alpha)
+                    r = cohort_recruits(feats, hv, k, prep["first_seen"], vol, eligible=single, alpha=self.recruit_alpha,
+                                        censored_days=cen)
                     k = pd.concat([k, r])
                     camp.loc[r.index, "cohort_recruit"] = True
                 if len(k):
@@ -197,7 +205,8 @@ class AccountScorer(_Flagging, BaseEstimator):
             camp = prep["campaign"]["campaign_id"]
             vol = pd.Series(prep["feats"]["active_days"].to_numpy(), index=ids)
             counted = ~prep["campaign"]["cohort_recruit"].astype(bool)  # recruits were selected by first-seen
-            coh = cohort_evidence(prep["first_seen"], vol, camp, members=counted, min_size=self.min_cluster_size)
+            coh = cohort_evidence(prep["first_seen"], vol, camp, members=counted, min_size=self.min_cluster_size,
+                                  censored_days=prep["censored"])
             ex = camp.map(coh).fillna(0.0).to_numpy() > self.trim_evidence
         for it in range(1, self.max_trim_iter + 1):
             self._fit_prepared(prep, y, ex, ex, cross_fit=False)  # held-out folds would all hold attackers
@@ -253,7 +262,8 @@ class AccountScorer(_Flagging, BaseEstimator):
             groups = null_groups(prep["campaign"]["campaign_id"], pool, rng, min_size=self.min_cluster_size)
             pooled = pooled_features(feats, groups)
             vol = pd.Series(feats["active_days"].to_numpy(), index=feats["account_id"].to_numpy())
-            pooled["cohort_evidence"] = group_cohort_evidence(prep["first_seen"], vol, groups).reindex(pooled.index)
+            pooled["cohort_evidence"] = group_cohort_evidence(prep["first_seen"], vol, groups,
+                                                              censored_days=prep["censored"]).reindex(pooled.index)
             self.campaign_detector_ = CampaignDetector().fit(pooled)
             self.n_campaign_null_ = int(groups.nunique())
             # kept to read a campaign against the pseudo-campaigns that hold none of its accounts (calibration
@@ -391,7 +401,8 @@ class AccountScorer(_Flagging, BaseEstimator):
         cm = ~camp["cohort_recruit"].reindex(ids).fillna(False).astype(bool)
         if members is not None:
             cm &= members.reindex(ids).eq(True)
-        cohort = cohort_evidence(prep["first_seen"], vol, cid, members=cm, min_size=self.min_cluster_size)
+        cohort = cohort_evidence(prep["first_seen"], vol, cid, members=cm, min_size=self.min_cluster_size,
+                                 censored_days=prep["censored"])
         pooled["cohort_evidence"] = cohort.reindex(pooled.index).fillna(0.0)
         total, expl = self._campaign_suspicion(pooled, cid, self._leave_own_out() or members is not None)
         k = pooled["n_members"].astype(int)
