@@ -58,10 +58,12 @@ from distillguard.distill.bench import clopper_pearson, md_table, new_record, pr
 #: recruits (development run on 329-332 with --seeds: the same flags as before). They measured it once
 #: (cross-conformal 0/6400, no reference 0/6400 at 1e-3). The next version is measured on 337-340, recorded here
 #: before their first run: it censors the cohort test only through the log's first weekday (development run on
-#: 329-332: the same flags as before).
+#: 329-332: the same flags as before). They measured it once (cross-conformal 0/6400, no reference 0/6400 at
+#: 1e-3). The next version is measured on 341-344, recorded here before their first run.
 HELD_OUT_SEEDS_USED = (301, 302, 303, 304, 309, 310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320,
-                       321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 332, 333, 334, 335, 336)
-HELD_OUT_SEEDS = (337, 338, 339, 340)
+                       321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 332, 333, 334, 335, 336,
+                       337, 338, 339, 340)
+HELD_OUT_SEEDS = (341, 342, 343, 344)
 TARGETS = (1e-3, 1e-2)
 #: calibration mode -> AccountScorer arguments; "robust" modes fit on the scored logs (no reference)
 MODES: dict[str, dict[str, Any]] = {
