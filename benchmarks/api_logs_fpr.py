@@ -59,7 +59,9 @@ from distillguard.distill.bench import clopper_pearson, md_table, new_record, pr
 #: (cross-conformal 0/6400, no reference 0/6400 at 1e-3). The next version is measured on 337-340, recorded here
 #: before their first run: it censors the cohort test only through the log's first weekday (development run on
 #: 329-332: the same flags as before). They measured it once (cross-conformal 0/6400, no reference 0/6400 at
-#: 1e-3). The next version is measured on 341-344, recorded here before their first run.
+#: 1e-3). The next version is measured on 341-344, recorded here before their first run: split campaign cores
+#: join, look-alikes leave the robust reference, held-out scores past the trim level are trimmed (development run
+#: on 329-332: the same flags as before).
 HELD_OUT_SEEDS_USED = (301, 302, 303, 304, 309, 310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320,
                        321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 332, 333, 334, 335, 336,
                        337, 338, 339, 340)
@@ -92,6 +94,7 @@ def one_seed(seed: int, n_ref: int, n_scored: int, days: int, pool: list[list[st
         r: dict[str, Any] = {"n_calibration": sc.n_calibration_, "seconds": time.perf_counter() - t0}
         if kw.get("robust"):
             r["trimmed"], r["contamination_estimate"] = int(len(sc.excluded_)), float(sc.contamination_)
+            r["oof_trim_rounds"] = int(sc.n_oof_trim_rounds_)
         for t in TARGETS:
             thr = threshold_for_fpr(sc.calibration_scores_, t)
             r[f"flagged@{t:g}"] = int((s > thr).sum())

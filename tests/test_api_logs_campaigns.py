@@ -307,6 +307,40 @@ def test_cohort_recruits_of_ordinary_accounts_stay_near_alpha():
     assert np.mean(rates) <= 0.04  # alpha 0.02 over 5 x 260 window accounts
 
 
+def test_a_core_split_off_the_same_campaign_joins_it_whole_and_an_ordinary_cluster_does_not():
+    """HDBSCAN split one bare campaign into cores of 53, 37 and 32 accounts (development seed 20261218): each a
+    campaign of its own, the smaller ones weak. A cluster most of whose members would be recruited by a larger
+    one joins it; a cluster of ordinary accounts first seen in the same window does not."""
+    rng = np.random.default_rng(7)
+    f, first, ids = _world(rng, 1200, 120, 200)
+    window_ordinary = ids[120:150]  # first seen in the campaign's window, behaving like anyone
+    cores = pd.Series(["k0"] * 50 + ["k1"] * 30 + ["k2"] * 30, index=ids[:50] + ids[90:120] + window_ordinary)
+    r = cohort_recruits(f, None, cores, first, pd.Series(1.0, index=ids), alpha=0.01)
+    assert (r.reindex(ids[90:120]) == "k0").all()  # the split-off core, whole
+    assert not r.index.isin(window_ordinary).any()  # the ordinary cluster stays what it was
+    assert (r.reindex(ids[50:90]) == "k0").sum() >= 30  # and the free campaign accounts
+    assert (~r.index.isin(ids[:120])).sum() <= 10  # ~250 ordinary accounts in the window, alpha 0.01 per cluster
+    alone = cohort_recruits(f, None, cores, first, pd.Series(1.0, index=ids), alpha=0.01, join_clusters=False)
+    assert not alone.index.isin(ids[90:120]).any()
+
+
+def test_recruits_are_neither_counted_nor_left_out_of_the_cohort_null():
+    """A recruit joined because it was first seen in the window: its campaign's evidence is that of the members
+    it had before, with the recruit among the other accounts of the null (leaving recruits out of the null raised a
+    split campaign's evidence from 6.3 to the 12 cap)."""
+    rng = np.random.default_rng(8)
+    ids = [f"a{i}" for i in range(800)]
+    first = pd.Series(rng.uniform(0, 14, 800), index=ids)
+    first.iloc[:80] = rng.uniform(5, 7, 80)
+    act = pd.Series(rng.integers(1, 10, 800).astype(float), index=ids)
+    camp = pd.Series(["c"] * 80 + [f"s{i}" for i in range(720)], index=ids)
+    rec = pd.Series(np.arange(800) >= 40, index=ids) & (camp == "c")  # the last 40 members are recruits
+    with_rec = cohort_evidence(first, act, camp, recruits=rec)["c"]
+    as_others = cohort_evidence(first, act, camp.where(~rec, pd.Series(ids, index=ids)))["c"]
+    left_out = cohort_evidence(first, act, camp, members=~rec)["c"]  # counted 40, null without all 80
+    assert with_rec == pytest.approx(as_others) and 2 < with_rec < left_out
+
+
 def test_cohort_evidence_censors_the_log_start_through_its_first_weekday():
     """A campaign opened on days 1-3 of a log begun on a Monday is a cohort (held-out seed 20261217: a templated
     campaign first seen on days 1.0-3.4 was missed with a reference when the whole first 3-day window was

@@ -33,6 +33,22 @@ def test_robust_fit_finds_the_campaign_and_reports_contamination(contaminated):
     assert out.loc[out["label"] == 0, "flag"].mean() <= 0.05
     assert out["fit_contamination"].nunique() == 1 and out["fit_contamination"].iloc[0] == sc.contamination_
     assert out.loc[out["excluded_from_fit"], "account_id"].isin(sc.excluded_).all()
+    # the campaign's look-alikes leave the reference, not the calibration
+    assert sc.n_lookalikes_ > 0 and sc.n_calibration_ == len(out) - len(sc.excluded_)
+
+
+def test_robust_fit_calibrates_only_on_accounts_whose_held_out_score_is_under_the_trim_level(contaminated):
+    # in-sample, an attacker is read against look-alikes of its own in the reference and the campaign null; held
+    # out (its fold) it can score past the trim level and then set the threshold. A low trim level here makes
+    # some held-out scores exceed it on this small log
+    logs, _ = contaminated
+    raw = logs.drop(columns=["label", "family"])
+    once = AccountScorer(target_fpr=0.01, robust=True, trim_evidence=1.2, oof_trim_rounds=0).fit(raw)
+    assert once.calibration_scores_.max() > 1.2
+    sc = AccountScorer(target_fpr=0.01, robust=True, trim_evidence=1.2, oof_trim_rounds=5).fit(raw)
+    assert 1 <= sc.n_oof_trim_rounds_ < 5  # settled before the last round
+    assert sc.calibration_scores_.max() <= 1.2
+    assert set(once.excluded_) < set(sc.excluded_) and sc.contamination_ > once.contamination_
 
 
 def test_plain_fit_is_swamped_where_robust_is_not(contaminated):

@@ -49,7 +49,8 @@ from distillguard.detect.api_logs.account_detectors import _EXTRAPOLATED, _HEAVY
 from distillguard.detect.api_logs.features import FEATURE_COLUMNS
 from distillguard.errors import DistillguardError
 
-__all__ = ["CAMPAIGN_EVIDENCE", "COHORT_BEHAVIOUR", "CampaignDetector", "behaviour_clusters", "censored_start_days", "cohort_evidence",
+__all__ = ["CAMPAIGN_EVIDENCE", "COHORT_BEHAVIOUR", "CampaignDetector", "behaviour_clusters", "campaign_lookalikes",
+           "censored_start_days", "cohort_evidence",
            "cohort_recruits", "cohort_window_members", "group_cohort_evidence", "hour_vector", "link_campaigns", "null_groups", "pooled_features",
            "template_signatures"]
 
@@ -292,7 +293,7 @@ def _behaviour_space(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, elig
 def cohort_recruits(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clusters: pd.Series,
                     first_seen_days: pd.Series, activity: pd.Series, *, eligible: pd.Series | None = None,
                     alpha: float = 0.01, min_requests: int = 20, window_days: float = 3.0,
-                    margin_days: int = 1, censored_days: int | None = None) -> pd.Series:
+                    margin_days: int = 1, censored_days: int | None = None, join_clusters: bool = True) -> pd.Series:
     """Accounts a behaviour campaign left out that were first seen in its cohort window and behave like it.
 
     HDBSCAN keeps a campaign's dense core, at most ``max_cluster_size`` accounts: a bare campaign of 200 proxy
@@ -333,28 +334,97 @@ def cohort_recruits(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clust
     st = _cohort_setup(first_seen_days, activity, censored_days)
     day = st["day"][st["pos"].reindex(ids).to_numpy()]
     lab = clusters.reindex(ids).to_numpy(dtype=object)
+    if join_clusters:
+        # a campaign HDBSCAN split into several cores: a cluster most of whose members would be recruited by a
+        # larger one joins it whole (its members become that campaign's recruits)
+        joined: dict = {}
+        sizes = pd.Series(lab[~pd.isna(lab)]).value_counts()
+        for c in sizes.index:  # largest first; a cluster that joined another takes none in
+            if c in joined:
+                continue
+            inside, p = _recruit_ranks(Z, day, st, lab == c, clusters, c, window_days, margin_days, alpha)
+            if p is None:
+                continue
+            ok = inside & (p <= alpha)
+            for j in sizes.index:
+                if j == c or j in joined or j in joined.values() or sizes[j] > sizes[c]:
+                    continue
+                if ok[lab == j].mean() >= 0.5:
+                    joined[j] = c
+        if joined:
+            moved = pd.Series(lab).map(joined)
+            lab = np.where(moved.notna(), moved.to_numpy(dtype=object), lab)
+            out = pd.Series(lab[moved.notna().to_numpy()], index=pd.Index(ids[moved.notna().to_numpy()], name="account_id"),
+                            dtype=object)
+            clusters = pd.Series(lab[~pd.isna(lab)], index=pd.Index(ids[~pd.isna(lab)], name="account_id"))
     free = pd.isna(lab)
     best_p, best_d = np.full(len(ids), np.inf), np.full(len(ids), np.inf)
     best_c = np.full(len(ids), None, dtype=object)
     for c in pd.unique(clusters.to_numpy()):
         mem = lab == c
-        m = np.zeros(len(st["day"]), bool)
-        m[st["pos"].reindex(clusters.index[clusters.to_numpy() == c]).dropna().to_numpy(dtype=np.int64)] = True
-        lp, w, first = _cohort_windows(st, m, m, window_days)
-        if not mem.any() or len(lp) == 0 or lp.max() <= 0:
+        inside, p, d = _recruit_ranks(Z, day, st, mem, clusters, c, window_days, margin_days, alpha, distances=True)
+        if p is None or not (free & inside).any():
             continue
-        start = first + int(np.argmax(lp))
-        inside = (day >= start - margin_days) & (day < start + w + margin_days)
-        cand, bg = free & inside, ~mem & ~inside
-        if not cand.any() or bg.sum() < 1.0 / alpha - 1:
-            continue  # too little background to rank a distance at alpha
-        d = NearestNeighbors(n_neighbors=1).fit(Z[mem]).kneighbors(Z)[0][:, 0]
-        ref = np.sort(d[bg])
-        p = (1.0 + np.searchsorted(ref, d, side="right")) / (len(ref) + 1.0)
-        better = cand & (p <= alpha) & ((p < best_p) | ((p == best_p) & (d < best_d)))
+        better = free & inside & (p <= alpha) & ((p < best_p) | ((p == best_p) & (d < best_d)))
         best_p[better], best_d[better], best_c[better] = p[better], d[better], c
-    got = best_c != None  # noqa: E711 (element-wise)
-    return pd.Series(best_c[got], index=pd.Index(ids[got], name="account_id"), dtype=object)
+    got = pd.notna(best_c)
+    new = pd.Series(best_c[got], index=pd.Index(ids[got], name="account_id"), dtype=object)
+    return pd.concat([out, new]) if len(out) else new
+
+
+def _recruit_ranks(Z: np.ndarray, day: np.ndarray, st: dict, mem: np.ndarray, clusters: pd.Series, c: object,
+                   window_days: float, margin_days: int, alpha: float, distances: bool = False):
+    """Cluster ``c``'s cohort window (``inside``) and each account's rank p-value of its nearest-member distance.
+
+    The distances are ranked among those of the *background* (accounts first seen outside the window and not
+    members); ``p`` is ``None`` when the cluster has no window or too little background to rank at ``alpha``.
+    """
+    none = (np.zeros(len(Z), bool), None) + ((None,) if distances else ())
+    m = np.zeros(len(st["day"]), bool)
+    m[st["pos"].reindex(clusters.index[clusters.to_numpy() == c]).dropna().to_numpy(dtype=np.int64)] = True
+    lp, w, first = _cohort_windows(st, m, m, window_days)
+    if not mem.any() or len(lp) == 0 or lp.max() <= 0:
+        return none
+    start = first + int(np.argmax(lp))
+    inside = (day >= start - margin_days) & (day < start + w + margin_days)
+    bg = ~mem & ~inside
+    if bg.sum() < 1.0 / alpha - 1:
+        return none  # too little background to rank a distance at alpha
+    d = NearestNeighbors(n_neighbors=1).fit(Z[mem]).kneighbors(Z)[0][:, 0]
+    ref = np.sort(d[bg])
+    p = (1.0 + np.searchsorted(ref, d, side="right")) / (len(ref) + 1.0)
+    return (inside, p, d) if distances else (inside, p)
+
+
+def campaign_lookalikes(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, members: pd.Series, *,
+                        share: float = 0.05, eligible: pd.Series | None = None, min_requests: int = 20) -> pd.Index:
+    """The accounts outside ``members`` that behave most like them: the ``share`` of non-members nearest to one.
+
+    Distances are in the behaviour space of :func:`behaviour_clusters` (accounts with ``min_requests``, and
+    ``eligible`` when given); ``members`` is a boolean Series indexed by account id. A robust fit leaves these out
+    of the reference it reads accounts against (not out of its calibration): a campaign's accounts that no link
+    or cluster caught sit there, and each of them made the campaign's members look known (development seed
+    20261218: 39 of a bare campaign's 200 accounts left in the fit held its members' own scores under the member
+    gate).
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+        >>> from distillguard.detect.api_logs.campaigns import campaign_lookalikes
+        >>> rng = np.random.default_rng(0)
+        >>> f = pd.DataFrame(rng.uniform(0, 1, size=(400, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+        >>> f.loc[:59, FEATURE_COLUMNS] = 5.0 + rng.normal(0, 0.05, size=(60, len(FEATURE_COLUMNS)))
+        >>> ids = [f"a{i}" for i in range(400)]; f["account_id"] = ids; f["n_requests"] = 100.0
+        >>> look = campaign_lookalikes(f, None, pd.Series(np.arange(400) < 40, index=ids), share=0.05)
+        >>> len(look), bool(look.isin(ids[40:60]).all())
+        (18, True)
+    """
+    ids, Z = _behaviour_space(feats, hour_vector, eligible, min_requests)
+    mem = members.reindex(ids).eq(True).to_numpy()
+    if not mem.any() or mem.all():
+        return pd.Index([], name="account_id")
+    d = NearestNeighbors(n_neighbors=1).fit(Z[mem]).kneighbors(Z[~mem])[0][:, 0]
+    return pd.Index(ids[~mem][d <= np.quantile(d, share)], name="account_id")
 
 
 def hour_vector(logs: pd.DataFrame) -> pd.DataFrame:
@@ -488,8 +558,8 @@ def _cohort_windows(st: dict, counted: np.ndarray, left_out: np.ndarray,
 
 
 def cohort_evidence(first_seen_days: pd.Series, activity: pd.Series, campaign: pd.Series, *,
-                    members: pd.Series | None = None, window_days: float = 3.0, min_size: int = 3,
-                    max_evidence: float = 12.0, censored_days: int | None = None) -> pd.Series:
+                    members: pd.Series | None = None, recruits: pd.Series | None = None, window_days: float = 3.0,
+                    min_size: int = 3, max_evidence: float = 12.0, censored_days: int | None = None) -> pd.Series:
     """``-log10 p`` that a campaign's members were first seen this close together, per campaign.
 
     For each window of ``window_days`` starting on each day, the expected number of members first seen in
@@ -498,7 +568,11 @@ def cohort_evidence(first_seen_days: pd.Series, activity: pd.Series, campaign: p
     anywhere in the log, one active every day near its start) first seen in it; the p-value is the Poisson tail of the observed count (the Poisson is more
     spread than the exact Poisson-binomial, so the tail is conservative), Bonferroni-corrected over windows.
     ``members`` (a boolean Series) restricts the counted members (the null still leaves the whole campaign
-    out). Indexed by campaign id; campaigns under ``min_size`` counted members get 0. Benign clusters can
+    out). ``recruits`` (a boolean Series) marks members that joined *because* they were first seen in the
+    campaign's window (:func:`cohort_recruits`): they are neither counted nor left out of the null -- they stay
+    among the other accounts, which can only lower the evidence (leaving 108 joined accounts of a split campaign
+    out of the null raised its evidence from 6.3 to the 12 cap on development seed 20261218). Indexed by
+    campaign id; campaigns under ``min_size`` counted members get 0. Benign clusters can
     show some of it too (an eval harness run on one day); :class:`CampaignDetector` reads it against benign
     pseudo-campaigns.
 
@@ -518,11 +592,14 @@ def cohort_evidence(first_seen_days: pd.Series, activity: pd.Series, campaign: p
     sizes = pd.Series(cvals).value_counts()
     counted = (np.ones(len(cvals), bool) if members is None
                else members.reindex(first_seen_days.index).eq(True).to_numpy())
+    joined = (np.zeros(len(cvals), bool) if recruits is None
+              else recruits.reindex(first_seen_days.index).eq(True).to_numpy())
+    counted &= ~joined
     out = pd.Series(0.0, index=sizes.index)
     for c in sizes.index[sizes >= min_size]:
         mine = cvals == c
         if (mine & counted).sum() >= min_size:
-            out[c] = float(np.clip(_cohort_one(st, mine & counted, mine, window_days), 0.0, max_evidence))
+            out[c] = float(np.clip(_cohort_one(st, mine & counted, mine & ~joined, window_days), 0.0, max_evidence))
     return out
 
 
