@@ -120,7 +120,8 @@ from distillguard.provenance import run_record  # noqa: E402
 #: 20261219 measured it once: with reference 0.941 at 1e-3 (realised 0/1600), without 0.000 (0/1600) -- the
 #: version before, rerun on it afterwards, also 0.000: the campaign null's pseudo-campaigns counted a behaviour
 #: cluster's recruits in their cohort evidence. 20261219 is now a development seed; the next version is measured
-#: on a sixteenth seed, recorded here before its first run.
+#: on a sixteenth seed, recorded here before its first run. That version's campaign null does not count
+#: recruits in its pseudo-campaigns' cohort evidence (development: 20261219 without a reference 0.000 -> 0.802).
 DEV_SEED = 7
 HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207, 20261208, 20261209, 20261210, 20261211, 20261212, 20261213,
                        20261214, 20261215, 20261216, 20261217, 20261218, 20261219)

@@ -14,6 +14,7 @@ from distillguard.detect.api_logs.campaigns import (
     cohort_evidence,
     cohort_recruits,
     cohort_window_members,
+    group_cohort_evidence,
     link_campaigns,
     null_groups,
     pooled_features,
@@ -339,6 +340,24 @@ def test_recruits_are_neither_counted_nor_left_out_of_the_cohort_null():
     as_others = cohort_evidence(first, act, camp.where(~rec, pd.Series(ids, index=ids)))["c"]
     left_out = cohort_evidence(first, act, camp, members=~rec)["c"]  # counted 40, null without all 80
     assert with_rec == pytest.approx(as_others) and 2 < with_rec < left_out
+
+
+def test_pseudo_campaigns_do_not_count_recruits_in_their_cohort_evidence():
+    """The campaign null's pseudo-campaigns are sub-samples of linked campaigns: drawn from a cluster that had
+    recruited accounts first seen in its window, and counting them, they read evidence 6.5 where the cluster read
+    2.5, and the inflated null held two real campaigns to 1.5 (seed 20261219, no reference: 0 of 400 found)."""
+    rng = np.random.default_rng(9)
+    ids = [f"a{i}" for i in range(900)]
+    first = pd.Series(rng.uniform(0, 14, 900), index=ids)
+    first.iloc[:60] = rng.uniform(5, 7.5, 60)  # 60 recruits, selected for being first seen in the window
+    act = pd.Series(rng.integers(1, 10, 900).astype(float), index=ids)
+    rec = pd.Series(np.arange(900) < 60, index=ids)
+    groups = pd.Series(["g"] * 80, index=ids[:80])  # a pseudo-campaign: 60 recruits and 20 core members
+    counted = group_cohort_evidence(first, act, groups)["g"]
+    honest = group_cohort_evidence(first, act, groups, recruits=rec)["g"]
+    alone = group_cohort_evidence(first, act, pd.Series(["g"] * 20, index=ids[60:80]))["g"]
+    assert counted > 5 and honest < 2 and honest == pytest.approx(alone)
+    assert group_cohort_evidence(first, act, pd.Series(["g"] * 62, index=ids[:62]), recruits=rec)["g"] == 0.0
 
 
 def test_cohort_evidence_censors_the_log_start_through_its_first_weekday():

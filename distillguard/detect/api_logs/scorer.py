@@ -306,8 +306,9 @@ class AccountScorer(_Flagging, BaseEstimator):
             groups = null_groups(prep["campaign"]["campaign_id"], pool, rng, min_size=self.min_cluster_size)
             pooled = pooled_features(feats, groups)
             vol = pd.Series(feats["active_days"].to_numpy(), index=feats["account_id"].to_numpy())
-            pooled["cohort_evidence"] = group_cohort_evidence(prep["first_seen"], vol, groups,
-                                                              censored_days=prep["censored"]).reindex(pooled.index)
+            pooled["cohort_evidence"] = group_cohort_evidence(
+                prep["first_seen"], vol, groups, recruits=prep["campaign"]["cohort_recruit"].astype(bool),
+                censored_days=prep["censored"], min_size=self.min_cluster_size).reindex(pooled.index)
             self.campaign_detector_ = CampaignDetector().fit(pooled)
             self.n_campaign_null_ = int(groups.nunique())
             # kept to read a campaign against the pseudo-campaigns that hold none of its accounts (calibration
