@@ -64,10 +64,12 @@ from distillguard.distill.bench import clopper_pearson, md_table, new_record, pr
 #: on 329-332: the same flags as before). They measured it once (cross-conformal 1/6400, no reference 0/6400 at
 #: 1e-3; the 30 % split 80/6400). The next version is measured on 345-348, recorded here before their first run:
 #: the campaign null does not count recruits in its cohort evidence (development run on 329-332: the same flags).
+#: They measured it once (cross-conformal 0/6400, no reference 0/6400 at 1e-3). The next version is measured on
+#: 349-352, recorded here before their first run.
 HELD_OUT_SEEDS_USED = (301, 302, 303, 304, 309, 310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320,
                        321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 332, 333, 334, 335, 336,
-                       337, 338, 339, 340, 341, 342, 343, 344)
-HELD_OUT_SEEDS = (345, 346, 347, 348)
+                       337, 338, 339, 340, 341, 342, 343, 344, 345, 346, 347, 348)
+HELD_OUT_SEEDS = (349, 350, 351, 352)
 TARGETS = (1e-3, 1e-2)
 #: calibration mode -> AccountScorer arguments; "robust" modes fit on the scored logs (no reference)
 MODES: dict[str, dict[str, Any]] = {
