@@ -373,7 +373,7 @@ def cohort_recruits(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clust
 
 
 def _recruit_ranks(Z: np.ndarray, day: np.ndarray, st: dict, mem: np.ndarray, clusters: pd.Series, c: object,
-                   window_days: float, margin_days: int, alpha: float, distances: bool = False):
+                   window_days: float, margin_days: int, alpha: float, distances: bool = False) -> tuple:
     """Cluster ``c``'s cohort window (``inside``) and each account's rank p-value of its nearest-member distance.
 
     The distances are ranked among those of the *background* (accounts first seen outside the window and not

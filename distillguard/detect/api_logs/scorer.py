@@ -193,10 +193,11 @@ class AccountScorer(_Flagging, BaseEstimator):
         Accounts behaving most like a campaign set aside for its cohort evidence (the ``lookalike_share`` of
         the other accounts nearest to its members: :func:`.campaigns.campaign_lookalikes`; ``None``: none) are
         left out of the detectors' reference and of the campaign null but stay in the calibration: uncaught
-        accounts of the campaign would otherwise make its members look known, and a benign look-alike read
-        against a reference without it can only score higher, which raises the threshold, never lowers it. ``contamination_`` is the share of accounts left out
-        (a lower bound on the attackers' share) and ``excluded_`` lists them; without ``robust`` they are
-        ``None`` / empty.
+        accounts of the campaign would otherwise make its members look known. A look-alike is then scored
+        out of the reference, as every calibration account is (its fold held out), so the threshold is still a
+        quantile of held-out scores of the very accounts scored. ``contamination_`` is the share of accounts
+        left out (a lower bound on the attackers' share) and ``excluded_`` lists them; without ``robust`` they
+        are ``None`` / empty.
 
         Example:
             >>> from distillguard.detect.api_logs import simulate_logs, AccountScorer
@@ -230,7 +231,7 @@ class AccountScorer(_Flagging, BaseEstimator):
         look = none.copy()
         if self.campaigns and self.lookalike_share and ex.any():
             # out of the reference, not of the calibration: left in the fit, a campaign's uncaught accounts make its
-            # members look known; benign look-alikes read against a fit without them can only score higher
+            # members look known; each look-alike is still calibrated on its held-out score, like every account
             li = campaign_lookalikes(prep["feats"], prep["hour_vector"], pd.Series(ex, index=ids),
                                      share=self.lookalike_share)
             look = np.isin(ids, li) & ~ex
