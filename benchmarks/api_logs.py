@@ -128,6 +128,10 @@ from distillguard.provenance import run_record  # noqa: E402
 #: 20261221, recorded before any run on it, measured the same version once more (commit ef16832; no change to the
 #: scoring since 20261220): with reference 0.980 at 1e-3 (realised 0/1600), without 0.408 (0/1600; the bare proxy
 #: campaign 0/200). The next version is measured on an eighteenth seed, recorded here before its first run.
+#: That version's cohort recruits are ranked against the accounts first seen in the log's censored first days
+#: (never candidates themselves), developed on 20261221 (now a development seed; its bare campaign's core recruits
+#: 61 accounts, 0 before) and 20261219 (humans recruited 25 -> 4), checked on 20261218, 20261211, 20261215,
+#: 20261217 and 7.
 DEV_SEED = 7
 HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207, 20261208, 20261209, 20261210, 20261211, 20261212, 20261213,
                        20261214, 20261215, 20261216, 20261217, 20261218, 20261219, 20261220, 20261221)

@@ -65,7 +65,9 @@ from distillguard.distill.bench import clopper_pearson, md_table, new_record, pr
 #: 1e-3; the 30 % split 80/6400). The next version is measured on 345-348, recorded here before their first run:
 #: the campaign null does not count recruits in its cohort evidence (development run on 329-332: the same flags).
 #: They measured it once (cross-conformal 0/6400, no reference 0/6400 at 1e-3). The next version is measured on
-#: 349-352, recorded here before their first run.
+#: 349-352, recorded here before their first run: the recruit test ranks against the accounts first seen in the
+#: log's censored days and never recruits them; the 30 % split warns (development run on 341-344, now
+#: development seeds after the split's diagnosis).
 HELD_OUT_SEEDS_USED = (301, 302, 303, 304, 309, 310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320,
                        321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 332, 333, 334, 335, 336,
                        337, 338, 339, 340, 341, 342, 343, 344, 345, 346, 347, 348)

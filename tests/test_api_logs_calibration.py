@@ -69,7 +69,8 @@ def benign():
 def test_cross_conformal_calibrates_on_every_benign_account(benign):
     n = benign["account_id"].nunique()
     cv = AccountScorer(target_fpr=0.01).fit(benign)
-    split = AccountScorer(target_fpr=0.01, calibration_folds=None).fit(benign)
+    with pytest.warns(UserWarning, match='not calibrated on fresh'):
+        split = AccountScorer(target_fpr=0.01, calibration_folds=None).fit(benign)
     assert cv.n_calibration_ == n and len(cv.calibration_scores_) == n
     assert 0.15 * n < split.n_calibration_ < 0.45 * n
     assert cv.threshold_ == threshold_for_fpr(cv.calibration_scores_, 0.01)
@@ -85,7 +86,8 @@ def test_robust_fit_calibrates_on_every_account_left_in(benign):
     sc = AccountScorer(target_fpr=0.01, robust=True).fit(benign)
     assert sc.n_calibration_ == n - len(sc.excluded_) and len(sc.calibration_scores_) == sc.n_calibration_
     assert sc.threshold_ == threshold_for_fpr(sc.calibration_scores_, 0.01)
-    split = AccountScorer(target_fpr=0.01, robust=True, calibration_folds=None).fit(benign)
+    with pytest.warns(UserWarning, match='not calibrated on fresh'):
+        split = AccountScorer(target_fpr=0.01, robust=True, calibration_folds=None).fit(benign)
     assert split.n_calibration_ < 0.45 * n
 
 

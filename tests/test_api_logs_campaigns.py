@@ -308,6 +308,32 @@ def test_cohort_recruits_of_ordinary_accounts_stay_near_alpha():
     assert np.mean(rates) <= 0.04  # alpha 0.02 over 5 x 260 window accounts
 
 
+def test_cohort_recruits_rank_against_accounts_first_seen_in_the_censored_days():
+    """A campaign opened just after the log's censored first day (held-out seed 20261221: a bare campaign opened on
+    days 1-4, HDBSCAN core 62 of 200). Most active accounts are first seen on day 0 -- old accounts, which may
+    predate the log: they are never candidates, and they are the background the candidates' distances are ranked
+    against (with only the accounts first seen after the window as background there were 7 of them, too few to
+    rank at alpha, and nothing was recruited; at a log's start the old accounts are also the ones most like an
+    early campaign: 25 humans were recruited on seed 20261219 against the later background, 4 against this one)."""
+    rng = np.random.default_rng(8)
+    n, n_camp = 1200, 120
+    f = pd.DataFrame(rng.uniform(0, 1, size=(n, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+    f[["completion_tokens_mean", "prompt_tokens_mean", "gap_median_s"]] = rng.uniform(10, 2000, size=(n, 3))
+    ids = [f"a{i}" for i in range(n)]
+    f["account_id"], f["n_requests"] = ids, 100.0
+    f.loc[: n_camp - 1, ["completion_tokens_mean", "prompt_tokens_mean", "gap_median_s"]] = (
+        rng.normal([700.0, 40.0, 60.0], [60.0, 5.0, 8.0], size=(n_camp, 3)))
+    first = pd.Series(rng.uniform(0, 1, n), index=ids)  # old accounts: first seen on the censored day 0
+    first.iloc[:n_camp] = rng.uniform(1, 3.9, n_camp)  # the campaign
+    first.iloc[n_camp:n_camp + 100] = rng.uniform(1, 3.9, 100)  # new ordinary accounts in its window
+    first.iloc[n_camp + 100:n_camp + 180] = rng.uniform(5, 14, 80)  # the few first seen after it
+    core = pd.Series("k0", index=ids[:40])
+    r = cohort_recruits(f, None, core, first, pd.Series(1.0, index=ids), alpha=0.01, censored_days=1)
+    assert r.index.isin(ids[40:n_camp]).sum() >= 60  # the campaign outside its core
+    assert not r.index.isin(first.index[first < 1.0]).any()  # an account first seen on the censored day: never
+    assert r.index.isin(ids[n_camp:n_camp + 100]).sum() <= 5  # new ordinary accounts in the window: about alpha
+
+
 def test_a_core_split_off_the_same_campaign_joins_it_whole_and_an_ordinary_cluster_does_not():
     """HDBSCAN split one bare campaign into cores of 53, 37 and 32 accounts (development seed 20261218): each a
     campaign of its own, the smaller ones weak. A cluster most of whose members would be recruited by a larger

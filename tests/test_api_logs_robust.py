@@ -110,7 +110,8 @@ def test_without_a_reference_a_campaign_reading_below_the_trim_level_does_not_li
     raw = logs.drop(columns=["label", "family"])
     # the split calibration (this rule is about lifting, not calibrating; with cross-fitting the null is drawn from
     # all accounts, and this platform's reading lands past the trim level: flagged, as documented)
-    sc = AccountScorer(target_fpr=0.01, robust=True, calibration_folds=None).fit(raw)
+    with pytest.warns(UserWarning, match='not calibrated on fresh'):
+        sc = AccountScorer(target_fpr=0.01, robust=True, calibration_folds=None).fit(raw)
     out = sc.score_logs(raw)
     platform = out[out["account_id"].isin(users)]
     linked = platform[platform["campaign_size"] >= 60]

@@ -386,7 +386,9 @@ def _recruit_ranks(Z: np.ndarray, day: np.ndarray, st: dict, mem: np.ndarray, cl
     if not mem.any() or len(lp) == 0 or lp.max() <= 0:
         return none
     start = first + int(np.argmax(lp))
-    inside = (day >= start - margin_days) & (day < start + w + margin_days)
+    # an account first seen in the log's censored first days may predate the log: never a cohort candidate, and
+    # part of the background (old accounts are the ones most like a campaign opened early in the log)
+    inside = (day >= max(start - margin_days, first)) & (day < start + w + margin_days)
     bg = ~mem & ~inside
     if bg.sum() < 1.0 / alpha - 1:
         return none  # too little background to rank a distance at alpha
