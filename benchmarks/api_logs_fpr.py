@@ -67,11 +67,13 @@ from distillguard.distill.bench import clopper_pearson, md_table, new_record, pr
 #: They measured it once (cross-conformal 0/6400, no reference 0/6400 at 1e-3). The next version is measured on
 #: 349-352, recorded here before their first run: the recruit test ranks against the accounts first seen in the
 #: log's censored days and never recruits them; the 30 % split warns (development run on 341-344, now
-#: development seeds after the split's diagnosis).
+#: development seeds after the split's diagnosis). They measured it once (cross-conformal 4/6400 at 1e-3, all on
+#: seed 350: four humans linked by a shared prompt; no reference 0/6400; the 30 % split 76/6400). The next version
+#: is measured on 353-356, recorded here before their first run.
 HELD_OUT_SEEDS_USED = (301, 302, 303, 304, 309, 310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320,
                        321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 332, 333, 334, 335, 336,
-                       337, 338, 339, 340, 341, 342, 343, 344, 345, 346, 347, 348)
-HELD_OUT_SEEDS = (349, 350, 351, 352)
+                       337, 338, 339, 340, 341, 342, 343, 344, 345, 346, 347, 348, 349, 350, 351, 352)
+HELD_OUT_SEEDS = (353, 354, 355, 356)
 TARGETS = (1e-3, 1e-2)
 #: calibration mode -> AccountScorer arguments; "robust" modes fit on the scored logs (no reference)
 MODES: dict[str, dict[str, Any]] = {
