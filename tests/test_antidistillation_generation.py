@@ -87,3 +87,57 @@ def test_the_lora_clean_student_is_a_control(bench_mod):
     m["lora_clean"]["log10_p"] = -9.0
     v = bench_mod.verdict(m)
     assert not v["valid"] and v["detected"]["lora_clean"]
+
+
+def test_gemma_students_run_tiny_with_their_own_tokenizer(bench_mod, char_tokenizer, tmp_path, monkeypatch):
+    """The Gemma run's plumbing, with a tiny stand-in for Gemma: students answer with their own tokenizer (here a
+    copy with another chat template, which must reach the generator) and are scored with the teacher's."""
+    import copy
+
+    import distillguard.distill.zoo as zoo
+    from distillguard.models import LoadedModel
+
+    monkeypatch.setattr(bench_mod, "NULL_KEYS", 10)
+    monkeypatch.setattr(bench_mod, "ATTR_ACCOUNTS", 5)
+    work = tmp_path / "work"
+    bench, _ = tiny_antidistillation_bench(bench_mod.pre, char_tokenizer, work)
+    other_tok = copy.deepcopy(char_tokenizer)
+    other_tok.chat_template = "{% for m in messages %}<<{{ m['content'] }}>>{% endfor %}"
+    trained: list[str] = []
+    seen_toks: list[object] = []
+
+    def fake_finetune(pairs, out):
+        trained.append(out.name)
+        return copy.deepcopy(bench.teacher.model), other_tok, {"seconds": 0.0}
+
+    real_answers_of = bench_mod.answers_of
+
+    def spy_answers_of(model, tok, *a, **k):
+        seen_toks.append(tok)
+        return real_answers_of(model, tok, *a, **k)
+
+    base = LoadedModel(copy.deepcopy(bench.teacher.model), other_tok, "g", "g", True)
+    monkeypatch.setattr(bench_mod, "finetune_gemma", fake_finetune)
+    monkeypatch.setattr(bench_mod, "answers_of", spy_answers_of)
+    monkeypatch.setattr(zoo, "gemma_base_suspect", lambda: type("S", (), {"loaded": base})())
+    argv = ["--preset", "tiny", "--threads", "1", "--prompts", "2", "--work", str(work), "--gemma"]
+    assert bench_mod.main(argv, bench=bench) == 0
+    res = json.loads((cache_dir() / "bench" / "antidistillation_generation_tiny_gemma.json").read_text())
+    assert set(res["models"]) == {"gemma_base", "gemma_clean", "gemma_kgw", "gemma_adfp"}
+    assert trained == ["gemma_ft_clean", "gemma_ft_kgw", "gemma_ft_adfp"]
+    assert len(seen_toks) == 4 and all(t is other_tok for t in seen_toks)  # every model answered with its own
+    assert res["config"]["gemma"]["lr"] == 5e-5 and res["verdict"]["valid"] in (True, False)
+    assert res["models"]["gemma_kgw"]["marked_answers"] > 0 and res["models"]["gemma_clean"]["scheme"] is None
+    md = (cache_dir() / "bench" / "antidistillation_generation_tiny_gemma.md").read_text()
+    assert "Gemma students" in md and "| gemma_adfp |" in md
+
+
+def test_the_gemma_controls_are_the_controls(bench_mod):
+    m = {n: _row(s, f) for n, s, f in (("gemma_base", None, 0.0), ("gemma_clean", None, 0.0),
+                                        ("gemma_kgw", "kgw", 1.0), ("gemma_adfp", "adfp", 1.0))}
+    assert bench_mod.verdict(m)["valid"]
+    for control in ("gemma_base", "gemma_clean"):
+        bad = {n: dict(r) for n, r in m.items()}
+        bad[control]["log10_p"] = -9.0
+        v = bench_mod.verdict(bad)
+        assert not v["valid"] and v["detected"][control]
