@@ -129,7 +129,11 @@ def test_open_key_permissions_warn_on_one_line(tmp_path, key_file, tiny_model_di
 
 
 def test_help_has_examples(capsys):
-    for cmd in ("keygen", "generate", "score-text", "demo"):
+    leaves = [["keygen"], ["generate"], ["ads-direction"], ["score-text"], ["demo"], ["detect"], ["simulate"],
+              ["shadow"], ["logs", "simulate"], ["logs", "score"], ["fingerprint", "build"],
+              ["fingerprint", "calibrate"], ["fingerprint", "probe"], ["investigate"], ["serve"]]
+    for cmd in leaves:
         with pytest.raises(SystemExit):
-            main([cmd, "--help"])
-        assert "example" in capsys.readouterr().out
+            main([*cmd, "--help"])
+        out = capsys.readouterr().out
+        assert "example" in out and "exit code" in out, cmd

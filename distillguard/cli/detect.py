@@ -340,7 +340,8 @@ def register(subparsers: Any) -> None:
         description="Teacher-forced top-k harvest of the SmolLM2 teacher on real text (resumable, cached), "
         "watermark applied with a key, mixed with clean top-k at given fractions, small students trained by "
         "logit distillation, each tested in reading mode against the key, another key and controls.",
-        epilog="example:\n  distillguard simulate --out runs/sim --fractions 1,0.25,0.05 --n-train 600\n")
+        epilog="example:\n  distillguard simulate --out runs/sim --fractions 1,0.25,0.05 --n-train 600\n"
+               "exit codes: 0 = ran (the summary holds each student's verdict); 2 = bad input or failure\n")
     s.add_argument("--out", default="runs/simulate", help="work directory (harvest cache, students, summary)")
     s.add_argument("--key", metavar="FILE", help="key file (default: a fresh key saved in --out)")
     s.add_argument("--fractions", type=fraction_list, default="1,0.25,0.05", help="watermarked fractions of the harvest")
@@ -363,7 +364,8 @@ def register(subparsers: Any) -> None:
         "(detect --reading-reference) leaves the watermark standing out; it never sees the key, so the test "
         "stays exact. h = 0 keys.",
         epilog="example:\n  distillguard shadow --like runs/suspect --out runs/shadow --n-texts 1000\n"
-        "  distillguard detect --key teacher.key --suspect runs/suspect --reading-reference runs/shadow\n")
+        "  distillguard detect --key teacher.key --suspect runs/suspect --reading-reference runs/shadow\n"
+        "exit codes: 0 = shadow written; 2 = bad input or failure\n")
     sh.add_argument("--like", required=True, metavar="SUSPECT_DIR", help="the suspect's Hugging Face directory")
     sh.add_argument("--out", required=True, help="where the shadow (and its harvest cache) goes")
     sh.add_argument("--teacher", default=None, help="teacher model (default: the SmolLM2 teacher)")

@@ -153,7 +153,14 @@ def register(subparsers: Any) -> None:
     fp = subparsers.add_parser("fingerprint", help="black-box probes: does a suspect answer like our teacher?")
     sub = fp.add_subparsers(dest="fingerprint_command", metavar="ACTION")
     sub.required = True
-    b = sub.add_parser("build", help="select distinctive probes and calibrate them on independent models")
+    b = sub.add_parser(
+        "build", help="select distinctive probes and calibrate them on independent models",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+               "  distillguard fingerprint build --calibrate runs/null-a --calibrate runs/null-b --out probes.json\n"
+               "  distillguard fingerprint build --panel gemma3-270m:assistant --answered 64 --calibrate runs/null-a "
+               "--calibrate runs/null-b --out probes.json --cache runs/fp-cache\n"
+               "exit codes: 0 = written; 2 = bad input or failure (an existing --out needs --force)")
     b.add_argument("--teacher", default=None, help="teacher model (default: the embedded SmolLM2)")
     b.add_argument("--reference", action="append", default=[], help="reference model (repeatable)")
     b.add_argument("--calibrate", action="append", default=[], help="independent null model (repeatable, >= 2)")
@@ -190,7 +197,12 @@ def register(subparsers: Any) -> None:
                     "calibration includes them (or, with --replace, is only them). Use it when the suspect is built "
                     "on a known public base: calibrate on that base and on fine-tunes of it on sources that are "
                     "not your teacher (benchmarks/fingerprint_family.py), instead of on unrelated models. The "
-                    "teacher's answers are reused; the input file is never modified.")
+                    "teacher's answers are reused; the input file is never modified.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n"
+               "  distillguard fingerprint calibrate --probes probes.json --calibrate runs/gemma-ft-a "
+               "--calibrate runs/gemma-ft-b --out probes_gemma.json\n"
+               "exit codes: 0 = written; 2 = bad input or failure")
     c.add_argument("--probes", required=True, help="the probe file to start from (read only)")
     c.add_argument("--calibrate", action="append", required=True,
                    help="independent null model: local path/name (repeatable)")

@@ -139,7 +139,14 @@ def register(subparsers) -> None:
     logs = subparsers.add_parser("logs", help="API-log harvesting detectors (simulate, score)")
     sub = logs.add_subparsers(dest="logs_command", metavar="ACTION")
     sub.required = True
-    sim = sub.add_parser("simulate", help="write simulated, labelled API logs")
+    fmt = argparse.RawDescriptionHelpFormatter
+    sim = sub.add_parser(
+        "simulate", help="write simulated, labelled API logs", formatter_class=fmt,
+        epilog="examples:\n"
+               "  distillguard logs simulate --out runs/logs.parquet --accounts runs/accounts.csv\n"
+               "  distillguard logs simulate --out runs/small.csv --benign 200 --per-attack 2 --hydra-size 20 "
+               "--proxy-size 20 --days 7 --seed 3\n"
+               "exit codes: 0 = written; 2 = bad input or failure (an existing output needs --force)")
     sim.add_argument("--out", required=True, help="output file (.csv, .parquet or .jsonl)")
     sim.add_argument("--accounts", help="also write the per-account ground truth here")
     sim.add_argument("--benign", type=positive_int, default=2000, help="benign accounts (default 2000)")
@@ -154,7 +161,15 @@ def register(subparsers) -> None:
     sim.add_argument("--seed", type=nonneg_int, default=0)
     sim.add_argument("--force", action="store_true", help="overwrite existing output files")
     sim.set_defaults(func=_simulate)
-    sc = sub.add_parser("score", help="score the accounts of a log file")
+    sc = sub.add_parser(
+        "score", help="score the accounts of a log file", formatter_class=fmt,
+        epilog="examples:\n"
+               "  distillguard logs score runs/logs.parquet --reference runs/vetted_week.parquet --out scores.csv\n"
+               "  distillguard logs score runs/logs.parquet --out scores.csv --html logs_report.html\n"
+               "  distillguard logs score runs/logs.parquet --out scores.parquet --target-fpr 1e-2\n"
+               "Without --reference the fit is robust (it trims what looks like attackers) and calibrated, but weaker:\n"
+               "a vetted benign week as --reference finds more (docs/api_logs.md). The scored logs are never modified.\n"
+               "exit codes: 0 = no account flagged; 1 = at least one account flagged; 2 = bad input or failure")
     sc.add_argument("logs", help="log file (.csv, .parquet or .jsonl) in the canonical schema")
     sc.add_argument("--out", required=True, help="scores output (.csv, .parquet or .jsonl)")
     sc.add_argument("--reference", help="benign reference logs to fit on (default: the scored logs)")

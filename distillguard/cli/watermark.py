@@ -49,7 +49,8 @@ def _add_keygen(sub) -> None:
         "keygen",
         help="create a secret watermark key file (mode 0600)",
         epilog="example:\n  distillguard keygen --out teacher.key --delta 2.0\n"
-        "  distillguard keygen --out k.json --vocab-size 50257 --context-width 4 --seeding min",
+        "  distillguard keygen --out k.json --vocab-size 50257 --context-width 4 --seeding min\n"
+        "exit codes: 0 = written; 2 = bad input or failure (an existing key file is never overwritten without --force)",
         **fmt("Create a 256-bit watermark key and record the watermark spec with it. The secret is written "
                "only to the key file (created with mode 0600) and never printed."),
     )
