@@ -15,7 +15,15 @@ The statistic (pooled realised FPR per calibration mode and target, with its int
 ``benchmarks/api_logs.py`` development seed), where a 1,600-account reference flagged 48 of 1,600 benign
 accounts at 1e-3 before the bounded-feature and cohort-tail fixes of this version (see docs/api_logs.md).
 
-Usage: python benchmarks/api_logs_fpr.py [--quick]   (writes benchmarks/results/api_logs_fpr.{json,md})
+Onboarding stress test (``--onboarding N``; added on 2026-12-06, a development run, statistic fixed here before
+its first run): the scored logs of each seed also hold N benign ``onboarding`` cohorts of ``--onboarding-size``
+accounts (``simulate_logs(onboarding_cohorts=...)``: people an organisation signs up within a day or two, in one
+time zone, each from their own addresses -- the benign twin of a bare proxy campaign); the reference has none.
+Reported: the onboarding accounts flagged per mode and target, beside every benign flag. Any flag among them is a
+false accusation of a group the cohort test was built to find. Written to ``api_logs_fpr_dev_onboarding.*``.
+
+Usage: python benchmarks/api_logs_fpr.py [--quick] [--seeds S ...] [--onboarding N]
+(writes benchmarks/results/api_logs_fpr.{json,md})
 """
 
 from __future__ import annotations
@@ -88,17 +96,24 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def one_seed(seed: int, n_ref: int, n_scored: int, days: int, pool: list[list[str]]) -> dict[str, Any]:
-    """Fit each calibration mode on a benign reference of ``seed``; count flags on benign traffic of another seed."""
+def one_seed(seed: int, n_ref: int, n_scored: int, days: int, pool: list[list[str]], onboarding: int = 0,
+             onboarding_size: int = 100) -> dict[str, Any]:
+    """Fit each calibration mode on a benign reference of ``seed``; count flags on benign traffic of another seed
+    (with ``onboarding`` benign onboarding cohorts in it)."""
     ref = simulate_logs(n_ref, 0, families=(), days=days, seed=seed, conversations=pool)[0]
-    scored = simulate_logs(n_scored, 0, families=(), days=days, seed=seed + 500, conversations=pool)[0]
+    scored = simulate_logs(n_scored, 0, families=(), days=days, seed=seed + 500, conversations=pool,
+                           onboarding_cohorts=onboarding, onboarding_size=onboarding_size)[0]
+    fam = scored.groupby("account_id")["family"].first()
     ref, scored = ref.drop(columns=["label", "family"]), scored.drop(columns=["label", "family"])
     row: dict[str, Any] = {"seed": seed, "reference_accounts": int(ref["account_id"].nunique()),
-                           "scored_accounts": int(scored["account_id"].nunique())}
+                           "scored_accounts": int(scored["account_id"].nunique()),
+                           "onboarding_accounts": int((fam == "onboarding").sum())}
     for name, kw in MODES.items():
         t0 = time.perf_counter()
         sc = AccountScorer(target_fpr=min(TARGETS), **kw).fit(scored if kw.get("robust") else ref)
-        s = sc.score_logs(scored)["score"].to_numpy()
+        sl = sc.score_logs(scored)
+        s = sl["score"].to_numpy()
+        onb = (sl["account_id"].map(fam) == "onboarding").to_numpy()
         r: dict[str, Any] = {"n_calibration": sc.n_calibration_, "seconds": time.perf_counter() - t0}
         if kw.get("robust"):
             r["trimmed"], r["contamination_estimate"] = int(len(sc.excluded_)), float(sc.contamination_)
@@ -106,9 +121,11 @@ def one_seed(seed: int, n_ref: int, n_scored: int, days: int, pool: list[list[st
         for t in TARGETS:
             thr = threshold_for_fpr(sc.calibration_scores_, t)
             r[f"flagged@{t:g}"] = int((s > thr).sum())
+            r[f"onboarding_flagged@{t:g}"] = int((s[onb] > thr).sum())
             r[f"threshold@{t:g}"] = thr
         row[name] = r
-        log(f"seed {seed} {name}: " + ", ".join(f"{r[f'flagged@{t:g}']}/{len(s)} at {t:g}" for t in TARGETS))
+        log(f"seed {seed} {name}: " + ", ".join(f"{r[f'flagged@{t:g}']}/{len(s)} at {t:g} (onboarding "
+                                                f"{r[f'onboarding_flagged@{t:g}']}/{int(onb.sum())})" for t in TARGETS))
     return row
 
 
@@ -121,7 +138,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             k = sum(r[name][f"flagged@{t:g}"] for r in rows)
             lo, hi = clopper_pearson(k, n)
             out[name][f"{t:g}"] = {"flagged": k, "benign": n, "fpr": k / n, "ci95": [lo, hi],
-                                   "per_seed": [r[name][f"flagged@{t:g}"] for r in rows]}
+                                   "per_seed": [r[name][f"flagged@{t:g}"] for r in rows],
+                                   "onboarding_flagged": sum(r[name].get(f"onboarding_flagged@{t:g}", 0) for r in rows),
+                                   "onboarding": sum(r.get("onboarding_accounts", 0) for r in rows)}
     return out
 
 
@@ -138,8 +157,14 @@ def to_markdown(res: dict[str, Any]) -> str:
             c = res["summary"][name][f"{t:g}"]
             rows.append([name, f"{t:g}", f"{c['flagged']}/{c['benign']}", f"{c['fpr']:.4f}",
                          f"{c['ci95'][0]:.4f}-{c['ci95'][1]:.4f}", " ".join(map(str, c["per_seed"]))])
-    lines += md_table(["calibration", "target FPR", "flagged", "realised FPR", "95 % CI (accounts independent)",
-                       "flagged per seed"], rows)
+    head = ["calibration", "target FPR", "flagged", "realised FPR", "95 % CI (accounts independent)", "flagged per seed"]
+    if res.get("onboarding"):
+        head.append("of them onboarding")
+        rows = [r + [f"{res['summary'][r[0]][r[1]]['onboarding_flagged']}/{res['summary'][r[0]][r[1]]['onboarding']}"]
+                for r in rows]
+        lines += [f"The scored logs of each seed hold {res['onboarding']} benign onboarding cohort(s) of "
+                  f"{res['onboarding_size']} accounts (module docstring); the reference has none.", ""]
+    lines += md_table(head, rows)
     ncal = {name: sorted({r[name]["n_calibration"] for r in res["rows"]}) for name in MODES}
     lines += ["", "Calibration accounts: " + "; ".join(f"{k}: {v}" for k, v in ncal.items()) + ". A 1e-3 "
               "threshold from n calibration accounts is the largest score when n + 1 < 1,000 (guarantee "
@@ -158,18 +183,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=None,
                     help=f"development seeds instead of the held-out ones ({' '.join(map(str, HELD_OUT_SEEDS))}); "
                          "the result is then written as api_logs_fpr_dev.*")
+    ap.add_argument("--onboarding", type=int, default=0,
+                    help="benign onboarding cohorts in each seed's scored logs (stress test, development seeds only)")
+    ap.add_argument("--onboarding-size", type=int, default=100, help="accounts per onboarding cohort")
     args = ap.parse_args(argv)
+    if args.onboarding and not (args.seeds or args.quick):
+        ap.error("--onboarding is a development stress test: give --seeds (or --quick)")
     rec = new_record("benchmarks/api_logs_fpr.py", argv if argv is not None else sys.argv[1:])
     seeds = (7,) if args.quick else tuple(args.seeds) if args.seeds else HELD_OUT_SEEDS
     n_ref, n_scored, days = (200, 200, 7) if args.quick else (1600, 1600, 14)
     t0 = time.perf_counter()
     pool = sharegpt_conversations(0)
-    rows = [one_seed(s, n_ref, n_scored, days, pool) for s in seeds]
+    rows = [one_seed(s, n_ref, n_scored, days, pool, args.onboarding, args.onboarding_size) for s in seeds]
     held_out = not args.quick and not args.seeds
     res = {**rec, "seeds": list(seeds), "held_out": held_out, "n_ref": n_ref, "n_scored": n_scored,
-           "days": days, "rows": rows, "summary": summarise(rows), "total_seconds": time.perf_counter() - t0}
+           "days": days, "onboarding": args.onboarding, "onboarding_size": args.onboarding_size, "rows": rows,
+           "summary": summarise(rows), "total_seconds": time.perf_counter() - t0}
     md = to_markdown(res)
     name = "api_logs_fpr_quick" if args.quick else "api_logs_fpr" if held_out else "api_logs_fpr_dev"
+    name += "_onboarding" if args.onboarding else ""
     write_result(name, res, md, args.out)
     print(md)
     return 0

@@ -57,6 +57,24 @@ def test_randomised_family_parameters_change_with_seed_but_not_other_families():
                                   "heavy_harvester", "hydra"}
 
 
+def test_onboarding_cohorts_are_benign_twins_of_a_bare_campaign_and_leave_the_rest_unchanged():
+    kw = dict(n_benign=40, n_per_attack=1, hydra_size=3, proxy_size=5, days=10, seed=5, prompts=POOL)
+    base, base_acc = simulate_logs(**kw)
+    logs, acc = simulate_logs(**kw, onboarding_cohorts=2, onboarding_size=30)
+    o = logs[logs["family"] == "onboarding"]
+    assert o["account_id"].nunique() == 60 and (o["label"] == 0).all()
+    assert set(acc.loc[acc["family"] == "onboarding", "campaign_id"]) == {"onboard-0", "onboard-1"}
+    for _, g in o.groupby(o["account_id"].str[:2]):  # one cohort: no shared address, first seen together
+        assert g.groupby("ip")["account_id"].nunique().max() == 1
+        assert (g.groupby("account_id")["user_agent"].nunique() == 1).all()
+        first = g.groupby("account_id")["timestamp"].min()
+        assert first.max() - first.min() <= pd.Timedelta(days=3)
+        assert g["max_tokens"].isna().all() or g["max_tokens"].nunique() == 1  # one client setting
+    rest = logs[logs["family"] != "onboarding"].drop(columns="request_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(rest, base.drop(columns="request_id"))
+    pd.testing.assert_frame_equal(acc[acc["family"] != "onboarding"].reset_index(drop=True), base_acc)
+
+
 def test_template_links_find_the_proxy_campaign_and_not_verbatim_humans(sim):
     logs, acc = sim
     cl = link_campaigns(logs).merge(acc[["account_id", "family", "label"]], on="account_id")

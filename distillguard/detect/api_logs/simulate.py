@@ -4,7 +4,12 @@ Benign families: ``human`` (heavy-tailed volumes, sessions, diurnal/weekly rhyth
 zone; some accounts sit behind a shared corporate NAT), ``power_user``, and the hard look-alikes
 ``eval_harness`` (templated benchmark prompts in fast bursts, half of them chain-of-thought evals),
 ``batch_enterprise`` (nightly templated jobs, thousands of requests), ``tutoring`` (step-by-step heavy, human
-timing) and ``reseller`` (one key shared by many end users: many IPs and user agents, high volume).
+timing) and ``reseller`` (one key shared by many end users: many IPs and user agents, high volume). Optional
+(``onboarding_cohorts``): ``onboarding``, the benign twin of a bare ``proxy_spread`` campaign -- an organisation
+that opens accounts for a class or a team within a day or two: ordinary people (real conversations, follow-ups,
+ordinary answer lengths) in one time zone, each from their own home addresses and browser, alike in how their
+client is set up (the same max-token setting) and first seen together. Nothing but what they ask separates them
+from a campaign.
 
 Attacker families: ``heavy_harvester``, ``cot_rubric`` (reasoning / rubric-grading elicitation),
 ``topic_sweep`` (systematic coverage of a topic taxonomy), ``hydra`` (campaigns of many small accounts
@@ -35,7 +40,7 @@ from distillguard.data import iter_sharegpt
 __all__ = ["ATTACK_FAMILIES", "BENIGN_FAMILIES", "CAMPAIGN_FAMILIES", "family_prompts", "sharegpt_conversations",
            "simulate_logs"]
 
-BENIGN_FAMILIES = ("human", "power_user", "eval_harness", "batch_enterprise", "tutoring", "reseller")
+BENIGN_FAMILIES = ("human", "power_user", "eval_harness", "batch_enterprise", "tutoring", "reseller", "onboarding")
 ATTACK_FAMILIES = ("heavy_harvester", "cot_rubric", "topic_sweep", "hydra", "slow_low", "dist_matched",
                    "proxy_spread", "verbatim")
 #: families made of coordinated campaigns (``campaign_id`` set; account counts set per campaign)
@@ -106,6 +111,39 @@ def _campaign_params(family: str, rng: np.random.Generator, days: int, templated
                 "ct_median": float(rng.uniform(250, 800)), "maxtok_prob": float(rng.uniform(0.0, 0.8)),
                 "session_mean": float(rng.uniform(3.0, 8.0)), "sdk_prob": float(rng.uniform(0.0, 1.0))}
     return {}
+
+
+def _onboarding_params(rng: np.random.Generator, days: int) -> dict:
+    """One onboarding cohort's parameters: when it opens and over how many days, its time zone, its members'
+    session length, volume and answer-length medians, and its client's max-token setting."""
+    span = float(rng.uniform(0.3, 2.0))
+    return {"open_day": float(rng.uniform(0, max(days - span - 2, 0.5))), "open_span_days": span,
+            "tz": int(rng.integers(-8, 10)), "session_mean": float(rng.uniform(3.0, 8.0)),
+            "volume_median": float(rng.uniform(30.0, 120.0)), "ct_median": float(rng.uniform(200.0, 450.0)),
+            "max_tokens": float([np.nan, 1024.0, 4096.0][int(rng.integers(3))])}
+
+
+def _onboarding_account(rng: np.random.Generator, days: int, par: dict, pool: list[str],
+                        convs: list[list[str]] | None) -> dict:
+    """One member of an onboarding cohort: a person first seen in the cohort's opening window (see module doc)."""
+    n = int(min(3000, max(2, np.ceil(rng.lognormal(np.log(par["volume_median"]), 0.8)))))
+    first = par["open_day"] + float(rng.uniform(0, par["open_span_days"]))
+    tz = par["tz"] + int(rng.integers(-1, 2))
+    if convs:
+        t, sid, rank = _human_times(rng, n, days, session_mean=par["session_mean"], tz=tz, first_day=first,
+                                    sessions=True)
+        prompts = _conversation_prompts(rng, sid, rank, convs)
+    else:
+        t = _human_times(rng, n, days, session_mean=par["session_mean"], tz=tz, first_day=first)
+        prompts = [pool[i] for i in rng.integers(0, len(pool), size=n)]
+    t = np.maximum(t, first * 86400.0)
+    t[0] = min(t[0], (first + float(rng.uniform(0, 0.25))) * 86400.0)  # everyone tries it on the day they join
+    ct = np.minimum(rng.lognormal(np.log(par["ct_median"]), 0.8, size=n), 4096).astype(int)
+    pt = np.array([max(1, len(p) // 4) for p in prompts]) + rng.integers(0, 5, size=n)
+    ips, ua = _ip(rng, int(rng.integers(1, 4))), str(rng.choice(_BROWSERS))
+    return {"t": t, "prompt": prompts, "pt": pt, "ct": ct, "max_tokens": np.full(n, par["max_tokens"]),
+            "ip": [ips[i] for i in rng.integers(0, len(ips), size=n)], "ua": [ua] * n,
+            "status": np.where(rng.random(n) < 0.015, "429", "200")}
 
 
 def sharegpt_conversations(seed: int = 0, max_chars: int = 2000) -> list[list[str]]:
@@ -352,6 +390,8 @@ def simulate_logs(
     families: tuple[str, ...] = ATTACK_FAMILIES,
     progress: bool = False,
     conversations: list[list[str]] | None = None,
+    onboarding_cohorts: int = 0,
+    onboarding_size: int = 100,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Simulate labelled API logs; return ``(logs, accounts)``.
 
@@ -381,6 +421,9 @@ def simulate_logs(
             characters, shuffled with ``seed``).
         families: attacker families to include.
         progress: show a tqdm progress bar over accounts.
+        onboarding_cohorts: benign ``onboarding`` cohorts (module docstring) of ``onboarding_size`` accounts
+            each, campaign ids ``onboard-<c>``; drawn from a generator of their own, after every other account,
+            so the rest of a seed's traffic is the same with or without them.
 
     Example:
         >>> from distillguard.detect.api_logs.simulate import simulate_logs
@@ -414,6 +457,8 @@ def simulate_logs(
                      for j in range(proxy_size)]
         else:
             plan += [(f"x-{fam}-{j:04d}", fam, "") for j in range(n_per_attack)]
+    plan += [(f"o{c}-{j:05d}", "onboarding", f"onboard-{c}") for c in range(onboarding_cohorts)
+             for j in range(onboarding_size)]
     # corporate NATs: a fifth of the humans sit behind shared office IPs
     humans = [i for i, (_, f, _) in enumerate(plan) if f == "human"]
     org_of = {}
@@ -428,6 +473,8 @@ def simulate_logs(
     par = {c: _campaign_params("proxy_spread", prng, days, templated=int(c.split("-")[1]) % 2 == 0)
            for c in sorted({p[2] for p in plan if p[1] == "proxy_spread"})}
     par["verbatim"] = _campaign_params("verbatim", prng, days)
+    orng = np.random.default_rng([seed, 31])  # the onboarding cohorts' own stream
+    par.update({f"onboard-{c}": _onboarding_params(orng, days) for c in range(onboarding_cohorts)})
     t0 = pd.Timestamp(start, tz="UTC")
     release = days // 2 * 86400
     parts, acc_rows = [], []
@@ -435,7 +482,10 @@ def simulate_logs(
     if progress:
         it = tqdm(it, total=len(plan), desc="simulating accounts", unit="acct")
     for i, (aid, fam, camp) in it:
-        if fam in ("proxy_spread", "verbatim"):
+        if fam == "onboarding":
+            a = _onboarding_account(orng, days, par[camp], pool, convs)
+            n = len(a["t"])
+        elif fam in ("proxy_spread", "verbatim"):
             fp = par[camp or fam]
             n = _volume(prng, fam, fp)
             a = _randomised_account(prng, fam, n, days, attack_pool, fp)
