@@ -32,6 +32,9 @@ from distillguard.errors import DistillguardError
 
 __all__ = ["AccountScorer"]
 
+#: members with fewer requests do not enter a follow-up median (their rates are noise; as in pooled_features)
+_CONVERSING_MIN_REQUESTS = 20
+
 
 class AccountScorer(_Flagging, BaseEstimator):
     """End-to-end scorer on raw logs: features, coordinated clusters, one FPR-calibrated threshold.
@@ -75,7 +78,14 @@ class AccountScorer(_Flagging, BaseEstimator):
     unclustered accounts first seen in its cohort window that behave like it, and takes in whole the smaller
     clusters most of whose members it would recruit (a campaign HDBSCAN split into several cores;
     :func:`.campaigns.cohort_recruits` at ``recruit_alpha``; ``None``: none). Recruits do not count in its cohort
-    evidence and stay among the other accounts of its null. Cohort evidence ignores
+    evidence and stay among the other accounts of its null. Such a behaviour campaign lifts its members only
+    when its typical member converses less than ordinary users: the median follow-up rate of its members
+    (with at least 20 requests) under ``conversing_share`` times the median of the benign training accounts'
+    (``conversing_gate_``; ``None``: no such gate). People an organisation signs up together -- one time zone,
+    one client setting, a shared use case with longer answers -- are first seen together and alike, and their
+    pooled answer length stands out against random groups of benign accounts; what they do not do is stop
+    following up on the answers (development stress test, ``benchmarks/api_logs_fpr.py --onboarding``: without
+    this gate 26-32 of 200 such benign accounts were flagged per seed with a reference). Cohort evidence ignores
     the log's first days, where accounts that predate the log are first seen: with ``censor_weekdays`` (default)
     through the log's first weekday (:func:`.campaigns.censored_start_days`: one day for a log begun on a
     weekday morning, three for one begun on a Saturday), otherwise its first 3-day window.
@@ -116,7 +126,8 @@ class AccountScorer(_Flagging, BaseEstimator):
                  novelty_k: int | None = 2, robust_novelty_share: float = 0.01, calibration_folds: int | None = 5,
                  cohorts: bool = True, min_cohort_evidence: float = 2.0, member_gate_quantile: float | None = 0.9,
                  recruit_alpha: float | None = 0.01, censor_weekdays: bool = True, oof_trim_rounds: int = 2,
-                 lookalike_share: float | None = 0.05):
+                 lookalike_share: float | None = 0.05, conversing_share: float | None = 0.5):
+        self.conversing_share = conversing_share
         self.lookalike_share = lookalike_share
         self.oof_trim_rounds = oof_trim_rounds
         self.censor_weekdays = censor_weekdays
@@ -152,7 +163,7 @@ class AccountScorer(_Flagging, BaseEstimator):
             prep["first_seen"] = ((first - ts.min()).dt.total_seconds() / 86400.0).reindex(feats["account_id"])
             # the log's first days up to its first weekday: accounts first seen there may predate the log
             prep["censored"] = cen = censored_start_days(ts.min()) if self.censor_weekdays else None
-            camp = camp.assign(cohort_recruit=False)
+            camp = camp.assign(cohort_recruit=False, behaviour_linked=False)
             prep["hour_vector"] = hv = hour_vector(logs)
             if self.cohorts:  # accounts without template or address links: alike, and first seen together
                 single = camp["campaign_size"] <= 1
@@ -172,6 +183,7 @@ class AccountScorer(_Flagging, BaseEstimator):
                     camp.loc[r.index, "cohort_recruit"] = True
                 if len(k):
                     camp.loc[k.index, "campaign_id"] = k.to_numpy()
+                    camp.loc[k.index, "behaviour_linked"] = True
                     camp["campaign_size"] = camp.groupby("campaign_id")["campaign_id"].transform("size")
             prep["campaign"] = camp
         return prep
@@ -309,6 +321,13 @@ class AccountScorer(_Flagging, BaseEstimator):
             if pick.sum() < 20:
                 pick = y[train] == 0
             self.member_gate_ = float(np.quantile(own[pick], self.member_gate_quantile))
+        self.conversing_gate_ = np.inf
+        if self.conversing_share is not None:
+            # half the typical benign account's follow-up rate (a median: robust to a fit that still holds attackers)
+            rate = feats["followup_rate"].to_numpy(dtype=np.float64)
+            heavy = train & (y == 0) & (feats["n_requests"].to_numpy(dtype=np.float64) >= _CONVERSING_MIN_REQUESTS)
+            if heavy.sum() >= 20:
+                self.conversing_gate_ = float(self.conversing_share * np.nanmedian(rate[heavy]))
         self.campaign_detector_ = None
         if self.campaigns:
             pool = feats["account_id"].to_numpy()[train & (y == 0)]
@@ -459,10 +478,31 @@ class AccountScorer(_Flagging, BaseEstimator):
                                  censored_days=prep["censored"])
         pooled["cohort_evidence"] = cohort.reindex(pooled.index).fillna(0.0)
         total, expl = self._campaign_suspicion(pooled, cid, self._leave_own_out() or members is not None)
+        # a behaviour campaign (linked only by when its members arrived and how they behave) whose typical member
+        # follows up on answers as ordinary users do is not lifted: see the class docstring (conversing_share)
+        conv = self._conversing(feats, camp, groups)
+        quiet = conv.reindex(pooled.index)
+        talk = quiet.notna() & (quiet.fillna(0.0) >= getattr(self, "conversing_gate_", np.inf))
+        total = total.where(~talk, 0.0)
+        expl = expl.where(~talk, expl + " -- not lifted: its members follow up on answers like ordinary users "
+                                        "(median follow-up rate " + quiet.round(3).astype(str) + ")")
         k = pooled["n_members"].astype(int)
         reasons = [f"campaign of {k[c]} linked accounts: {expl[c]}" for c in pooled.index]
         return pd.DataFrame({"campaign_id": pooled.index, "campaign_score": total.to_numpy(),
                              "cohort_evidence": pooled["cohort_evidence"].to_numpy(), "campaign_reasons": reasons})
+
+    @staticmethod
+    def _conversing(feats: pd.DataFrame, camp: pd.DataFrame, groups: pd.Series) -> pd.Series:
+        """Median follow-up rate of each behaviour campaign's members with enough requests (all when none has)."""
+        bl = camp["behaviour_linked"] if "behaviour_linked" in camp.columns else pd.Series(False, index=camp.index)
+        g = groups[bl.reindex(groups.index).fillna(False).to_numpy(dtype=bool)]
+        if not len(g):
+            return pd.Series(dtype=float)
+        f = feats.set_index("account_id").reindex(g.index)
+        heavy = pd.Series(f["n_requests"].to_numpy(dtype=np.float64) >= _CONVERSING_MIN_REQUESTS, index=g.index)
+        use = heavy | ~heavy.groupby(g).transform("any")
+        rate = pd.Series(f["followup_rate"].to_numpy(dtype=np.float64), index=g.index).where(use)
+        return rate.groupby(g).median()
 
     def _combine(self, prep: dict, members: pd.Series | None = None) -> pd.DataFrame:
         feats, clusters, cfeats = prep["feats"], prep["clusters"], prep["cfeats"]
