@@ -422,3 +422,51 @@ def test_cohort_evidence_censors_the_log_start_through_its_first_weekday():
     assert cohort_evidence(first, act, camp)["c"] == 0.0  # default: the first 3-day window
     first.iloc[:40] = rng.uniform(0.0, 0.95, 40)  # old accounts, seen on the log's first day
     assert cohort_evidence(first, act, camp, censored_days=monday)["c"] == 0.0
+
+
+@pytest.fixture(scope="module")
+def talkers(monkeypatch_module):
+    """Conversational logs: a bare proxy campaign (single turns) and a benign onboarding cohort with long answers."""
+    import distillguard.detect.api_logs.simulate as simmod
+
+    rng = np.random.default_rng(8)
+    vocab = ["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), size=7)) for _ in range(5000)]  # letters only
+    convs = []
+    for _ in range(1200):  # each conversation's turns share its words: its follow-ups are detectable
+        words = rng.choice(vocab, size=14, replace=False)
+        convs.append([" ".join(rng.choice(words, size=10)) for _ in range(int(rng.integers(2, 7)))])
+    real = simmod._onboarding_params
+
+    def long_answers(r, days):
+        return {**real(r, days), "open_day": 5.0, "open_span_days": 1.0, "ct_median": 450.0, "max_tokens": 4096.0,
+                "volume_median": 80.0}
+
+    monkeypatch_module.setattr(simmod, "_onboarding_params", long_answers)
+    logs, acc = simulate_logs(300, 0, hydra_campaigns=0, proxy_campaigns=2, proxy_size=40, days=10, seed=6,
+                              conversations=convs, families=("proxy_spread",), onboarding_cohorts=1,
+                              onboarding_size=50)
+    ref, _ = simulate_logs(300, 0, families=(), days=10, seed=42, conversations=convs)
+    return logs.drop(columns=["label", "family"]), acc.set_index("account_id")["campaign_id"], ref.drop(
+        columns=["label", "family"])
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def test_a_cohort_of_people_who_follow_up_is_not_accused_and_a_bare_campaign_still_is(talkers):
+    logs, truth, ref = talkers
+    out = {}
+    for share in (None, 0.5):
+        sc = AccountScorer(target_fpr=0.01, conversing_share=share).fit(ref)
+        out[share] = sc.score_logs(logs).set_index("account_id")
+    onb, bare = truth.index[truth == "onboard-0"], truth.index[truth == "proxy-1"]
+    as_campaign = {k: o.loc[onb][o.loc[onb, "flag"]]["reasons"].str.startswith("campaign of").sum() for k, o in out.items()}
+    assert as_campaign[None] >= 25  # without the gate the cohort is accused as a campaign
+    assert as_campaign[0.5] == 0  # with it, only on their own evidence (long answers to short prompts, alone)
+    assert out[0.5].loc[onb, "flag"].sum() <= out[None].loc[onb, "flag"].sum() - 25
+    assert (out[0.5].loc[onb, "campaign_score"].fillna(0.0) == 0.0).all()
+    assert out[0.5].loc[bare, "flag"].mean() >= 0.9 and out[None].loc[bare, "flag"].mean() >= 0.9

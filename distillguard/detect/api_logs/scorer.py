@@ -326,8 +326,9 @@ class AccountScorer(_Flagging, BaseEstimator):
             # half the typical benign account's follow-up rate (a median: robust to a fit that still holds attackers)
             rate = feats["followup_rate"].to_numpy(dtype=np.float64)
             heavy = train & (y == 0) & (feats["n_requests"].to_numpy(dtype=np.float64) >= _CONVERSING_MIN_REQUESTS)
-            if heavy.sum() >= 20:
-                self.conversing_gate_ = float(self.conversing_share * np.nanmedian(rate[heavy]))
+            med = float(np.nanmedian(rate[heavy])) if heavy.sum() >= 20 else 0.0
+            if med > 0:  # logs without conversations (no follow-ups at all) say nothing either way
+                self.conversing_gate_ = self.conversing_share * med
         self.campaign_detector_ = None
         if self.campaigns:
             pool = feats["account_id"].to_numpy()[train & (y == 0)]
@@ -482,7 +483,7 @@ class AccountScorer(_Flagging, BaseEstimator):
         # follows up on answers as ordinary users do is not lifted: see the class docstring (conversing_share)
         conv = self._conversing(feats, camp, groups)
         quiet = conv.reindex(pooled.index)
-        talk = quiet.notna() & (quiet.fillna(0.0) >= getattr(self, "conversing_gate_", np.inf))
+        talk = quiet.notna() & (quiet.fillna(0.0) > getattr(self, "conversing_gate_", np.inf))
         total = total.where(~talk, 0.0)
         expl = expl.where(~talk, expl + " -- not lifted: its members follow up on answers like ordinary users "
                                         "(median follow-up rate " + quiet.round(3).astype(str) + ")")
