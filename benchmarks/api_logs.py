@@ -5,7 +5,9 @@ prompts) of a seed recorded as held out before its first run:
 
 1. with a benign reference (another simulated period, benign accounts only): per attacker family, AUROC and
    TPR at account FPR 1e-2 / 1e-3, the proxy-spread campaign's share of accounts flagged, benign look-alikes
-   flagged, and the realised FPR on the benign accounts of the scored logs with a Clopper-Pearson 95 % interval;
+   flagged (from seed 20261223 on, also a benign onboarding cohort of 100 people signed up together: the bare
+   campaign's benign twin), and the realised FPR on the benign accounts of the scored logs with a
+   Clopper-Pearson 95 % interval;
 2. without a reference (``robust=True``, the CLI default then): the same, with the contamination estimate;
 3. the fraction-of-attackers axis: 1 %, 5 %, 15 %, 30 % of accounts are attackers (half of them one
    proxy-spread campaign, the rest spread over the other families), with and without a reference;
@@ -221,10 +223,11 @@ def main() -> None:
     t_start = time.perf_counter()
     pool = sharegpt_conversations(0)  # real conversations: humans follow up, attackers draw single turns
     # two proxy campaigns: proxy-0 reuses templates, proxy-1 sends its prompts bare (simulate_logs)
+    # and a benign onboarding cohort, the bare campaign's benign twin (from seed 20261223 on; simulate_logs)
     main_cfg = (dict(n_benign=400, n_per_attack=4, hydra_campaigns=1, hydra_size=12, proxy_campaigns=2,
-                     proxy_size=40) if args.quick else
+                     proxy_size=40, onboarding_cohorts=1, onboarding_size=40) if args.quick else
                 dict(n_benign=1600, n_per_attack=10, hydra_campaigns=1, hydra_size=30, proxy_campaigns=2,
-                     proxy_size=200))
+                     proxy_size=200, onboarding_cohorts=1, onboarding_size=100))
     n_ref = 400 if args.quick else 1600
     n_axis = 300 if args.quick else 500
     results: dict = {"seed": seed, "held_out": seed == HELD_OUT_SEED, "dev_seed": DEV_SEED, "config": main_cfg,
