@@ -15,12 +15,15 @@ The statistic (pooled realised FPR per calibration mode and target, with its int
 ``benchmarks/api_logs.py`` development seed), where a 1,600-account reference flagged 48 of 1,600 benign
 accounts at 1e-3 before the bounded-feature and cohort-tail fixes of this version (see docs/api_logs.md).
 
-Onboarding stress test (``--onboarding N``; added on 2026-12-06, a development run, statistic fixed here before
-its first run): the scored logs of each seed also hold N benign ``onboarding`` cohorts of ``--onboarding-size``
-accounts (``simulate_logs(onboarding_cohorts=...)``: people an organisation signs up within a day or two, in one
-time zone, each from their own addresses -- the benign twin of a bare proxy campaign); the reference has none.
-Reported: the onboarding accounts flagged per mode and target, beside every benign flag. Any flag among them is a
-false accusation of a group the cohort test was built to find. Written to ``api_logs_fpr_dev_onboarding.*``.
+Onboarding cohorts (``--onboarding N``, default 2 from held-out seeds 353-356 on; added on 2026-12-06 as a
+development stress test, statistic fixed before its first run): the scored logs of each seed also hold N benign
+``onboarding`` cohorts of ``--onboarding-size`` accounts (``simulate_logs(onboarding_cohorts=...)``: people an
+organisation signs up within a day or two, in one time zone, each from their own addresses -- the benign twin of
+a bare proxy campaign); the reference has none. Reported: the onboarding accounts flagged per mode and target,
+beside every benign flag (they count in it). Any flag among them is a false accusation of a group the cohort
+test was built to find: on development seeds 341-344 the version before the conversing gate flagged 70 of 800
+with a reference (``api_logs_fpr_seeds341-344_dev_onboarding_before_gate.md``). ``--onboarding 0``: none (the
+seeds before 353).
 
 Usage: python benchmarks/api_logs_fpr.py [--quick] [--seeds S ...] [--onboarding N]
 (writes benchmarks/results/api_logs_fpr.{json,md})
@@ -77,7 +80,9 @@ from distillguard.distill.bench import clopper_pearson, md_table, new_record, pr
 #: log's censored days and never recruits them; the 30 % split warns (development run on 341-344, now
 #: development seeds after the split's diagnosis). They measured it once (cross-conformal 4/6400 at 1e-3, all on
 #: seed 350: four humans linked by a shared prompt; no reference 0/6400; the 30 % split 76/6400). The next version
-#: is measured on 353-356, recorded here before their first run.
+#: is measured on 353-356, recorded here before their first run. That version (the conversing gate: a behaviour
+#: campaign whose members follow up like ordinary users is not lifted) is measured there with two benign
+#: onboarding cohorts of 100 in each seed's scored logs (``--onboarding``, the default from these seeds on).
 HELD_OUT_SEEDS_USED = (301, 302, 303, 304, 309, 310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320,
                        321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 332, 333, 334, 335, 336,
                        337, 338, 339, 340, 341, 342, 343, 344, 345, 346, 347, 348, 349, 350, 351, 352)
@@ -183,12 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=None,
                     help=f"development seeds instead of the held-out ones ({' '.join(map(str, HELD_OUT_SEEDS))}); "
                          "the result is then written as api_logs_fpr_dev.*")
-    ap.add_argument("--onboarding", type=int, default=0,
-                    help="benign onboarding cohorts in each seed's scored logs (stress test, development seeds only)")
+    ap.add_argument("--onboarding", type=int, default=2,
+                    help="benign onboarding cohorts in each seed's scored logs (default 2; 0 for the seeds before 353)")
     ap.add_argument("--onboarding-size", type=int, default=100, help="accounts per onboarding cohort")
     args = ap.parse_args(argv)
-    if args.onboarding and not (args.seeds or args.quick):
-        ap.error("--onboarding is a development stress test: give --seeds (or --quick)")
     rec = new_record("benchmarks/api_logs_fpr.py", argv if argv is not None else sys.argv[1:])
     seeds = (7,) if args.quick else tuple(args.seeds) if args.seeds else HELD_OUT_SEEDS
     n_ref, n_scored, days = (200, 200, 7) if args.quick else (1600, 1600, 14)
@@ -201,7 +204,6 @@ def main(argv: Sequence[str] | None = None) -> int:
            "summary": summarise(rows), "total_seconds": time.perf_counter() - t0}
     md = to_markdown(res)
     name = "api_logs_fpr_quick" if args.quick else "api_logs_fpr" if held_out else "api_logs_fpr_dev"
-    name += "_onboarding" if args.onboarding else ""
     write_result(name, res, md, args.out)
     print(md)
     return 0
