@@ -137,6 +137,11 @@ from distillguard.provenance import run_record  # noqa: E402
 #: 20261222 measured it once (with reference 0.961 at 1e-3, realised 0/1600; without 0.408, 0/1600 -- the bare
 #: campaign 0/200, split by HDBSCAN into three clusters; the version before, rerun afterwards: identical). The
 #: next version is measured on a nineteenth seed, recorded here before its first run.
+#: That version (20261223) has the conversing gate (a behaviour campaign whose typical member follows up on answers
+#: like ordinary users is not lifted), found needed by a benign onboarding cohort (benchmarks/api_logs_fpr.py
+#: --onboarding, development seeds 341-344: 70 of 800 flagged with a reference before, 2 after) and checked on
+#: development seeds 20261222 (identical) and 20261220 (without a reference 0.788 -> 0.806); from 20261223 on the
+#: scored logs also hold a benign onboarding cohort of 100 accounts.
 DEV_SEED = 7
 HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207, 20261208, 20261209, 20261210, 20261211, 20261212, 20261213,
                        20261214, 20261215, 20261216, 20261217, 20261218, 20261219, 20261220, 20261221,
