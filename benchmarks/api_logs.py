@@ -142,11 +142,15 @@ from distillguard.provenance import run_record  # noqa: E402
 #: --onboarding, development seeds 341-344: 70 of 800 flagged with a reference before, 2 after) and checked on
 #: development seeds 20261222 (identical) and 20261220 (without a reference 0.788 -> 0.806); from 20261223 on the
 #: scored logs also hold a benign onboarding cohort of 100 accounts.
+#: 20261223 measured it once (with reference 0.939 at 1e-3, realised 0/1700, onboarding 0/100; without 0.408,
+#: 0/1700 -- the bare campaign 0/200; the fraction axis with its 500-account reference flagged benign tutoring
+#: platforms: 15, 10, 1 and 9 of 500). The next version is measured on a twentieth seed, recorded here before its
+#: first run.
 DEV_SEED = 7
 HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207, 20261208, 20261209, 20261210, 20261211, 20261212, 20261213,
                        20261214, 20261215, 20261216, 20261217, 20261218, 20261219, 20261220, 20261221,
-                       20261222)
-HELD_OUT_SEED = 20261223
+                       20261222, 20261223)
+HELD_OUT_SEED = 20261224
 FPRS = (1e-2, 1e-3)
 
 
