@@ -85,7 +85,7 @@ class AccountScorer(_Flagging, BaseEstimator):
     one client setting, a shared use case with longer answers -- are first seen together and alike, and their
     pooled answer length stands out against random groups of benign accounts; what they do not do is stop
     following up on the answers (development stress test, ``benchmarks/api_logs_fpr.py --onboarding``: without
-    this gate 26-32 of 200 such benign accounts were flagged per seed with a reference). Cohort evidence ignores
+    this gate 70 of 800 such benign accounts were flagged over four seeds with a reference, up to 32 of 200 on one). Cohort evidence ignores
     the log's first days, where accounts that predate the log are first seen: with ``censor_weekdays`` (default)
     through the log's first weekday (:func:`.campaigns.censored_start_days`: one day for a log begun on a
     weekday morning, three for one begun on a Saturday), otherwise its first 3-day window.
