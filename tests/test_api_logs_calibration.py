@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from distillguard.cli import main
 from distillguard.detect.api_logs import AccountScorer, simulate_logs, threshold_for_fpr
@@ -14,8 +16,10 @@ from distillguard.detect.api_logs.account_detectors import (
     HARVEST_EVIDENCE,
     UnsupervisedDetector,
 )
-from distillguard.detect.api_logs.campaigns import CampaignDetector, null_groups
+from distillguard.detect.api_logs.calibration import _exp_tail
+from distillguard.detect.api_logs.campaigns import CampaignDetector, null_groups, null_sources
 from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+from distillguard.errors import DistillguardError
 
 _RNG = np.random.default_rng(3)
 _VOCAB = [f"c{i}z" for i in range(2000)]
@@ -58,6 +62,47 @@ def test_campaign_cohort_evidence_never_stronger_than_its_model():
     assert (lp <= x["cohort_evidence"].to_numpy() + 1e-12).all()
     assert lp[0] <= 0.45 and lp[2] > lp[1] > 2.0
     assert det.suspicion_score(x)[0] < 1e-9  # p = 0.35 by the model: no evidence beyond the margin
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(40, 400), st.integers(1, 6))
+def test_exponential_tail_is_nowhere_rarer_than_the_reference_itself(seed, n, far):
+    # a few far values over many near the threshold: the mean excess is small, and without the envelope the fit
+    # read the reference's own largest values as far rarer than their ranks
+    rng = np.random.default_rng(seed)
+    ref = np.sort(np.r_[rng.normal(0, 1, n), rng.normal(6, 0.05, far)])
+    tail = _exp_tail(ref, 0.05)
+    assume(tail is not None)
+    u, beta, lp_u = tail
+    top = ref[ref > u]
+    lp_emp = -np.log10((1.0 + len(ref) - np.searchsorted(ref, top, side="left")) / (len(ref) + 1.0))
+    assert (lp_u + (top - u) / (beta * np.log(10.0)) <= lp_emp + 1e-9).all()
+
+
+def test_campaign_null_counts_each_benign_source_once():
+    # seed 20261223's fraction axis: the reference's one tutoring platform gave 18 near-identical pseudo-campaigns
+    # (its sub-samples) at the top of the null; a tail fitted inside that clump read a new benign platform a few
+    # tokens longer as p = 9e-7. One value per source: such a platform reads as what it is, a look-alike
+    rng = np.random.default_rng(2)
+    n_random = 150
+    X = pd.DataFrame(0.0, index=range(n_random + 18), columns=FEATURE_COLUMNS)
+    X["n_requests"] = 2000.0
+    X["prompt_tokens_mean"] = 40.0
+    X["completion_tokens_mean"] = np.r_[rng.normal(300, 25, n_random), rng.uniform(507, 511, 18)]
+    ids = [f"random/{j}" for j in range(n_random)] + [f"t56/{j}" for j in range(9)] + [f"t57/{j}" for j in range(9)]
+    X.index = ids
+    x = X.iloc[:2].copy()
+    x["completion_tokens_mean"] = [528.0, 2000.0]  # a benign look-alike; a campaign far past every benign source
+    row_by_row = CampaignDetector().fit(X)
+    by_source = CampaignDetector().fit(X, sources=null_sources(X.index))
+    assert len(by_source.reference_["completion_tokens_mean"]) == n_random + 2
+    lp_rows = row_by_row._feature_logp(x)["completion_tokens_mean"]
+    lp_src = by_source._feature_logp(x)["completion_tokens_mean"]
+    assert lp_rows[0] > np.log10(n_random + 3) + 0.5  # read row by row: rarer than any benign source supports
+    assert lp_src[0] < np.log10(n_random + 3) + 0.5  # about the empirical p of a value just past every source
+    assert lp_src[1] > np.log10(n_random + 3) + 1.0  # still extrapolated past the benign range
+    with pytest.raises(DistillguardError, match="sources has"):
+        CampaignDetector().fit(X, sources=null_sources(X.index[:-1]))
 
 
 @pytest.fixture(scope="module")

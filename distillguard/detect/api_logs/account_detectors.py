@@ -119,7 +119,8 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
         self.scale_ = _RobustScale(M[fit_rows])
         self.n_features_in_ = M.shape[1]
         if self.method == "harvest":
-            D = self._derived(X.iloc[np.flatnonzero(fit_rows)])
+            fit_idx = np.flatnonzero(fit_rows)
+            D = self._derived(X.iloc[fit_idx])
             n = D["n_requests"].to_numpy()
             self.medians_, self.reference_ = {}, {}
             self.tails_ = {}
@@ -128,7 +129,8 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
                     v = D[c].to_numpy()
                     have = ~np.isnan(v)  # a feature undefined for an account (follow-ups of a shared key)
                     self.medians_[c] = float(np.median(v[have])) if have.any() else 0.0
-                    self.reference_[c] = ref = np.sort(sign * self._shrink(c, v[have], n[have]))
+                    ref = self._reference_values(sign * self._shrink(c, v[have], n[have]), fit_idx[have])
+                    self.reference_[c] = ref = np.sort(ref)
                     self.tails_[c] = _exp_tail(ref, self.tail_fraction)
             E = self._evidence(X.iloc[np.flatnonzero(fit_rows)])
             if self.novelty_k:
@@ -144,6 +146,10 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
     @staticmethod
     def _derived(X: pd.DataFrame) -> pd.DataFrame:
         return _with_derived(X)
+
+    def _reference_values(self, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The benign reference of one feature from its (signed, shrunk) values at positions ``rows`` of ``X``."""
+        return values
 
     def _shrink(self, c: str, v: np.ndarray, n: np.ndarray) -> np.ndarray:
         if c in _VOLUME:

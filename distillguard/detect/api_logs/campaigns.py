@@ -51,7 +51,7 @@ from distillguard.errors import DistillguardError
 
 __all__ = ["CAMPAIGN_EVIDENCE", "COHORT_BEHAVIOUR", "CampaignDetector", "behaviour_clusters", "campaign_lookalikes",
            "censored_start_days", "cohort_evidence",
-           "cohort_recruits", "cohort_window_members", "group_cohort_evidence", "hour_vector", "link_campaigns", "null_groups", "pooled_features",
+           "cohort_recruits", "cohort_window_members", "group_cohort_evidence", "hour_vector", "link_campaigns", "null_groups", "null_sources", "pooled_features",
            "template_signatures"]
 
 _DIGITS = re.compile(r"\d+")
@@ -74,7 +74,7 @@ _COHORT_MAJORITY = 0.5
 #: members with fewer requests do not enter a group's medians when it has heavier members (see pooled_features)
 _POOLED_MIN_REQUESTS = 20
 _POOLED_MEANS = ("completion_tokens_mean", "long_completion_frac", "maxtok_frac", "cot_frac", "rubric_frac",
-                 "prompt_tokens_mean")
+                 "prompt_tokens_mean", "followup_rate")  # followup_rate: not scored; the scorer's conversing gate
 
 
 def _prompt_shingles(p: str, words: int, edge: int) -> set[int]:
@@ -455,8 +455,8 @@ def pooled_features(feats: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
     20 requests (all members when none has; the typical member: request-weighted means let 15 heavy harvesters
     inside a cohort cluster of 128 ordinary accounts speak for all of them, and flag them),
     ``completion_prompt_ratio`` is the ratio of those medians and
-    ``n_requests`` the pooled total; the result has every column of :data:`FEATURE_COLUMNS` (the ones a
-    campaign is not scored on are 0) and ``n_members``.
+    ``n_requests`` the pooled total; the result has every column of :data:`FEATURE_COLUMNS` (those not pooled
+    are 0; ``followup_rate`` is pooled but not scored) and ``n_members``.
 
     Example:
         >>> import pandas as pd
@@ -712,6 +712,27 @@ class CampaignDetector(UnsupervisedDetector):
                          novelty_k=novelty_k, calibration_fraction=0.0, tail_fraction=tail_fraction,
                          max_evidence=max_evidence)
 
+    def fit(self, X: pd.DataFrame, y=None, sources: np.ndarray | pd.Index | None = None) -> CampaignDetector:
+        """Fit on benign pseudo-campaigns; ``sources`` names each row's source (:func:`null_sources`).
+
+        Sub-samples of one benign campaign are not independent draws of the null: each feature's reference
+        holds one value per source, its farthest reach (the largest signed value over its rows), and both the
+        empirical p-values and the exponential tail rest on those. Read row by row, a reference whose one
+        tutoring platform (12 accounts) gave 18 near-identical pseudo-campaigns at 507-511 tokens fitted its
+        tail inside that clump (scale 0.004 in log tokens) and read a new benign platform at 528 tokens as
+        p = 9e-7 (seed 20261223's fraction axis: 15 benign accounts flagged at 1e-3). ``None``: every row is
+        its own source.
+        """
+        self.sources_ = None if sources is None else np.asarray(sources)
+        if self.sources_ is not None and len(self.sources_) != len(X):
+            raise DistillguardError(f"sources has {len(self.sources_)} entries for {len(X)} pseudo-campaigns")
+        return super().fit(X, y)
+
+    def _reference_values(self, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        if getattr(self, "sources_", None) is None:
+            return values
+        return pd.Series(values).groupby(self.sources_[rows]).max().to_numpy()
+
     def _shrink(self, c: str, v: np.ndarray, n: np.ndarray) -> np.ndarray:
         v = np.asarray(v, dtype=np.float64)
         return np.log1p(np.maximum(v, 0)) if c in _HEAVY_TAILED else v
@@ -731,6 +752,19 @@ class CampaignDetector(UnsupervisedDetector):
         D = UnsupervisedDetector._derived(X)
         return D.assign(cohort_evidence=X["cohort_evidence"].to_numpy(dtype=np.float64)
                         if "cohort_evidence" in X.columns else 0.0)
+
+
+def null_sources(group_ids: pd.Index | np.ndarray) -> np.ndarray:
+    """The source of each pseudo-campaign of :func:`null_groups`: its benign campaign, or itself for a random group.
+
+    Example:
+        >>> from distillguard.detect.api_logs.campaigns import null_sources
+        >>> null_sources(["t5/0", "t5/3", "random/0", "random/1"]).tolist()
+        ['t5', 't5', 'random/0', 'random/1']
+    """
+    ids = pd.Index(np.asarray(group_ids, dtype=object)).astype(str)
+    head = ids.str.rsplit("/", n=1).str[0]
+    return np.where(head == "random", ids, head)
 
 
 def null_groups(campaign: pd.Series, pool: np.ndarray, rng: np.random.Generator, *, min_size: int = 3,

@@ -13,6 +13,7 @@ from distillguard.detect.api_logs._base import _Flagging
 from distillguard.detect.api_logs.account_detectors import SupervisedDetector, UnsupervisedDetector
 from distillguard.detect.api_logs.calibration import _split, threshold_for_fpr
 from distillguard.detect.api_logs.campaigns import (
+    _POOLED_MIN_REQUESTS,
     CampaignDetector,
     behaviour_clusters,
     campaign_lookalikes,
@@ -24,6 +25,7 @@ from distillguard.detect.api_logs.campaigns import (
     hour_vector,
     link_campaigns,
     null_groups,
+    null_sources,
     pooled_features,
 )
 from distillguard.detect.api_logs.coordination import cluster_logs, link_accounts
@@ -31,9 +33,6 @@ from distillguard.detect.api_logs.features import account_features
 from distillguard.errors import DistillguardError
 
 __all__ = ["AccountScorer"]
-
-#: members with fewer requests do not enter a follow-up median (their rates are noise; as in pooled_features)
-_CONVERSING_MIN_REQUESTS = 20
 
 
 class AccountScorer(_Flagging, BaseEstimator):
@@ -325,7 +324,7 @@ class AccountScorer(_Flagging, BaseEstimator):
         if self.conversing_share is not None:
             # half the typical benign account's follow-up rate (a median: robust to a fit that still holds attackers)
             rate = feats["followup_rate"].to_numpy(dtype=np.float64)
-            heavy = train & (y == 0) & (feats["n_requests"].to_numpy(dtype=np.float64) >= _CONVERSING_MIN_REQUESTS)
+            heavy = train & (y == 0) & (feats["n_requests"].to_numpy(dtype=np.float64) >= _POOLED_MIN_REQUESTS)
             med = float(np.nanmedian(rate[heavy])) if heavy.sum() >= 20 else 0.0
             if med > 0:  # logs without conversations (no follow-ups at all) say nothing either way
                 self.conversing_gate_ = self.conversing_share * med
@@ -338,7 +337,7 @@ class AccountScorer(_Flagging, BaseEstimator):
             pooled["cohort_evidence"] = group_cohort_evidence(
                 prep["first_seen"], vol, groups, recruits=prep["campaign"]["cohort_recruit"].astype(bool),
                 censored_days=prep["censored"], min_size=self.min_cluster_size).reindex(pooled.index)
-            self.campaign_detector_ = CampaignDetector().fit(pooled)
+            self.campaign_detector_ = CampaignDetector().fit(pooled, sources=null_sources(pooled.index))
             self.n_campaign_null_ = int(groups.nunique())
             # kept to read a campaign against the pseudo-campaigns that hold none of its accounts (calibration
             # members, and every campaign of a robust fit: see _campaign_suspicion)
@@ -379,7 +378,7 @@ class AccountScorer(_Flagging, BaseEstimator):
             keep = ~npooled.index.isin(own_groups[c])
             if keep.sum() < 20:  # too little null left: keep the full null's (lower) reading
                 continue
-            d = CampaignDetector().fit(npooled[keep])
+            d = CampaignDetector().fit(npooled[keep], sources=null_sources(npooled.index[keep]))
             s = float(d.suspicion_score(pooled.loc[[c]])[0])
             if robust and s <= self.trim_evidence:
                 # without a reference a campaign's own reading counts only when overwhelming: a benign tutoring
@@ -481,29 +480,16 @@ class AccountScorer(_Flagging, BaseEstimator):
         total, expl = self._campaign_suspicion(pooled, cid, self._leave_own_out() or members is not None)
         # a behaviour campaign (linked only by when its members arrived and how they behave) whose typical member
         # follows up on answers as ordinary users do is not lifted: see the class docstring (conversing_share)
-        conv = self._conversing(feats, camp, groups)
-        quiet = conv.reindex(pooled.index)
-        talk = quiet.notna() & (quiet.fillna(0.0) > getattr(self, "conversing_gate_", np.inf))
+        bl = camp["behaviour_linked"].reindex(groups.index).fillna(False).astype(bool)
+        followup = pooled["followup_rate"].where(bl.groupby(groups.to_numpy()).any().reindex(pooled.index))
+        talk = followup.notna() & (followup.fillna(0.0) > getattr(self, "conversing_gate_", np.inf))
         total = total.where(~talk, 0.0)
         expl = expl.where(~talk, expl + " -- not lifted: its members follow up on answers like ordinary users "
-                                        "(median follow-up rate " + quiet.round(3).astype(str) + ")")
+                                        "(median follow-up rate " + followup.round(3).astype(str) + ")")
         k = pooled["n_members"].astype(int)
         reasons = [f"campaign of {k[c]} linked accounts: {expl[c]}" for c in pooled.index]
         return pd.DataFrame({"campaign_id": pooled.index, "campaign_score": total.to_numpy(),
                              "cohort_evidence": pooled["cohort_evidence"].to_numpy(), "campaign_reasons": reasons})
-
-    @staticmethod
-    def _conversing(feats: pd.DataFrame, camp: pd.DataFrame, groups: pd.Series) -> pd.Series:
-        """Median follow-up rate of each behaviour campaign's members with enough requests (all when none has)."""
-        bl = camp["behaviour_linked"] if "behaviour_linked" in camp.columns else pd.Series(False, index=camp.index)
-        g = groups[bl.reindex(groups.index).fillna(False).to_numpy(dtype=bool)]
-        if not len(g):
-            return pd.Series(dtype=float)
-        f = feats.set_index("account_id").reindex(g.index)
-        heavy = pd.Series(f["n_requests"].to_numpy(dtype=np.float64) >= _CONVERSING_MIN_REQUESTS, index=g.index)
-        use = heavy | ~heavy.groupby(g).transform("any")
-        rate = pd.Series(f["followup_rate"].to_numpy(dtype=np.float64), index=g.index).where(use)
-        return rate.groupby(g).median()
 
     def _combine(self, prep: dict, members: pd.Series | None = None) -> pd.DataFrame:
         feats, clusters, cfeats = prep["feats"], prep["clusters"], prep["cfeats"]
