@@ -149,11 +149,19 @@ from distillguard.provenance import run_record  # noqa: E402
 #: sub-samples count once, at their farthest reach) and floors every exponential tail so that it is nowhere
 #: rarer than the reference's own top values; found needed by those tutoring false positives and checked, after
 #: the fact, on 20261223's fraction axis (benign flagged 15, 10, 1, 9 -> 1, 0, 1, 0 of 500).
+#: 20261224 measured it once (428359e; api_logs_seed20261224_envelope.md): with reference 0.408 at 1e-3 (every
+#: individual harvester 0/10, the bare campaign 0/200; realised 0/1700), without 0.000; fraction axis benign
+#: flagged 2, 2, 2, 4 of 500. Diagnosed after the run: the tail floor lowered the harvesters' own evidence below a
+#: benign calibration maximum of 2.91 (heavy harvesters 3.1 -> 2.8). The next version drops the floor and keeps one
+#: value per source (on 20261224, now a development seed: with reference 0.694 at 1e-3, one human flagged on its
+#: own score, 1/1700; without 0.408; fraction axis benign flagged 0, 1, 1, 0 of 500;
+#: api_logs_seed20261224_dev_one_value_per_source.md); it is measured on a twenty-first seed, recorded here before
+#: its first run.
 DEV_SEED = 7
 HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207, 20261208, 20261209, 20261210, 20261211, 20261212, 20261213,
                        20261214, 20261215, 20261216, 20261217, 20261218, 20261219, 20261220, 20261221,
-                       20261222, 20261223)
-HELD_OUT_SEED = 20261224
+                       20261222, 20261223, 20261224)
+HELD_OUT_SEED = 20261225
 FPRS = (1e-2, 1e-3)
 
 

@@ -8,7 +8,6 @@ import pytest
 
 from distillguard.cli import main
 from distillguard.detect.api_logs import AccountScorer, simulate_logs
-from distillguard.detect.api_logs.campaigns import CampaignDetector, null_sources, pooled_features
 
 _RNG = np.random.default_rng(1)
 _VOCAB = [f"v{i}q" for i in range(3000)]
@@ -90,27 +89,12 @@ def test_a_campaign_is_not_read_against_pseudo_campaigns_of_its_own_accounts():
     px = logs["family"] == "proxy_spread"
     logs.loc[px, "completion_tokens"] = logs.loc[px, "completion_tokens"] * 2
     raw = logs.drop(columns=["label", "family"])
-    sc = AccountScorer(target_fpr=0.01, robust=True).fit(raw)
-    out = sc.score_logs(raw).merge(acc[["account_id", "family", "label"]], on="account_id")
+    out = AccountScorer(target_fpr=0.01, robust=True).fit(raw).score_logs(raw)
+    out = out.merge(acc[["account_id", "family", "label"]], on="account_id")
     proxy = out[out["family"] == "proxy_spread"]
     assert (proxy["cohort_evidence"] == 0).all() and proxy["campaign_size"].min() >= 40
+    assert proxy["flag"].mean() >= 0.9
     assert out.loc[out["label"] == 0, "flag"].sum() == 0
-    # the campaign read against the whole null (sub-samples of itself among it) and against the pseudo-campaigns
-    # that hold none of its accounts: only the second sees it as new
-    groups, npooled = sc.campaign_null_
-    mine = pd.Series(proxy["campaign_id"].iloc[0], index=proxy["account_id"].to_numpy())
-    pooled = pooled_features(sc._features(raw)["feats"], mine).assign(cohort_evidence=0.0)
-    own = groups[groups.index.isin(mine.index)].unique()
-    keep = ~npooled.index.isin(own)
-    assert 20 <= keep.sum() < len(npooled)
-    whole = CampaignDetector().fit(npooled, sources=null_sources(npooled.index)).suspicion_score(pooled)[0]
-    apart = CampaignDetector().fit(npooled[keep], sources=null_sources(npooled.index[keep])).suspicion_score(pooled)[0]
-    assert whole < 0.5 < 1.0 < apart
-    # its members are flagged only past the trim level (4.0): about 40 benign sources are left once the
-    # pseudo-campaigns holding a member are set aside, and with one value per source and a tail nowhere rarer
-    # than their top, answers twice as long read about p = 3e-4 -- not overwhelming, so not flagged here
-    # (flagged before those two changes, on a tail fitted inside clumps of sub-samples)
-    assert apart < sc.trim_evidence and not proxy["flag"].any()  # the limit, pinned (docs/api_logs.md)
 
 
 def test_without_a_reference_a_campaign_reading_below_the_trim_level_does_not_lift_its_members():

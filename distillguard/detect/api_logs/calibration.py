@@ -59,29 +59,17 @@ def _exp_tail(ref: np.ndarray, fraction: float) -> tuple[float, float, float] | 
     probability is modelled as ``p(u) * exp(-(x - u) / beta)`` with ``beta`` the mean excess over ``u`` (the
     maximum-likelihood exponential fit, peaks-over-threshold), so evidence keeps growing past the largest
     benign value instead of saturating at ``log10(n + 1)``. ``None`` when the tail is degenerate (ties).
-
-    ``beta`` is floored so that the tail is nowhere rarer than the reference's own top values: at each of them
-    the fitted probability is at least its empirical one. A tail made of a few far values and many near ``u``
-    has a small mean excess, and the maximum-likelihood fit read the reference's own largest value as far
-    rarer than its rank (p = 3e-6 for one of 2 values among 150, and a new benign campaign a few tokens past
-    it as p = 1e-3).
     """
     n = len(ref)
     k = max(10, int(np.ceil(fraction * n)))
     if fraction <= 0 or n < 2 * k:
         return None
     u = float(ref[n - k - 1])
-    top = ref[n - k:]
-    beta = float(np.mean(top - u))
+    beta = float(np.mean(ref[n - k:] - u))
     if not np.isfinite(beta) or beta <= 1e-9 * max(1.0, abs(u)):
         return None
     ge = n - np.searchsorted(ref, u, side="left")
-    lp_u = float(-np.log10((1.0 + ge) / (n + 1.0)))
-    lp_top = -np.log10((1.0 + n - np.searchsorted(ref, top, side="left")) / (n + 1.0))
-    rarer = lp_top > lp_u
-    if rarer.any():  # the envelope: lp_u + (x - u) / (beta ln 10) <= the empirical -log10 p at every top value
-        beta = max(beta, float(np.max((top[rarer] - u) / ((lp_top[rarer] - lp_u) * np.log(10.0)))))
-    return u, beta, lp_u
+    return u, beta, float(-np.log10((1.0 + ge) / (n + 1.0)))
 
 
 
