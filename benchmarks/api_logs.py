@@ -156,12 +156,14 @@ from distillguard.provenance import run_record  # noqa: E402
 #: value per source (on 20261224, now a development seed: with reference 0.694 at 1e-3, one human flagged on its
 #: own score, 1/1700; without 0.408; fraction axis benign flagged 0, 1, 1, 0 of 500;
 #: api_logs_seed20261224_dev_one_value_per_source.md); it is measured on a twenty-first seed, recorded here before
-#: its first run.
+#: its first run. 20261225 measured it once (00fc074: with reference 0.955 at 1e-3, bare campaign 197/200, realised
+#: 0/1700, onboarding 0/100; without 0.722, bare campaign 154/200, 0/1700; fraction axis benign flagged 0 of 500
+#: on all four). The next version is measured on a twenty-second seed, recorded here before its first run.
 DEV_SEED = 7
 HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207, 20261208, 20261209, 20261210, 20261211, 20261212, 20261213,
                        20261214, 20261215, 20261216, 20261217, 20261218, 20261219, 20261220, 20261221,
-                       20261222, 20261223, 20261224)
-HELD_OUT_SEED = 20261225
+                       20261222, 20261223, 20261224, 20261225)
+HELD_OUT_SEED = 20261226
 FPRS = (1e-2, 1e-3)
 
 
