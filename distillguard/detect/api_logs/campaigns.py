@@ -722,6 +722,18 @@ class CampaignDetector(UnsupervisedDetector):
         tail inside that clump (scale 0.004 in log tokens) and read a new benign platform at 528 tokens as
         p = 9e-7 (seed 20261223's fraction axis: 15 benign accounts flagged at 1e-3). ``None``: every row is
         its own source.
+
+        Example:
+            >>> import numpy as np, pandas as pd
+            >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+            >>> from distillguard.detect.api_logs.campaigns import CampaignDetector, null_sources
+            >>> ids = [f"random/{j}" for j in range(60)] + [f"t1/{j}" for j in range(9)]
+            >>> X = pd.DataFrame(0.0, index=ids, columns=FEATURE_COLUMNS)
+            >>> X["n_requests"] = 1000.0
+            >>> X["completion_tokens_mean"] = np.r_[np.linspace(250, 350, 60), np.full(9, 500.0)]
+            >>> det = CampaignDetector().fit(X, sources=null_sources(X.index))
+            >>> len(det.reference_["completion_tokens_mean"])  # 60 random groups and one benign campaign
+            61
         """
         self.sources_ = None if sources is None else np.asarray(sources)
         if self.sources_ is not None and len(self.sources_) != len(X):
