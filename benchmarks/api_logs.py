@@ -159,6 +159,13 @@ from distillguard.provenance import run_record  # noqa: E402
 #: its first run. 20261225 measured it once (00fc074: with reference 0.955 at 1e-3, bare campaign 197/200, realised
 #: 0/1700, onboarding 0/100; without 0.722, bare campaign 154/200, 0/1700; fraction axis benign flagged 0 of 500
 #: on all four). The next version is measured on a twenty-second seed, recorded here before its first run.
+#: That version adds the recruit evidence (campaigns.cohort_recruits(return_evidence=True): how many accounts first
+#: seen in a behaviour cluster's window behave like it, a beta-binomial tail against chance; read in the campaign's
+#: cohort group, past every benign source at its model's value, and past trim_evidence it sets a campaign aside in a
+#: robust fit). Found needed on development seed 20261224 (a bare campaign's core of 34 read cohort evidence 2.47
+#: while 148 of its accounts were recruited): there with reference 0.694 -> 0.878 at 1e-3, without 0.408 -> 0.780
+#: (bare campaign 0 -> 182 of 200), realised 1/1700 and 0/1700 as before, onboarding 0/100; api_logs_fpr.py on
+#: development seeds 341-344: 5/7200 with and 0/7200 without at 1e-3, as before.
 DEV_SEED = 7
 HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207, 20261208, 20261209, 20261210, 20261211, 20261212, 20261213,
                        20261214, 20261215, 20261216, 20261217, 20261218, 20261219, 20261220, 20261221,

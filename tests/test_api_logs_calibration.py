@@ -61,6 +61,28 @@ def test_campaign_cohort_evidence_never_stronger_than_its_model():
     assert det.suspicion_score(x)[0] < 1e-9  # p = 0.35 by the model: no evidence beyond the margin
 
 
+def test_campaign_recruit_evidence_past_every_benign_source_reads_its_model():
+    """Only behaviour clusters have recruit evidence, so a null of random groups and template campaigns holds zeros:
+    no tail, and the empirical reading saturates at log10(n + 1) (a campaign with 148 recruits read p = 0.004 on
+    development seed 20261224). Past every benign source the model's -log10 p stands, never above it; where benign
+    clusters reach far enough to fit a tail, the smaller of tail and model."""
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(0.0, index=range(300), columns=FEATURE_COLUMNS)
+    X["n_requests"] = 1000.0
+    X["completion_tokens_mean"] = rng.normal(300, 20, 300)
+    det = CampaignDetector().fit(X)  # recruit evidence absent: zeros
+    x = X.iloc[:3].copy()
+    x["recruit_evidence"] = [0.0, 0.5, 9.0]
+    lp = det._feature_logp(x)["recruit_evidence"]
+    assert lp[0] == 0.0 and lp[1] <= 0.5 and lp[2] == 9.0
+    assert det.suspicion_score(x)[2] > 5.0 > det.suspicion_score(x)[1]
+    X["recruit_evidence"] = rng.exponential(2.0, 300)  # benign clusters that do show some: a tail is fitted
+    det = CampaignDetector().fit(X)
+    assert det.tails_["recruit_evidence"] is not None
+    lp = det._feature_logp(x)["recruit_evidence"]
+    assert (lp <= x["recruit_evidence"].to_numpy() + 1e-12).all() and lp[2] < 9.0
+
+
 def test_campaign_null_counts_each_benign_source_once():
     # seed 20261223's fraction axis: the reference's one tutoring platform gave 18 near-identical pseudo-campaigns
     # (its sub-samples) at the top of the null; a tail fitted inside that clump read a new benign platform a few

@@ -326,6 +326,37 @@ def test_cohort_recruits_of_ordinary_accounts_stay_near_alpha():
     assert np.mean(rates) <= 0.04  # alpha 0.02 over 5 x 260 window accounts
 
 
+def test_recruit_evidence_is_a_valid_p_value_when_behaviour_does_not_depend_on_first_seen():
+    """No campaign: the "core" is 40 ordinary accounts first seen in the window and every other account's behaviour
+    is drawn alike whenever it was first seen, so the recruit count is beta-binomial and ``10 ** -evidence`` is a
+    p-value: over 300 independent logs its rejection rate at level a stays within the binomial 0.999 quantile of
+    a (the binomial at alpha, which ignores that one background ranks every candidate, is what this guards)."""
+    from scipy.stats import binom
+
+    rng = np.random.default_rng(11)
+    p = []
+    for _ in range(300):
+        f, first, ids = _world(rng, 500, 0, 120)
+        core = pd.Series("k0", index=ids[:40])
+        ev = cohort_recruits(f, None, core, first, pd.Series(1.0, index=ids), alpha=0.02, return_evidence=True)[1]
+        p.append(10.0 ** -float(ev.get("k0", 0.0)))
+    p = np.asarray(p)
+    for a in (0.01, 0.05, 0.2):
+        assert (p <= a).sum() <= binom.ppf(0.999, len(p), a), a
+
+
+def test_recruit_evidence_of_a_campaign_left_out_of_its_core_is_strong():
+    """A campaign whose HDBSCAN core holds 40 of its 120 accounts: the other 80, first seen in its window and
+    behaving like it, are recruited, and that count is overwhelming against chance (the evidence the core's
+    cohort count alone cannot give: development seed 20261224, core 34 of 182, cohort evidence 2.47)."""
+    rng = np.random.default_rng(5)
+    f, first, ids = _world(rng, 1200, 120, 200)
+    core = pd.Series("k0", index=ids[:40])
+    r, ev = cohort_recruits(f, None, core, first, pd.Series(1.0, index=ids), alpha=0.01, return_evidence=True)
+    assert list(ev.index) == ["k0"] and ev["k0"] >= 12.0  # capped at max_evidence
+    assert r.equals(cohort_recruits(f, None, core, first, pd.Series(1.0, index=ids), alpha=0.01))
+
+
 def test_cohort_recruits_rank_against_accounts_first_seen_in_the_censored_days():
     """A campaign opened just after the log's censored first day (held-out seed 20261221: a bare campaign opened on
     days 1-4, HDBSCAN core 62 of 200). Most active accounts are first seen on day 0 -- old accounts, which may

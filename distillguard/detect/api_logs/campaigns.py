@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
-from scipy.stats import poisson
+from scipy.stats import betabinom, poisson
 from sklearn.cluster import HDBSCAN
 from sklearn.neighbors import NearestNeighbors
 
@@ -67,7 +67,7 @@ CAMPAIGN_EVIDENCE: dict[str, dict[str, int]] = {
     "long_outputs": {"completion_tokens_mean": 1, "completion_prompt_ratio": 1, "long_completion_frac": 1,
                      "maxtok_frac": 1},
     "reasoning": {"cot_frac": 1, "rubric_frac": 1},
-    "cohort": {"cohort_evidence": 1},
+    "cohort": {"cohort_evidence": 1, "recruit_evidence": 1},
 }
 #: share of a group's members its cohort window must hold (see :func:`cohort_evidence`)
 _COHORT_MAJORITY = 0.5
@@ -293,7 +293,8 @@ def _behaviour_space(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, elig
 def cohort_recruits(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clusters: pd.Series,
                     first_seen_days: pd.Series, activity: pd.Series, *, eligible: pd.Series | None = None,
                     alpha: float = 0.01, min_requests: int = 20, window_days: float = 3.0,
-                    margin_days: int = 1, censored_days: int | None = None, join_clusters: bool = True) -> pd.Series:
+                    margin_days: int = 1, censored_days: int | None = None, join_clusters: bool = True,
+                    return_evidence: bool = False, max_evidence: float = 12.0) -> pd.Series | tuple[pd.Series, pd.Series]:
     """Accounts a behaviour campaign left out that were first seen in its cohort window and behave like it.
 
     HDBSCAN keeps a campaign's dense core, at most ``max_cluster_size`` accounts: a bare campaign of 200 proxy
@@ -311,6 +312,18 @@ def cohort_recruits(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clust
     its first-seen day does not count in the campaign's cohort evidence (it was selected by it). Returns
     account id -> cluster id for the recruits.
 
+    With ``return_evidence`` it also returns each cluster's **recruit evidence** (cluster id -> ``-log10 p``,
+    capped at ``max_evidence``): how many of the ``m`` candidates first seen in its window are closer to it than
+    the background's ``j``-th nearest (``j = floor(alpha (n + 1))`` of ``n`` background accounts), against what
+    chance gives. If an account's behaviour does not depend on when it was first seen (candidates and background
+    exchangeable), that count is beta-binomial ``(m, j, n + 1 - j)``: each candidate falls below the ``j``-th
+    order statistic with probability ``F``, itself ``Beta(j, n + 1 - j)`` given the background -- exact, not
+    the binomial at ``alpha``, which ignores that one background sets every candidate's rank. This is the cohort
+    evidence of the accounts :func:`cohort_evidence` may not count (they were selected by their first-seen day):
+    a bare campaign's HDBSCAN core of 34 accounts read cohort evidence 2.47, while 148 of the accounts first
+    seen in its window were recruited (development seed 20261224: no reference, 154 of 200 flagged on held-out
+    seed 20261225). Counted are the candidates at most ``alpha`` for this cluster, whichever cluster they joined.
+
     Example:
         >>> import numpy as np, pandas as pd
         >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
@@ -326,11 +339,15 @@ def cohort_recruits(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clust
         >>> r = cohort_recruits(f, None, core, first, pd.Series(1.0, index=ids))
         >>> int(r.index.isin(ids[30:60]).sum()) >= 25, int((~r.index.isin(ids[:60])).sum())
         (True, 0)
+        >>> ev = cohort_recruits(f, None, core, first, pd.Series(1.0, index=ids), return_evidence=True)[1]
+        >>> bool(ev["k0"] > 6)
+        True
     """
     out = pd.Series(dtype=object, index=pd.Index([], name="account_id"))
+    evidence = pd.Series(dtype=np.float64, index=pd.Index([], name="campaign_id"))
     ids, Z = _behaviour_space(feats, hour_vector, eligible, min_requests)
     if not len(clusters) or len(ids) < 2:
-        return out
+        return (out, evidence) if return_evidence else out
     st = _cohort_setup(first_seen_days, activity, censored_days)
     day = st["day"][st["pos"].reindex(ids).to_numpy()]
     lab = clusters.reindex(ids).to_numpy(dtype=object)
@@ -360,16 +377,25 @@ def cohort_recruits(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clust
     free = pd.isna(lab)
     best_p, best_d = np.full(len(ids), np.inf), np.full(len(ids), np.inf)
     best_c = np.full(len(ids), None, dtype=object)
+    ev = {}
     for c in pd.unique(clusters.to_numpy()):
         mem = lab == c
         inside, p, d = _recruit_ranks(Z, day, st, mem, clusters, c, window_days, margin_days, alpha, distances=True)
         if p is None or not (free & inside).any():
             continue
-        better = free & inside & (p <= alpha) & ((p < best_p) | ((p == best_p) & (d < best_d)))
+        hit = free & inside & (p <= alpha)
+        n_bg = int((~mem & ~inside).sum())
+        j = int(np.floor(alpha * (n_bg + 1) + 1e-9))  # p <= alpha <=> closer than the j-th nearest background
+        tail = betabinom.logsf(int(hit.sum()) - 1, int((free & inside).sum()), j, n_bg + 1 - j) / np.log(10.0)
+        ev[c] = float(np.clip(-tail, 0.0, max_evidence))
+        better = hit & ((p < best_p) | ((p == best_p) & (d < best_d)))
         best_p[better], best_d[better], best_c[better] = p[better], d[better], c
     got = pd.notna(best_c)
     new = pd.Series(best_c[got], index=pd.Index(ids[got], name="account_id"), dtype=object)
-    return pd.concat([out, new]) if len(out) else new
+    recruits = pd.concat([out, new]) if len(out) else new
+    if not return_evidence:
+        return recruits
+    return recruits, pd.Series(ev, dtype=np.float64).rename_axis("campaign_id")
 
 
 def _recruit_ranks(Z: np.ndarray, day: np.ndarray, st: dict, mem: np.ndarray, clusters: pd.Series, c: object,
@@ -704,7 +730,7 @@ class CampaignDetector(UnsupervisedDetector):
     """
 
     evidence_groups = CAMPAIGN_EVIDENCE
-    extrapolated_features = _EXTRAPOLATED | {"cohort_evidence"}
+    extrapolated_features = _EXTRAPOLATED | {"cohort_evidence", "recruit_evidence"}
 
     def __init__(self, target_fpr: float = 1e-2, shrinkage: float = 0.0, margin: float = 1.0,
                  novelty_k: int | None = 2, tail_fraction: float = 0.05, max_evidence: float = 12.0):
@@ -754,16 +780,26 @@ class CampaignDetector(UnsupervisedDetector):
         # pseudo-campaigns' range the fitted tail and the model must agree: the smaller of the two is kept (a
         # benign campaign with cohort evidence 0.45, p = 0.35 by the model, read p = 1e-9 off a tail fitted to
         # a null that is almost all zeros)
+        # The recruit evidence (a beta-binomial -log10 p, :func:`cohort_recruits`) exists for behaviour clusters
+        # only, so the null's values are nearly all zeros, no tail can be fitted and the empirical reading would
+        # saturate at log10(n + 1) (2.35 on development seed 20261224: a campaign with 148 recruits against
+        # chance's ~3 read as p = 0.004). Past every benign source its model's reading stands; where benign
+        # sources reach far enough to fit a tail, the smaller of the two.
         lp = super()._feature_logp(X)
-        own = np.nan_to_num(self._derived(X)["cohort_evidence"].to_numpy(dtype=np.float64), nan=0.0)
-        lp["cohort_evidence"] = np.minimum(lp["cohort_evidence"], np.maximum(own, 0.0))
+        D = self._derived(X)
+        for c in ("cohort_evidence", "recruit_evidence"):  # both are -log10 p of a model of first-seen days
+            own = np.maximum(np.nan_to_num(D[c].to_numpy(dtype=np.float64), nan=0.0), 0.0)
+            read = lp[c]
+            if c == "recruit_evidence" and self.tails_.get(c) is None:
+                read = np.where(own > self.reference_[c][-1], own, read)
+            lp[c] = np.minimum(read, own)
         return lp
 
     @staticmethod
     def _derived(X: pd.DataFrame) -> pd.DataFrame:
         D = UnsupervisedDetector._derived(X)
-        return D.assign(cohort_evidence=X["cohort_evidence"].to_numpy(dtype=np.float64)
-                        if "cohort_evidence" in X.columns else 0.0)
+        return D.assign(**{c: X[c].to_numpy(dtype=np.float64) if c in X.columns else 0.0
+                           for c in ("cohort_evidence", "recruit_evidence")})
 
 
 def null_sources(group_ids: pd.Index | np.ndarray) -> np.ndarray:

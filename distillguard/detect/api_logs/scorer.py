@@ -77,7 +77,9 @@ class AccountScorer(_Flagging, BaseEstimator):
     unclustered accounts first seen in its cohort window that behave like it, and takes in whole the smaller
     clusters most of whose members it would recruit (a campaign HDBSCAN split into several cores;
     :func:`.campaigns.cohort_recruits` at ``recruit_alpha``; ``None``: none). Recruits do not count in its cohort
-    evidence and stay among the other accounts of its null. Such a behaviour campaign lifts its members only
+    evidence and stay among the other accounts of its null; how many there are against chance (a beta-binomial
+    tail) is the cluster's ``recruit_evidence``, read in the campaign's cohort evidence group (the larger of the
+    two) and, in a robust fit, left out of the reference past ``trim_evidence`` like the cohort evidence. Such a behaviour campaign lifts its members only
     when its typical member converses less than ordinary users: the median follow-up rate of its members
     (with at least 20 requests) under ``conversing_share`` times the median of the benign training accounts'
     (``conversing_gate_``; ``None``: no such gate). People an organisation signs up together -- one time zone,
@@ -162,7 +164,7 @@ class AccountScorer(_Flagging, BaseEstimator):
             prep["first_seen"] = ((first - ts.min()).dt.total_seconds() / 86400.0).reindex(feats["account_id"])
             # the log's first days up to its first weekday: accounts first seen there may predate the log
             prep["censored"] = cen = censored_start_days(ts.min()) if self.censor_weekdays else None
-            camp = camp.assign(cohort_recruit=False, behaviour_linked=False)
+            camp = camp.assign(cohort_recruit=False, behaviour_linked=False, recruit_evidence=0.0)
             prep["hour_vector"] = hv = hour_vector(logs)
             if self.cohorts:  # accounts without template or address links: alike, and first seen together
                 single = camp["campaign_size"] <= 1
@@ -176,14 +178,16 @@ class AccountScorer(_Flagging, BaseEstimator):
                     k = k[k.groupby(k).transform("size").to_numpy() >= self.min_cluster_size]
                 if len(k) and self.recruit_alpha is not None:
                     # the campaign's accounts HDBSCAN left out of its core: first seen in its window, behaving like it
-                    r = cohort_recruits(feats, hv, k, prep["first_seen"], vol, eligible=single, alpha=self.recruit_alpha,
-                                        censored_days=cen)
+                    r, rev = cohort_recruits(feats, hv, k, prep["first_seen"], vol, eligible=single,
+                                             alpha=self.recruit_alpha, censored_days=cen, return_evidence=True)
                     k = pd.concat([k.drop(r.index, errors="ignore"), r])
                     camp.loc[r.index, "cohort_recruit"] = True
                 if len(k):
                     camp.loc[k.index, "campaign_id"] = k.to_numpy()
                     camp.loc[k.index, "behaviour_linked"] = True
                     camp["campaign_size"] = camp.groupby("campaign_id")["campaign_id"].transform("size")
+                if len(k) and self.recruit_alpha is not None:
+                    camp["recruit_evidence"] = camp["campaign_id"].map(rev).fillna(0.0).to_numpy(dtype=np.float64)
             prep["campaign"] = camp
         return prep
 
@@ -246,7 +250,10 @@ class AccountScorer(_Flagging, BaseEstimator):
             recruits = prep["campaign"]["cohort_recruit"].astype(bool)  # selected by first-seen: not counted
             coh = cohort_evidence(prep["first_seen"], vol, camp, recruits=recruits, min_size=self.min_cluster_size,
                                   censored_days=prep["censored"])
-            ex = camp.map(coh).fillna(0.0).to_numpy() > self.trim_evidence
+            # first seen together: the members' cohort evidence, or the recruits' (those it may not count)
+            first_seen_together = np.fmax(camp.map(coh).fillna(0.0).to_numpy(),
+                                          prep["campaign"]["recruit_evidence"].reindex(ids).fillna(0.0).to_numpy())
+            ex = first_seen_together > self.trim_evidence
         look = none.copy()
         if self.campaigns and self.lookalike_share and ex.any():
             # out of the reference, not of the calibration: left in the fit, a campaign's uncaught accounts make its
@@ -337,6 +344,9 @@ class AccountScorer(_Flagging, BaseEstimator):
             pooled["cohort_evidence"] = group_cohort_evidence(
                 prep["first_seen"], vol, groups, recruits=prep["campaign"]["cohort_recruit"].astype(bool),
                 censored_days=prep["censored"], min_size=self.min_cluster_size).reindex(pooled.index)
+            # a sub-sample of a behaviour cluster carries the cluster's recruit evidence; a random group has none
+            rev = prep["campaign"].groupby("campaign_id")["recruit_evidence"].max()
+            pooled["recruit_evidence"] = pd.Series(null_sources(pooled.index), index=pooled.index).map(rev).fillna(0.0)
             self.campaign_detector_ = CampaignDetector().fit(pooled, sources=null_sources(pooled.index))
             self.n_campaign_null_ = int(groups.nunique())
             # kept to read a campaign against the pseudo-campaigns that hold none of its accounts (calibration
@@ -467,7 +477,8 @@ class AccountScorer(_Flagging, BaseEstimator):
         keep &= cid.map(cid[keep].value_counts()).fillna(0).to_numpy() >= self.min_cluster_size
         if not keep.any():
             return pd.DataFrame({"campaign_id": pd.Series(dtype=object), "campaign_score": pd.Series(dtype=float),
-                                 "cohort_evidence": pd.Series(dtype=float), "campaign_reasons": pd.Series(dtype=object)})
+                                 "cohort_evidence": pd.Series(dtype=float), "recruit_evidence": pd.Series(dtype=float),
+                                 "campaign_reasons": pd.Series(dtype=object)})
         groups = cid[keep]
         pooled = pooled_features(feats, groups)
         vol = pd.Series(feats["active_days"].to_numpy(), index=ids)
@@ -477,6 +488,7 @@ class AccountScorer(_Flagging, BaseEstimator):
         cohort = cohort_evidence(prep["first_seen"], vol, cid, members=cm, recruits=rec, min_size=self.min_cluster_size,
                                  censored_days=prep["censored"])
         pooled["cohort_evidence"] = cohort.reindex(pooled.index).fillna(0.0)
+        pooled["recruit_evidence"] = camp.groupby("campaign_id")["recruit_evidence"].max().reindex(pooled.index).fillna(0.0)
         total, expl = self._campaign_suspicion(pooled, cid, self._leave_own_out() or members is not None)
         # a behaviour campaign (linked only by when its members arrived and how they behave) whose typical member
         # follows up on answers as ordinary users do is not lifted: see the class docstring (conversing_share)
@@ -489,7 +501,8 @@ class AccountScorer(_Flagging, BaseEstimator):
         k = pooled["n_members"].astype(int)
         reasons = [f"campaign of {k[c]} linked accounts: {expl[c]}" for c in pooled.index]
         return pd.DataFrame({"campaign_id": pooled.index, "campaign_score": total.to_numpy(),
-                             "cohort_evidence": pooled["cohort_evidence"].to_numpy(), "campaign_reasons": reasons})
+                             "cohort_evidence": pooled["cohort_evidence"].to_numpy(),
+                             "recruit_evidence": pooled["recruit_evidence"].to_numpy(), "campaign_reasons": reasons})
 
     def _combine(self, prep: dict, members: pd.Series | None = None) -> pd.DataFrame:
         feats, clusters, cfeats = prep["feats"], prep["clusters"], prep["cfeats"]
@@ -527,7 +540,7 @@ class AccountScorer(_Flagging, BaseEstimator):
             out.loc[recruit, "reasons"] += " (joined it as a recruit: first seen in its cohort window, behaving like it)"
             out = out.drop(columns=["campaign_reasons"])
         else:
-            for c in ("campaign_id", "campaign_size", "campaign_score", "cohort_evidence"):
+            for c in ("campaign_id", "campaign_size", "campaign_score", "cohort_evidence", "recruit_evidence"):
                 out[c] = np.nan
             out["cohort_recruit"] = False
         return out.drop(columns=["cluster_reasons"])
@@ -552,5 +565,5 @@ class AccountScorer(_Flagging, BaseEstimator):
         out["fit_contamination"] = np.nan if c is None else c
         cols = ["account_id", "score", "flag", "reasons", "own_score", "cluster_id", "cluster_size",
                 "cluster_score", "link_evidence", "co_activity", "campaign_id", "campaign_size", "campaign_score",
-                "cohort_evidence", "cohort_recruit", "member_gate_passed", "excluded_from_fit", "fit_contamination"]
+                "cohort_evidence", "recruit_evidence", "cohort_recruit", "member_gate_passed", "excluded_from_fit", "fit_contamination"]
         return out[cols].sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
