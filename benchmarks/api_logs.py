@@ -166,11 +166,16 @@ from distillguard.provenance import run_record  # noqa: E402
 #: while 148 of its accounts were recruited): there with reference 0.694 -> 0.878 at 1e-3, without 0.408 -> 0.780
 #: (bare campaign 0 -> 182 of 200), realised 1/1700 and 0/1700 as before, onboarding 0/100; api_logs_fpr.py on
 #: development seeds 341-344: 5/7200 with and 0/7200 without at 1e-3, as before.
+#: 20261226 measured it once (80b6c05: with reference 0.837 at 1e-3, bare campaign 128/200, realised 0/1700,
+#: onboarding 0/100; without 0.602, bare campaign 95/200, 0/1700; fraction axis benign flagged 0 of 500 on all
+#: four). After the run, the version before on the same seed: 0.837 with, 0.408 without (bare 0/200); kept as
+#: api_logs_seed20261226_before_recruit_evidence.*. The next version is measured on a twenty-third seed,
+#: recorded here before its first run.
 DEV_SEED = 7
 HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207, 20261208, 20261209, 20261210, 20261211, 20261212, 20261213,
                        20261214, 20261215, 20261216, 20261217, 20261218, 20261219, 20261220, 20261221,
-                       20261222, 20261223, 20261224, 20261225)
-HELD_OUT_SEED = 20261226
+                       20261222, 20261223, 20261224, 20261225, 20261226)
+HELD_OUT_SEED = 20261227
 FPRS = (1e-2, 1e-3)
 
 
