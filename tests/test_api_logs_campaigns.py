@@ -357,6 +357,33 @@ def test_recruit_evidence_of_a_campaign_left_out_of_its_core_is_strong():
     assert r.equals(cohort_recruits(f, None, core, first, pd.Series(1.0, index=ids), alpha=0.01))
 
 
+def test_a_second_recruiting_round_reaches_the_shell_beyond_the_first_recruits():
+    """A campaign whose accounts spread out from HDBSCAN's core: a ring one step away, a shell two steps away
+    (lighter accounts; development seed 20261226: 72 of 200 first seen in the window at rank p 0.02-0.03 from the
+    core). The first round takes the ring, the second the shell (near the ring); ordinary accounts first seen in
+    the window are recruited at about alpha per round."""
+    rng = np.random.default_rng(14)
+    n = 1200
+    f = pd.DataFrame(rng.uniform(0, 1, size=(n, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+    f[["completion_tokens_mean", "prompt_tokens_mean", "gap_median_s"]] = rng.uniform(10, 2000, size=(n, 3))
+    ids = [f"a{i}" for i in range(n)]
+    f["account_id"], f["n_requests"] = ids, 100.0
+    step = 1.2  # in log answer length
+    ct = 150.0 * np.exp(np.repeat([0.0, step, 2 * step], 40))  # core, ring, shell
+    f.loc[:119, "completion_tokens_mean"] = ct * np.exp(rng.normal(0, 0.03, 120))
+    f.loc[:119, ["prompt_tokens_mean", "gap_median_s"]] = rng.normal([40.0, 60.0], [1.0, 2.0], size=(120, 2))
+    f.loc[:119, ["maxtok_frac", "cot_frac", "followup_rate"]] = rng.normal([0.9, 0.1, 0.05], 0.01, size=(120, 3))
+    first = pd.Series(rng.uniform(0, 14, n), index=ids)
+    first.iloc[:120] = rng.uniform(8, 10.9, 120)
+    core = pd.Series("k0", index=ids[:40])
+    one = cohort_recruits(f, None, core, first, pd.Series(1.0, index=ids), alpha=0.01, rounds=1)
+    two = cohort_recruits(f, None, core, first, pd.Series(1.0, index=ids), alpha=0.01, rounds=2)
+    assert one.index.isin(ids[40:80]).sum() == 40 and one.index.isin(ids[80:120]).sum() <= 10
+    assert two.index.isin(ids[80:120]).sum() >= 35
+    window = first.index[(first >= 7.0) & (first < 12.0)].difference(ids[:120])
+    assert (~two.index.isin(ids[:120])).sum() <= 2 * 0.01 * len(window) + 8
+
+
 def test_cohort_recruits_rank_against_accounts_first_seen_in_the_censored_days():
     """A campaign opened just after the log's censored first day (held-out seed 20261221: a bare campaign opened on
     days 1-4, HDBSCAN core 62 of 200). Most active accounts are first seen on day 0 -- old accounts, which may
