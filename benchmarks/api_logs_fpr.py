@@ -96,12 +96,14 @@ from distillguard.distill.bench import clopper_pearson, md_table, new_record, pr
 #: (cross-conformal 0/7200 at 1e-3, onboarding 0/800, 13/7200 at 1e-2; no reference 0/7200 and 19/7200; the
 #: 30 % split 35/7200). The next version is measured on 365-368, recorded here before their first run. That
 #: version adds a second recruiting round (campaigns.cohort_recruits(rounds=2)); on the development seeds 341-344:
-#: cross-conformal 5/7200 at 1e-3 (as before), no reference 0/7200.
+#: cross-conformal 5/7200 at 1e-3 (as before), no reference 0/7200. 365-368 measured it once (cross-conformal
+#: 0/7200 at 1e-3, onboarding 0/800, 13/7200 at 1e-2; no reference 0/7200 and 18/7200; the 30 % split 20/7200).
+#: The next version is measured on 369-372, recorded here before their first run.
 HELD_OUT_SEEDS_USED = (301, 302, 303, 304, 309, 310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320,
                        321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 332, 333, 334, 335, 336,
                        337, 338, 339, 340, 341, 342, 343, 344, 345, 346, 347, 348, 349, 350, 351, 352,
-                       353, 354, 355, 356, 357, 358, 359, 360, 361, 362, 363, 364)
-HELD_OUT_SEEDS = (365, 366, 367, 368)
+                       353, 354, 355, 356, 357, 358, 359, 360, 361, 362, 363, 364, 365, 366, 367, 368)
+HELD_OUT_SEEDS = (369, 370, 371, 372)
 TARGETS = (1e-3, 1e-2)
 #: calibration mode -> AccountScorer arguments; "robust" modes fit on the scored logs (no reference)
 MODES: dict[str, dict[str, Any]] = {
