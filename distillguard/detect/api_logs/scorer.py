@@ -164,7 +164,8 @@ class AccountScorer(_Flagging, BaseEstimator):
             prep["first_seen"] = ((first - ts.min()).dt.total_seconds() / 86400.0).reindex(feats["account_id"])
             # the log's first days up to its first weekday: accounts first seen there may predate the log
             prep["censored"] = cen = censored_start_days(ts.min()) if self.censor_weekdays else None
-            camp = camp.assign(cohort_recruit=False, behaviour_linked=False, recruit_evidence=0.0)
+            camp = camp.assign(cohort_recruit=False, behaviour_linked=False)
+            prep["recruit_evidence"] = pd.Series(dtype=np.float64)  # behaviour campaign -> its recruit evidence
             prep["hour_vector"] = hv = hour_vector(logs)
             if self.cohorts:  # accounts without template or address links: alike, and first seen together
                 single = camp["campaign_size"] <= 1
@@ -182,12 +183,11 @@ class AccountScorer(_Flagging, BaseEstimator):
                                              alpha=self.recruit_alpha, censored_days=cen, return_evidence=True)
                     k = pd.concat([k.drop(r.index, errors="ignore"), r])
                     camp.loc[r.index, "cohort_recruit"] = True
+                    prep["recruit_evidence"] = rev.astype(np.float64)
                 if len(k):
                     camp.loc[k.index, "campaign_id"] = k.to_numpy()
                     camp.loc[k.index, "behaviour_linked"] = True
                     camp["campaign_size"] = camp.groupby("campaign_id")["campaign_id"].transform("size")
-                if len(k) and self.recruit_alpha is not None:
-                    camp["recruit_evidence"] = camp["campaign_id"].map(rev).fillna(0.0).to_numpy(dtype=np.float64)
             prep["campaign"] = camp
         return prep
 
@@ -252,7 +252,7 @@ class AccountScorer(_Flagging, BaseEstimator):
                                   censored_days=prep["censored"])
             # first seen together: the members' cohort evidence, or the recruits' (those it may not count)
             first_seen_together = np.fmax(camp.map(coh).fillna(0.0).to_numpy(),
-                                          prep["campaign"]["recruit_evidence"].reindex(ids).fillna(0.0).to_numpy())
+                                          camp.map(prep["recruit_evidence"]).fillna(0.0).to_numpy())
             ex = first_seen_together > self.trim_evidence
         look = none.copy()
         if self.campaigns and self.lookalike_share and ex.any():
@@ -345,8 +345,8 @@ class AccountScorer(_Flagging, BaseEstimator):
                 prep["first_seen"], vol, groups, recruits=prep["campaign"]["cohort_recruit"].astype(bool),
                 censored_days=prep["censored"], min_size=self.min_cluster_size).reindex(pooled.index)
             # a sub-sample of a behaviour cluster carries the cluster's recruit evidence; a random group has none
-            rev = prep["campaign"].groupby("campaign_id")["recruit_evidence"].max()
-            pooled["recruit_evidence"] = pd.Series(null_sources(pooled.index), index=pooled.index).map(rev).fillna(0.0)
+            pooled["recruit_evidence"] = pd.Series(null_sources(pooled.index), index=pooled.index).map(
+                prep["recruit_evidence"]).fillna(0.0)
             self.campaign_detector_ = CampaignDetector().fit(pooled, sources=null_sources(pooled.index))
             self.n_campaign_null_ = int(groups.nunique())
             # kept to read a campaign against the pseudo-campaigns that hold none of its accounts (calibration
@@ -488,7 +488,7 @@ class AccountScorer(_Flagging, BaseEstimator):
         cohort = cohort_evidence(prep["first_seen"], vol, cid, members=cm, recruits=rec, min_size=self.min_cluster_size,
                                  censored_days=prep["censored"])
         pooled["cohort_evidence"] = cohort.reindex(pooled.index).fillna(0.0)
-        pooled["recruit_evidence"] = camp.groupby("campaign_id")["recruit_evidence"].max().reindex(pooled.index).fillna(0.0)
+        pooled["recruit_evidence"] = prep["recruit_evidence"].reindex(pooled.index).fillna(0.0)
         total, expl = self._campaign_suspicion(pooled, cid, self._leave_own_out() or members is not None)
         # a behaviour campaign (linked only by when its members arrived and how they behave) whose typical member
         # follows up on answers as ordinary users do is not lifted: see the class docstring (conversing_share)
