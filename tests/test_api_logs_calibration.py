@@ -83,6 +83,32 @@ def test_campaign_recruit_evidence_past_every_benign_source_reads_its_model():
     assert (lp <= x["recruit_evidence"].to_numpy() + 1e-12).all() and lp[2] < 9.0
 
 
+def test_campaign_novelty_cap_counts_sources_not_sub_samples():
+    """The novelty cap is the distance to the novelty_k-th nearest *source* (as the reference holds one value per
+    source): one benign campaign's nine sub-samples are one neighbour, not nine. Row by row, a campaign split in
+    two by clustering was capped by its other part, left in a robust fit's null as a single benign source."""
+    rng = np.random.default_rng(4)
+    ids = [f"random/{j}" for j in range(60)] + [f"t{c}/{j}" for c in range(5) for j in range(9)]
+    X = pd.DataFrame(0.0, index=ids, columns=FEATURE_COLUMNS)
+    X["n_requests"] = 1000.0
+    X["completion_tokens_mean"] = np.r_[rng.uniform(250, 350, 60),
+                                        np.repeat([600.0, 900.0, 1500, 2500, 4000], 9) + rng.normal(0, 3, 45)]
+    X["cot_frac"] = rng.random(len(X))
+    src = null_sources(X.index)
+    det = CampaignDetector().fit(X, sources=src)
+    x = X.iloc[:4].copy()
+    x["completion_tokens_mean"] = [300.0, 605.0, 3000.0, 9000.0]
+    E, Et = det._evidence(x), det._evidence(X)
+    for leave, k in ((False, 2), (True, 3)):
+        want = [np.sort(pd.Series(np.sqrt(((Et - e) ** 2).sum(1))).groupby(src).min().to_numpy())[k - 1] for e in E]
+        np.testing.assert_allclose(det._novelty_cap(E, leave_self_out=leave), want)
+    # beside one benign campaign's sub-samples: row by row they capped it near 0; by source, the next campaign does
+    row_cap = np.array([np.sort(np.sqrt(((Et - e) ** 2).sum(1)))[1] for e in E])
+    assert row_cap[1] < 0.1 < det._novelty_cap(E)[1]
+    assert (det._novelty_cap(E) >= row_cap - 1e-12).all()
+    assert det.suspicion_score(x)[1] > 0.1
+
+
 def test_campaign_null_counts_each_benign_source_once():
     # seed 20261223's fraction axis: the reference's one tutoring platform gave 18 near-identical pseudo-campaigns
     # (its sub-samples) at the top of the null; a tail fitted inside that clump read a new benign platform a few

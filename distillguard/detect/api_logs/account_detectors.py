@@ -204,7 +204,7 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
             E = self._evidence(X)
             s = E.sum(axis=1)
             if self.novelty_k:
-                s = np.minimum(s, self.knn_.kneighbors(E)[0][:, -1])
+                s = np.minimum(s, self._novelty_cap(E))
             return s
         z = self.scale_.z(_matrix(X))
         if self.method == "iforest":
@@ -232,8 +232,13 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
         if self.method != "harvest" or not self.novelty_k:
             return np.asarray(self._suspicion(X))
         E = self._evidence(X)
-        k = min(self.novelty_k + 1, self.knn_.n_samples_fit_)
-        return np.minimum(E.sum(axis=1), self.knn_.kneighbors(E, n_neighbors=k)[0][:, -1])
+        return np.minimum(E.sum(axis=1), self._novelty_cap(E, leave_self_out=True))
+
+    def _novelty_cap(self, E: np.ndarray, leave_self_out: bool = False) -> np.ndarray:
+        """Distance of each evidence vector to its ``novelty_k``-th nearest benign training row (one more if
+        ``leave_self_out``: the rows of ``E`` are training rows, each its own nearest)."""
+        k = min(self.novelty_k + int(leave_self_out), self.knn_.n_samples_fit_)
+        return self.knn_.kneighbors(E, n_neighbors=k)[0][:, -1]
 
     def _explain(self, X: pd.DataFrame, top: int) -> list[str]:
         if self.method != "harvest":
