@@ -183,12 +183,17 @@ from distillguard.provenance import run_record  # noqa: E402
 #: 0.773 / 0.814 / 0.807 -> 0.909 / 0.884 / 0.873 at 5 / 15 / 30 %, benign 0 of 500 as before; 20261223 identical
 #: to the version before (0.939 / 0.645; measured for the first time with the second round); api_logs_fpr.py on
 #: 341-344 as before at 1e-3 (5/7200 and 0/7200). The next version after it is measured on a twenty-fifth seed,
-#: 20261229, recorded here before the twenty-fourth is run.
+#: 20261229, recorded here before the twenty-fourth is run. 20261228 measured it once (bdd1a40: with reference
+#: 0.563 at 1e-3, bare campaign 0/200, hydra 30/30, realised 0/1700, onboarding 0/100; without 0.408, bare 0/200,
+#: 0/1700; fraction axis benign flagged 1 of 500 with a reference at 1 %, 0 elsewhere). After the run, the version
+#: before on the same seed: the same numbers (api_logs_seed20261228_before_novelty_by_source.*). The bare campaign,
+#: opened over days 3.2-7.4, came out of HDBSCAN as two pure clusters of 24 and 17 with cohort evidence 0.77 and
+#: 0.54 (under the gate of 2) and 22 accounts inside a cluster of 95 with humans.
 DEV_SEED = 7
 HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207, 20261208, 20261209, 20261210, 20261211, 20261212, 20261213,
                        20261214, 20261215, 20261216, 20261217, 20261218, 20261219, 20261220, 20261221,
-                       20261222, 20261223, 20261224, 20261225, 20261226, 20261227)
-HELD_OUT_SEED = 20261228
+                       20261222, 20261223, 20261224, 20261225, 20261226, 20261227, 20261228)
+HELD_OUT_SEED = 20261229
 FPRS = (1e-2, 1e-3)
 
 
