@@ -801,9 +801,13 @@ class CampaignDetector(UnsupervisedDetector):
         src = getattr(self, "sources_", None)
         if src is None:
             return super()._novelty_cap(E, leave_self_out)
-        k = min(self.novelty_k + int(leave_self_out), len(np.unique(src)))
-        dist, idx = self.knn_.kneighbors(E, n_neighbors=self.knn_.n_samples_fit_)  # each row sorted by distance
-        S = pd.factorize(src)[0][idx]
+        codes = pd.factorize(src)[0]
+        k = min(self.novelty_k + int(leave_self_out), int(codes.max()) + 1)
+        # the k nearest sources are among the (k - 1) * (largest source's rows) + 1 nearest rows (pigeonhole):
+        # no need to rank the whole null for every query
+        n = min(self.knn_.n_samples_fit_, (k - 1) * int(np.bincount(codes).max()) + 1)
+        dist, idx = self.knn_.kneighbors(E, n_neighbors=n)  # each row sorted by distance
+        S = codes[idx]
         rows = np.arange(len(E))
         at = np.zeros(len(E), dtype=np.int64)  # position of the nearest row of the j-th nearest source
         fresh = np.ones(S.shape, dtype=bool)  # rows of sources not met yet

@@ -345,9 +345,9 @@ class AccountScorer(_Flagging, BaseEstimator):
                 prep["first_seen"], vol, groups, recruits=prep["campaign"]["cohort_recruit"].astype(bool),
                 censored_days=prep["censored"], min_size=self.min_cluster_size).reindex(pooled.index)
             # a sub-sample of a behaviour cluster carries the cluster's recruit evidence; a random group has none
-            pooled["recruit_evidence"] = pd.Series(null_sources(pooled.index), index=pooled.index).map(
-                prep["recruit_evidence"]).fillna(0.0)
-            self.campaign_detector_ = CampaignDetector().fit(pooled, sources=null_sources(pooled.index))
+            src = null_sources(pooled.index)
+            pooled["recruit_evidence"] = pd.Series(src, index=pooled.index).map(prep["recruit_evidence"]).fillna(0.0)
+            self.campaign_detector_ = CampaignDetector().fit(pooled, sources=src)
             self.n_campaign_null_ = int(groups.nunique())
             # kept to read a campaign against the pseudo-campaigns that hold none of its accounts (calibration
             # members, and every campaign of a robust fit: see _campaign_suspicion)
