@@ -12,6 +12,7 @@ from distillguard.detect.api_logs.campaigns import (
     behaviour_clusters,
     censored_start_days,
     cohort_evidence,
+    cohort_gate_evidence,
     cohort_recruits,
     cohort_window_members,
     group_cohort_evidence,
@@ -528,3 +529,57 @@ def test_a_cohort_of_people_who_follow_up_is_not_accused_and_a_bare_campaign_sti
     assert out[0.5].loc[onb, "flag"].sum() <= out[None].loc[onb, "flag"].sum() - 25
     assert (out[0.5].loc[onb, "campaign_score"].fillna(0.0) == 0.0).all()
     assert out[0.5].loc[bare, "flag"].mean() >= 0.9 and out[None].loc[bare, "flag"].mean() >= 0.9
+
+
+def test_the_cohort_gate_opens_for_a_piece_of_a_campaign_opened_over_days():
+    """A campaign of 150 accounts opened over five days: HDBSCAN keeps pieces of it (development seed 20261228:
+    24 and 17 of 200) whose own first-seen days are no cohort against a busy background, while the campaign's
+    other accounts, first seen in the piece's window and behaving like it, are: the gate reads the larger."""
+    rng = np.random.default_rng(8)
+    f, first, ids = _world(rng, 1500, 150, 0)
+    first.iloc[:150] = rng.uniform(3.0, 8.0, 150)
+    act = pd.Series(1.0, index=ids)
+    piece = pd.Series("k0", index=ids[:15])
+    assert cohort_evidence(first, act, piece)["k0"] < 2.0
+    assert cohort_gate_evidence(f, None, piece, first, act, alpha=0.01)["k0"] >= 6.0
+    assert cohort_gate_evidence(f, None, piece, first, act, alpha=None)["k0"] < 2.0  # no recruit gate
+
+
+def test_the_cohort_gate_is_a_p_value_up_to_a_factor_two_when_nothing_is_a_cohort():
+    """No campaign: a cluster of 30 ordinary accounts first seen whenever the others were, behaviour independent
+    of the first-seen day. Each of the two readings is a p-value; the gate, their larger ``-log10``, rejects at
+    level a at most 2 a (a union bound) over 200 independent logs (binomial 0.999 quantile)."""
+    from scipy.stats import binom
+
+    rng = np.random.default_rng(12)
+    g = []
+    for _ in range(200):
+        f, first, ids = _world(rng, 500, 0, 0)
+        core = pd.Series("k0", index=list(rng.choice(ids, 30, replace=False)))
+        g.append(float(cohort_gate_evidence(f, None, core, first, pd.Series(1.0, index=ids), alpha=0.02)["k0"]))
+    p = 10.0 ** -np.asarray(g)
+    for a in (0.01, 0.05, 0.2):
+        assert (p <= a).sum() <= binom.ppf(0.999, len(p), 2 * a), a
+
+
+def test_members_dropped_outside_the_window_are_not_the_recruits_background():
+    """A cluster's members first seen outside its cohort window are dropped from it (cohort_window_members) but
+    were chosen by HDBSCAN for behaving like it: left in the background they make the background's nearest
+    distances those of the campaign, and the candidates -- never so chosen -- lose the rank test (development seed
+    20261228: a piece's recruit evidence 0.4 with them, 7.8 without). With ``window_clusters`` they set the window
+    and are neither background nor candidates."""
+    rng = np.random.default_rng(9)
+    f, first, ids = _world(rng, 1200, 120, 100)
+    dropped = ids[300:320]  # ordinary accounts made campaign-like, first seen long before the window
+    f.loc[300:319, ["completion_tokens_mean", "prompt_tokens_mean", "gap_median_s"]] = f.loc[:19, [
+        "completion_tokens_mean", "prompt_tokens_mean", "gap_median_s"]].to_numpy()
+    f.loc[300:319, "maxtok_frac"] = f.loc[:19, "maxtok_frac"].to_numpy()
+    first.iloc[300:320] = rng.uniform(1.5, 3.0, 20)
+    act = pd.Series(1.0, index=ids)
+    core = pd.Series("k0", index=ids[:30])
+    whole = pd.concat([core, pd.Series("k0", index=dropped)])
+    r, ev = cohort_recruits(f, None, core, first, act, alpha=0.01, return_evidence=True, window_clusters=whole)
+    r_in, ev_in = cohort_recruits(f, None, core, first, act, alpha=0.01, return_evidence=True)
+    assert ev["k0"] >= 12.0 and ev_in["k0"] < ev["k0"]
+    assert not r.index.isin(dropped).any()
+    assert r.index.isin(ids[30:120]).sum() > r_in.index.isin(ids[30:120]).sum()

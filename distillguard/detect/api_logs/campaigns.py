@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
+from scipy.special import logsumexp
 from scipy.stats import betabinom, poisson
 from sklearn.cluster import HDBSCAN
 from sklearn.neighbors import NearestNeighbors
@@ -49,7 +50,7 @@ from distillguard.detect.api_logs.account_detectors import _EXTRAPOLATED, _HEAVY
 from distillguard.detect.api_logs.features import FEATURE_COLUMNS
 from distillguard.errors import DistillguardError
 
-__all__ = ["CAMPAIGN_EVIDENCE", "COHORT_BEHAVIOUR", "CampaignDetector", "behaviour_clusters", "campaign_lookalikes",
+__all__ = ["CAMPAIGN_EVIDENCE", "COHORT_BEHAVIOUR", "CampaignDetector", "behaviour_clusters", "campaign_lookalikes", "cohort_gate_evidence",
            "censored_start_days", "cohort_evidence",
            "cohort_recruits", "cohort_window_members", "group_cohort_evidence", "hour_vector", "link_campaigns", "null_groups", "null_sources", "pooled_features",
            "template_signatures"]
@@ -294,8 +295,8 @@ def cohort_recruits(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clust
                     first_seen_days: pd.Series, activity: pd.Series, *, eligible: pd.Series | None = None,
                     alpha: float = 0.01, min_requests: int = 20, window_days: float = 3.0,
                     margin_days: int = 1, censored_days: int | None = None, join_clusters: bool = True,
-                    return_evidence: bool = False, max_evidence: float = 12.0,
-                    rounds: int = 2) -> pd.Series | tuple[pd.Series, pd.Series]:
+                    return_evidence: bool = False, max_evidence: float = 12.0, rounds: int = 2,
+                    window_clusters: pd.Series | None = None) -> pd.Series | tuple[pd.Series, pd.Series]:
     """Accounts a behaviour campaign left out that were first seen in its cohort window and behave like it.
 
     HDBSCAN keeps a campaign's dense core, at most ``max_cluster_size`` accounts: a bare campaign of 200 proxy
@@ -319,6 +320,13 @@ def cohort_recruits(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clust
     rather than the core (development seed 20261226: 72 of a bare campaign's 200 accounts were first seen in its
     window at rank p-values 0.02-0.03 from the core; a second round took 65 of them and none of the 16 ordinary
     accounts first seen there). Each round recruits an ordinary account with probability about ``alpha``.
+
+    ``window_clusters`` (account -> cluster id; default ``clusters``) sets each cluster's cohort window from other
+    members than those that recruit: the scorer passes the clusters as HDBSCAN found them, before the members first
+    seen outside the window were dropped (:func:`cohort_window_members`), so the window the cluster was gated on
+    is the window it recruits in. Recomputed from the kept members it moved: a piece of 24 accounts of a bare
+    campaign opened over four days kept 18, whose best window ran later, past the campaign's end; its recruit
+    evidence fell from 6.5 to 0.4 and it recruited 2 accounts instead of 14 (development seed 20261228).
 
     With ``return_evidence`` it also returns each cluster's **recruit evidence** (cluster id -> ``-log10 p``,
     capped at ``max_evidence``): how many of the ``m`` candidates first seen in its window are closer to it than
@@ -358,8 +366,10 @@ def cohort_recruits(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clust
     if not len(clusters) or len(ids) < 2:
         return (out, evidence) if return_evidence else out
     st = _cohort_setup(first_seen_days, activity, censored_days)
-    day = st["day"][st["pos"].reindex(ids).to_numpy()]
+    st["ids_pos"] = st["pos"].reindex(ids).to_numpy()
+    day = st["day"][st["ids_pos"]]
     lab = clusters.reindex(ids).to_numpy(dtype=object)
+    win = clusters if window_clusters is None else window_clusters  # whose first-seen days set each window
     if join_clusters:
         # a campaign HDBSCAN split into several cores: a cluster most of whose members would be recruited by a
         # larger one joins it whole (its members become that campaign's recruits)
@@ -368,7 +378,7 @@ def cohort_recruits(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clust
         for c in sizes.index:  # largest first; a cluster that joined another takes none in
             if c in joined:
                 continue
-            inside, p = _recruit_ranks(Z, day, st, lab == c, clusters, c, window_days, margin_days, alpha)
+            inside, p = _recruit_ranks(Z, day, st, lab == c, win, c, window_days, margin_days, alpha)
             if p is None:
                 continue
             ok = inside & (p <= alpha)
@@ -394,14 +404,14 @@ def cohort_recruits(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clust
         best_c = np.full(len(ids), None, dtype=object)
         for c in pd.unique(clusters.to_numpy()):
             mem = lab == c
-            inside, p, d = _recruit_ranks(Z, day, st, mem, clusters, c, window_days, margin_days, alpha, distances=True)
+            inside, p, d, n_bg = _recruit_ranks(Z, day, st, mem, win, c, window_days, margin_days, alpha,
+                                                distances=True)
             if p is None or not (free & inside).any():
                 continue
             hit = free & inside & (p <= alpha)
             if rnd == 0:
-                n_bg = int((~mem & ~inside).sum())
                 j = int(np.floor(alpha * (n_bg + 1) + 1e-9))  # p <= alpha <=> closer than the j-th nearest background
-                tail = betabinom.logsf(int(hit.sum()) - 1, int((free & inside).sum()), j, n_bg + 1 - j) / np.log(10.0)
+                tail = _betabinom_log10_tail(int(hit.sum()), int((free & inside).sum()), j, n_bg + 1 - j)
                 ev[c] = float(np.clip(-tail, 0.0, max_evidence))
             better = hit & ((p < best_p) | ((p == best_p) & (d < best_d)))
             best_p[better], best_d[better], best_c[better] = p[better], d[better], c
@@ -416,6 +426,67 @@ def cohort_recruits(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clust
     return recruits, pd.Series(ev, dtype=np.float64).rename_axis("campaign_id")
 
 
+def cohort_gate_evidence(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clusters: pd.Series,
+                         first_seen_days: pd.Series, activity: pd.Series, *, eligible: pd.Series | None = None,
+                         alpha: float | None = 0.01, min_size: int = 3,
+                         censored_days: int | None = None) -> pd.Series:
+    """The evidence that each behaviour cluster is a cohort: the larger of its members' and its recruits'.
+
+    A cluster becomes a campaign when its accounts were first seen together. :func:`cohort_evidence` reads the
+    members' first-seen days; :func:`cohort_recruits`' recruit evidence (one round, no joining, every cluster
+    at once) reads how many of the other accounts first seen in the cluster's window behave like it. A
+    campaign opened over several days against a busy background is broken by HDBSCAN into pieces whose own
+    cohort evidence is low, while many of its other accounts are first seen in each piece's window and behave
+    like it (development seed 20261228: two pure pieces of 24 and 17 accounts of a bare campaign opened over
+    four days read cohort evidence 0.77 and 0.54, recruit evidence 6.5 and 9.7; a benign onboarding cohort
+    0.95 and 0.98). Each is ``-log10`` of a p-value under its own null (members' first-seen days like the other
+    accounts'; behaviour independent of first-seen day); the larger of the two is ``-log10`` of ``2 p`` at worst
+    (a union bound), and downstream it is only a gate: the campaign is then scored against benign
+    pseudo-campaigns that went through the same gate. ``alpha=None``: the members' evidence alone. Indexed by
+    cluster id.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+        >>> from distillguard.detect.api_logs.campaigns import cohort_evidence, cohort_gate_evidence
+        >>> rng = np.random.default_rng(0)
+        >>> f = pd.DataFrame(rng.uniform(0, 1, size=(900, len(FEATURE_COLUMNS))), columns=FEATURE_COLUMNS)
+        >>> f[["completion_tokens_mean", "prompt_tokens_mean", "gap_median_s"]] = rng.uniform(10, 2000, size=(900, 3))
+        >>> ids = [f"a{i}" for i in range(900)]; f["account_id"] = ids; f["n_requests"] = 100.0
+        >>> f.loc[:99, ["completion_tokens_mean", "prompt_tokens_mean", "gap_median_s"]] = [700.0, 40.0, 60.0]
+        >>> f.loc[:99, "maxtok_frac"] = rng.normal(0.9, 0.02, 100)
+        >>> first = pd.Series(rng.uniform(0, 14, 900), index=ids); first.iloc[:100] = rng.uniform(4, 9, 100)
+        >>> piece = pd.Series("k0", index=ids[:12])   # one piece of a campaign opened over five days
+        >>> act = pd.Series(1.0, index=ids)
+        >>> bool(cohort_evidence(first, act, piece)["k0"] < 2), bool(cohort_gate_evidence(f, None, piece, first, act)["k0"] > 6)
+        (True, True)
+    """
+    ev = cohort_evidence(first_seen_days, activity, clusters, min_size=min_size, censored_days=censored_days)
+    if alpha is None or not len(clusters):
+        return ev
+    rev = cohort_recruits(feats, hour_vector, clusters, first_seen_days, activity, eligible=eligible, alpha=alpha,
+                          censored_days=censored_days, rounds=1, join_clusters=False, return_evidence=True)[1]
+    return pd.Series(np.fmax(ev.to_numpy(), rev.reindex(ev.index).fillna(0.0).to_numpy()), index=ev.index)
+
+
+def _betabinom_log10_tail(x: int, m: int, a: float, b: float) -> float:
+    """``log10 P(X >= x)`` for ``X ~ BetaBinomial(m, a, b)``, summed from the pmf in log space.
+
+    scipy's ``betabinom.logsf`` is ``log(sf)``: NaN once the tail underflows (137 of 546 candidates recruited,
+    ``a=9, b=931``), which read as no evidence at all.
+
+    Example:
+        >>> from distillguard.detect.api_logs.campaigns import _betabinom_log10_tail
+        >>> _betabinom_log10_tail(0, 10, 2.0, 50.0), bool(_betabinom_log10_tail(137, 546, 9.0, 931.0) < -50)
+        (0.0, True)
+    """
+    if x <= 0:
+        return 0.0
+    if x > m:
+        return -np.inf
+    return float(min(0.0, logsumexp(betabinom.logpmf(np.arange(x, m + 1), m, a, b)) / np.log(10.0)))
+
+
 def _recruit_ranks(Z: np.ndarray, day: np.ndarray, st: dict, mem: np.ndarray, clusters: pd.Series, c: object,
                    window_days: float, margin_days: int, alpha: float, distances: bool = False) -> tuple:
     """Cluster ``c``'s cohort window (``inside``) and each account's rank p-value of its nearest-member distance.
@@ -423,7 +494,7 @@ def _recruit_ranks(Z: np.ndarray, day: np.ndarray, st: dict, mem: np.ndarray, cl
     The distances are ranked among those of the *background* (accounts first seen outside the window and not
     members); ``p`` is ``None`` when the cluster has no window or too little background to rank at ``alpha``.
     """
-    none = (np.zeros(len(Z), bool), None) + ((None,) if distances else ())
+    none = (np.zeros(len(Z), bool), None) + ((None, 0) if distances else ())
     m = np.zeros(len(st["day"]), bool)
     m[st["pos"].reindex(clusters.index[clusters.to_numpy() == c]).dropna().to_numpy(dtype=np.int64)] = True
     lp, w, first = _cohort_windows(st, m, m, window_days)
@@ -433,13 +504,16 @@ def _recruit_ranks(Z: np.ndarray, day: np.ndarray, st: dict, mem: np.ndarray, cl
     # an account first seen in the log's censored first days may predate the log: never a cohort candidate, and
     # part of the background (old accounts are the ones most like a campaign opened early in the log)
     inside = (day >= max(start - margin_days, first)) & (day < start + w + margin_days)
-    bg = ~mem & ~inside
+    # the window-setting members first seen outside it (dropped from the cluster: cohort_window_members) are
+    # neither background nor candidates: chosen by HDBSCAN for behaving like it, they would shrink the background's
+    # nearest distances -- a test the candidates, never so chosen, do not face
+    bg = ~mem & ~inside & ~m[st["ids_pos"]]
     if bg.sum() < 1.0 / alpha - 1:
         return none  # too little background to rank a distance at alpha
     d = NearestNeighbors(n_neighbors=1).fit(Z[mem]).kneighbors(Z)[0][:, 0]
     ref = np.sort(d[bg])
     p = (1.0 + np.searchsorted(ref, d, side="right")) / (len(ref) + 1.0)
-    return (inside, p, d) if distances else (inside, p)
+    return (inside, p, d, int(bg.sum())) if distances else (inside, p)
 
 
 def campaign_lookalikes(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, members: pd.Series, *,

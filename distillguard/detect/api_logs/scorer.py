@@ -19,6 +19,7 @@ from distillguard.detect.api_logs.campaigns import (
     campaign_lookalikes,
     censored_start_days,
     cohort_evidence,
+    cohort_gate_evidence,
     cohort_recruits,
     cohort_window_members,
     group_cohort_evidence,
@@ -73,7 +74,13 @@ class AccountScorer(_Flagging, BaseEstimator):
     disjoint from the pseudo-campaigns the null was built from. With ``cohorts`` (default) accounts that
     neither templates nor infrastructure link are clustered by behaviour (:func:`.campaigns.behaviour_clusters`:
     a campaign that sends bare prompts from a residential proxy pool), and a cluster becomes a campaign when its
-    members' cohort evidence (first seen together) is at least ``min_cohort_evidence``; it then recruits the
+    members' cohort evidence (first seen together) is at least ``min_cohort_evidence`` -- or, with
+    ``recruit_gate`` (default), its recruit evidence (below) is, computed for every cluster before the gate (one
+    round, no joining): a campaign opened over several days against a busy background breaks into pieces whose
+    own cohort evidence is under the gate, while the accounts first seen in a piece's window that behave like it
+    are many more than chance (development seed 20261228: pieces of 24 and 17 accounts of a bare campaign read
+    cohort evidence 0.77 and 0.54, recruit evidence 6.5 and 9.7; a benign onboarding cohort 0.95 and 0.98; the
+    reference's clusters none: no cohort window). It then recruits the
     unclustered accounts first seen in its cohort window that behave like it, and takes in whole the smaller
     clusters most of whose members it would recruit (a campaign HDBSCAN split into several cores;
     :func:`.campaigns.cohort_recruits` at ``recruit_alpha``; ``None``: none). Recruits do not count in its cohort
@@ -127,7 +134,9 @@ class AccountScorer(_Flagging, BaseEstimator):
                  novelty_k: int | None = 2, robust_novelty_share: float = 0.01, calibration_folds: int | None = 5,
                  cohorts: bool = True, min_cohort_evidence: float = 2.0, member_gate_quantile: float | None = 0.9,
                  recruit_alpha: float | None = 0.01, censor_weekdays: bool = True, oof_trim_rounds: int = 2,
-                 lookalike_share: float | None = 0.05, conversing_share: float | None = 0.5):
+                 lookalike_share: float | None = 0.05, conversing_share: float | None = 0.5,
+                 recruit_gate: bool = True):
+        self.recruit_gate = recruit_gate
         self.conversing_share = conversing_share
         self.lookalike_share = lookalike_share
         self.oof_trim_rounds = oof_trim_rounds
@@ -172,15 +181,20 @@ class AccountScorer(_Flagging, BaseEstimator):
                 k = behaviour_clusters(feats, hv, eligible=single)
                 vol = pd.Series(feats["active_days"].to_numpy(), index=feats["account_id"].to_numpy())
                 if len(k):  # a cluster is a link only when its members were first seen together
-                    ev = cohort_evidence(prep["first_seen"], vol, k, min_size=self.min_cluster_size, censored_days=cen)
+                    # ... or the accounts first seen in its window behave like it past chance (recruit_gate)
+                    ev = cohort_gate_evidence(feats, hv, k, prep["first_seen"], vol, eligible=single,
+                                              alpha=self.recruit_alpha if self.recruit_gate else None,
+                                              min_size=self.min_cluster_size, censored_days=cen)
                     k = k[k.map(ev).fillna(0.0).to_numpy() >= self.min_cohort_evidence]
+                    gated = k  # the clusters as gated: their first-seen days set the windows they recruit in
                     # a member first seen outside its cluster's cohort window is not of the cohort
                     k = k[cohort_window_members(prep["first_seen"], vol, k, censored_days=cen).to_numpy()]
                     k = k[k.groupby(k).transform("size").to_numpy() >= self.min_cluster_size]
                 if len(k) and self.recruit_alpha is not None:
                     # the campaign's accounts HDBSCAN left out of its core: first seen in its window, behaving like it
                     r, rev = cohort_recruits(feats, hv, k, prep["first_seen"], vol, eligible=single,
-                                             alpha=self.recruit_alpha, censored_days=cen, return_evidence=True)
+                                             alpha=self.recruit_alpha, censored_days=cen, return_evidence=True,
+                                             window_clusters=gated)
                     k = pd.concat([k.drop(r.index, errors="ignore"), r])
                     camp.loc[r.index, "cohort_recruit"] = True
                     prep["recruit_evidence"] = rev.astype(np.float64)
