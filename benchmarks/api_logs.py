@@ -188,12 +188,20 @@ from distillguard.provenance import run_record  # noqa: E402
 #: 0/1700; fraction axis benign flagged 1 of 500 with a reference at 1 %, 0 elsewhere). After the run, the version
 #: before on the same seed: the same numbers (api_logs_seed20261228_before_novelty_by_source.*). The bare campaign,
 #: opened over days 3.2-7.4, came out of HDBSCAN as two pure clusters of 24 and 17 with cohort evidence 0.77 and
-#: 0.54 (under the gate of 2) and 22 accounts inside a cluster of 95 with humans.
+#: 0.54 (under the gate of 2) and 22 accounts inside a cluster of 95 with humans. The version after it (e1c16b9)
+#: opens a behaviour cluster as a campaign when its recruit evidence reaches the gate too, recruits in the window
+#: the cluster was gated on, and keeps members dropped outside that window out of the recruits' background. On
+#: development seeds: 20261228 bare campaign 0 -> 77 of 200 with a reference (0.563 -> 0.720), 0 -> 26 without
+#: (0.408 -> 0.461), realised 0/1700; 20261227 identical; 20261223 0.939 -> 0.937 with a reference, 0.645 -> 0.790
+#: without (bare 116 -> 187 of 200), 0/1700; api_logs_fpr.py on 341-344 as before at 1e-3 (5/7200 and 0/7200).
+#: It is measured once on 20261229 (recorded above before it existed); the version after it on a twenty-sixth seed,
+#: 20261230, recorded here before 20261229 is run.
 DEV_SEED = 7
 HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207, 20261208, 20261209, 20261210, 20261211, 20261212, 20261213,
                        20261214, 20261215, 20261216, 20261217, 20261218, 20261219, 20261220, 20261221,
-                       20261222, 20261223, 20261224, 20261225, 20261226, 20261227, 20261228)
-HELD_OUT_SEED = 20261229
+                       20261222, 20261223, 20261224, 20261225, 20261226, 20261227, 20261228, 20261229)
+HELD_OUT_SEED = 20261229  # run once with e1c16b9's version; the next version's seed is NEXT_HELD_OUT_SEED
+NEXT_HELD_OUT_SEED = 20261230
 FPRS = (1e-2, 1e-3)
 
 
