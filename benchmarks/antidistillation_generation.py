@@ -67,10 +67,27 @@ cover.
   mode at every share (100 %, 25 %, 5 %), so the lower shares are not trained for Gemma (a cost decision, made
   before the run). Written to ``..._gemma.{json,md,png}``.
 
+More prompts for the Gemma students (``--gemma --skip-prompts 256 --prompts 1024 --chunk 64``; rule added on
+2026-12-07, after the 256-prompt Gemma result above was seen -- KGW log10 p -2.82, ADFP -2.38, neither detected --
+and before any of these prompts was answered by any model): is the Gemma students' small excess of green coins
+(0.263 and 0.262 against 0.25) a mark that more text would prove?
+
+* **Models**: the four Gemma models above, unchanged (the cached students; no retraining).
+* **Prompts**: the next 1,024 distinct prompts of the same stream after the 256 (:func:`fresh_prompts`: none
+  answered before, none of the harvest's; the stream repeats a few prompts, skipped), asked as above, answered 64 at a time with sampling seed = the chunk's index (0-15), so a run stopped part-way resumes.
+  Only these answers are scored: the first 256 are *not* pooled in, because their result is what chose this run.
+* **Why 1,024**: the 256 prompts gave about 9,500 distinct coins per model; an excess of 0.012-0.013 needs about
+  25,000 distinct coins for log10 p = -6 (a labelled extrapolation on the 256-prompt page), and distinct coins grow
+  more slowly than prompts (repeated (previous token, token) pairs count once), so four times the prompts.
+* **Statistic, calibration, verdict**: exactly those above (log10 p <= -6 *and* below all 1,000 null keys; valid
+  only if neither control is detected and every model is calibrated). One run, whatever it shows; written to
+  ``..._gemma_prompts256-1280.{json,md,png}``.
+
 Usage:
     python benchmarks/antidistillation_generation.py --threads 2            # cpu (~55 min; students cached)
     python benchmarks/antidistillation_generation.py --threads 2 --lora     # the LoRA students (~30 min)
     python benchmarks/antidistillation_generation.py --threads 2 --gemma    # the Gemma-3-270M students
+    python benchmarks/antidistillation_generation.py --threads 1 --gemma --skip-prompts 256 --prompts 1024 --chunk 64
     python benchmarks/antidistillation_generation.py --preset tiny --threads 1
 
 Results: ``benchmarks/results/antidistillation_generation.{json,md,png}`` (cpu) and
@@ -199,16 +216,57 @@ def finetune_gemma(pairs: list[tuple[str, str]], out: Path) -> tuple[Any, Any, d
     return ad.load_student(out, "cpu"), tok, info
 
 
-def answers_of(model: Any, tok: Any, prompts: list[str], path: Path, label: str, new_tokens: int) -> list[str]:
-    """The model's answers to ``prompts`` (cached in ``path``): chat template, T = 0.7, seed 0, batch 32."""
+def fresh_prompts(bench: ad.Bench, skip: int, n: int) -> list[str]:
+    """``n`` distinct prompts of the same stream, none of the first ``skip`` of :func:`prompts_for` nor of Q / H.
+
+    The stream repeats some prompts (1,734 distinct of its first 1,800), so "the prompts after the first ``skip``"
+    would ask some of them again: these are the next distinct prompts, in the stream's order.
+
+    Example:
+        >>> len(fresh_prompts(bench, 256, 1024))  # doctest: +SKIP
+        1024
+    """
+    if not skip:
+        return prompts_for(bench, n)
+    seen = set(bench.splits["Q"]) | set(bench.splits["H"]) | set(prompts_for(bench, skip))
+    out: list[str] = []
+    for p in sharegpt_prompts(skip + 2 * n + len(seen), seed=17, max_chars=600):
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    if len(out) < n:
+        raise SystemExit(f"only {len(out)} fresh prompts after the first {skip}; asked for {n}")
+    return out[:n]
+
+
+def answers_of(model: Any, tok: Any, prompts: list[str], path: Path, label: str, new_tokens: int,
+               chunk: int | None = None) -> list[str]:
+    """The model's answers to ``prompts`` (cached in ``path``): chat template, T = 0.7, seed 0, batch 32.
+
+    With ``chunk`` the prompts are answered ``chunk`` at a time, chunk ``i`` with sampling seed ``i``, and the cache
+    is rewritten (atomically) after each chunk, so a long run stopped part-way resumes at its next chunk.
+    """
+    done: list[str] = []
     if path.exists():
         doc = json.loads(path.read_text())
-        if doc["prompts"] == prompts and doc["new_tokens"] == new_tokens:
-            return doc["answers"]
+        if doc["prompts"] == prompts and doc["new_tokens"] == new_tokens and doc.get("chunk") == chunk:
+            if len(doc["answers"]) == len(prompts):
+                return doc["answers"]
+            done = doc["answers"] if chunk else []
     t0 = time.time()
     suspect = LocalSuspect(LoadedModel(model, tok, label, label, True))
-    out = suspect.generate(prompts, max_new_tokens=new_tokens, temperature=0.7, seed=0, batch_size=32)
-    path.write_text(json.dumps({"prompts": prompts, "new_tokens": new_tokens, "answers": out,
+    if not chunk:
+        out = suspect.generate(prompts, max_new_tokens=new_tokens, temperature=0.7, seed=0, batch_size=32)
+    else:
+        out = list(done)
+        for i in range(len(out) // chunk, -(-len(prompts) // chunk)):
+            out += suspect.generate(prompts[i * chunk:(i + 1) * chunk], max_new_tokens=new_tokens, temperature=0.7,
+                                    seed=i, batch_size=32)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"prompts": prompts, "new_tokens": new_tokens, "chunk": chunk, "answers": out}))
+            tmp.replace(path)
+            print(f"  {label}: {len(out)}/{len(prompts)} answered ({time.time() - t0:.0f} s)", flush=True)
+    path.write_text(json.dumps({"prompts": prompts, "new_tokens": new_tokens, "chunk": chunk, "answers": out,
                                 "seconds": round(time.time() - t0, 1)}))
     return out
 
@@ -275,13 +333,18 @@ def score_model(answers: list[str], tok: Any, key: Any, nulls: list[Any], accoun
 
 
 def run(cfg: ad.Config, ft: pre.Finetune, work: Path, n_prompts: int, bench: ad.Bench | None = None,
-        lora: bool = False, gemma: bool = False) -> dict[str, Any]:
-    """Students (cached or trained), their answers (cached), every key scored on them."""
+        lora: bool = False, gemma: bool = False, skip_prompts: int = 0, chunk: int | None = None) -> dict[str, Any]:
+    """Students (cached or trained), their answers (cached), every key scored on them.
+
+    ``skip_prompts``: answer the ``n_prompts`` prompts of the stream after its first ``skip_prompts`` (answers cached
+    apart, ``genmode_<model>_p<from>-<to>.json``); ``chunk``: see :func:`answers_of`.
+    """
     t_start = time.time()
     work.mkdir(parents=True, exist_ok=True)
     bench = bench or ad.setup(cfg, work=work)
     key, teacher, tok = bench.key, bench.teacher, bench.teacher.tokenizer
-    prompts = prompts_for(bench, n_prompts)
+    prompts = fresh_prompts(bench, skip_prompts, n_prompts)
+    tag = f"_p{skip_prompts}-{skip_prompts + n_prompts}" if skip_prompts or chunk else ""
     nulls = ad.null_keys(key, NULL_KEYS)
     accounts = account_keys(key, [f"acct-{i:04d}" for i in range(ATTR_ACCOUNTS)])
     sets = training_sets(bench, lora, gemma)
@@ -289,7 +352,8 @@ def run(cfg: ad.Config, ft: pre.Finetune, work: Path, n_prompts: int, bench: ad.
 
     def one(name: str, model: Any, meta: dict[str, Any], gen_tok: Any = None) -> None:
         t0 = time.time()  # a student of another family answers with its own tokenizer; scored with the teacher's
-        ans = answers_of(model, gen_tok or tok, prompts, work / f"genmode_{name}.json", name, cfg.new_tokens)
+        ans = answers_of(model, gen_tok or tok, prompts, work / f"genmode_{name}{tag}.json", name, cfg.new_tokens,
+                         chunk)
         t1 = time.time()
         models[name] = {**meta, **score_model(ans, tok, key, nulls, accounts),
                         "generate_seconds": round(t1 - t0, 1), "score_seconds": round(time.time() - t1, 1)}
@@ -329,7 +393,8 @@ def run(cfg: ad.Config, ft: pre.Finetune, work: Path, n_prompts: int, bench: ad.
     res = {"config": {**asdict(cfg), "finetune": asdict(ft), "lora": {"rank": LORA_RANK, "alpha": 2 * LORA_RANK,
                                                                       "lr": LORA_LR} if lora else None,
                       "gemma": {"recipe": "distillguard.distill.finetune.gemma_finetune", "lr": 5e-5, "epochs": 2,
-                                "frozen_embeddings": True} if gemma else None, "prompts": len(prompts), "null_keys": NULL_KEYS,
+                                "frozen_embeddings": True} if gemma else None, "prompts": len(prompts),
+                      "skip_prompts": skip_prompts, "chunk": chunk, "null_keys": NULL_KEYS,
                       "accounts": ATTR_ACCOUNTS, "source": ATTR_SOURCE, "target_log10_p": TARGET_LOG10_P,
                       "kgw_delta": pre.KGW_DELTA, "adfp_lambda": pre.ADFP_LAM, "temperature": 0.7},
            "models": models, "verdict": verdict(models), "attribution_verdict": attribution_verdict(models),
@@ -371,7 +436,10 @@ def markdown(res: dict[str, Any], png: str | None) -> str:
              provenance_line(res), "",
              f"Total {res['timings_s']['total']:.0f} s. Rule: `benchmarks/antidistillation_generation.py` docstring "
              f"(fixed before any student generated). Each model answers the same {cfg['prompts']} ShareGPT prompts "
-             f"(none of the harvest's; {cfg['new_tokens']} new tokens, T = 0.7, seed 0); the answers are scored by "
+             + (f"(the stream's next distinct prompts after its first {cfg['skip_prompts']}, none answered before) "
+                if cfg.get("skip_prompts") else "")
+             + (f"in chunks of {cfg['chunk']} (chunk i sampled with seed i) " if cfg.get("chunk") else "")
+             + f"(none of the harvest's; {cfg['new_tokens']} new tokens, T = 0.7{'' if cfg.get('chunk') else ', seed 0'}); the answers are scored by "
              "the library's generation-mode test (distinct green coins of (previous token, token) over all answers, "
              f"exact binomial, gamma 0.25) under the benchmark key, {cfg['null_keys']} unrelated keys and the "
              f"{cfg['accounts']} account sub-keys (Holm). KGW δ={cfg['kgw_delta']:g} vs ADFP λ={cfg['adfp_lambda']:g} "
@@ -417,10 +485,16 @@ def main(argv: Sequence[str] | None = None, bench: ad.Bench | None = None) -> in
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--prompts", type=int, default=None, help="prompts answered per model (default: the preset's)")
     ap.add_argument("--work", default=None, help="cache folder (default runs/antidistillation-pretrained/<preset>)")
+    ap.add_argument("--skip-prompts", type=int, default=0,
+                    help="answer the prompts after the stream's first K (a fresh sample; see 'More prompts' above)")
+    ap.add_argument("--chunk", type=int, default=None,
+                    help="answer C prompts at a time, chunk i with seed i, resuming a stopped run (default: one call)")
     kind = ap.add_mutually_exclusive_group()
     kind.add_argument("--lora", action="store_true", help="the LoRA students instead (see above)")
     kind.add_argument("--gemma", action="store_true", help="the Gemma-3-270M students instead (see above)")
     args = ap.parse_args(argv)
+    if args.skip_prompts < 0 or (args.chunk is not None and args.chunk < 1):
+        ap.error("--skip-prompts must be >= 0 and --chunk >= 1")
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg, ft = pre.PRESETS[args.preset]
@@ -431,7 +505,10 @@ def main(argv: Sequence[str] | None = None, bench: ad.Bench | None = None) -> in
     name = (NAME if args.preset == "cpu" else f"{NAME}_{args.preset}") + ("_lora" if args.lora else "_gemma" if args.gemma else "")
     out_dir = ROOT / "benchmarks" / "results" if args.preset == "cpu" else cache_dir() / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
-    res = {**rec, **run(cfg, ft, work, args.prompts or PROMPTS[args.preset], bench, args.lora, args.gemma)}
+    n_prompts = args.prompts or PROMPTS[args.preset]
+    if args.skip_prompts or args.chunk:
+        name += f"_prompts{args.skip_prompts}-{args.skip_prompts + n_prompts}"
+    res = {**rec, **run(cfg, ft, work, n_prompts, bench, args.lora, args.gemma, args.skip_prompts, args.chunk)}
     png = out_dir / f"{name}.png"
     plot(res, png)
     js, md = write_result(name, res, markdown(res, png.name), out_dir=out_dir)

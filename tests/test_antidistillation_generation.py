@@ -141,3 +141,33 @@ def test_the_gemma_controls_are_the_controls(bench_mod):
         bad[control]["log10_p"] = -9.0
         v = bench_mod.verdict(bad)
         assert not v["valid"] and v["detected"][control]
+
+
+def test_chunked_answers_resume_where_a_stopped_run_left_off(bench_mod, char_tokenizer, tmp_path, monkeypatch):
+    """``--chunk``: chunk i is sampled with seed i and cached as it ends, so a run stopped after a chunk resumes at
+    the next one and gives the answers an uninterrupted run gives."""
+    bench, prompts = tiny_antidistillation_bench(bench_mod.pre, char_tokenizer, tmp_path / "work", n_harvest=8)
+    model, tok = bench.teacher.model, bench.teacher.tokenizer
+    qs = [f"question {i}?" for i in range(5)]
+    whole = bench_mod.answers_of(model, tok, qs, tmp_path / "a.json", "t", 6, chunk=2)
+    assert len(whole) == 5 and json.loads((tmp_path / "a.json").read_text())["chunk"] == 2
+    doc = json.loads((tmp_path / "a.json").read_text())
+    doc["answers"] = doc["answers"][:2]  # as if stopped after the first chunk
+    (tmp_path / "b.json").write_text(json.dumps(doc))
+    asked: list[int] = []
+    real = bench_mod.LocalSuspect.generate
+    monkeypatch.setattr(bench_mod.LocalSuspect, "generate",
+                        lambda self, ps, **k: asked.append(len(ps)) or real(self, ps, **k))
+    assert bench_mod.answers_of(model, tok, qs, tmp_path / "b.json", "t", 6, chunk=2) == whole
+    assert asked == [2, 1]  # chunks 1 and 2 only
+    assert bench_mod.answers_of(model, tok, qs, tmp_path / "b.json", "t", 6, chunk=2) == whole and asked == [2, 1]
+
+
+def test_fresh_prompts_are_distinct_and_none_answered_before(bench_mod, char_tokenizer, tmp_path):
+    bench, _ = tiny_antidistillation_bench(bench_mod.pre, char_tokenizer, tmp_path / "work", n_harvest=8)
+    first = bench_mod.prompts_for(bench, 40)
+    fresh = bench_mod.fresh_prompts(bench, 40, 60)
+    harvest = set(bench.splits["Q"]) | set(bench.splits["H"])
+    assert len(fresh) == len(set(fresh)) == 60
+    assert not set(fresh) & (set(first) | harvest)
+    assert bench_mod.fresh_prompts(bench, 0, 40) == first
