@@ -322,11 +322,14 @@ def cohort_recruits(feats: pd.DataFrame, hour_vector: pd.DataFrame | None, clust
     accounts first seen there). Each round recruits an ordinary account with probability about ``alpha``.
 
     ``window_clusters`` (account -> cluster id; default ``clusters``) sets each cluster's cohort window from other
-    members than those that recruit: the scorer passes the clusters as HDBSCAN found them, before the members first
-    seen outside the window were dropped (:func:`cohort_window_members`), so the window the cluster was gated on
-    is the window it recruits in. Recomputed from the kept members it moved: a piece of 24 accounts of a bare
-    campaign opened over four days kept 18, whose best window ran later, past the campaign's end; its recruit
-    evidence fell from 6.5 to 0.4 and it recruited 2 accounts instead of 14 (development seed 20261228).
+    members than those that recruit: the scorer passes the clusters as HDBSCAN found them and the gate read them,
+    before the members first seen outside the window were dropped (:func:`cohort_window_members`), so the window
+    the cluster was gated on is the window it recruits in. Those dropped members are neither background nor
+    candidates: chosen by HDBSCAN for behaving like the cluster, in the background they made its nearest distances
+    the campaign's own (development seed 20261228: a piece of 24 accounts of a bare campaign opened over four days
+    kept 18; with the 6 dropped in the background its recruit evidence was 0.4 and it recruited 2 accounts, without
+    them 7.8 and 16). Candidates and background are then alike again: neither holds an account HDBSCAN chose for
+    the cluster (the count's beta-binomial null asks them to be exchangeable).
 
     With ``return_evidence`` it also returns each cluster's **recruit evidence** (cluster id -> ``-log10 p``,
     capped at ``max_evidence``): how many of the ``m`` candidates first seen in its window are closer to it than
