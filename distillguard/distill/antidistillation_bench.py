@@ -297,7 +297,9 @@ class Bench:
             doc = json.loads(path.read_text())
             return doc["ids"], doc["stats"]
         ids, stats = generate(self.teacher, prompts, marks, self.cfg, t, k, seed)
-        path.write_text(json.dumps({"ids": ids, "stats": stats}))
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps({"ids": ids, "stats": stats}))
+        tmp.replace(path)  # atomic: a run stopped while writing leaves no half file to resume from
         return ids, stats
 
     def text(self, ids: list[list[int]]) -> list[str]:

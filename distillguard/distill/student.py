@@ -63,6 +63,27 @@ def text_targets(ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.n
     return tgt[:, None], np.zeros((len(tgt), 1), np.float32)
 
 
+def sequence_targets(seqs: list[list[int]], answer_starts: list[int] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(ids, lengths, target_ids, target_logprobs)`` for :func:`train_student` from token-id sequences.
+
+    ``answer_starts[i]``: sequence i's loss counts from that position on (its prompt is not a target).
+
+    Example:
+        >>> ids, lengths, tgt, lp = sequence_targets([[5, 6, 7, 8]], answer_starts=[2])
+        >>> tgt[:, 0].tolist()  # 6 is a prompt token; 7 and 8 are the answer's; the last has no next token
+        [-1, 7, 8, -1]
+    """
+    ids = np.concatenate([np.asarray(s, np.int64) for s in seqs])
+    lengths = np.array([len(s) for s in seqs])
+    tgt, lp = text_targets(ids, lengths)
+    if answer_starts is not None:  # no loss on the prompt: the first target is the answer's first token
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        for s0, a in zip(starts, answer_starts):
+            tgt[s0 : s0 + max(0, a - 1)] = -1
+    return ids, lengths, tgt, lp
+
+
 def train_student(
     model: Any,
     ids: np.ndarray,
@@ -99,6 +120,7 @@ def train_student(
         >>> from distillguard.distill.student import train_student  # doctest: +SKIP
     """
     model.train()
+    dev = next(model.parameters()).device  # batches are assembled on the CPU and moved to the model's device
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     n = len(lengths)
     steps = epochs * math.ceil(n / batch_size)
@@ -116,10 +138,11 @@ def train_student(
         unseen = torch.ones(out_w.shape[0], dtype=torch.bool)
         unseen[subset] = False
         with torch.no_grad():
-            out_w[unseen] = 0.0  # never an input or a target: no gradient reaches these rows, they stay 0
+            out_w[unseen.to(out_w.device)] = 0.0  # never an input or a target: no gradient reaches these rows, they stay 0
         log_unseen = math.log(int(unseen.sum())) if unseen.any() else -math.inf
         lookup = torch.full((out_w.shape[0],), -1, dtype=torch.long)
         lookup[subset] = torch.arange(len(subset))
+        subset, lookup = subset.to(dev), lookup.to(dev)
     bar = tqdm(total=steps, desc=desc, unit="step", disable=not progress)
     last = []
     for ep in range(epochs):
@@ -142,6 +165,7 @@ def train_student(
                 mask[r, :m] = 1
                 tid[r, :m] = torch.from_numpy(target_ids[s : s + m])
                 tlp[r, :m] = torch.from_numpy(target_logprobs[s : s + m])
+            x, mask, tid, tlp = x.to(dev), mask.to(dev), tid.to(dev), tlp.to(dev)
             valid = tid >= 0
             w = torch.where(valid, tlp, torch.full_like(tlp, -math.inf)).softmax(-1).nan_to_num(0.0)
             with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -306,13 +330,7 @@ def train_text_student(
         return json.loads(marker.read_text())
     if not seqs:
         raise ValueError("no training sequence")
-    ids = np.concatenate([np.asarray(s, np.int64) for s in seqs])
-    lengths = np.array([len(s) for s in seqs])
-    tgt, lp = text_targets(ids, lengths)
-    if answer_starts is not None:  # no loss on the prompt: the first target is the answer's first token
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        for s0, a in zip(starts, answer_starts):
-            tgt[s0 : s0 + max(0, a - 1)] = -1
+    ids, lengths, tgt, lp = sequence_targets(seqs, answer_starts)
     if lora_rank and init is None:
         raise ValueError("lora_rank needs a pretrained model to adapt (init)")
     if freeze_embeddings and init is not None:
