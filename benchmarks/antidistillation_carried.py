@@ -42,12 +42,15 @@ Rule (fixed here, committed before any artefact of the gpu size or any of these 
 * **Curve** (labelled an extrapolation when used): log10 p against marked answer tokens at 5 %, least squares
   through the origin (``antidistillation_dilution.extrapolate``); counted as signal only where a point is below its
   null keys' minimum.
-* **Seeds**: one student per mixture. Run once at the gpu size; a rerun after a timeout reuses nothing but the
-  artefacts and must give the same students (same seeds), so it is the same run.
+* **Seeds**: one student per mixture. Run once at the gpu size; a rerun after a stop (``--resume``: the students
+  already read are kept, the others trained) uses the same seeds, so it is the same run (GPU kernels are not
+  bit-for-bit deterministic; each row records its device).
 
 Usage:
     python benchmarks/antidistillation_carried.py export --out runs/carried/gpu            # CPU, ~1.5 h
     python benchmarks/antidistillation_carried.py run --artefacts runs/carried/gpu --out results_dir --device cuda
+    python benchmarks/antidistillation_carried.py run --artefacts runs/carried/gpu --out runs/carried/cpu_result \
+        --device cpu --threads 2 --workers 1 --resume     # the same students on a CPU, over several sittings
     python benchmarks/antidistillation_carried.py export --preset tiny --out /tmp/a && \\
         python benchmarks/antidistillation_carried.py run --preset tiny --artefacts /tmp/a --out /tmp/r
 
@@ -366,7 +369,7 @@ def start_student(art: Artefacts, size: Size, f: float, m: int, scheme: str, dev
            "teacher": SCHEMES[scheme][0] if scheme in SCHEMES else "none (clean twin)",
            "answers": len(seqs), "marked_tokens": int(sum(len(s) - a for s, a in zip(seqs[:m], starts[:m]))),
            "answer_tokens": int(sum(len(s) - a for s, a in zip(seqs, starts))), "final_loss": round(loss, 4),
-           "train_seconds": round(t_train, 1),
+           "train_seconds": round(t_train, 1), "device": device,
            "reading": {"green": main.green, "scored": main.scored, "green_fraction": main.green_fraction,
                        "z": main.z, "log10_p": main.log10_p}}
 
@@ -435,8 +438,25 @@ def verdict(rows: list[dict[str, Any]], size: Size) -> dict[str, Any]:
             "attributed": attributed, "target_met": target, "complete": complete}
 
 
-def run(art: Artefacts, size: Size, device: str, out: Path, workers: int, command: list[str]) -> dict[str, Any]:
-    """Every student of :func:`plan`, the result rewritten after each one."""
+def previous_rows(path: Path, art: Artefacts, size: Size, device: str) -> list[dict[str, Any]]:
+    """The students an earlier run of the same artefacts, size and device kind left in ``path`` (``--resume``)."""
+    if not path.exists():
+        return []
+    prev = json.loads(path.read_text())
+    same = (prev.get("artefacts", {}).get("files") == art.manifest["files"]
+            and prev.get("size") == json.loads(json.dumps(asdict(size)))
+            and prev.get("device", "").split(":")[0] == device.split(":")[0])
+    if not same:
+        raise SystemExit(f"{path}: made from other artefacts, another size or another device kind; "
+                         "choose another --out to start afresh")
+    return prev["students"]
+
+
+def run(art: Artefacts, size: Size, device: str, out: Path, workers: int, command: list[str],
+        resume: bool = False) -> dict[str, Any]:
+    """Every student of :func:`plan`, the result rewritten after each one; ``resume`` keeps the students an
+    earlier run of the same artefacts left in ``out`` and trains only the others (same seeds)."""
+    done = previous_rows(out / f"{NAME}_{size.preset}.json", art, size, device) if resume else []
     rec = new_record("benchmarks/antidistillation_carried.py", command,
                      question=__doc__.split("\n\n")[0].replace("\n", " "))
     if device.startswith("cuda"):
@@ -444,11 +464,12 @@ def run(art: Artefacts, size: Size, device: str, out: Path, workers: int, comman
     null = ad.null_keys(art.key, size.null_keys)
     accts = account_keys(art.key, account_names(size))
     pool = key_pool(workers, {"null": null, "accounts": accts})
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = list(done)
     t0 = time.time()
-    res: dict[str, Any] = {}
+    res = result(rec, art, size, device, rows, 0.0)
     pending: list[tuple[dict[str, Any], Callable[[], None]]] = []
-    todo = plan(size)
+    have = {(r["fraction"], r["marked_answers"], r["scheme"]) for r in done}
+    todo = [p for p in plan(size) if p not in have]
     for k, (f, m, scheme) in enumerate(todo):
         pending.append(start_student(art, size, f, m, scheme, device, null, accts, pool, workers))
         while pending and (len(pending) > 1 or k == len(todo) - 1):  # keys of student i scored while i+1 trains
@@ -469,6 +490,8 @@ def run(art: Artefacts, size: Size, device: str, out: Path, workers: int, comman
 def result(rec: dict[str, Any], art: Artefacts, size: Size, device: str, rows: list[dict[str, Any]],
            seconds: float) -> dict[str, Any]:
     """The result document of the rows read so far: verdict and curve included."""
+    order = {p: i for i, p in enumerate(plan(size))}
+    rows = sorted(rows, key=lambda x: order[(x["fraction"], x["marked_answers"], x["scheme"])])
     res = {**rec, "size": asdict(size), "device": device, "artefacts": {k: art.manifest[k] for k in
            ("files", "source_account", "key", "teacher", "harvest_stats", "diluent")},
            "students": rows, "verdict": verdict(rows, size), "seconds": round(seconds, 1)}
@@ -530,6 +553,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--device", default=None, help="run: cuda or cpu (default: cuda when there is one)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--workers", type=int, default=None, help="run: processes scoring the keys (default: CPUs - 1)")
+    ap.add_argument("--resume", action="store_true", help="run: keep the students an earlier run of the same "
+                    "artefacts left in --out and train only the others")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -552,7 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"the artefacts are of size {art.manifest['size']['preset']!r}, not {size.preset!r}")
     args.out.mkdir(parents=True, exist_ok=True)
     workers = args.workers or max(1, (os.cpu_count() or 2) - 1)
-    res = run(art, size, device, args.out, workers, list(sys.argv[1:] if argv is None else argv))
+    res = run(art, size, device, args.out, workers, list(sys.argv[1:] if argv is None else argv), args.resume)
     print("verdict:", json.dumps(res["verdict"]))
     return 0
 

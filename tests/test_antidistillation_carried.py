@@ -94,6 +94,19 @@ def test_export_then_run_from_the_artefacts_alone(mod, pre, char_tokenizer, tmp_
     small = [r for r in res["students"] if r["fraction"] == 0.05 and r["scheme"] == "kgw"]
     assert sorted(r["marked_answers"] for r in small) == [1, 2, 4] and res["extrapolation"]["kgw"]["points"]
     assert res["verdict"]["complete"] and "Verdict" in (out / "antidistillation_carried_tiny.md").read_text()
+    # --resume keeps the students read and trains the others
+    path = out / "antidistillation_carried_tiny.json"
+    cut = dict(res, students=res["students"][:-2])
+    path.write_text(json.dumps(cut))
+    assert mod.main(["run", "--preset", "tiny", "--artefacts", str(art), "--out", str(out), "--device", "cpu",
+                     "--workers", "1", "--threads", "1", "--resume"]) == 0
+    res2 = json.loads(path.read_text())
+    assert [(r["fraction"], r["marked_answers"], r["scheme"]) for r in res2["students"]] == mod.plan(size)
+    assert res2["students"][:-2] == res["students"][:-2]
+    assert [r["reading"] for r in res2["students"][-2:]] == [r["reading"] for r in res["students"][-2:]]
+    path.write_text(json.dumps(dict(res, size={**res["size"], "epochs": 9})))
+    with pytest.raises(SystemExit, match="another size"):
+        mod.main(["run", "--preset", "tiny", "--artefacts", str(art), "--out", str(out), "--device", "cpu", "--resume"])
     # the same students from the same artefacts: a rerun after a stop is the same run
     again = mod.student_row(loaded, size, 1.0, size.n_harvest, "kgw", "cpu", mod.ad.null_keys(loaded.key, 5),
                             mod.account_keys(loaded.key, mod.account_names(size)))
