@@ -49,8 +49,9 @@ Rule (fixed here, committed before any artefact of the gpu size or any of these 
 Usage:
     python benchmarks/antidistillation_carried.py export --out runs/carried/gpu            # CPU, ~1.5 h
     python benchmarks/antidistillation_carried.py run --artefacts runs/carried/gpu --out results_dir --device cuda
-    python benchmarks/antidistillation_carried.py run --artefacts runs/carried/gpu --out runs/carried/cpu_result \
-        --device cpu --threads 2 --workers 1 --resume     # the same students on a CPU, over several sittings
+    python benchmarks/antidistillation_carried.py run --artefacts runs/carried/gpu --out results_dir --device cuda \
+        --resume     # a second call after a stop: keeps the students already read
+    (On this project's 2-core CPU one step of a 4x384 student took ~22 s, so the gpu size is device-only.)
     python benchmarks/antidistillation_carried.py export --preset tiny --out /tmp/a && \\
         python benchmarks/antidistillation_carried.py run --preset tiny --artefacts /tmp/a --out /tmp/r
 
