@@ -83,6 +83,7 @@ from antidistillation_dilution import extrapolate  # noqa: E402
 from antidistillation_relative import null_calibration  # noqa: E402
 
 from distillguard.detect.radioactivity import Predictions, account_keys, read_predictions, score_predictions  # noqa: E402
+from distillguard.detect.stats import holm_log10  # noqa: E402
 from distillguard.distill import antidistillation_bench as ad  # noqa: E402
 from distillguard.distill.bench import md_table, new_record, write_result  # noqa: E402
 from distillguard.distill.sampled import diluent_count  # noqa: E402
@@ -313,22 +314,6 @@ def key_pool(workers: int, key_sets: dict[str, list[WatermarkKey]]) -> ProcessPo
     return pool
 
 
-def holm_log10(log10_p: np.ndarray) -> np.ndarray:
-    """Holm-adjusted log10 p-values (``distillguard.detect.stats.holm`` in log space: no underflow at 1e-400).
-
-    Example:
-        >>> holm_log10(np.log10(np.array([0.01, 0.04, 0.5]))).round(3).tolist()
-        [-1.523, -1.097, -0.301]
-    """
-    n = len(log10_p)
-    order = np.argsort(log10_p)
-    adj = np.minimum(0.0, log10_p[order] + np.log10(n - np.arange(n)))
-    adj = np.maximum.accumulate(adj)
-    out = np.empty(n)
-    out[order] = adj
-    return out
-
-
 def account_names(size: Size) -> list[str]:
     """The accounts attribution ranks: all 1,000, or (a smaller size) ``size.accounts`` of them around the source.
 
@@ -544,6 +529,17 @@ def markdown(res: dict[str, Any]) -> str:
 
 # -- command line ------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
+    """Exit code 0, or 2 with one line on stderr for any refusal (bad artefacts, an exported folder, ...)."""
+    try:
+        return _main(argv)
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(f"error: {e.code}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="See the module docstring for the rule and examples.")
     ap.add_argument("step", choices=("export", "run"))

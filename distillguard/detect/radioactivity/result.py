@@ -13,9 +13,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-
-from distillguard.detect.stats import holm
+from distillguard.detect.stats import holm, holm_log10
 from distillguard.provenance import versions
 
 __all__ = ["DEFAULT_MODEL_ALPHA", "DEFAULT_ALPHA", "KeyScore", "RadioactivityReport", "versions"]
@@ -137,14 +135,10 @@ class RadioactivityReport:
 
 def _holm_fill(out: list[KeyScore], alpha: float) -> list[KeyScore]:
     """Holm-adjust the keys' p-values in place and flag those at most ``alpha``."""
-    m = len(out)
     adj = holm([r.p_value for r in out])
-    # log10 of the Holm-adjusted value, exact in the deep tail: holm = min(1, max_{j<=i} (m-j+1) p_(j))
-    order = np.argsort([r.log10_p for r in out], kind="stable")
-    running = -math.inf
-    for rank, i in enumerate(order):
-        running = max(running, math.log10(m - rank) + out[i].log10_p)
-        out[i].log10_p_holm = min(0.0, running)
+    adj_log10 = holm_log10([r.log10_p for r in out])  # exact in the deep tail, where adj underflows
+    for i in range(len(out)):
+        out[i].log10_p_holm = float(adj_log10[i])
         out[i].p_holm = float(adj[i])
         out[i].detected = bool(out[i].scored > 0 and out[i].log10_p_holm <= math.log10(alpha))
     return out
