@@ -90,7 +90,7 @@ def _score(args: argparse.Namespace) -> int:
         print("note: no --reference given; robust fit on the scored logs themselves (accounts with "
               "overwhelming evidence are left out of the fit and the calibration, repeatedly). Calibrated, but "
               "weaker: harvesters that resemble one another mask each other, so individual harvesters and "
-              "campaigns the linking splits are often missed (docs/api_logs.md: 0.00-0.79 of the attackers found "
+              "campaigns the linking splits are often missed (docs/api_logs.md: 0.00-0.80 of the attackers found "
               "at 1e-3 on held-out simulations, against 0.55-1.00 with a vetted benign --reference)", file=sys.stderr)
     scorer = AccountScorer(target_fpr=args.target_fpr, progress=True, robust=robust)
     scorer.fit(ref, labels)

@@ -1,0 +1,169 @@
+"""Benchmark: ``distillguard logs score`` on traffic from a simulator written without sight of the detector.
+
+``benchmarks/independent_logs.py`` was written by a separate agent that was not allowed to read the detector
+(``distillguard/detect/``), the project's own simulator or its benchmarks and docs on API logs; it designed its
+families (five harvesting families incl. a ~400-account proxy-spread campaign, ~3,100 benign accounts incl.
+evaluation harnesses, batch jobs, tutoring platforms, resellers and an onboarding cohort) from the issue's
+description of the independent traffic alone. This benchmark runs the CLI exactly as the README documents it,
+as a subprocess, on the generator's ``scored.parquet`` (with ``--reference reference.parquet``, and without),
+at ``--target-fpr 1e-3`` and ``1e-2``, and reads the labels only afterwards.
+
+The rule, fixed here before the first full-size run of any seed (smoke-tested on ``--small`` seed 1 only):
+
+* statistics: account TPR = share of labelled harvesters the CLI flags (its ``flag`` column) at 1e-3 and 1e-2;
+  AUROC of the ``score`` column (1e-3 run); realised FPR = benign accounts flagged, with a Clopper-Pearson 95 %
+  interval; per family the same; the proxy-spread campaign's share flagged at 1e-3.
+* targets (issue 29): TPR >= 0.95 at 1e-3 with a reference, >= 0.80 without, >= 0.90 of the campaign flagged.
+* **held-out seeds: 1001, then 1002**, each run once with the detector of the commit that holds this text
+  (no detector change between them). Seed 1 is the generator's development seed (the generator's author ran
+  it at full size; this benchmark did not). A failure is reported as measured; any diagnosis on a held-out seed
+  afterwards is post hoc and makes that seed a development seed.
+
+Usage:
+    python benchmarks/api_logs_independent.py --seed 1001           # generates into a temp dir, then scores
+    python benchmarks/api_logs_independent.py --data DIR --seed N   # scores what independent_logs.py wrote in DIR
+    python benchmarks/api_logs_independent.py --seed 1 --small --out /tmp/res   # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from distillguard.distill.bench import clopper_pearson, md_table, new_record, provenance_line, write_result
+
+HELD_OUT_SEEDS = (1001, 1002)
+DEV_SEED = 1
+TARGETS = {"with_reference": 0.95, "without_reference": 0.80, "campaign": 0.90}
+FPRS = (1e-3, 1e-2)
+HERE = Path(__file__).resolve().parent
+#: the console script the README runs, from the environment of this interpreter
+CLI = str(Path(sys.executable).parent / "distillguard")
+
+
+def run_cli(scored: Path, reference: Path | None, fpr: float, out: Path) -> tuple[pd.DataFrame, float, int]:
+    """``distillguard logs score`` as a user runs it; returns (scores, seconds, exit code)."""
+    cmd = [CLI, "logs", "score", str(scored), "--out", str(out),
+           "--target-fpr", f"{fpr:g}"] + (["--reference", str(reference)] if reference else [])
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if p.returncode not in (0, 1):
+        raise SystemExit(f"error: the CLI failed ({p.returncode}): {p.stderr.strip().splitlines()[-1:]}")
+    return pd.read_csv(out), dt, p.returncode
+
+
+def evaluate(scores: pd.DataFrame, labels: pd.DataFrame) -> dict:
+    """Per-family TPR, realised FPR and campaign shares of one CLI run, from its ``flag`` and ``score`` columns."""
+    s = scores.set_index(scores["account_id"].astype(str))
+    lab = labels.set_index(labels["account_id"].astype(str)).reindex(s.index)
+    if lab["label"].isna().any():
+        raise SystemExit("error: scored accounts missing from labels.csv")
+    flag, y = s["flag"].astype(bool), lab["label"].astype(int)
+    neg = flag[y == 0]
+    k = int(neg.sum())
+    res = {"tpr": float(flag[y == 1].mean()), "auroc": float(roc_auc_score(y, s["score"])),
+           "realised_fpr": {"flagged": k, "benign": int(len(neg)), "fpr": k / max(len(neg), 1),
+                            "ci95": list(clopper_pearson(k, len(neg)))},
+           "families": {}, "campaigns": {}}
+    for fam, idx in lab.groupby("family").groups.items():
+        res["families"][str(fam)] = {"label": int(y[idx].iloc[0]), "n": int(len(idx)), "flagged": int(flag[idx].sum())}
+    camp = lab["campaign_id"].fillna("").astype(str)
+    for c in sorted(set(camp) - {""}):
+        m = camp == c
+        res["campaigns"][c] = {"label": int(y[m].max()), "n": int(m.sum()), "flagged": int(flag[m].sum())}
+    return res
+
+
+def render(rec: dict) -> str:
+    lines = [f"# API-log detectors on independently written traffic (seed {rec['seed']}, "
+             f"{'held out' if rec['held_out'] else 'not held out'})", "", provenance_line(rec), "",
+             f"{rec['rows']} requests, {rec['accounts']} accounts ({rec['harvesters']} harvesters); reference "
+             f"{rec['reference_rows']} requests of {rec['reference_accounts']} accounts. Generator: "
+             "`benchmarks/independent_logs.py` (written without sight of the detector).", ""]
+    head = ["run", "AUROC", "TPR @ 1e-3", "TPR @ 1e-2", "realised FPR @ 1e-3 (95 % CI)", "realised @ 1e-2",
+            "largest campaign @ 1e-3", "seconds"]
+    rows = []
+    for mode in ("with_reference", "without_reference"):
+        a, b = rec[mode]["0.001"], rec[mode]["0.01"]
+        big = max(a["campaigns"].items(), key=lambda kv: (kv[1]["label"], kv[1]["n"]), default=None)
+        r = a["realised_fpr"]
+        rows.append([mode.replace("_", " "), f"{a['auroc']:.3f}", f"**{a['tpr']:.3f}**", f"{b['tpr']:.3f}",
+                     f"{r['flagged']}/{r['benign']} ({r['ci95'][0]:.4f}-{r['ci95'][1]:.4f})",
+                     f"{b['realised_fpr']['flagged']}/{b['realised_fpr']['benign']}",
+                     f"{big[0]}: {big[1]['flagged']}/{big[1]['n']}" if big else "-",
+                     f"{a['seconds'] + b['seconds']:.0f}"])
+    lines += md_table(head, rows, align="lrrrrrlr") + ["", "## Per family, flagged at 1e-3 (1e-2)", ""]
+    fams = rec["with_reference"]["0.001"]["families"]
+    rows = [[f, "harvester" if v["label"] else "benign", v["n"],
+             *(f"{rec[m]['0.001']['families'][f]['flagged']} ({rec[m]['0.01']['families'][f]['flagged']})"
+               for m in ("with_reference", "without_reference"))]
+            for f, v in sorted(fams.items(), key=lambda kv: (-kv[1]["label"], kv[0]))]
+    lines += md_table(["family", "kind", "accounts", "with reference", "without"], rows, align="llrrr")
+    lines += ["", "Targets (issue 29): " + ", ".join(f"{k} {v}" for k, v in TARGETS.items()) + ".", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="\n".join(__doc__.splitlines()[-4:]))
+    ap.add_argument("--seed", type=int, required=True, help=f"generator seed; held out: {HELD_OUT_SEEDS}")
+    ap.add_argument("--data", type=Path, default=None, help="a directory independent_logs.py wrote for --seed")
+    ap.add_argument("--small", action="store_true", help="the generator's small size (smoke test)")
+    ap.add_argument("--out", type=Path, default=HERE / "results")
+    args = ap.parse_args(argv)
+    try:
+        with tempfile.TemporaryDirectory(prefix="dg_indep_") as tmp:
+            data = args.data
+            if data is None:
+                data = Path(tmp) / "data"
+                gen = [sys.executable, str(HERE / "independent_logs.py"), "--seed", str(args.seed), "--out", str(data)]
+                p = subprocess.run(gen + (["--small"] if args.small else []), capture_output=True, text=True)
+                if p.returncode:
+                    raise SystemExit(f"error: the generator failed: {p.stderr.strip().splitlines()[-1:]}")
+            manifest = json.loads((data / "manifest.json").read_text())
+            if int(manifest.get("seed", -1)) != args.seed:
+                raise SystemExit(f"error: {data} holds seed {manifest.get('seed')}, not {args.seed}")
+            scored, reference = data / "scored.parquet", data / "reference.parquet"
+            labels = pd.read_csv(data / "labels.csv", dtype={"account_id": str, "campaign_id": str})
+            n_rows = len(pd.read_parquet(scored, columns=["account_id"]))
+            ref_acc = pd.read_parquet(reference, columns=["account_id"])["account_id"]
+            rec = new_record("benchmarks/api_logs_independent.py", argv if argv is not None else sys.argv[1:],
+                             question="does logs score find the harvesters of traffic written by someone else?",
+                             seed=args.seed, held_out=args.seed in HELD_OUT_SEEDS and not args.small,
+                             small=args.small, rows=n_rows, accounts=int(len(labels)),
+                             harvesters=int(labels["label"].sum()), reference_rows=int(len(ref_acc)),
+                             reference_accounts=int(ref_acc.nunique()), generator_manifest=manifest)
+            for mode, ref in (("with_reference", reference), ("without_reference", None)):
+                rec[mode] = {}
+                for fpr in FPRS:
+                    sc, dt, rc = run_cli(scored, ref, fpr, Path(tmp) / f"{mode}_{fpr:g}.csv")
+                    r = evaluate(sc, labels)
+                    r.update(seconds=dt, exit_code=rc)
+                    if rc != int(r["tpr"] > 0 or r["realised_fpr"]["flagged"] > 0):
+                        raise SystemExit(f"error: exit code {rc} disagrees with the flags of {mode} at {fpr:g}")
+                    rec[mode][f"{fpr:g}"] = r
+                    print(f"{mode} @ {fpr:g}: TPR {r['tpr']:.3f}, benign flagged {r['realised_fpr']['flagged']}, "
+                          f"{dt:.0f} s", file=sys.stderr)
+        name = f"api_logs_independent_seed{args.seed}" + ("_small" if args.small else "")
+        js, md = write_result(name, rec, render(rec), out_dir=args.out)
+        print(f"wrote {js} and {md}")
+        return 0
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
