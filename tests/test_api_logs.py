@@ -321,7 +321,7 @@ def test_hydra_accounts_are_linked_into_one_cluster(sim):
 def test_a_benign_account_swept_into_an_attack_cluster_keeps_its_own_score(sim):
     """Group evidence lifts only members whose own score passes the benign gate (member_gate_)."""
     logs, acc, _ = sim
-    scorer = AccountScorer(target_fpr=0.01).fit(logs[logs["label"] == 0])
+    scorer = AccountScorer(target_fpr=0.01, cluster_lift=True).fit(logs[logs["label"] == 0])
     own = scorer.score_logs(logs).merge(acc, on="account_id")
     quiet = own[(own["family"] == "human") & ~own["member_gate_passed"] & (own["cluster_size"] == 1)]
     victim = quiet["account_id"].iloc[0]
@@ -336,8 +336,32 @@ def test_a_benign_account_swept_into_an_attack_cluster_keeps_its_own_score(sim):
     assert not out.loc[victim, "member_gate_passed"] and not out.loc[victim, "flag"]
     assert out.loc[victim, "score"] == out.loc[victim, "own_score"]
     # without the gate the same human inherits the cluster's score: the failure the gate prevents
-    ungated = AccountScorer(target_fpr=0.01, member_gate_quantile=None).fit(logs[logs["label"] == 0])
+    ungated = AccountScorer(target_fpr=0.01, member_gate_quantile=None, cluster_lift=True).fit(logs[logs["label"] == 0])
     assert ungated.score_logs(swept).set_index("account_id").loc[victim, "flag"]
+
+
+def test_benign_accounts_chained_by_a_carrier_nat_are_not_flagged_as_a_cluster(sim):
+    """Many unrelated people behind one carrier NAT with one popular phone client are linked, not accused.
+
+    Seen on independently written traffic (benchmarks/independent_logs.py, seed 1001): pooled as one
+    pseudo-account and read by the account-level detector, such a cluster is voluminous and round-the-clock
+    against single accounts, and its members were flagged by the hundred (``cluster_lift=True``, then the
+    default; 43 % of the benign accounts there passed the member gate, which alone held such reads back here)."""
+    logs, acc, _ = sim
+    ref = logs[logs["label"] == 0]
+    humans = acc.loc[acc["family"] == "human", "account_id"].to_numpy()[:150]
+    nat = logs.copy()
+    rows = nat["account_id"].isin(humans)
+    rng = np.random.default_rng(0)
+    nat.loc[rows & (rng.random(len(nat)) < 0.5), "ip"] = "100.64.0.1"  # CGNAT address space
+    nat.loc[rows, "user_agent"] = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148 Safari/604.1"
+    lifted = AccountScorer(target_fpr=0.01, cluster_lift=True).fit(ref).score_logs(nat).set_index("account_id")
+    default = AccountScorer(target_fpr=0.01).fit(ref).score_logs(nat).set_index("account_id")
+    linked = humans[default.loc[humans, "cluster_size"].to_numpy() >= 140]
+    assert len(linked) >= 0.9 * len(humans)                               # linked and reported ...
+    assert lifted.loc[linked, "cluster_score"].notna().all()              # ... read pooled only on request
+    assert default.loc[humans, "cluster_score"].isna().all()
+    assert default.loc[humans, "flag"].sum() <= 2
 
 
 def test_template_only_links_are_optional():
@@ -358,10 +382,15 @@ def test_account_scorer_end_to_end(sim):
     assert scorer.n_calibration_ >= 80
     out = scorer.score_logs(logs).merge(acc, on="account_id")
     hydra = out[out["family"] == "hydra"]
-    assert hydra["cluster_size"].min() >= 12 and hydra["cluster_score"].notna().all()
-    np.testing.assert_allclose(hydra["score"], np.fmax(hydra["own_score"], hydra["cluster_score"]))
-    assert (out["score"] >= out["own_score"]).all()  # cluster evidence never lowers a score
-    assert hydra["flag"].all() and out.loc[out["family"] == "heavy_harvester", "flag"].all()
+    # linked by their shared addresses (reported), scored as a campaign against benign groups, not as one
+    # pooled pseudo-account against single accounts (cluster_lift, off by default)
+    assert hydra["cluster_size"].min() >= 12 and hydra["cluster_score"].isna().all()
+    assert hydra["campaign_size"].min() >= 12
+    np.testing.assert_allclose(hydra["score"], np.fmax(hydra["own_score"], hydra["campaign_score"]))
+    assert (out["score"] >= out["own_score"]).all()  # group evidence never lowers a score
+    # without the pooled read (cluster_lift) 9 of these 12 small hydra accounts pass the threshold, 12 with it:
+    # the price of not accusing benign groups chained by shared addresses (see the carrier-NAT test)
+    assert hydra["flag"].mean() >= 0.7 and out.loc[out["family"] == "heavy_harvester", "flag"].all()
     assert not out.loc[out["family"] == "batch_enterprise", "flag"].any()
     assert out.loc[out["label"] == 0, "flag"].mean() <= 0.03
     # eval harnesses share templates but not infrastructure: not scored as one pooled cluster

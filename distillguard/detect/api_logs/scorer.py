@@ -53,17 +53,27 @@ class AccountScorer(_Flagging, BaseEstimator):
     robust fit (no reference) trims with the split (while attackers are still in, held-out folds would all hold
     some) and, once the trimmed set has settled, calibrates the same way on every account left in. ``calibration_folds=None`` keeps the split there: more
     power (the fraction axis's 1 % campaign, lost otherwise on development seeds), but it flagged 12 of 1,600
-    benign accounts at 1e-3 on one held-out seed, where its threshold was the largest of 465 scores. An
-    account's score is the maximum of its own score and the score of its coordinated cluster (members' logs
-    pooled as one pseudo-account), so cluster evidence never lowers a score -- but only for an account whose own
-    score exceeds ``member_gate_`` (the
+    benign accounts at 1e-3 on one held-out seed, where its threshold was the largest of 465 scores.
+    Group evidence (a campaign's, below; with ``cluster_lift`` also a coordinated cluster's) lifts an
+    account's score to the group's only when the account's own score exceeds ``member_gate_`` (the
     ``member_gate_quantile`` of benign training accounts' own scores, each left out of its own novelty cap;
-    ``None``: no gate), or that is template-linked (it sent the group's near-duplicate templates itself): a
-    benign account swept into an attackers' cluster or campaign by a behaviour cluster or a shared address keeps
-    its own score unless its own evidence is already in the benign top 10 %. Clusters are built from ``cluster_links`` (default: shared IPs and rare user agents; a
-    shared prompt template alone also links independent users of one public eval harness, whose pooled
-    traffic then looks like one huge templated harvester), and ``threshold_`` is the :func:`threshold_for_fpr` quantile of the held-out benign
-    accounts' final scores.
+    ``None``: no gate), or when it is template-linked (it sent the group's near-duplicate templates itself): a
+    benign account swept into an attackers' group by a behaviour cluster or a shared address keeps its own
+    score unless its own evidence is already in the benign top 10 %, so group evidence never lowers a score.
+    Accounts are clustered by shared infrastructure (``cluster_links``: shared IPs and rare user agents; a
+    shared prompt template alone also links independent users of one public eval harness) and reported
+    (``cluster_id``, ``link_evidence``, ``co_activity``); these links also join campaigns, whose null is made of
+    benign groups. ``cluster_lift=True`` (off by default) also scores each cluster as one pooled pseudo-account
+    with the *account-level* detector and lifts its members to that score. That is not a test of the group:
+    pooled, any large group is voluminous and round-the-clock against single accounts, and only the reference's
+    own clusters calibrate it. On traffic written without sight of this code (``benchmarks/independent_logs.py``,
+    held-out seed 1001) carrier NATs, VPN exits and office addresses shared with popular user agents chained 901
+    benign accounts into one cluster, twice the size of the reference week's: with the lift, 417 of
+    3,092 benign accounts were flagged at a 1e-3 target (416 through the cluster); without it 1, at the same
+    TPR (0.941). What the lift adds is pooled volume: on the project's own simulator at full size it changed no
+    flag (development seeds 20261227-28), but in the tests' small 7-day simulation 3 of 12 hydra accounts
+    fall under the threshold without it (their campaign evidence reads what they ask, not how much). ``threshold_`` is the :func:`threshold_for_fpr` quantile of the held-out benign accounts' final
+    scores.
 
     With ``campaigns`` (default) an account's score is also at least its campaign's: accounts linked by
     near-duplicate prompt templates (MinHash-LSH) or shared infrastructure (:func:`.campaigns.link_campaigns`)
@@ -135,7 +145,8 @@ class AccountScorer(_Flagging, BaseEstimator):
                  cohorts: bool = True, min_cohort_evidence: float = 2.0, member_gate_quantile: float | None = 0.9,
                  recruit_alpha: float | None = 0.01, censor_weekdays: bool = True, oof_trim_rounds: int = 2,
                  lookalike_share: float | None = 0.05, conversing_share: float | None = 0.5,
-                 recruit_gate: bool = True):
+                 recruit_gate: bool = True, cluster_lift: bool = False):
+        self.cluster_lift = cluster_lift
         self.recruit_gate = recruit_gate
         self.conversing_share = conversing_share
         self.lookalike_share = lookalike_share
@@ -163,7 +174,8 @@ class AccountScorer(_Flagging, BaseEstimator):
     def _features(self, logs: pd.DataFrame) -> dict:
         feats = account_features(logs, progress=self.progress)
         clusters = link_accounts(logs, links=tuple(self.cluster_links))
-        cl = cluster_logs(logs, clusters, min_size=self.min_cluster_size)
+        # a cluster's pooled pseudo-account is read only with cluster_lift (see the class docstring)
+        cl = cluster_logs(logs, clusters, min_size=self.min_cluster_size) if self.cluster_lift else logs.iloc[:0]
         cfeats = account_features(cl, progress=self.progress) if len(cl) else feats.iloc[:0]
         prep = {"feats": feats, "clusters": clusters, "cfeats": cfeats}
         if self.campaigns:
