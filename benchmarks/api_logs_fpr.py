@@ -106,14 +106,17 @@ from distillguard.distill.bench import clopper_pearson, md_table, new_record, pr
 #: 0/7200 and 26/7200; the 30 % split 26/7200). 373-376 measure the version that opens a behaviour cluster by its
 #: recruit evidence too (e1c16b9); on the development seeds 341-344 cross-conformal 5/7200 at 1e-3 and 14/7200 at
 #: 1e-2, no reference 0/7200 and 19/7200 (21 before), the 30 % split 51/7200 and 208/7200 (as before). The version
-#: after it is measured on 377-380 (NEXT_HELD_OUT_SEEDS), recorded here before 373-376 are run.
+#: after it is measured on 377-380 (NEXT_HELD_OUT_SEEDS), recorded here before 373-376 are run. 373-376 measured
+#: it once (cross-conformal 0/7200 at 1e-3, 9/7200 at 1e-2; no reference 0/7200 and 25/7200). 377-380 measure the
+#: version that reads no coordinated cluster as a pooled pseudo-account (345aa4b, cluster_lift off); the version
+#: after it on 381-384, recorded here before 377-380 are run.
 HELD_OUT_SEEDS_USED = (301, 302, 303, 304, 309, 310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320,
                        321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 332, 333, 334, 335, 336,
                        337, 338, 339, 340, 341, 342, 343, 344, 345, 346, 347, 348, 349, 350, 351, 352,
                        353, 354, 355, 356, 357, 358, 359, 360, 361, 362, 363, 364, 365, 366, 367, 368,
-                       369, 370, 371, 372)
-HELD_OUT_SEEDS = (373, 374, 375, 376)
-NEXT_HELD_OUT_SEEDS = (377, 378, 379, 380)
+                       369, 370, 371, 372, 373, 374, 375, 376)
+HELD_OUT_SEEDS = (377, 378, 379, 380)
+NEXT_HELD_OUT_SEEDS = (381, 382, 383, 384)
 TARGETS = (1e-3, 1e-2)
 #: calibration mode -> AccountScorer arguments; "robust" modes fit on the scored logs (no reference)
 MODES: dict[str, dict[str, Any]] = {
