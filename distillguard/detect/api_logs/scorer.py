@@ -72,8 +72,8 @@ class AccountScorer(_Flagging, BaseEstimator):
     3,092 benign accounts were flagged at a 1e-3 target (416 through the cluster); without it 1, at the same
     TPR (0.941). What the lift adds is pooled volume: on the project's own simulator at full size it changed no
     flag (development seeds 20261227-28), but in the tests' small 7-day simulation 3 of 12 hydra accounts
-    fall under the threshold without it (their campaign evidence reads what they ask, not how much). ``threshold_`` is the :func:`threshold_for_fpr` quantile of the held-out benign accounts' final
-    scores.
+    fall under the threshold without it (their campaign evidence reads what they ask, not how much).
+    ``threshold_`` is the :func:`threshold_for_fpr` quantile of the held-out benign accounts' final scores.
 
     With ``campaigns`` (default) an account's score is also at least its campaign's: accounts linked by
     near-duplicate prompt templates (MinHash-LSH) or shared infrastructure (:func:`.campaigns.link_campaigns`)
