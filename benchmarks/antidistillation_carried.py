@@ -85,7 +85,7 @@ from antidistillation_relative import null_calibration  # noqa: E402
 from distillguard.detect.radioactivity import Predictions, account_keys, read_predictions, score_predictions  # noqa: E402
 from distillguard.detect.stats import holm_log10  # noqa: E402
 from distillguard.distill import antidistillation_bench as ad  # noqa: E402
-from distillguard.distill.bench import md_table, new_record, write_result  # noqa: E402
+from distillguard.distill.bench import exit_on_refusal, md_table, new_record, write_result  # noqa: E402
 from distillguard.distill.sampled import diluent_count  # noqa: E402
 from distillguard.distill.student import make_student, sequence_targets, train_student  # noqa: E402
 from distillguard.keys import WatermarkKey, WatermarkSpec  # noqa: E402
@@ -530,13 +530,7 @@ def markdown(res: dict[str, Any]) -> str:
 # -- command line ------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit code 0, or 2 with one line on stderr for any refusal (bad artefacts, an exported folder, ...)."""
-    try:
-        return _main(argv)
-    except SystemExit as e:
-        if isinstance(e.code, str):
-            print(f"error: {e.code}", file=sys.stderr)
-            return 2
-        raise
+    return exit_on_refusal(_main, argv)
 
 
 def _main(argv: Sequence[str] | None = None) -> int:

@@ -49,7 +49,14 @@ from pathlib import Path
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from distillguard.distill.bench import clopper_pearson, md_table, new_record, provenance_line, write_result
+from distillguard.distill.bench import (
+    clopper_pearson,
+    exit_on_refusal,
+    md_table,
+    new_record,
+    provenance_line,
+    write_result,
+)
 
 HELD_OUT_SEEDS = (1001, 1002, 1003, 1004, 1005)
 DEV_SEED = 1
@@ -60,6 +67,11 @@ HERE = Path(__file__).resolve().parent
 CLI = str(Path(sys.executable).parent / "distillguard")
 
 
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "(no message)"
+
+
 def run_cli(scored: Path, reference: Path | None, fpr: float, out: Path) -> tuple[pd.DataFrame, float, int]:
     """``distillguard logs score`` as a user runs it; returns (scores, seconds, exit code)."""
     cmd = [CLI, "logs", "score", str(scored), "--out", str(out),
@@ -68,7 +80,7 @@ def run_cli(scored: Path, reference: Path | None, fpr: float, out: Path) -> tupl
     p = subprocess.run(cmd, capture_output=True, text=True)
     dt = time.perf_counter() - t0
     if p.returncode not in (0, 1):
-        raise SystemExit(f"error: the CLI failed ({p.returncode}): {p.stderr.strip().splitlines()[-1:]}")
+        raise SystemExit(f"the CLI failed ({p.returncode}): {_last_line(p.stderr)}")
     return pd.read_csv(out), dt, p.returncode
 
 
@@ -77,7 +89,7 @@ def evaluate(scores: pd.DataFrame, labels: pd.DataFrame) -> dict:
     s = scores.set_index(scores["account_id"].astype(str))
     lab = labels.set_index(labels["account_id"].astype(str)).reindex(s.index)
     if lab["label"].isna().any():
-        raise SystemExit("error: scored accounts missing from labels.csv")
+        raise SystemExit("scored accounts missing from labels.csv")
     flag, y = s["flag"].astype(bool), lab["label"].astype(int)
     neg = flag[y == 0]
     k = int(neg.sum())
@@ -123,7 +135,7 @@ def render(rec: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="\n".join(__doc__.splitlines()[-4:]))
@@ -132,48 +144,52 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--small", action="store_true", help="the generator's small size (smoke test)")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args(argv)
-    try:
-        with tempfile.TemporaryDirectory(prefix="dg_indep_") as tmp:
-            data = args.data
-            if data is None:
-                data = Path(tmp) / "data"
-                gen = [sys.executable, str(HERE / "independent_logs.py"), "--seed", str(args.seed), "--out", str(data)]
-                p = subprocess.run(gen + (["--small"] if args.small else []), capture_output=True, text=True)
-                if p.returncode:
-                    raise SystemExit(f"error: the generator failed: {p.stderr.strip().splitlines()[-1:]}")
-            manifest = json.loads((data / "manifest.json").read_text())
-            if int(manifest.get("seed", -1)) != args.seed:
-                raise SystemExit(f"error: {data} holds seed {manifest.get('seed')}, not {args.seed}")
-            scored, reference = data / "scored.parquet", data / "reference.parquet"
-            labels = pd.read_csv(data / "labels.csv", dtype={"account_id": str, "campaign_id": str})
-            n_rows = len(pd.read_parquet(scored, columns=["account_id"]))
-            ref_acc = pd.read_parquet(reference, columns=["account_id"])["account_id"]
-            rec = new_record("benchmarks/api_logs_independent.py", argv if argv is not None else sys.argv[1:],
-                             question="does logs score find the harvesters of traffic written by someone else?",
-                             seed=args.seed, held_out=args.seed in HELD_OUT_SEEDS and not args.small,
-                             small=args.small, rows=n_rows, accounts=int(len(labels)),
-                             harvesters=int(labels["label"].sum()), reference_rows=int(len(ref_acc)),
-                             reference_accounts=int(ref_acc.nunique()), generator_manifest=manifest)
-            for mode, ref in (("with_reference", reference), ("without_reference", None)):
-                rec[mode] = {}
-                for fpr in FPRS:
-                    sc, dt, rc = run_cli(scored, ref, fpr, Path(tmp) / f"{mode}_{fpr:g}.csv")
-                    r = evaluate(sc, labels)
-                    r.update(seconds=dt, exit_code=rc)
-                    if rc != int(r["tpr"] > 0 or r["realised_fpr"]["flagged"] > 0):
-                        raise SystemExit(f"error: exit code {rc} disagrees with the flags of {mode} at {fpr:g}")
-                    rec[mode][f"{fpr:g}"] = r
-                    print(f"{mode} @ {fpr:g}: TPR {r['tpr']:.3f}, benign flagged {r['realised_fpr']['flagged']}, "
-                          f"{dt:.0f} s", file=sys.stderr)
-        name = f"api_logs_independent_seed{args.seed}" + ("_small" if args.small else "")
-        js, md = write_result(name, rec, render(rec), out_dir=args.out)
-        print(f"wrote {js} and {md}")
-        return 0
-    except SystemExit as e:
-        if isinstance(e.code, str):
-            print(e.code, file=sys.stderr)
-            return 2
-        raise
+    if args.data is not None:
+        missing = [f for f in ("manifest.json", "scored.parquet", "reference.parquet", "labels.csv")
+                   if not (args.data / f).is_file()]
+        if missing:
+            raise SystemExit(f"{args.data}: no {', '.join(missing)} (write it with benchmarks/independent_logs.py)")
+    with tempfile.TemporaryDirectory(prefix="dg_indep_") as tmp:
+        data = args.data
+        if data is None:
+            data = Path(tmp) / "data"
+            gen = [sys.executable, str(HERE / "independent_logs.py"), "--seed", str(args.seed), "--out", str(data)]
+            p = subprocess.run(gen + (["--small"] if args.small else []), capture_output=True, text=True)
+            if p.returncode:
+                raise SystemExit(f"the generator failed: {_last_line(p.stderr)}")
+        manifest = json.loads((data / "manifest.json").read_text())
+        if int(manifest.get("seed", -1)) != args.seed:
+            raise SystemExit(f"{data} holds seed {manifest.get('seed')}, not {args.seed}")
+        scored, reference = data / "scored.parquet", data / "reference.parquet"
+        labels = pd.read_csv(data / "labels.csv", dtype={"account_id": str, "campaign_id": str})
+        n_rows = len(pd.read_parquet(scored, columns=["account_id"]))
+        ref_acc = pd.read_parquet(reference, columns=["account_id"])["account_id"]
+        rec = new_record("benchmarks/api_logs_independent.py", argv if argv is not None else sys.argv[1:],
+                         question="does logs score find the harvesters of traffic written by someone else?",
+                         seed=args.seed, held_out=args.seed in HELD_OUT_SEEDS and not args.small,
+                         small=args.small, rows=n_rows, accounts=int(len(labels)),
+                         harvesters=int(labels["label"].sum()), reference_rows=int(len(ref_acc)),
+                         reference_accounts=int(ref_acc.nunique()), generator_manifest=manifest)
+        for mode, ref in (("with_reference", reference), ("without_reference", None)):
+            rec[mode] = {}
+            for fpr in FPRS:
+                sc, dt, rc = run_cli(scored, ref, fpr, Path(tmp) / f"{mode}_{fpr:g}.csv")
+                r = evaluate(sc, labels)
+                r.update(seconds=dt, exit_code=rc)
+                if rc != int(r["tpr"] > 0 or r["realised_fpr"]["flagged"] > 0):
+                    raise SystemExit(f"exit code {rc} disagrees with the flags of {mode} at {fpr:g}")
+                rec[mode][f"{fpr:g}"] = r
+                print(f"{mode} @ {fpr:g}: TPR {r['tpr']:.3f}, benign flagged {r['realised_fpr']['flagged']}, "
+                      f"{dt:.0f} s", file=sys.stderr)
+    name = f"api_logs_independent_seed{args.seed}" + ("_small" if args.small else "")
+    js, md = write_result(name, rec, render(rec), out_dir=args.out)
+    print(f"wrote {js} and {md}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit code 0, or 2 with one line on stderr when the data, the generator or the CLI refuses."""
+    return exit_on_refusal(_main, argv)
 
 
 if __name__ == "__main__":

@@ -54,3 +54,15 @@ def test_render_names_the_largest_harvesting_campaign(mod):
         rec[mode] = {"0.001": ev, "0.01": ev}
     md = mod.render(rec)
     assert "camp-0: 1/3" in md and "not held out" in md and "| taxonomy | harvester | 2 |" in md
+
+
+def test_a_refusal_is_one_line_and_exit_code_2(mod, tmp_path, capsys):
+    assert mod.main(["--seed", "1001", "--data", str(tmp_path / "nowhere")]) == 2
+    assert "no manifest.json, scored.parquet" in capsys.readouterr().err
+    for f in ("scored.parquet", "reference.parquet", "labels.csv"):
+        (tmp_path / f).write_text("")
+    (tmp_path / "manifest.json").write_text('{"seed": 7}')
+    assert mod.main(["--seed", "1001", "--data", str(tmp_path), "--out", str(tmp_path / "res")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {tmp_path} holds seed 7, not 1001\n"
+    assert not (tmp_path / "res").exists()

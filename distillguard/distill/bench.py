@@ -28,14 +28,14 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from distillguard.io import atomic_write_text
 from distillguard.provenance import run_record
 
-__all__ = ["new_record", "provenance_line", "machine_text", "md_table", "write_result", "atomic_write",
+__all__ = ["exit_on_refusal", "new_record", "provenance_line", "machine_text", "md_table", "write_result", "atomic_write",
            "start_run", "fraction_epochs"]
 
 
@@ -215,3 +215,24 @@ def fraction_epochs(text: str) -> list[tuple[float, int]]:
             raise ValueError(item)
         out.append((f, e))
     return out
+
+
+def exit_on_refusal(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
+    """Run a benchmark's ``main``; a refusal (``SystemExit`` with a message) is one line on stderr and exit code 2.
+
+    Exit code 1 means "detected" in this project, and ``raise SystemExit("...")`` would exit with it.
+
+    Example:
+        >>> from distillguard.distill.bench import exit_on_refusal
+        >>> def main(argv):
+        ...     raise SystemExit("no such folder")
+        >>> exit_on_refusal(main, [])  # prints "error: no such folder" on stderr
+        2
+    """
+    try:
+        return main(argv)
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(f"error: {e.code}", file=sys.stderr)
+            return 2
+        raise
