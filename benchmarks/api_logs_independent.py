@@ -29,6 +29,13 @@ The rule, fixed here before the first full-size run of any seed (smoke-tested on
   is a development seed since): one benign reference account set the 1e-3 threshold (docs/api_logs.md).
   **1004 is this version's second held-out seed** (recorded before it is generated, with no code change since
   1003); the next version's seed is 1005.
+* 1004 was run (9d47f15's detector): with a reference TPR 0.943, benign 1/3,092 at 1e-3; without 0.655, benign 0.
+  The next version trims each account's longest 5 % of answers from its mean answer length and, without a
+  reference, reads the answer lengths' tails from their 70-90 % quantile band (the top of the scored logs is where
+  harvesters sit) with a campaign null without the completion/prompt ratio. Developed on 1003 and 1004 (both
+  development seeds now): with a reference 0.941 and 0.943, without 0.937 and 0.941, 0 benign flagged at 1e-3 in
+  all four. **1005 is its held-out seed**, recorded here before it is generated; run once. The next version's
+  seed is 1006.
 
 Usage:
     python benchmarks/api_logs_independent.py --seed 1001           # generates into a temp dir, then scores
@@ -58,7 +65,7 @@ from distillguard.distill.bench import (
     write_result,
 )
 
-HELD_OUT_SEEDS = (1001, 1002, 1003, 1004, 1005)
+HELD_OUT_SEEDS = (1001, 1002, 1003, 1004, 1005, 1006)
 DEV_SEED = 1
 TARGETS = {"with_reference": 0.95, "without_reference": 0.80, "campaign": 0.90}
 FPRS = (1e-3, 1e-2)

@@ -440,3 +440,17 @@ def test_low_follow_up_rate_is_evidence_only_for_one_client():
     ev = det.evidence(x)["no_follow_ups"].to_numpy()
     assert ev[0] > 1.5  # one client, beyond every one-client reference account
     assert ev[1] == 0.0  # many clients: not read at all
+
+
+def test_one_very_long_answer_does_not_make_a_persons_mean_answer_long():
+    # a person's week of ~300-token answers and one pasted book chapter: the mean leaves out the longest 5 % (at
+    # least one answer), so the chapter does not read as a harvester's habit; a harvester's long answers survive
+    n = 40
+    ts = pd.date_range("2025-01-06T09:00:00Z", periods=n, freq="7min")
+    person = pd.DataFrame({"timestamp": ts, "account_id": "p", "prompt": [f"question {i}" for i in range(n)],
+                           "prompt_tokens": 20, "completion_tokens": [300] * (n - 1) + [29525]})
+    harvester = person.assign(account_id="h", completion_tokens=[1200] * n)
+    f = account_features(pd.concat([person, harvester], ignore_index=True)).set_index("account_id")
+    assert f.loc["p", "completion_tokens_mean"] == 300.0
+    assert f.loc["h", "completion_tokens_mean"] == 1200.0
+    assert f.loc["p", "completion_prompt_ratio"] > 29525 / (20 * n)  # the ratio keeps every answer

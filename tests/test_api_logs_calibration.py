@@ -187,3 +187,41 @@ def test_cli_states_the_fpr_the_reference_supports(tmp_path, capsys, benign):
     rc = main(["logs", "score", str(p), "--reference", str(ref), "--target-fpr", "0.05",
                "--out", str(tmp_path / "s2.csv")])
     assert "calibration accounts, which support" not in capsys.readouterr().err
+
+
+def test_band_tail_reads_contaminated_top_where_the_top_fraction_tail_is_masked():
+    # a robust fit's reference: 96 % benign answer lengths (log-normal) and 4 % harvesters asking for answers seven
+    # times longer. The top-2 % tail is fitted on the harvesters and reads them as ordinary; the band tail (70-90 %
+    # quantiles) is fitted on people only
+    rng = np.random.default_rng(5)
+    X = _features(2000, rng)
+    X["completion_tokens_mean"] = np.r_[rng.lognormal(np.log(280), 0.35, 1920), rng.normal(2000, 40, 80)]
+    kw = dict(target_fpr=0.01, calibration_fraction=0.0, novelty_k=None)
+    top = UnsupervisedDetector(**kw).fit(X)._feature_logp(X)["completion_tokens_mean"]
+    band = UnsupervisedDetector(**kw, tail_band=(0.7, 0.9)).fit(X)._feature_logp(X)["completion_tokens_mean"]
+    assert np.median(top[1920:]) < 2.0  # masked: about log10(2000 / 80)
+    # an exponential tail in log length is heavier than the log-normal's: the band reading is conservative
+    assert np.median(band[1920:]) > np.median(top[1920:]) + 1.5
+    # fresh people (no harvesters) are not read as extreme: the band tail holds its level on the benign law
+    fresh = X.iloc[:1].copy()
+    fresh = pd.concat([fresh] * 20000, ignore_index=True)
+    fresh["completion_tokens_mean"] = rng.lognormal(np.log(280), 0.35, 20000)
+    lp = UnsupervisedDetector(**kw, tail_band=(0.7, 0.9)).fit(X)._feature_logp(fresh)["completion_tokens_mean"]
+    assert np.mean(lp >= 3.0) <= 2e-3
+    assert np.mean(lp >= 2.0) <= 2e-2
+
+
+def test_band_tail_only_for_answer_lengths():
+    # the completion/prompt ratio keeps its top-fraction tail: one-word follow-ups put people at ratios in the
+    # hundreds, and a band fit below them reads those people as p = 1e-12 (development, independent seed 1003)
+    from distillguard.detect.api_logs.account_detectors import _BAND_TAILED, _HEAVY_TAILED
+
+    assert _BAND_TAILED == {"completion_tokens_mean", "completion_tokens_p90"} and _BAND_TAILED <= _HEAVY_TAILED
+    rng = np.random.default_rng(6)
+    X = _features(800, rng)
+    X["completion_prompt_ratio"] = rng.lognormal(0, 1.0, 800)
+    kw = dict(target_fpr=0.01, calibration_fraction=0.0, novelty_k=None)
+    a = UnsupervisedDetector(**kw).fit(X)
+    b = UnsupervisedDetector(**kw, tail_band=(0.7, 0.9)).fit(X)
+    assert a.tails_["completion_prompt_ratio"] == b.tails_["completion_prompt_ratio"]
+    assert a.tails_["completion_tokens_mean"] != b.tails_["completion_tokens_mean"]

@@ -118,3 +118,20 @@ def test_without_a_reference_a_campaign_reading_below_the_trim_level_does_not_li
     linked = platform[platform["campaign_size"] >= 60]
     assert len(linked) >= 55 and linked["campaign_score"].max() < sc.trim_evidence
     assert platform["flag"].sum() == 0
+
+
+def test_robust_fit_reads_campaigns_without_the_completion_prompt_ratio():
+    from distillguard.detect.api_logs.campaigns import CampaignDetector, RobustCampaignDetector
+
+    assert type(AccountScorer(robust=True)._campaign_detector()) is RobustCampaignDetector
+    assert type(AccountScorer(robust=True, robust_tail_band=None)._campaign_detector()) is CampaignDetector
+    assert type(AccountScorer()._campaign_detector()) is CampaignDetector  # a reference keeps the ratio
+    full, robust = CampaignDetector.evidence_groups, RobustCampaignDetector.evidence_groups
+    assert {g: set(f) - {"completion_prompt_ratio"} for g, f in full.items()} == {g: set(f) for g, f in robust.items()}
+
+
+def test_band_tails_only_in_a_robust_fit(contaminated):
+    logs, _ = contaminated
+    raw = logs.drop(columns=["label", "family"])
+    assert AccountScorer(target_fpr=0.01, robust=True).fit(raw).detector_.tail_band == (0.7, 0.9)
+    assert AccountScorer(target_fpr=0.01).fit(raw).detector_.tail_band is None

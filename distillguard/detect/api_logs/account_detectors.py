@@ -15,7 +15,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_is_fitted
 
 from distillguard.detect.api_logs._base import _Base, _Flagging, _ids, _matrix, _RobustScale, _with_derived
-from distillguard.detect.api_logs.calibration import _exp_tail, _split, threshold_for_fpr
+from distillguard.detect.api_logs.calibration import _band_tail, _exp_tail, _split, threshold_for_fpr
 from distillguard.errors import DistillguardError
 
 __all__ = ["HARVEST_EVIDENCE", "SupervisedDetector", "UnsupervisedDetector"]
@@ -38,6 +38,10 @@ _VOLUME = {"n_requests", "req_per_active_day", "total_completion_tokens"}
 #: completion/prompt ratio in the hundreds): their tails are fitted on the log scale (a Pareto tail), an
 #: exponential tail on the raw scale made such a human the most extreme account of a benign reference
 _HEAVY_TAILED = {"completion_prompt_ratio", "completion_tokens_mean", "completion_tokens_p90"}
+#: the answer lengths, whose tails a robust fit reads from a band below the top (``tail_band``): harvesters ask
+#: for long answers, a few percent of them at the top of the scored logs would otherwise be their own reference.
+#: Not the completion/prompt ratio: one-word follow-ups put people at ratios in the hundreds
+_BAND_TAILED = frozenset({"completion_tokens_mean", "completion_tokens_p90"})
 #: the features whose evidence may grow past the largest reference value (a fitted tail): the unbounded ones.
 #: Shares, fractions, entropies and burstiness are bounded; near their bound the top of the reference is
 #: compressed, its mean excess tiny, and an exponential tail read a value barely past the reference as
@@ -96,8 +100,9 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
     def __init__(self, method: str = "harvest", target_fpr: float = 1e-3, shrinkage: float = 30.0,
                  margin: float = 1.0, novelty_k: int | None = 2, n_estimators: int = 300,
                  calibration_fraction: float = 0.3, random_state: int = 0, tail_fraction: float = 0.02,
-                 max_evidence: float = 12.0):
+                 max_evidence: float = 12.0, tail_band: tuple[float, float] | None = None):
         self.method = method
+        self.tail_band = tail_band
         self.target_fpr = target_fpr
         self.tail_fraction = tail_fraction
         self.max_evidence = max_evidence
@@ -131,7 +136,8 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
                     self.medians_[c] = float(np.median(v[have])) if have.any() else 0.0
                     ref = self._reference_values(sign * self._shrink(c, v[have], n[have]), fit_idx[have])
                     self.reference_[c] = ref = np.sort(ref)
-                    self.tails_[c] = _exp_tail(ref, self.tail_fraction)
+                    self.tails_[c] = (_band_tail(ref, self.tail_band) if self.tail_band and c in _BAND_TAILED
+                                      else _exp_tail(ref, self.tail_fraction))
             E = self._evidence(X.iloc[np.flatnonzero(fit_rows)])
             if self.novelty_k:
                 self.knn_ = NearestNeighbors(n_neighbors=min(self.novelty_k, len(E))).fit(E)

@@ -73,6 +73,31 @@ def _exp_tail(ref: np.ndarray, fraction: float) -> tuple[float, float, float] | 
 
 
 
+def _band_tail(ref: np.ndarray, band: tuple[float, float]) -> tuple[float, float, float] | None:
+    """Exponential tail from two quantiles of a sorted reference: ``(u, beta, -log10 p(u))`` or ``None``.
+
+    For a reference that may hold attackers at its top (a robust fit on the scored logs), the tail is read
+    from a band below the top: with ``band = (a, b)`` the tail starts at ``u`` = the ``b`` quantile, where
+    ``p(u) = 1 - b``, and its scale is ``beta = (q_b - q_a) / ln((1 - a) / (1 - b))`` (the exponential's
+    quantile spacing), so the values above the ``b`` quantile -- where a few percent of harvesters sit --
+    do not shape it. ``None`` when the band is degenerate (ties).
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.detect.api_logs.calibration import _band_tail
+        >>> ref = np.sort(np.random.default_rng(0).exponential(2.0, 20000))
+        >>> u, beta, lp = _band_tail(ref, (0.7, 0.9))
+        >>> round(beta, 1), round(lp, 3)
+        (2.0, 1.0)
+    """
+    a, b = band
+    qa, qb = (float(v) for v in np.quantile(ref, [a, b]))
+    beta = (qb - qa) / np.log((1.0 - a) / (1.0 - b))
+    if not np.isfinite(beta) or beta <= 1e-9 * max(1.0, abs(qb)):
+        return None
+    return qb, float(beta), float(-np.log10(1.0 - b))
+
+
 def _split(n: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
     """Boolean mask of the calibration rows (empty when ``fraction`` is 0)."""
     if fraction <= 0:

@@ -50,7 +50,7 @@ from distillguard.detect.api_logs.account_detectors import _EXTRAPOLATED, _HEAVY
 from distillguard.detect.api_logs.features import FEATURE_COLUMNS
 from distillguard.errors import DistillguardError
 
-__all__ = ["CAMPAIGN_EVIDENCE", "COHORT_BEHAVIOUR", "CampaignDetector", "behaviour_clusters", "campaign_lookalikes", "cohort_gate_evidence",
+__all__ = ["CAMPAIGN_EVIDENCE", "COHORT_BEHAVIOUR", "CampaignDetector", "RobustCampaignDetector", "behaviour_clusters", "campaign_lookalikes", "cohort_gate_evidence",
            "censored_start_days", "cohort_evidence",
            "cohort_recruits", "cohort_window_members", "group_cohort_evidence", "hour_vector", "link_campaigns", "null_groups", "null_sources", "pooled_features",
            "template_signatures"]
@@ -968,3 +968,25 @@ def null_groups(campaign: pd.Series, pool: np.ndarray, rng: np.random.Generator,
         idx.extend(rng.choice(pool, size=k, replace=False))
         grp.extend([f"random/{j}"] * k)
     return pd.Series(grp, index=pd.Index(idx, name="account_id"))
+
+
+class RobustCampaignDetector(CampaignDetector):
+    """:class:`CampaignDetector` without the completion/prompt ratio: the campaign null of a robust fit.
+
+    Without a reference the campaign null is drawn from the scored logs, and once the band tails
+    (``AccountScorer(robust_tail_band=...)``) have trimmed the long-answer harvesters from it, random groups of the
+    accounts left are people whose pooled ratio is tightly clustered. A benign evaluation harness -- short prompts,
+    a few hundred tokens of reasoning back -- then read ``completion_prompt_ratio`` = 2.98 as p = 1e-9 and 20 of its
+    24 accounts were flagged (development, independent seed 1003). How long the answers are is what a harvester
+    needs; how long they are against a short prompt is not.
+
+    Example:
+        >>> from distillguard.detect.api_logs.campaigns import CampaignDetector, RobustCampaignDetector
+        >>> "completion_prompt_ratio" in CampaignDetector.evidence_groups["long_outputs"]
+        True
+        >>> sorted(RobustCampaignDetector.evidence_groups["long_outputs"])
+        ['completion_tokens_mean', 'long_completion_frac', 'maxtok_frac']
+    """
+
+    evidence_groups = {g: {c: d for c, d in f.items() if c != "completion_prompt_ratio"}
+                       for g, f in CAMPAIGN_EVIDENCE.items()}

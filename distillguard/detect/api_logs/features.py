@@ -195,6 +195,25 @@ def _top_share(keys: np.ndarray) -> float:
     return float(c.max() / len(keys)) if len(keys) > 1 and c.max() > 1 else 0.0
 
 
+def _trimmed_mean(x: np.ndarray, upper: float = 0.05) -> float:
+    """Mean without the largest ``upper`` share of values (at least one once there are two or more).
+
+    One very long answer in a person's week (a pasted book chapter) should not read as a harvester's
+    habit of asking for long outputs; a harvester's long answers are many and survive the trim.
+
+    Example:
+        >>> import numpy as np
+        >>> from distillguard.detect.api_logs.features import _trimmed_mean
+        >>> _trimmed_mean(np.array([100.0, 200.0, 29525.0])), _trimmed_mean(np.array([7.0]))
+        (150.0, 7.0)
+    """
+    n = len(x)
+    if n < 2:
+        return float(x.mean())
+    k = max(1, int(upper * n))
+    return float(np.partition(x, n - k)[: n - k].mean())
+
+
 def _group_features(r: dict, s: int, e: int) -> list[float]:
     n = e - s
     t = r["t"][s:e]
@@ -246,7 +265,7 @@ def _group_features(r: dict, s: int, e: int) -> list[float]:
         gmed, gap_cv, burst, reg, fast,
         _entropy(hod, 24), float(np.count_nonzero(hod) / 24), float(np.mean((day + 3) % 7 >= 5)),
         float(day_counts.std() / day_counts.mean()),
-        ptm, float(pt.std() / ptm) if ptm > 0 else 0.0, float(ct.mean()), float(np.quantile(ct, 0.9)),
+        ptm, float(pt.std() / ptm) if ptm > 0 else 0.0, _trimmed_mean(ct), float(np.quantile(ct, 0.9)),
         float(ct.sum() / max(pt.sum(), 1.0)), float(np.mean(ct >= 1000)), float(np.mean(mt)),
         _top_share(r["prefix"][s:e]), _top_share(r["suffix"][s:e]),
         float(len(np.unique(r["prefix"][s:e])) / n), near_dup,
