@@ -60,6 +60,9 @@ class UnsupervisedDetector(OutlierMixin, _Flagging, _Base):
     lengths --, bounded ones and ``tail_fraction=0``: purely empirical p-values, which
     saturate at ``log10(n + 1)``), the score is ``sum_g max(0, -log10 p_g - margin)`` capped by the Euclidean distance of the
     account's group-evidence vector to its ``novelty_k``-th nearest benign training account (``None``: no cap).
+    ``tail_band=(a, b)`` reads the answer lengths' tails (:data:`_BAND_TAILED`) from the band between their ``a``
+    and ``b`` quantiles instead of the top ``tail_fraction`` (a robust fit, whose reference holds harvesters at
+    its top: :func:`.calibration._band_tail`).
     ``"robust_z"``: mean of the three largest two-sided robust z; ``"iforest"``: IsolationForest on robust z.
 
     A random ``calibration_fraction`` of the benign accounts is held out of the fit and sets ``threshold_``

@@ -119,7 +119,8 @@ class AccountScorer(_Flagging, BaseEstimator):
     reference there, every one of them read at p ~ 0.01. Its campaign null then drops the completion/prompt ratio
     (:class:`.campaigns.RobustCampaignDetector`). ``None``: the top-fraction tails and the full campaign
     evidence, as before. The band was set from the contamination it has to survive (up to 10 % of accounts at
-    a feature's top), before its first run.
+    a feature's top), before its first run. On the held-out independent seed 1005 the gain did not carry over
+    (0.36 of the harvesters without a reference, against 0.94 on development seeds 1003-1004; docs/api_logs.md).
 
     It takes raw logs, not a feature matrix: ``fit(logs, labels=None)`` and every scoring method take a log
     table in the canonical schema (:func:`~distillguard.detect.api_logs.schema.load_logs`). :meth:`score_logs`
