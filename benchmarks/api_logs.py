@@ -206,14 +206,18 @@ from distillguard.provenance import run_record  # noqa: E402
 #: between their 70 % and 90 % quantiles, its campaign null without the completion/prompt ratio; on development
 #: seed 20261228 0.645 with a reference (proxy-1 0.18 of 200) and 0.408 without, realised 0/1700 both. It is
 #: measured once on 20261231 (recorded before 20261230 was run); the version after it on 20261232, recorded here
-#: before 20261231 is run.
+#: before 20261231 is run. 20261231 measured it once (with a reference 0.980 at 1e-3, realised 0/1700; without
+#: 0.763, 0/1700). The version after it raises the robust fit's novelty cap from 1 % to 5 % of the fit accounts
+#: (AccountScorer(robust_novelty_share=0.05); found post hoc on independent seed 1005); on development seed
+#: 20261228 unchanged (0.408 without a reference, 0/1700). It is measured once on 20261232 (recorded before
+#: 20261231 was run); the version after it on 20261233, recorded here before 20261232 is run.
 DEV_SEED = 7
 HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207, 20261208, 20261209, 20261210, 20261211, 20261212, 20261213,
                        20261214, 20261215, 20261216, 20261217, 20261218, 20261219, 20261220, 20261221,
                        20261222, 20261223, 20261224, 20261225, 20261226, 20261227, 20261228, 20261229, 20261230,
-                       20261231)
-HELD_OUT_SEED = 20261231  # run once with the trimmed-mean / band-tail version; the next version's is NEXT_HELD_OUT_SEED
-NEXT_HELD_OUT_SEED = 20261232
+                       20261231, 20261232)
+HELD_OUT_SEED = 20261232  # run once with the 5 % novelty-cap version; the next version's is NEXT_HELD_OUT_SEED
+NEXT_HELD_OUT_SEED = 20261233
 FPRS = (1e-2, 1e-3)
 
 

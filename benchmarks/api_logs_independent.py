@@ -36,6 +36,12 @@ The rule, fixed here before the first full-size run of any seed (smoke-tested on
   development seeds now): with a reference 0.941 and 0.943, without 0.937 and 0.941, 0 benign flagged at 1e-3 in
   all four. **1005 is its held-out seed**, recorded here before it is generated; run once. The next version's
   seed is 1006.
+* 1005 was run (a8133c8): with a reference TPR 0.941, benign 3/3,092 at 1e-3; without 0.364 (the campaign 184 of
+  400), benign 0. Diagnosed afterwards (1005 is a development seed since): the conversing gate leaves a
+  120-account behaviour campaign alone, and at 1 % of the fit accounts the robust fit's novelty cap let the rest
+  of it look "known" to itself. The next version raises that cap to 5 % (``robust_novelty_share=0.05``): on 1005
+  without a reference 0.935 (1 benign flagged, at the threshold), on 1003 / 1004 0.937 / 0.941 (0 / 1 benign).
+  **1006 is its held-out seed**, recorded before it is generated; run once. The next version's seed is 1007.
 
 Usage:
     python benchmarks/api_logs_independent.py --seed 1001           # generates into a temp dir, then scores
@@ -65,7 +71,7 @@ from distillguard.distill.bench import (
     write_result,
 )
 
-HELD_OUT_SEEDS = (1001, 1002, 1003, 1004, 1005, 1006)
+HELD_OUT_SEEDS = (1001, 1002, 1003, 1004, 1005, 1006, 1007)
 DEV_SEED = 1
 TARGETS = {"with_reference": 0.95, "without_reference": 0.80, "campaign": 0.90}
 FPRS = (1e-3, 1e-2)

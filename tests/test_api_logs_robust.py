@@ -40,14 +40,15 @@ def test_robust_fit_finds_the_campaign_and_reports_contamination(contaminated):
 def test_robust_fit_calibrates_only_on_accounts_whose_held_out_score_is_under_the_trim_level(contaminated):
     # in-sample, an attacker is read against look-alikes of its own in the reference and the campaign null; held
     # out (its fold) it can score past the trim level and then set the threshold. A low trim level here makes
-    # some held-out scores exceed it on this small log
+    # some held-out scores exceed it on this small log (at 1.2, with the 5 % novelty cap, the trimming does not
+    # settle in 10 rounds here: it leaves more accounts in the calibration, which can only raise the threshold)
     logs, _ = contaminated
     raw = logs.drop(columns=["label", "family"])
-    once = AccountScorer(target_fpr=0.01, robust=True, trim_evidence=1.2, oof_trim_rounds=0).fit(raw)
-    assert once.calibration_scores_.max() > 1.2
-    sc = AccountScorer(target_fpr=0.01, robust=True, trim_evidence=1.2, oof_trim_rounds=5).fit(raw)
+    once = AccountScorer(target_fpr=0.01, robust=True, trim_evidence=2.0, oof_trim_rounds=0).fit(raw)
+    assert once.calibration_scores_.max() > 2.0
+    sc = AccountScorer(target_fpr=0.01, robust=True, trim_evidence=2.0, oof_trim_rounds=5).fit(raw)
     assert 1 <= sc.n_oof_trim_rounds_ < 5  # settled before the last round
-    assert sc.calibration_scores_.max() <= 1.2
+    assert sc.calibration_scores_.max() <= 2.0
     assert set(once.excluded_) < set(sc.excluded_) and sc.contamination_ > once.contamination_
 
 
@@ -130,8 +131,13 @@ def test_robust_fit_reads_campaigns_without_the_completion_prompt_ratio():
     assert {g: set(f) - {"completion_prompt_ratio"} for g, f in full.items()} == {g: set(f) for g, f in robust.items()}
 
 
-def test_band_tails_only_in_a_robust_fit(contaminated):
+def test_band_tails_and_the_wide_novelty_cap_only_in_a_robust_fit(contaminated):
     logs, _ = contaminated
     raw = logs.drop(columns=["label", "family"])
-    assert AccountScorer(target_fpr=0.01, robust=True).fit(raw).detector_.tail_band == (0.7, 0.9)
-    assert AccountScorer(target_fpr=0.01).fit(raw).detector_.tail_band is None
+    robust = AccountScorer(target_fpr=0.01, robust=True).fit(raw)
+    assert robust.detector_.tail_band == (0.7, 0.9)
+    # a group of attackers needs 5 % of the fit accounts to look "known" to itself
+    n_fit = robust.detector_.knn_.n_samples_fit_
+    assert robust.detector_.novelty_k == int(np.ceil(0.05 * n_fit)) > 2
+    plain = AccountScorer(target_fpr=0.01).fit(raw)
+    assert plain.detector_.tail_band is None and plain.detector_.novelty_k == 2
