@@ -210,14 +210,19 @@ from distillguard.provenance import run_record  # noqa: E402
 #: 0.763, 0/1700). The version after it raises the robust fit's novelty cap from 1 % to 5 % of the fit accounts
 #: (AccountScorer(robust_novelty_share=0.05); found post hoc on independent seed 1005); on development seed
 #: 20261228 unchanged (0.408 without a reference, 0/1700). It is measured once on 20261232 (recorded before
-#: 20261231 was run); the version after it on 20261233, recorded here before 20261232 is run.
+#: 20261231 was run); the version after it on 20261233, recorded here before 20261232 is run. 20261232 measured it
+#: once (with a reference 0.929 at 1e-3, realised 0/1700; without 0.782, 0/1700). The version after it counts a
+#: campaign's cohort evidence only beside evidence of what its members ask for (CampaignDetector(
+#: cohort_needs_content=True); found post hoc on independent seed 1006); on development seed 20261228 every table
+#: unchanged (0.645 with a reference, 0.408 without, 0/1700 both). It is measured once on 20261233 (recorded before
+#: 20261232 was run); the version after it on 20261234, recorded here before 20261233 is run.
 DEV_SEED = 7
 HELD_OUT_SEEDS_USED = (20261205, 20261206, 20261207, 20261208, 20261209, 20261210, 20261211, 20261212, 20261213,
                        20261214, 20261215, 20261216, 20261217, 20261218, 20261219, 20261220, 20261221,
                        20261222, 20261223, 20261224, 20261225, 20261226, 20261227, 20261228, 20261229, 20261230,
-                       20261231, 20261232)
-HELD_OUT_SEED = 20261232  # run once with the 5 % novelty-cap version; the next version's is NEXT_HELD_OUT_SEED
-NEXT_HELD_OUT_SEED = 20261233
+                       20261231, 20261232, 20261233)
+HELD_OUT_SEED = 20261233  # run once with the cohort-needs-content version; the next version's is NEXT_HELD_OUT_SEED
+NEXT_HELD_OUT_SEED = 20261234
 FPRS = (1e-2, 1e-3)
 
 

@@ -119,14 +119,19 @@ from distillguard.distill.bench import clopper_pearson, md_table, new_record, pr
 #: 2/7200 at 1e-2; no reference 0/7200 and 14/7200; the 30 % split 12/7200). 385-388 measure the version that
 #: raises the robust fit's novelty cap from 1 % to 5 % of the fit accounts (robust_novelty_share=0.05); on the
 #: development seeds 341-344 no reference 0/7200 at 1e-3 and 16/7200 at 1e-2. The version after it on 389-392,
-#: recorded here before 385-388 are run.
+#: recorded here before 385-388 are run. 385-388 measured it once (cross-conformal 0/7200 at 1e-3, 0/7200 at 1e-2;
+#: no reference 0/7200 and 19/7200; the 30 % split 10/7200). 389-392 measure the version that counts a campaign's
+#: cohort evidence only beside evidence of what its members ask for (cohort_needs_content=True); on the
+#: development seeds 341-344 every count as before (cross-conformal 2/7200 at 1e-3, 15/7200 at 1e-2; no reference
+#: 0/7200 and 16/7200). The version after it on 393-396, recorded here before 389-392 are run.
 HELD_OUT_SEEDS_USED = (301, 302, 303, 304, 309, 310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320,
                        321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 332, 333, 334, 335, 336,
                        337, 338, 339, 340, 341, 342, 343, 344, 345, 346, 347, 348, 349, 350, 351, 352,
                        353, 354, 355, 356, 357, 358, 359, 360, 361, 362, 363, 364, 365, 366, 367, 368,
-                       369, 370, 371, 372, 373, 374, 375, 376, 377, 378, 379, 380, 381, 382, 383, 384)
-HELD_OUT_SEEDS = (385, 386, 387, 388)
-NEXT_HELD_OUT_SEEDS = (389, 390, 391, 392)
+                       369, 370, 371, 372, 373, 374, 375, 376, 377, 378, 379, 380, 381, 382, 383, 384,
+                       385, 386, 387, 388)
+HELD_OUT_SEEDS = (389, 390, 391, 392)
+NEXT_HELD_OUT_SEEDS = (393, 394, 395, 396)
 TARGETS = (1e-3, 1e-2)
 #: calibration mode -> AccountScorer arguments; "robust" modes fit on the scored logs (no reference)
 MODES: dict[str, dict[str, Any]] = {

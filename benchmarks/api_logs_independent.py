@@ -42,6 +42,14 @@ The rule, fixed here before the first full-size run of any seed (smoke-tested on
   of it look "known" to itself. The next version raises that cap to 5 % (``robust_novelty_share=0.05``): on 1005
   without a reference 0.935 (1 benign flagged, at the threshold), on 1003 / 1004 0.937 / 0.941 (0 / 1 benign).
   **1006 is its held-out seed**, recorded before it is generated; run once. The next version's seed is 1007.
+* 1006 was run (bc8ed6e): without a reference TPR 0.939 (the campaign 399/400), benign 0 at 1e-3; with a reference
+  0.671 (the campaign 265/400), benign 0. Diagnosed afterwards (1006 is a development seed since): a benign
+  onboarding wave in the reference week (102 accounts first seen in one night, linked by new users' first
+  prompts) read its cohort evidence alone held out of the fit and set the 1e-3 threshold at 8.35. The next
+  version counts a campaign's cohort evidence only beside evidence of what its members ask for
+  (``CampaignDetector(cohort_needs_content=True)``): on 1003-1006 with a reference 0.941, 0.943, 0.941, 0.941
+  (0, 0, 3, 0 benign flagged at 1e-3); without a reference on 1005 / 1006 0.935 / 0.939 as before.
+  **1007 is its held-out seed**, recorded before it is generated; run once. The next version's seed is 1008.
 
 Usage:
     python benchmarks/api_logs_independent.py --seed 1001           # generates into a temp dir, then scores
@@ -71,7 +79,7 @@ from distillguard.distill.bench import (
     write_result,
 )
 
-HELD_OUT_SEEDS = (1001, 1002, 1003, 1004, 1005, 1006, 1007)
+HELD_OUT_SEEDS = (1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008)
 DEV_SEED = 1
 TARGETS = {"with_reference": 0.95, "without_reference": 0.80, "campaign": 0.90}
 FPRS = (1e-3, 1e-2)

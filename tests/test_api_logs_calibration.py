@@ -70,7 +70,9 @@ def test_campaign_recruit_evidence_past_every_benign_source_reads_its_model():
     X = pd.DataFrame(0.0, index=range(300), columns=FEATURE_COLUMNS)
     X["n_requests"] = 1000.0
     X["completion_tokens_mean"] = rng.normal(300, 20, 300)
-    det = CampaignDetector().fit(X)  # recruit evidence absent: zeros
+    # recruit evidence absent: zeros. The cohort group is read on its own here (by default it counts only beside
+    # what a campaign asks for: test_a_cohort_alone_lifts_no_campaign_and_adds_to_what_it_asks_for)
+    det = CampaignDetector(cohort_needs_content=False).fit(X)
     x = X.iloc[:3].copy()
     x["recruit_evidence"] = [0.0, 0.5, 9.0]
     lp = det._feature_logp(x)["recruit_evidence"]

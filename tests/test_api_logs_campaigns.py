@@ -132,7 +132,27 @@ def test_campaign_detector_novelty_cap_and_fit_contract():
     assert det.fit(X) is det
     x = X.iloc[:1].copy()
     x["cohort_evidence"] = 12.0
-    assert det.suspicion_score(x)[0] > 2
+    assert CampaignDetector(cohort_needs_content=False).fit(X).suspicion_score(x)[0] > 2
+
+
+def test_a_cohort_alone_lifts_no_campaign_and_adds_to_what_it_asks_for():
+    # first seen together is coordination, not harvesting: a benign onboarding wave reads its cohort alone
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(0.0, index=range(300), columns=FEATURE_COLUMNS)
+    X["n_requests"] = 500.0
+    X["completion_tokens_mean"] = rng.normal(300, 30, 300)
+    X["cohort_evidence"] = rng.exponential(0.3, 300)
+    det = CampaignDetector(novelty_k=None).fit(X)
+    assert det.cohort_needs_content
+    wave = X.iloc[:1].assign(cohort_evidence=12.0, completion_tokens_mean=300.0)
+    long_quiet = X.iloc[:1].assign(cohort_evidence=0.0, completion_tokens_mean=450.0)
+    long_wave = long_quiet.assign(cohort_evidence=12.0)
+    assert det.suspicion_score(wave)[0] == 0.0
+    assert det.suspicion_score(long_wave)[0] > det.suspicion_score(long_quiet)[0] > 0.0
+    # the scorer passes its setting to both campaign detectors (with and without a reference)
+    for robust in (False, True):
+        assert AccountScorer(robust=robust)._campaign_detector().cohort_needs_content
+        assert not AccountScorer(robust=robust, cohort_needs_content=False)._campaign_detector().cohort_needs_content
 
 
 def test_scorer_flags_proxy_campaign_with_reference_and_keeps_benign(sim):

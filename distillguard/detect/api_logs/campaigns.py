@@ -828,10 +828,43 @@ class CampaignDetector(UnsupervisedDetector):
     extrapolated_features = _EXTRAPOLATED | {"cohort_evidence", "recruit_evidence"}
 
     def __init__(self, target_fpr: float = 1e-2, shrinkage: float = 0.0, margin: float = 1.0,
-                 novelty_k: int | None = 2, tail_fraction: float = 0.05, max_evidence: float = 12.0):
+                 novelty_k: int | None = 2, tail_fraction: float = 0.05, max_evidence: float = 12.0,
+                 cohort_needs_content: bool = True):
         super().__init__(method="harvest", target_fpr=target_fpr, shrinkage=shrinkage, margin=margin,
                          novelty_k=novelty_k, calibration_fraction=0.0, tail_fraction=tail_fraction,
                          max_evidence=max_evidence)
+        self.cohort_needs_content = cohort_needs_content
+
+    def _evidence(self, X: pd.DataFrame) -> np.ndarray:
+        """Per-group evidence; with ``cohort_needs_content`` the cohort group counts only beside another group.
+
+        First seen together says *coordinated*, not *harvesting*: a benign onboarding wave (102 reference
+        accounts first seen in one night, linked by the first prompts new users send -- "hello", "What can you
+        do?") read cohort evidence 12 held out of the fit, nothing else, and its members set the 1e-3 threshold
+        at 8.35 over 135 campaign accounts (independent seed 1006, post hoc). A harvest campaign also asks for
+        something a harvester needs; its cohort adds to that evidence, alone it lifts nobody.
+
+        Example:
+            >>> import numpy as np, pandas as pd
+            >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
+            >>> from distillguard.detect.api_logs.campaigns import CampaignDetector
+            >>> rng = np.random.default_rng(0)
+            >>> X = pd.DataFrame(0.0, index=range(300), columns=FEATURE_COLUMNS)
+            >>> X["n_requests"] = 1000.0; X["completion_tokens_mean"] = rng.normal(300, 20, 300)
+            >>> det = CampaignDetector().fit(X)
+            >>> x = X.iloc[:2].copy(); x["cohort_evidence"] = 12.0; x["completion_tokens_mean"] = [300.0, 700.0]
+            >>> E = det.evidence(x)
+            >>> float(E["cohort"].iloc[0]), bool(E["cohort"].iloc[1] > 0)  # alone: nothing; with long answers: counts
+            (0.0, True)
+            >>> float(CampaignDetector(cohort_needs_content=False).fit(X).evidence(x)["cohort"].iloc[0]) > 0
+            True
+        """
+        E = super()._evidence(X)
+        if self.cohort_needs_content:
+            j = list(self.evidence_groups).index("cohort")
+            content = np.delete(E, j, axis=1).sum(axis=1)
+            E[:, j] = np.where(content > 0, E[:, j], 0.0)
+        return E
 
     def fit(self, X: pd.DataFrame, y=None, sources: np.ndarray | pd.Index | None = None) -> CampaignDetector:
         """Fit on benign pseudo-campaigns; ``sources`` names each row's source (:func:`null_sources`).

@@ -122,6 +122,10 @@ class AccountScorer(_Flagging, BaseEstimator):
     evidence, as before. The band was set from the contamination it has to survive (up to 10 % of accounts at
     a feature's top), before its first run. On the held-out independent seed 1005 the gain did not carry over
     (0.36 of the harvesters without a reference, against 0.94 on development seeds 1003-1004; docs/api_logs.md).
+    With ``cohort_needs_content`` (default) a campaign's cohort evidence (first seen together) counts only
+    beside evidence of what its members ask for (:meth:`.campaigns.CampaignDetector._evidence`): a benign
+    onboarding wave in the reference, read held out with its cohort alone, set the 1e-3 threshold over 135
+    campaign accounts on independent seed 1006 (post hoc). ``False``: the cohort alone lifts, as before.
 
     It takes raw logs, not a feature matrix: ``fit(logs, labels=None)`` and every scoring method take a log
     table in the canonical schema (:func:`~distillguard.detect.api_logs.schema.load_logs`). :meth:`score_logs`
@@ -156,7 +160,8 @@ class AccountScorer(_Flagging, BaseEstimator):
                  recruit_alpha: float | None = 0.01, censor_weekdays: bool = True, oof_trim_rounds: int = 2,
                  lookalike_share: float | None = 0.05, conversing_share: float | None = 0.5,
                  recruit_gate: bool = True, cluster_lift: bool = False,
-                 robust_tail_band: tuple[float, float] | None = (0.7, 0.9)):
+                 robust_tail_band: tuple[float, float] | None = (0.7, 0.9), cohort_needs_content: bool = True):
+        self.cohort_needs_content = cohort_needs_content
         self.robust_tail_band = robust_tail_band
         self.cluster_lift = cluster_lift
         self.recruit_gate = recruit_gate
@@ -393,7 +398,8 @@ class AccountScorer(_Flagging, BaseEstimator):
             self.campaign_null_ = (groups, pooled)
 
     def _campaign_detector(self) -> CampaignDetector:
-        return RobustCampaignDetector() if self.robust and self.robust_tail_band else CampaignDetector()
+        kind = RobustCampaignDetector if self.robust and self.robust_tail_band else CampaignDetector
+        return kind(cohort_needs_content=self.cohort_needs_content)
 
     def _leave_own_out(self) -> bool:
         return bool(self.robust and getattr(self, "fit_unlabelled_", False))
