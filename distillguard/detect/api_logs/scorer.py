@@ -113,9 +113,9 @@ class AccountScorer(_Flagging, BaseEstimator):
     ``novelty_k`` is the detector's novelty cap (raised to
     ``robust_novelty_share`` of the fit accounts in robust mode, so a group of similar attackers smaller
     than that share stays novel; default 5 %: at 1 % the rest of a 120-account campaign that the conversing gate
-    had left alone looked "known" to itself on independent seed 1005, found post hoc, see docs/api_logs.md). With ``robust_tail_band=(a, b)`` (default ``(0.7, 0.9)``) a robust fit reads the
-    answer lengths' tails from the band between their ``a`` and ``b`` quantiles, not from the top 2 %
-    (:func:`.calibration._band_tail`): the top of the scored logs is where harvesters sit, and 139 long-answer
+    had left alone looked "known" to itself on independent seed 1005, found post hoc, see docs/api_logs.md).
+    With ``robust_tail_band=(a, b)`` (default ``(0.7, 0.9)``) a robust fit reads the answer lengths' tails
+    from the band between their ``a`` and ``b`` quantiles, not from the top 2 % (:func:`.calibration._band_tail`): the top of the scored logs is where harvesters sit, and 139 long-answer
     harvesters of four families (4 % of the accounts, independent development seed 1003) were each other's
     reference there, every one of them read at p ~ 0.01. Its campaign null then drops the completion/prompt ratio
     (:class:`.campaigns.RobustCampaignDetector`). ``None``: the top-fraction tails and the full campaign
