@@ -122,12 +122,18 @@ def test_null_groups_cover_benign_clusters_and_random_groups():
     assert g.groupby(g).size().min() >= 3
 
 
-def test_campaign_detector_novelty_cap_and_fit_contract():
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame(0.0, index=range(200), columns=FEATURE_COLUMNS)
+def _campaign_null(n: int, seed: int) -> pd.DataFrame:
+    """Pooled benign pseudo-campaigns: ordinary answer lengths, a little cohort evidence."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(0.0, index=range(n), columns=FEATURE_COLUMNS)
     X["n_requests"] = 500.0
-    X["completion_tokens_mean"] = rng.normal(300, 30, 200)
-    X["cohort_evidence"] = rng.exponential(0.3, 200)
+    X["completion_tokens_mean"] = rng.normal(300, 30, n)
+    X["cohort_evidence"] = rng.exponential(0.3, n)
+    return X
+
+
+def test_campaign_detector_novelty_cap_and_fit_contract():
+    X = _campaign_null(200, seed=0)
     det = CampaignDetector().fit(X)
     assert det.fit(X) is det
     x = X.iloc[:1].copy()
@@ -137,11 +143,7 @@ def test_campaign_detector_novelty_cap_and_fit_contract():
 
 def test_a_cohort_alone_lifts_no_campaign_and_adds_to_what_it_asks_for():
     # first seen together is coordination, not harvesting: a benign onboarding wave reads its cohort alone
-    rng = np.random.default_rng(1)
-    X = pd.DataFrame(0.0, index=range(300), columns=FEATURE_COLUMNS)
-    X["n_requests"] = 500.0
-    X["completion_tokens_mean"] = rng.normal(300, 30, 300)
-    X["cohort_evidence"] = rng.exponential(0.3, 300)
+    X = _campaign_null(300, seed=1)
     det = CampaignDetector(novelty_k=None).fit(X)
     assert det.cohort_needs_content
     wave = X.iloc[:1].assign(cohort_evidence=12.0, completion_tokens_mean=300.0)

@@ -822,6 +822,11 @@ class CampaignDetector(UnsupervisedDetector):
         >>> x = X.iloc[:2].copy(); x["completion_tokens_mean"] = [300.0, 700.0]
         >>> s = det.suspicion_score(x); bool(s[0] < 1 < s[1])
         True
+        >>> x["cohort_evidence"] = 12.0  # first seen together: counts beside long answers, alone it lifts nobody
+        >>> E = det.evidence(x); float(E["cohort"].iloc[0]), bool(E["cohort"].iloc[1] > 0)
+        (0.0, True)
+        >>> float(CampaignDetector(cohort_needs_content=False).fit(X).evidence(x)["cohort"].iloc[0]) > 0
+        True
     """
 
     evidence_groups = CAMPAIGN_EVIDENCE
@@ -842,22 +847,8 @@ class CampaignDetector(UnsupervisedDetector):
         accounts first seen in one night, linked by the first prompts new users send -- "hello", "What can you
         do?") read cohort evidence 12 held out of the fit, nothing else, and its members set the 1e-3 threshold
         at 8.35 over 135 campaign accounts (independent seed 1006, post hoc). A harvest campaign also asks for
-        something a harvester needs; its cohort adds to that evidence, alone it lifts nobody.
-
-        Example:
-            >>> import numpy as np, pandas as pd
-            >>> from distillguard.detect.api_logs.features import FEATURE_COLUMNS
-            >>> from distillguard.detect.api_logs.campaigns import CampaignDetector
-            >>> rng = np.random.default_rng(0)
-            >>> X = pd.DataFrame(0.0, index=range(300), columns=FEATURE_COLUMNS)
-            >>> X["n_requests"] = 1000.0; X["completion_tokens_mean"] = rng.normal(300, 20, 300)
-            >>> det = CampaignDetector().fit(X)
-            >>> x = X.iloc[:2].copy(); x["cohort_evidence"] = 12.0; x["completion_tokens_mean"] = [300.0, 700.0]
-            >>> E = det.evidence(x)
-            >>> float(E["cohort"].iloc[0]), bool(E["cohort"].iloc[1] > 0)  # alone: nothing; with long answers: counts
-            (0.0, True)
-            >>> float(CampaignDetector(cohort_needs_content=False).fit(X).evidence(x)["cohort"].iloc[0]) > 0
-            True
+        something a harvester needs; its cohort adds to that evidence, alone it lifts nobody (the class
+        example shows both).
         """
         E = super()._evidence(X)
         if self.cohort_needs_content:
